@@ -1,0 +1,136 @@
+"""Typed events of one agent turn, yielded by ``AgentRunner.run_stream``.
+
+The chat pane, the tool-call inspector and the status bar are renderings of
+this one stream. Events are frozen dataclasses; match on their type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import AgentError
+from .types import Usage
+
+__all__ = [
+    "TurnEvent",
+    "TextDelta",
+    "ToolCallStarted",
+    "ToolCallFinished",
+    "UsageReported",
+    "GuardrailFlagged",
+    "RateLimitWait",
+    "MessageSaved",
+    "TurnFinished",
+    "TurnFailed",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A fragment of the assistant's reply."""
+
+    thread_id: str
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted:
+    """A tool began to run."""
+
+    thread_id: str
+    message_id: str
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFinished:
+    """A tool finished: ``result`` on success, ``error`` otherwise; ``status`` is ok, error or timeout."""
+
+    thread_id: str
+    message_id: str
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    result: str | None
+    error: str | None
+    duration_ms: float
+    status: Literal["ok", "error", "timeout"]
+    result_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReported:
+    """Token usage of one provider call (one per call in a tool loop)."""
+
+    thread_id: str
+    usage: Usage
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailFlagged:
+    """The guardrail judged the user's message; ``action`` is flagged, warned or blocked."""
+
+    thread_id: str
+    message_id: str | None
+    injection: bool
+    reason: str
+    action: Literal["flagged", "warned", "blocked"]
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitWait:
+    """The turn waits for the rate limiter for ``seconds``."""
+
+    thread_id: str
+    key: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSaved:
+    """A message was written to the store with ``status``."""
+
+    thread_id: str
+    message_id: str
+    role: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFinished:
+    """The turn ended normally with the reply ``text``."""
+
+    thread_id: str
+    message_id: str
+    text: str
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFailed:
+    """The turn failed or was cancelled; the partial reply (if any) is saved with ``status``."""
+
+    thread_id: str
+    message_id: str | None
+    error: AgentError
+    partial_text: str = ""
+    status: Literal["error", "interrupted"] = "error"
+
+
+TurnEvent = (
+    TextDelta
+    | ToolCallStarted
+    | ToolCallFinished
+    | UsageReported
+    | GuardrailFlagged
+    | RateLimitWait
+    | MessageSaved
+    | TurnFinished
+    | TurnFailed
+)

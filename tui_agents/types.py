@@ -1,0 +1,78 @@
+"""The one internal message model every layer speaks.
+
+Provider adapters translate these to and from their wire formats; nothing
+outside ``providers/`` knows a wire format.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Role", "ToolCall", "Usage", "Message", "ToolDefinition", "Completion"]
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class ToolCall(BaseModel):
+    """A call the model asked for: its id, the tool's name and parsed arguments."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class Usage(BaseModel):
+    """Token usage of one provider call."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class Message(BaseModel):
+    """One message of a conversation.
+
+    ``tool_calls`` is set on assistant messages that call tools; a ``tool``
+    message answers one call through ``tool_call_id`` and says whether the
+    result is an error with ``is_error``. ``id`` is the store's id, when known.
+    """
+
+    role: Role
+    content: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+    id: str | None = None
+
+
+class ToolDefinition(BaseModel):
+    """What a model is told about a tool: name, description and a JSON schema."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+
+class Completion(BaseModel):
+    """A whole reply from ``Provider.complete``."""
+
+    message: Message
+    usage: Usage = Field(default_factory=Usage)
+    stop_reason: str | None = None
+    model: str | None = None
