@@ -1,0 +1,1 @@
+"""Package-data copies of the top-level themes/ folder, for installed wheels."""
