@@ -1,19 +1,129 @@
-"""The ``aiagents-tui`` command line (the TUI replaces the placeholder below)."""
+"""The ``aiagents-tui`` command line.
+
+``aiagents-tui [--provider P] [--model M] [--db PATH] [--theme NAME]`` opens the
+app; ``paths`` prints where things live; ``keys set|delete|list`` manages API
+keys in the OS keyring. ``tui_agents.datacli`` (when present) adds ``export``,
+``import`` and ``docs``: its ``add_parsers(sub)`` registers subparsers that set
+``func`` (called as ``func(args)``, may return an int or a coroutine); the
+resolved database path is in ``args.db_path``.
+
+Importing this module stays cheap: Textual and the app load only when the app
+opens.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import inspect
 import sys
+from typing import Any
 
 from . import __version__
 
+PROVIDERS = ("ollama", "openai", "anthropic")
 
-def main(argv: list[str] | None = None) -> int:
+
+def _add_db(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # A subcommand's --db must not reset the top-level one to None.
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None if top else argparse.SUPPRESS,
+        help="SQLite database (default: $AIAGENTS_DB, else aiagents.db in the user data dir)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``aiagents-tui`` and its subcommands."""
     parser = argparse.ArgumentParser(prog="aiagents-tui", description="Terminal chat for Claude, GPT and Ollama.")
     parser.add_argument("--version", action="version", version=f"aiagents-tui {__version__}")
-    parser.parse_args(argv)
-    print(f"aiagents-tui {__version__}: TUI coming")
+    parser.add_argument("--provider", choices=PROVIDERS, help="provider of new chats (ollama, openai, anthropic)")
+    parser.add_argument("--model", metavar="M", help="model of new chats")
+    parser.add_argument("--theme", metavar="NAME", help="colour theme")
+    _add_db(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    paths = sub.add_parser("paths", help="print the config, data and database paths")
+    _add_db(paths, top=False)
+    paths.set_defaults(func=_cmd_paths)
+
+    keys = sub.add_parser("keys", help="manage API keys in the OS keyring")
+    _add_db(keys, top=False)
+    keys.add_argument("action", choices=("set", "delete", "list"))
+    keys.add_argument("provider", nargs="?", choices=PROVIDERS)
+    keys.set_defaults(func=_cmd_keys)
+
+    try:
+        from . import datacli  # type: ignore[attr-defined]
+    except ImportError:
+        pass
+    else:
+        datacli.add_parsers(sub)
+    return parser
+
+
+def _cmd_paths(args: argparse.Namespace) -> int:
+    from .config import config_path, data_dir
+
+    print(f"config:   {config_path()}")
+    print(f"data:     {data_dir()}")
+    print(f"database: {args.db_path}")
     return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from . import secrets
+    from .errors import ConfigError
+
+    try:
+        if args.action == "list":
+            for name in PROVIDERS:
+                if name == "ollama":
+                    continue
+                state = "key set" if secrets.has_key(name) else "no key"
+                print(f"{name}: {state}")
+            return 0
+        if args.provider is None:
+            print(f"aiagents-tui: keys {args.action} needs a provider", file=sys.stderr)
+            return 2
+        if args.action == "delete":
+            secrets.delete_key(args.provider)
+            print(f"Deleted the {args.provider} key from the keyring.")
+            return 0
+        import getpass
+
+        # Never bound to a name: a traceback printing locals must not show it.
+        secrets.set_key(args.provider, getpass.getpass(f"{args.provider} API key (input hidden): ").strip())
+        print(f"Saved the {args.provider} key in the keyring.")
+        return 0
+    except ConfigError as exc:
+        print(f"aiagents-tui: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from .tui.app import AiAgentsApp
+
+    app = AiAgentsApp(db_path=args.db_path, provider=args.provider, model=args.model, theme_name=args.theme)
+    app.run()
+    return app.return_code or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``aiagents-tui`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .config import resolve_db_path
+
+    args.db_path = resolve_db_path(getattr(args, "db", None))
+    func = getattr(args, "func", None)
+    if func is None:
+        return _run_app(args)
+    result: Any = func(args)
+    if inspect.isawaitable(result):
+        result = asyncio.run(result)  # type: ignore[arg-type]
+    return int(result or 0)
 
 
 if __name__ == "__main__":

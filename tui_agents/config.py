@@ -1,0 +1,227 @@
+"""Paths and the TOML settings file of aiagents-tui.
+
+The settings live in ``config.toml`` under the user config dir (platformdirs;
+``AIAGENTS_CONFIG`` overrides the file). They are read with ``tomllib``,
+validated by the pydantic models below and written atomically (temp file, then
+``os.replace``) by a small TOML writer that covers this file's simple shape.
+
+The database is ``--db``, else ``AIAGENTS_DB``, else ``aiagents.db`` under the
+user data dir. API keys never live here: they are in the OS keyring or the
+providers' env vars (``tui_agents.secrets``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+__all__ = [
+    "APP_NAME",
+    "AppConfig",
+    "MemoryConfig",
+    "ProviderSettings",
+    "ProvidersConfig",
+    "config_path",
+    "data_dir",
+    "default_db_path",
+    "resolve_db_path",
+    "load_config",
+    "save_config",
+    "dumps_toml",
+]
+
+APP_NAME = "aiagents-tui"
+ProviderName = Literal["ollama", "openai", "anthropic"]
+
+
+class ProviderSettings(BaseModel):
+    """Settings of one provider."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = None
+    """Server URL; empty means the provider's env var (OLLAMA_HOST, OPENAI_BASE_URL, ANTHROPIC_BASE_URL) or its default."""
+
+    default_model: str | None = None
+    """Model used with this provider when a thread names none."""
+
+
+class ProvidersConfig(BaseModel):
+    """Per-provider settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ollama: ProviderSettings = Field(default_factory=ProviderSettings)
+    """The local Ollama server."""
+
+    openai: ProviderSettings = Field(default_factory=ProviderSettings)
+    """OpenAI, or any OpenAI-compatible server through ``base_url``."""
+
+    anthropic: ProviderSettings = Field(default_factory=ProviderSettings)
+    """Anthropic's Messages API."""
+
+    def get(self, name: str) -> ProviderSettings:
+        """The settings of provider ``name`` (empty settings for an unknown name)."""
+        return getattr(self, name, None) or ProviderSettings()
+
+
+class MemoryConfig(BaseModel):
+    """Which messages of a thread go into the model's context."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["last_n", "first_last", "token_window"] = "last_n"
+    """Context strategy: the last N messages, the first and last ones, or as many as fit a token budget."""
+
+    params: dict[str, int] = Field(default_factory=dict)
+    """The strategy's parameters, e.g. ``n = 20``, ``first = 2``/``last = 10`` or ``max_tokens = 100000``."""
+
+
+class AppConfig(BaseModel):
+    """Everything in ``config.toml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_provider: ProviderName = "ollama"
+    """Provider of new threads: ollama, openai or anthropic."""
+
+    default_model: str | None = None
+    """Model of new threads; empty means the provider's default."""
+
+    theme: str = "textual-dark"
+    """Name of the colour theme (a built-in Textual theme or a file in the themes folder)."""
+
+    show_sidebar: bool = True
+    """Whether the thread sidebar is shown at start."""
+
+    user_id: str = "local"
+    """The user the app acts as (owner of the threads it creates)."""
+
+    providers: ProvidersConfig = Field(default_factory=ProvidersConfig)
+    """Per-provider base URLs and default models."""
+
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    """Context strategy and its parameters."""
+
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Key overrides: binding id to keys, e.g. ``"thread.new" = "ctrl+t"`` (comma-separate several keys)."""
+
+
+def _platformdirs():
+    import platformdirs
+
+    return platformdirs
+
+
+def config_path() -> Path:
+    """The settings file: ``AIAGENTS_CONFIG``, else ``config.toml`` in the user config dir."""
+    env = os.environ.get("AIAGENTS_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return Path(_platformdirs().user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def data_dir() -> Path:
+    """The user data dir of the app (holds the default database)."""
+    return Path(_platformdirs().user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_db_path() -> Path:
+    """The database used when neither ``--db`` nor ``AIAGENTS_DB`` is given."""
+    return data_dir() / "aiagents.db"
+
+
+def resolve_db_path(flag: str | os.PathLike[str] | None = None) -> Path:
+    """The database path: the ``--db`` flag, else ``AIAGENTS_DB``, else the default."""
+    if flag:
+        return Path(flag).expanduser()
+    env = os.environ.get("AIAGENTS_DB")
+    if env:
+        return Path(env).expanduser()
+    return default_db_path()
+
+
+def load_config(path: Path | None = None) -> AppConfig:
+    """Read and validate the settings; a missing file gives the defaults."""
+    path = path or config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return AppConfig()
+    except OSError as exc:
+        raise ConfigError(f"Could not read the settings file {path}: {exc.strerror}.") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"The settings file {path} is not valid TOML ({exc}); fix or delete it.") from exc
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top)"
+        raise ConfigError(f"The settings file {path} has a bad value at {where}: {first['msg']}.") from exc
+
+
+def save_config(config: AppConfig, path: Path | None = None) -> Path:
+    """Write the settings atomically (temp file in the same dir, then ``os.replace``)."""
+    path = path or config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dumps_toml(config.model_dump(mode="json", exclude_none=True))
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        # JSON string escapes are valid TOML basic-string escapes.
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dumps_toml(data: dict[str, Any]) -> str:
+    """Serialise nested dicts of strings, numbers, booleans and lists as TOML."""
+    chunks: list[str] = []
+    _emit_table(data, "", chunks)
+    return "\n\n".join(chunks) + "\n"
+
+
+def _emit_table(table: dict[str, Any], name: str, chunks: list[str]) -> None:
+    scalars = [f"{_key(k)} = {_value(v)}" for k, v in table.items() if v is not None and not isinstance(v, dict)]
+    subtables = [(k, v) for k, v in table.items() if isinstance(v, dict)]
+    if name and (scalars or not subtables):
+        chunks.append("\n".join([f"[{name}]", *scalars]))
+    elif scalars:
+        chunks.append("\n".join(scalars))
+    for key, sub in subtables:
+        _emit_table(sub, f"{name}.{_key(key)}" if name else _key(key), chunks)
