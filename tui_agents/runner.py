@@ -1,0 +1,690 @@
+"""One agent turn, end to end, as a stream of typed events.
+
+``AgentRunner.run_stream`` performs a turn and yields the events of
+``events.py``; ``run`` is built on it and returns the reply text. A turn:
+
+    permission check -> save the user message (committed before any network
+    call) -> guardrail judge -> context (system prompt + user facts + memory
+    strategy) -> rate limiter -> provider stream -> tool loop -> save the
+    reply -> record usage -> enqueue background jobs
+
+Persistence never loses text: the reply is written as ``streaming`` at its
+first token, flushed on a timer (never per token), and ends ``complete``,
+``interrupted`` (the task was cancelled) or ``error`` (a provider error), with
+the partial text kept. A provider error before any text leaves no reply row:
+the user message stays saved, and ``resume_stream`` answers it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import (
+    AgentError,
+    GuardrailBlockedError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    ToolError,
+)
+from .events import (
+    GuardrailFlagged,
+    MessageSaved,
+    RateLimitWait,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnEvent,
+    TurnFailed,
+    TurnFinished,
+    UsageReported,
+)
+from .providers.base import Provider, TextDeltaEvent, ToolCallEndEvent, UsageEvent
+from .types import Message, ToolCall, ToolDefinition, Usage
+
+__all__ = ["AgentRunner"]
+
+log = logging.getLogger(__name__)
+
+TITLE_JOB = "generate_title"
+MEMORY_JOB = "extract_user_memory"
+# Texts longer than this are counted in a thread: tiktoken would block the loop.
+_INLINE_COUNT_CHARS = 4000
+_CANCELLED_TOOL = "The tool call was cancelled before it finished."
+
+
+def _record_id(record: Any) -> str:
+    """The id of a store record (or the id itself, if a store returned a plain string)."""
+    return record if isinstance(record, str) else record["id"]
+
+
+def _usage_dict(usage: Usage) -> dict[str, int]:
+    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+
+
+async def _shielded(coro: Any) -> Any:
+    """Finish ``coro`` even if the caller is cancelled again while it runs (a save must land)."""
+    return await asyncio.shield(asyncio.ensure_future(coro))
+
+
+@dataclass(frozen=True, slots=True)
+class _AgentSetup:
+    """What a thread's agent record gives every turn: cached per agent id."""
+
+    system_prompt: str
+    tools: Mapping[str, Any]
+    definitions: tuple[ToolDefinition, ...]
+    provider: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """The result of one tool call, as saved and sent back to the model."""
+
+    content: str
+    status: str  # ok | error | timeout
+    duration_ms: float
+
+    @property
+    def is_error(self) -> bool:
+        return self.status != "ok"
+
+
+@dataclass(slots=True)
+class _Round:
+    """One provider call: the assistant message it produced and the tools it asked for."""
+
+    message_id: str | None = None
+    text: str = ""
+    calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(slots=True)
+class _Turn:
+    """Mutable state of one turn, shared by its steps."""
+
+    thread_id: str
+    user_id: str
+    model: str
+    key: str
+    system: str | None
+    setup: _AgentSetup
+    history: list[Message]
+    first_exchange: bool
+    usage: Usage = field(default_factory=Usage)
+    reply_id: str | None = None
+    partial: str = ""
+
+
+class _ReplyWriter:
+    """Persists one streamed assistant message: a streaming row at the first token, timed flushes, a final state."""
+
+    def __init__(self, store: Any, thread_id: str, model: str, interval: float) -> None:
+        self._store = store
+        self._thread_id = thread_id
+        self._model = model
+        self._interval = interval
+        self._parts: list[str] = []
+        self._dirty = False
+        self._lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+        self.id: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    async def append(self, text: str) -> str:
+        """Add a fragment; the first one creates the ``streaming`` row. Returns the message id."""
+        self._parts.append(text)
+        if self.id is not None:
+            self._dirty = True
+            return self.id
+        add = asyncio.ensure_future(
+            self._store.add(self._thread_id, "assistant", text, status="streaming", model=self._model)
+        )
+        try:
+            await asyncio.shield(add)
+        finally:
+            # Cancelled while the row was being written: learn its id anyway, so
+            # finish() can mark it interrupted instead of leaving it "streaming".
+            if not add.done():
+                await asyncio.wait([add])
+            if not add.cancelled() and add.exception() is None:
+                self.id = _record_id(add.result())
+        self._flusher = asyncio.create_task(self._flush_loop())
+        return self.id  # type: ignore[return-value]
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            async with self._lock:
+                if self._dirty and self.id is not None:
+                    self._dirty = False
+                    await self._store.update(self.id, content=self.text)
+
+    async def _stop_flusher(self) -> None:
+        if self._flusher is None:
+            return
+        # Taking the lock first waits out a flush in flight, so the task is only
+        # ever cancelled while it sleeps or waits, never half way through a write.
+        async with self._lock:
+            self._flusher.cancel()
+        await asyncio.wait([self._flusher])
+        self._flusher = None
+
+    async def finish(
+        self,
+        status: str,
+        *,
+        tool_calls: Sequence[ToolCall] = (),
+        usage: Usage | None = None,
+        token_count: int | None = None,
+    ) -> str | None:
+        """Write the final state in one statement; a failed call with no text leaves no row."""
+        await self._stop_flusher()
+        calls = [call.model_dump() for call in tool_calls] or None
+        usage_value = _usage_dict(usage) if usage is not None else None
+        if self.id is None:
+            if status != "complete":
+                return None
+            record = await self._store.add(
+                self._thread_id, "assistant", "", tool_calls=calls, status=status,
+                model=self._model, usage=usage_value, token_count=token_count,
+            )
+            self.id = _record_id(record)
+            return self.id
+        await self._store.update(
+            self.id, content=self.text, status=status, usage=usage_value,
+            token_count=token_count, tool_calls=calls,
+        )
+        return self.id
+
+
+def _to_message(record: Mapping[str, Any]) -> Message:
+    role = record["role"]
+    if role == "tool":
+        meta = record.get("meta") or {}
+        return Message(
+            role="tool", content=record["content"], tool_call_id=record["tool_call_id"],
+            name=meta.get("name"), is_error=meta.get("status", "ok") != "ok", id=record["id"],
+        )
+    calls = [ToolCall(**call) for call in record.get("tool_calls") or ()]
+    return Message(role=role, content=record["content"], tool_calls=calls, id=record["id"])
+
+
+def _history(records: Iterable[Mapping[str, Any]]) -> list[Message]:
+    """Provider messages from stored records, safe to send.
+
+    Skips what a provider must not see or would reject: user messages the
+    guardrail blocked, empty assistant rows (a failed reply), tool results
+    whose call is not in the window. A call whose result never got saved (a
+    crash mid-tool) gets an error result, so calls and results stay paired.
+    """
+    records = list(records)
+    answered = {r["tool_call_id"] for r in records if r["role"] == "tool"}
+    called: set[str] = set()
+    out: list[Message] = []
+    for record in records:
+        role = record["role"]
+        if role == "system":
+            continue
+        if role == "user" and (record.get("guardrail") or {}).get("action") == "blocked":
+            continue
+        if role == "tool":
+            if record["tool_call_id"] in called:
+                out.append(_to_message(record))
+            continue
+        if role == "assistant" and not record["content"] and not record.get("tool_calls"):
+            continue
+        message = _to_message(record)
+        out.append(message)
+        for call in message.tool_calls:
+            called.add(call.id)
+            if call.id not in answered:
+                out.append(Message(role="tool", content=_CANCELLED_TOOL, tool_call_id=call.id,
+                                   name=call.name, is_error=True))
+    return out
+
+
+class AgentRunner:
+    """Runs turns of a thread against one provider, with persistence, tools, guardrail, limits and jobs."""
+
+    def __init__(
+        self,
+        conn: Any,
+        auth: Any,
+        provider: Provider,
+        memory: Any,
+        judge_provider: Provider | None = None,
+        tools: Sequence[Any] | None = None,
+        rate_limiter: Any = None,
+        job_queue: Any = None,
+        guardrail_policy: str = "warn",
+        max_iterations: int = 10,
+        tool_timeout: float | None = None,
+        user_memory: bool = True,
+        flush_interval: float = 0.25,
+    ) -> None:
+        from .store import AgentStore, MessageStore, ThreadStore, UserMemoryStore
+
+        if guardrail_policy not in ("block", "warn", "off"):
+            raise InvalidArgumentError("guardrail_policy must be 'block', 'warn' or 'off'.")
+        if max_iterations < 1:
+            raise InvalidArgumentError("max_iterations must be at least 1.")
+        self.conn = conn
+        self.auth = auth
+        self.provider = provider
+        self.memory = memory
+        self.judge_provider = judge_provider
+        self.rate_limiter = rate_limiter
+        self.job_queue = job_queue
+        self.guardrail_policy = guardrail_policy
+        self.max_iterations = max_iterations
+        self.tool_timeout = tool_timeout
+        self.user_memory = user_memory
+        self.flush_interval = flush_interval
+        self._tool_items = list(tools) if tools is not None else None
+        self._messages = MessageStore(conn)
+        self._threads = ThreadStore(conn)
+        self._agents = AgentStore(conn)
+        self._facts = UserMemoryStore(conn) if user_memory else None
+        self._judge = self._make_judge()
+        self._counter = self._make_counter()
+        self._setups: dict[str | None, _AgentSetup] = {}
+        self._runner_tools: dict[str, Any] | None = None
+        if job_queue is not None:
+            self._register_jobs(job_queue)
+
+    # ---- construction helpers
+
+    def _make_judge(self) -> Any:
+        if self.judge_provider is None or self.guardrail_policy == "off":
+            return None
+        from .guardrails import InjectionJudge
+
+        return InjectionJudge(self.judge_provider)
+
+    @staticmethod
+    def _make_counter() -> Any:
+        from .memory.tokens import TokenCounter
+
+        return TokenCounter()
+
+    def _register_jobs(self, queue: Any) -> None:
+        from .workers import register_default_handlers
+
+        result = register_default_handlers(queue, provider=self.provider, conn=self.conn)
+        if inspect.isawaitable(result):  # tolerate an async registration helper
+            asyncio.ensure_future(result)
+
+    def invalidate_cache(self) -> None:
+        """Forget cached agent records (call after editing an agent's prompt or tools)."""
+        self._setups.clear()
+
+    # ---- public API
+
+    async def run(self, thread_id: str, user_id: str, text: str) -> str:
+        """Run one turn and return the reply text; raises the turn's typed error on failure."""
+        return await self._final_text(self.run_stream(thread_id, user_id, text))
+
+    async def resume(self, thread_id: str, user_id: str) -> str:
+        """Answer the thread's last user message again and return the reply text."""
+        return await self._final_text(self.resume_stream(thread_id, user_id))
+
+    def run_stream(self, thread_id: str, user_id: str, text: str) -> AsyncIterator[TurnEvent]:
+        """Run one turn, yielding its typed events; a failure ends the stream with ``TurnFailed``."""
+        return self._turn(thread_id, user_id, text)
+
+    def resume_stream(self, thread_id: str, user_id: str) -> AsyncIterator[TurnEvent]:
+        """Answer the thread's last user message without saving a new one (regenerate, retry)."""
+        return self._turn(thread_id, user_id, None)
+
+    @staticmethod
+    async def _final_text(stream: AsyncIterator[TurnEvent]) -> str:
+        async with aclosing(stream) as events:  # type: ignore[type-var]
+            async for event in events:
+                if isinstance(event, TurnFinished):
+                    return event.text
+                if isinstance(event, TurnFailed):
+                    raise event.error
+        raise AgentError("The turn ended without a reply.")  # pragma: no cover - defensive
+
+    # ---- the turn
+
+    async def _turn(self, thread_id: str, user_id: str, text: str | None) -> AsyncIterator[TurnEvent]:
+        turn: _Turn | None = None
+        try:
+            await self._authorize(user_id, thread_id)
+            thread = await self._threads.get(thread_id)
+            setup = await self._setup_for(thread.get("agent_id"))
+            if text is not None:
+                user_id_msg = await self._save_user_message(thread_id, text)
+                yield MessageSaved(thread_id, user_id_msg, "user", "complete")
+                if self._judge is not None:
+                    flag = await self._judge_message(thread_id, user_id_msg, text)
+                    if flag is not None:
+                        yield flag
+                        if flag.action == "blocked":
+                            raise GuardrailBlockedError(
+                                "The guardrail blocked this message as a likely prompt injection; "
+                                "it was not sent to the model.",
+                                reason=flag.reason,
+                            )
+            turn = await self._prepare(thread, setup, user_id, resume=text is None)
+            async with aclosing(self._loop(turn)) as events:
+                async for event in events:
+                    yield event
+        except AgentError as exc:
+            if turn is not None and turn.reply_id is not None:
+                yield MessageSaved(thread_id, turn.reply_id, "assistant", "error")
+            yield TurnFailed(
+                thread_id, turn.reply_id if turn else None, exc,
+                partial_text=turn.partial if turn else "", status="error",
+            )
+
+    async def _authorize(self, user_id: str, thread_id: str) -> None:
+        if self.auth is None:
+            return
+        if not await self.auth.check(user_id, "write", "thread", thread_id):
+            raise PermissionDeniedError(
+                f"User {user_id} may not write to thread {thread_id}; ask its owner for the editor role."
+            )
+
+    async def _save_user_message(self, thread_id: str, text: str) -> str:
+        tokens = await self._count(Message(role="user", content=text))
+        record = await self._messages.add(thread_id, "user", text, token_count=tokens)
+        return _record_id(record)
+
+    async def _count(self, message: Message) -> int:
+        """The message's token count, cached on its row so the memory strategy never recounts it."""
+        if not self._counter.loaded:
+            await self._counter.load()
+        if len(message.content) > _INLINE_COUNT_CHARS:
+            return await asyncio.to_thread(self._counter.count_message, message)
+        return self._counter.count_message(message)
+
+    async def _judge_message(self, thread_id: str, message_id: str, text: str) -> GuardrailFlagged | None:
+        """Judge the user's text, store the verdict on its message, and say what was done."""
+        from .guardrails import apply_policy
+
+        verdict = await self._judge.judge(text)
+        action = apply_policy(verdict, self.guardrail_policy)
+        await self._messages.update(
+            message_id,
+            guardrail={"injection": bool(verdict.injection), "reason": verdict.reason, "action": action},
+        )
+        if action is None:
+            return None
+        return GuardrailFlagged(thread_id, message_id, bool(verdict.injection), verdict.reason, action)
+
+    async def _prepare(self, thread: Mapping[str, Any], setup: _AgentSetup, user_id: str, resume: bool) -> _Turn:
+        """Build the context of a turn: system prompt with user facts, and the memory strategy's window."""
+        thread_id = thread["id"]
+        records = list(await self.memory.select(self._messages, thread_id, self._counter))
+        last_user = max((i for i, r in enumerate(records) if r["role"] == "user"), default=None)
+        if resume:
+            if last_user is None:
+                raise InvalidArgumentError(f"Thread {thread_id} has no user message to answer.")
+            if (records[last_user].get("guardrail") or {}).get("action") == "blocked":
+                raise GuardrailBlockedError(
+                    "The last message was blocked by the guardrail, so it cannot be answered.",
+                )
+            records = records[: last_user + 1]  # regenerate: ignore earlier attempts at the answer
+        earlier_user = last_user is not None and any(r["role"] == "user" for r in records[:last_user])
+        model = self._model_for(thread, setup)
+        return _Turn(
+            thread_id=thread_id,
+            user_id=user_id,
+            model=model,
+            key=f"{self.provider.name}:{model}",
+            system=await self._system_prompt(setup, user_id),
+            setup=setup,
+            history=_history(records),
+            first_exchange=thread.get("title") is None and not earlier_user,
+        )
+
+    def _model_for(self, thread: Mapping[str, Any], setup: _AgentSetup) -> str:
+        """The thread's chosen model, else the provider's, else the agent record's."""
+        name = self.provider.name
+        if thread.get("model") and thread.get("provider") in (None, name):
+            return thread["model"]
+        if self.provider.model:
+            return self.provider.model
+        if setup.model and setup.provider in (None, name):
+            return setup.model
+        return ""
+
+    async def _system_prompt(self, setup: _AgentSetup, user_id: str) -> str | None:
+        parts = [setup.system_prompt] if setup.system_prompt else []
+        if self._facts is not None:
+            facts = await self._facts.get_all(user_id)
+            if facts:
+                parts.append(self._facts.format_for_prompt(facts))
+        return "\n\n".join(parts) or None
+
+    # ---- agent records and tools
+
+    async def _setup_for(self, agent_id: str | None) -> _AgentSetup:
+        """The system prompt, tools and model of an agent record, read once per agent."""
+        cached = self._setups.get(agent_id)
+        if cached is not None:
+            return cached
+        record = await self._agents.get(agent_id) if agent_id else None
+        if self._tool_items is not None:
+            tools = self._resolved_runner_tools()
+        else:
+            tools = self._tools_by_name((record or {}).get("tools") or [])
+        setup = _AgentSetup(
+            system_prompt=(record or {}).get("system_prompt") or "",
+            tools=tools,
+            definitions=tuple(tool.get_definition() for tool in tools.values()),
+            provider=(record or {}).get("provider"),
+            model=(record or {}).get("model"),
+        )
+        self._setups[agent_id] = setup
+        return setup
+
+    def _resolved_runner_tools(self) -> dict[str, Any]:
+        if self._runner_tools is None:
+            from .tools import resolve_tools
+
+            self._runner_tools = {t.name: t for t in resolve_tools(self._tool_items or [])}
+        return self._runner_tools
+
+    @staticmethod
+    def _tools_by_name(names: Iterable[str]) -> dict[str, Any]:
+        """Tools named by an agent record; a name no longer registered is skipped with a warning."""
+        from .tools import resolve_tools
+
+        tools: dict[str, Any] = {}
+        for name in names:
+            try:
+                for tool in resolve_tools([name]):
+                    tools[tool.name] = tool
+            except AgentError:
+                log.warning("The agent lists tool %r, which is not registered; it is left out.", name)
+        return tools
+
+    # ---- provider rounds and the tool loop
+
+    async def _loop(self, turn: _Turn) -> AsyncIterator[TurnEvent]:
+        """Call the provider, run the tools it asks for, and repeat until it answers."""
+        last = _Round()
+        for _ in range(self.max_iterations):
+            last = _Round()
+            # aclosing: a consumer that stops listening closes the inner steps now,
+            # so their cleanup (marking the reply interrupted) runs before we return.
+            async with aclosing(self._provider_round(turn, last)) as events:
+                async for event in events:
+                    yield event
+            if not last.calls:
+                break
+            async with aclosing(self._tool_round(turn, last)) as events:
+                async for event in events:
+                    yield event
+        else:
+            raise ToolError(
+                f"The model was still calling tools after {self.max_iterations} rounds, so the turn "
+                "stopped; send another message to let it continue."
+            )
+        await self._enqueue_jobs(turn)
+        yield TurnFinished(turn.thread_id, last.message_id or "", last.text, turn.usage)
+
+    async def _provider_round(self, turn: _Turn, result: _Round) -> AsyncIterator[TurnEvent]:
+        """Stream one provider call into a saved assistant message; its outcome lands in ``result``."""
+        if self.rate_limiter is not None:
+            async with aclosing(self._wait_for_rate_limit(turn)) as waits:
+                async for event in waits:
+                    yield event
+        writer = _ReplyWriter(self._messages, turn.thread_id, turn.model, self.flush_interval)
+        calls: dict[int, ToolCall] = {}
+        usage = Usage()
+        stream = self.provider.stream(
+            list(turn.history), system=turn.system, tools=list(turn.setup.definitions) or None,
+            model=turn.model or None,
+        )
+        try:
+            async with aclosing(stream) as events:  # type: ignore[type-var]
+                async for event in events:
+                    if isinstance(event, TextDeltaEvent):
+                        if event.text:
+                            yield TextDelta(turn.thread_id, await writer.append(event.text), event.text)
+                    elif isinstance(event, ToolCallEndEvent):
+                        calls[event.index] = event.call
+                    elif isinstance(event, UsageEvent):
+                        usage = event.usage
+        except BaseException as exc:
+            # Cancellation (or a consumer that stopped listening) leaves the reply
+            # interrupted; a provider error leaves it in error. Partial text is kept.
+            status = "error" if isinstance(exc, Exception) else "interrupted"
+            turn.reply_id = await _shielded(writer.finish(status, usage=usage))
+            turn.partial = writer.text
+            raise
+        result.calls = [calls[i] for i in sorted(calls)]
+        result.text = writer.text
+        result.usage = usage
+        turn.usage = turn.usage + usage
+        message = Message(role="assistant", content=result.text, tool_calls=result.calls)
+        tokens = await self._count(message)
+        result.message_id = await writer.finish(
+            "complete", tool_calls=result.calls, usage=usage, token_count=tokens
+        )
+        message.id = result.message_id
+        turn.history.append(message)
+        if self.rate_limiter is not None:
+            await self.rate_limiter.record(turn.key, usage.total_tokens)
+        yield UsageReported(turn.thread_id, usage, turn.model or None)
+        yield MessageSaved(turn.thread_id, result.message_id or "", "assistant", "complete")
+
+    async def _wait_for_rate_limit(self, turn: _Turn) -> AsyncIterator[TurnEvent]:
+        """Reserve a request with the limiter, announcing each wait before sleeping it."""
+        chars = sum(len(m.content) for m in turn.history) + len(turn.system or "")
+        estimate = chars // 4 + 1
+        while (wait := await self.rate_limiter.try_acquire(turn.key, estimate)) > 0:
+            yield RateLimitWait(turn.thread_id, turn.key, wait)
+            await asyncio.sleep(wait)
+
+    async def _tool_round(self, turn: _Turn, round_: _Round) -> AsyncIterator[TurnEvent]:
+        """Run the round's tool calls concurrently; save and report each result as it finishes."""
+        message_id = round_.message_id or ""
+        done: asyncio.Queue[tuple[ToolCall, float, _Outcome]] = asyncio.Queue()
+        for call in round_.calls:
+            started = time.time()
+            yield ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments, started)
+        tasks = [asyncio.create_task(self._run_tool(turn, call, done)) for call in round_.calls]
+        saved: set[str] = set()
+        try:
+            for _ in tasks:
+                call, started, outcome = await done.get()
+                result_id = await self._save_tool_result(turn, call, started, outcome)
+                saved.add(call.id)
+                yield MessageSaved(turn.thread_id, result_id, "tool", "complete")
+                yield ToolCallFinished(
+                    turn.thread_id, message_id, call.id, call.name, call.arguments,
+                    result=None if outcome.is_error else outcome.content,
+                    error=outcome.content if outcome.is_error else None,
+                    duration_ms=outcome.duration_ms, status=outcome.status,  # type: ignore[arg-type]
+                    result_message_id=result_id,
+                )
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
+            unfinished = [c for c in round_.calls if c.id not in saved]
+            if unfinished:  # cancelled mid-tool: keep calls and results paired in the store
+                await _shielded(self._save_cancelled(turn, unfinished))
+
+    async def _run_tool(self, turn: _Turn, call: ToolCall, done: asyncio.Queue) -> None:
+        started = time.time()
+        outcome = await self._execute(turn, call)
+        done.put_nowait((call, started, outcome))
+
+    async def _execute(self, turn: _Turn, call: ToolCall) -> _Outcome:
+        """Run one tool call; every failure becomes an error result for the model, never an exception."""
+        tool = turn.setup.tools.get(call.name)
+        if tool is None:
+            return _Outcome(f"There is no tool named {call.name!r}.", "error", 0.0)
+        from .tools import ToolContext
+
+        context = ToolContext(conn=self.conn, user_id=turn.user_id, thread_id=turn.thread_id)
+        started = time.perf_counter()
+        try:
+            if self.tool_timeout is not None:
+                result = await asyncio.wait_for(tool.run(call.arguments, context), self.tool_timeout)
+            else:
+                result = await tool.run(call.arguments, context)
+        except asyncio.TimeoutError:
+            elapsed = (time.perf_counter() - started) * 1000
+            return _Outcome(f"The tool {call.name} did not finish within {self.tool_timeout} seconds.",
+                            "timeout", elapsed)
+        except Exception as exc:  # a tool must never break the turn
+            log.warning("Tool %s raised unexpectedly.", call.name, exc_info=True)
+            elapsed = (time.perf_counter() - started) * 1000
+            return _Outcome(f"The tool {call.name} failed: {exc}", "error", elapsed)
+        status = getattr(result, "status", None) or ("error" if result.is_error else "ok")
+        return _Outcome(str(result.content), status, float(result.duration_ms))
+
+    async def _save_tool_result(self, turn: _Turn, call: ToolCall, started: float, outcome: _Outcome) -> str:
+        meta = {
+            "name": call.name, "arguments": call.arguments, "started_at": started,
+            "duration_ms": outcome.duration_ms, "status": outcome.status,
+        }
+        tokens = await self._count(Message(role="tool", content=outcome.content, tool_call_id=call.id))
+        record = await self._messages.add(
+            turn.thread_id, "tool", outcome.content, tool_call_id=call.id, meta=meta, token_count=tokens,
+        )
+        result_id = _record_id(record)
+        turn.history.append(Message(role="tool", content=outcome.content, tool_call_id=call.id,
+                                    name=call.name, is_error=outcome.is_error, id=result_id))
+        return result_id
+
+    async def _save_cancelled(self, turn: _Turn, calls: Sequence[ToolCall]) -> None:
+        for call in calls:
+            await self._save_tool_result(turn, call, time.time(), _Outcome(_CANCELLED_TOOL, "error", 0.0))
+
+    # ---- background jobs
+
+    async def _enqueue_jobs(self, turn: _Turn) -> None:
+        """Queue the title and memory jobs; a queue failure is logged and never fails the turn."""
+        if self.job_queue is None:
+            return
+        jobs: list[tuple[str, dict[str, Any]]] = []
+        if turn.first_exchange:
+            jobs.append((TITLE_JOB, {"thread_id": turn.thread_id}))
+        if self.user_memory:
+            jobs.append((MEMORY_JOB, {"thread_id": turn.thread_id, "user_id": turn.user_id}))
+        for name, payload in jobs:
+            try:
+                await self.job_queue.enqueue(name, payload)
+            except Exception:
+                log.warning("Could not enqueue the %s job for thread %s.", name, turn.thread_id, exc_info=True)
