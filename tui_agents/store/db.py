@@ -1,0 +1,150 @@
+"""Opening the database, running migrations, and running store work on aiosqlite's thread.
+
+``connect(path)`` returns an ``aiosqlite.Connection`` (row factory
+``sqlite3.Row``, autocommit mode) with WAL, foreign keys, ``synchronous=NORMAL``
+and a busy timeout, migrated to the latest schema. A file written by a newer
+schema is refused with ``SchemaError`` before anything in it is changed.
+
+Every store method runs as one function on the connection's worker thread
+(``run``/``write``), so its statements never interleave with another
+coroutine's, a write is one ``BEGIN IMMEDIATE`` transaction (no "database is
+locked" upgrade deadlock between processes), and a call costs one thread hop.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import aiosqlite
+
+from tui_agents.errors import AgentError, InvalidArgumentError, SchemaError
+from tui_agents.store.migrations import MIGRATIONS, latest_version
+
+__all__ = ["connect", "run", "write", "StoreError", "BUSY_TIMEOUT_S", "schema_version"]
+
+T = TypeVar("T")
+BUSY_TIMEOUT_S = 15.0
+
+
+class StoreError(AgentError):
+    """The database failed in a way that is not the caller's fault (disk full, locked too long...)."""
+
+
+async def connect(path: str | os.PathLike[str] = ":memory:") -> aiosqlite.Connection:
+    """Open (creating if needed) and migrate the database at ``path``; ``":memory:"`` works."""
+    target = str(path)
+    if target != ":memory:" and not target.startswith("file:"):
+        await _make_parent(Path(target))
+    try:
+        conn = await aiosqlite.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error as exc:
+        raise StoreError(f"Could not open the database at {target}: {exc}.") from exc
+    conn.row_factory = sqlite3.Row
+    try:
+        await run(conn, _prepare)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+async def _make_parent(path: Path) -> None:
+    import asyncio
+
+    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    """The file's ``PRAGMA user_version``."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    """Refuse a newer schema untouched, then set pragmas and run pending migrations."""
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    _refuse_newer(schema_version(db))
+    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() not in ("wal", "memory"):
+        db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA temp_store = MEMORY")
+    db.execute("PRAGMA cache_size = -32768")  # 32 MiB: keeps hot FTS pages of a big history
+    if schema_version(db) < latest_version():
+        _migrate(db)
+
+
+def _refuse_newer(version: int) -> None:
+    if version > latest_version():
+        raise SchemaError(
+            f"This database uses schema version {version} but this version of aiagents-tui "
+            f"only knows up to {latest_version()}; upgrade aiagents-tui to open it."
+        )
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Apply each pending migration in its own transaction, bumping user_version with it."""
+    for number, (name, fn) in enumerate(MIGRATIONS, start=1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            current = schema_version(db)  # another process may have migrated meanwhile
+            _refuse_newer(current)
+            if current >= number:
+                db.execute("COMMIT")
+                continue
+            if current != number - 1:
+                raise SchemaError(f"Database schema version {current} cannot be migrated by step {name}.")
+            fn(db)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise SchemaError(f"Migration {name} failed and was rolled back: {exc}.") from exc
+            raise
+
+
+async def run(conn: aiosqlite.Connection, fn: Callable[..., T], *args: object) -> T:
+    """Run ``fn(db, *args)`` on the connection's worker thread as one uninterrupted step."""
+    # aiosqlite queues callables to its one thread through _execute; using it lets a
+    # whole store operation run without other coroutines' statements in between.
+    try:
+        return await conn._execute(fn, conn._conn, *args)
+    except AgentError:
+        raise
+    except sqlite3.IntegrityError as exc:
+        raise InvalidArgumentError(f"The change conflicts with stored data: {exc}.") from exc
+    except sqlite3.Error as exc:
+        raise StoreError(f"The database operation failed: {exc}.") from exc
+
+
+def transaction(db: sqlite3.Connection, fn: Callable[..., T], *args: object) -> T:
+    """Run ``fn(db, *args)`` in a write transaction (a savepoint if one is already open)."""
+    if db.in_transaction:
+        db.execute("SAVEPOINT store_write")
+        try:
+            result = fn(db, *args)
+        except BaseException:
+            db.execute("ROLLBACK TO store_write")
+            db.execute("RELEASE store_write")
+            raise
+        db.execute("RELEASE store_write")
+        return result
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(db, *args)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return result
+
+
+async def write(conn: aiosqlite.Connection, fn: Callable[..., T], *args: object) -> T:
+    """Run ``fn(db, *args)`` in one write transaction on the worker thread."""
+    return await run(conn, transaction, fn, *args)

@@ -1,0 +1,289 @@
+"""MessageStore: the messages of a thread, in conversation order (``position``).
+
+A message's text lives in the shared ``contents`` table (see ``migrations``):
+forks point at the same content, and ``update(content=...)`` on a shared
+message writes a new content row, so the other threads keep their text. The
+cached ``token_count`` belongs to the text, so it is shared with the copies.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiosqlite
+
+from tui_agents.errors import InvalidArgumentError, NotFoundError
+from tui_agents.store.db import run, write
+from tui_agents.store.ids import new_id
+from tui_agents.store.records import LightMessage, MessageRecord, dumps, fetch_all, fetch_one, loads, now
+
+__all__ = ["MessageStore", "ROLES", "STATUSES"]
+
+ROLES = ("system", "user", "assistant", "tool")
+STATUSES = ("complete", "streaming", "interrupted", "error")
+_CHUNK = 500
+
+SELECT_MESSAGE = (
+    "SELECT m.id, m.thread_id, m.position, m.role, c.text AS content, m.tool_calls, m.tool_call_id, m.status, "
+    "m.model, m.usage, c.token_count, m.guardrail, m.meta, m.created_at, m.updated_at "
+    "FROM messages AS m JOIN contents AS c ON c.id = m.content_id"
+)
+_SELECT_LIGHT = (
+    "SELECT m.id, m.position, m.role, c.token_count, m.tool_call_id, m.tool_calls IS NOT NULL AS has_tool_calls, "
+    "c.chars FROM messages AS m JOIN contents AS c ON c.id = m.content_id"
+)
+
+
+def message_record(row: sqlite3.Row) -> MessageRecord:
+    """A message record from a ``SELECT_MESSAGE`` row."""
+    return MessageRecord(
+        id=row["id"], thread_id=row["thread_id"], position=row["position"], role=row["role"],
+        content=row["content"], tool_calls=loads(row["tool_calls"]) or [], tool_call_id=row["tool_call_id"],
+        status=row["status"], model=row["model"], usage=loads(row["usage"]), token_count=row["token_count"],
+        guardrail=loads(row["guardrail"]), meta=loads(row["meta"]), created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _light(row: sqlite3.Row) -> LightMessage:
+    return LightMessage(id=row["id"], position=row["position"], role=row["role"], token_count=row["token_count"],
+                        tool_call_id=row["tool_call_id"], has_tool_calls=bool(row["has_tool_calls"]),
+                        chars=row["chars"])
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+
+
+def _tool_calls(calls: Iterable[Any] | None) -> str | None:
+    """Tool calls (``ToolCall`` models or dicts) as JSON ``[{id, name, arguments}]``; none is NULL."""
+    out = []
+    for call in calls or []:
+        call = _plain(call)
+        if not isinstance(call, Mapping) or not call.get("id") or not call.get("name"):
+            raise InvalidArgumentError("Each tool call needs an id and a name.")
+        out.append({"id": str(call["id"]), "name": str(call["name"]), "arguments": dict(call.get("arguments") or {})})
+    return dumps(out) if out else None
+
+
+def _usage(usage: Any) -> str | None:
+    usage = _plain(usage)
+    if usage is None:
+        return None
+    if not isinstance(usage, Mapping):
+        raise InvalidArgumentError("Usage must be a Usage or a dict with input_tokens and output_tokens.")
+    return dumps({"input_tokens": int(usage.get("input_tokens") or 0),
+                  "output_tokens": int(usage.get("output_tokens") or 0)})
+
+
+def _mapping(value: Any, what: str) -> str | None:
+    value = _plain(value)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"A message's {what} must be a dict.")
+    return dumps(dict(value))
+
+
+def _check_status(status: str) -> str:
+    if status not in STATUSES:
+        raise InvalidArgumentError(f"Message status {status!r} is not one of {', '.join(STATUSES)}.")
+    return status
+
+
+def _check_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if not isinstance(content, str):
+        raise InvalidArgumentError("Message content must be text.")
+    return content
+
+
+def insert_content(db: sqlite3.Connection, text: str, token_count: int | None) -> int:
+    """A new contents row (indexed by FTS5 through its trigger); returns its id."""
+    cur = db.execute("INSERT INTO contents(text, token_count, chars, bytes) VALUES (?, ?, ?, ?)",
+                     (text, token_count, len(text), len(text.encode("utf-8", "surrogatepass"))))
+    return int(cur.lastrowid)
+
+
+def require_thread(db: sqlite3.Connection, thread_id: str) -> None:
+    """NotFoundError unless the thread exists."""
+    if db.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id,)).fetchone() is None:
+        raise NotFoundError(f"Thread {thread_id} does not exist.")
+
+
+def _get(db: sqlite3.Connection, message_id: str) -> MessageRecord:
+    row = fetch_one(db, SELECT_MESSAGE + " WHERE m.id = ?", (message_id,))
+    if row is None:
+        raise NotFoundError(f"Message {message_id} does not exist.")
+    return message_record(row)
+
+
+def _window(db: sqlite3.Connection, select: str, thread_id: str, limit: int | None,
+            before: int | None) -> list[sqlite3.Row]:
+    """Rows of a thread in conversation order; with limit, the last ``limit`` before position ``before``."""
+    require_thread(db, thread_id)
+    where, params = " WHERE m.thread_id = ?", [thread_id]
+    if before is not None:
+        where += " AND m.position < ?"
+        params.append(int(before))
+    if limit is None:
+        return fetch_all(db, select + where + " ORDER BY m.position", params)
+    if limit < 0:
+        raise InvalidArgumentError("limit must be zero or more.")
+    rows = fetch_all(db, select + where + " ORDER BY m.position DESC LIMIT ?", [*params, int(limit)])
+    rows.reverse()
+    return rows
+
+
+class MessageStore:
+    """Add, read and update the messages of threads."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, thread_id: str, role: str, content: str = "", tool_calls: Iterable[Any] | None = None,
+                  tool_call_id: str | None = None, status: str = "complete", model: str | None = None,
+                  usage: Any = None, token_count: int | None = None, guardrail: Any = None,
+                  meta: Mapping[str, Any] | None = None) -> MessageRecord:
+        """Append a message to a thread (bumping the thread's last activity) and return it."""
+        if role not in ROLES:
+            raise InvalidArgumentError(f"Message role {role!r} is not one of {', '.join(ROLES)}.")
+        text = _check_text(content)
+        cols = (_tool_calls(tool_calls), tool_call_id, _check_status(status), model, _usage(usage),
+                _mapping(guardrail, "guardrail"), _mapping(meta, "meta"))
+        message_id, ts = new_id("msg"), now()
+
+        def insert(db: sqlite3.Connection) -> MessageRecord:
+            require_thread(db, thread_id)
+            content_id = insert_content(db, text, token_count)
+            position = db.execute("SELECT coalesce(max(position), 0) + 1 FROM messages WHERE thread_id = ?",
+                                  (thread_id,)).fetchone()[0]
+            db.execute(
+                "INSERT INTO messages(id, thread_id, position, role, content_id, tool_calls, tool_call_id, status, "
+                "model, usage, guardrail, meta, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (message_id, thread_id, position, role, content_id, *cols, ts, ts))
+            db.execute("UPDATE threads SET updated_at = max(updated_at, ?) WHERE id = ?", (ts, thread_id))
+            return MessageRecord(
+                id=message_id, thread_id=thread_id, position=position, role=role, content=text,  # type: ignore[typeddict-item]
+                tool_calls=loads(cols[0]) or [], tool_call_id=tool_call_id, status=status,  # type: ignore[typeddict-item]
+                model=model, usage=loads(cols[4]), token_count=token_count, guardrail=loads(cols[5]),
+                meta=loads(cols[6]), created_at=ts, updated_at=ts)
+
+        return await write(self.conn, insert)
+
+    async def get(self, id: str) -> MessageRecord:
+        """The message with this id (NotFoundError otherwise)."""
+        return await run(self.conn, _get, id)
+
+    async def list(self, thread_id: str, limit: int | None = None, before: int | None = None) -> list[MessageRecord]:
+        """A thread's messages in conversation order; with ``limit``, the last ``limit`` before position ``before``."""
+        rows = await run(self.conn, _window, SELECT_MESSAGE, thread_id, limit, before)
+        return [message_record(r) for r in rows]
+
+    async def list_light(self, thread_id: str, limit: int | None = None,
+                         before: int | None = None) -> list[LightMessage]:
+        """Like ``list`` but light rows: id, position, role, token_count, tool_call_id, has_tool_calls, chars."""
+        rows = await run(self.conn, _window, _SELECT_LIGHT, thread_id, limit, before)
+        return [_light(r) for r in rows]
+
+    async def get_many(self, ids: Iterable[str]) -> list[MessageRecord]:
+        """The messages with these ids, in the order given; unknown ids are skipped."""
+        wanted = list(dict.fromkeys(ids))
+
+        def select(db: sqlite3.Connection) -> list[MessageRecord]:
+            found: dict[str, MessageRecord] = {}
+            for i in range(0, len(wanted), _CHUNK):
+                chunk = wanted[i:i + _CHUNK]
+                sql = SELECT_MESSAGE + f" WHERE m.id IN ({','.join('?' * len(chunk))})"
+                found.update((r["id"], message_record(r)) for r in fetch_all(db, sql, chunk))
+            return [found[i] for i in wanted if i in found]
+
+        return await run(self.conn, select)
+
+    async def update(self, id: str, content: str | None = None, status: str | None = None, usage: Any = None,
+                     token_count: int | None = None, guardrail: Any = None, meta: Mapping[str, Any] | None = None,
+                     tool_calls: Iterable[Any] | None = None, model: str | None = None) -> MessageRecord:
+        """Change the given fields (None leaves a field as it is) and return the message."""
+        sets: dict[str, Any] = {}
+        if status is not None:
+            sets["status"] = _check_status(status)
+        if usage is not None:
+            sets["usage"] = _usage(usage)
+        if guardrail is not None:
+            sets["guardrail"] = _mapping(guardrail, "guardrail")
+        if meta is not None:
+            sets["meta"] = _mapping(meta, "meta")
+        if tool_calls is not None:
+            sets["tool_calls"] = _tool_calls(tool_calls)
+        if model is not None:
+            sets["model"] = model
+        text = None if content is None else _check_text(content)
+
+        def change(db: sqlite3.Connection) -> MessageRecord:
+            row = db.execute("SELECT seq, content_id FROM messages WHERE id = ?", (id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"Message {id} does not exist.")
+            seq, content_id = row
+            if text is not None:
+                _set_text(db, seq, content_id, text, token_count)
+            elif token_count is not None:
+                db.execute("UPDATE contents SET token_count = ? WHERE id = ?", (token_count, content_id))
+            assignments = "".join(f", {col} = ?" for col in sets)
+            db.execute(f"UPDATE messages SET updated_at = ?{assignments} WHERE seq = ?", (now(), *sets.values(), seq))
+            return _get(db, id)
+
+        return await write(self.conn, change)
+
+    async def set_token_counts(self, counts: Mapping[str, int]) -> None:
+        """Cache token counts for many messages in one transaction."""
+        pairs = [(int(n), message_id) for message_id, n in counts.items()]
+
+        def change(db: sqlite3.Connection) -> None:
+            db.executemany("UPDATE contents SET token_count = ? WHERE id = "
+                           "(SELECT content_id FROM messages WHERE id = ?)", pairs)
+
+        if pairs:
+            await write(self.conn, change)
+
+    async def count(self, thread_id: str) -> int:
+        """How many messages the thread has."""
+
+        def select(db: sqlite3.Connection) -> int:
+            require_thread(db, thread_id)
+            return db.execute("SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,)).fetchone()[0]
+
+        return await run(self.conn, select)
+
+    async def tool_calls(self, thread_id: str) -> list[MessageRecord]:
+        """Every tool-result message of the thread, in conversation order (for the inspector)."""
+
+        def select(db: sqlite3.Connection) -> list[sqlite3.Row]:
+            require_thread(db, thread_id)
+            return fetch_all(db, SELECT_MESSAGE + " WHERE m.thread_id = ? AND m.role = 'tool' ORDER BY m.position",
+                             (thread_id,))
+
+        return [message_record(r) for r in await run(self.conn, select)]
+
+    async def delete(self, id: str) -> None:
+        """Delete one message for good (addition to the contract; other threads' copies stay)."""
+
+        def remove(db: sqlite3.Connection) -> None:
+            if db.execute("DELETE FROM messages WHERE id = ?", (id,)).rowcount == 0:
+                raise NotFoundError(f"Message {id} does not exist.")
+
+        await write(self.conn, remove)
+
+
+def _set_text(db: sqlite3.Connection, seq: int, content_id: int, text: str, token_count: int | None) -> None:
+    """Change one message's text: in place when it alone holds it, else copy-on-write."""
+    shared = db.execute("SELECT EXISTS(SELECT 1 FROM messages WHERE content_id = ? AND seq != ?)",
+                        (content_id, seq)).fetchone()[0]
+    if shared:
+        new_content = insert_content(db, text, token_count)
+        db.execute("UPDATE messages SET content_id = ? WHERE seq = ?", (new_content, seq))
+    else:
+        db.execute("UPDATE contents SET text = ?, token_count = ?, chars = ?, bytes = ? WHERE id = ?",
+                   (text, token_count, len(text), len(text.encode("utf-8", "surrogatepass")), content_id))

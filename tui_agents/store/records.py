@@ -1,0 +1,154 @@
+"""The dict-like records the stores return, typed, and the helpers that build them from rows."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any, Literal, TypedDict
+
+__all__ = [
+    "AgentRecord", "ThreadRecord", "MessageRecord", "LightMessage", "SearchHit", "MemoryRecord",
+    "DocumentRecord", "DocumentHit", "GrantRecord", "TreeNode",
+    "fetch_all", "fetch_one", "dumps", "loads", "now",
+]
+
+MessageStatus = Literal["complete", "streaming", "interrupted", "error"]
+
+
+class AgentRecord(TypedDict):
+    id: str
+    name: str
+    system_prompt: str
+    definition: dict[str, Any] | None
+    provider: str | None
+    model: str | None
+    tools: list[str]
+    memory_strategy: str | None
+    memory_params: dict[str, Any]
+    created_at: float
+    updated_at: float
+
+
+class ThreadRecord(TypedDict):
+    id: str
+    agent_id: str | None
+    user_id: str | None
+    title: str | None
+    title_source: Literal["user", "auto"] | None
+    summary: str | None
+    provider: str | None
+    model: str | None
+    created_at: float
+    updated_at: float
+    archived_at: float | None
+    trashed_at: float | None
+    forked_from: str | None
+    forked_from_message: str | None
+    fork_kind: Literal["fork", "branch"] | None
+
+
+class TreeNode(ThreadRecord):
+    parent_id: str | None  # forked_from when that thread is shown too, else None (drawn as a root)
+    depth: int
+
+
+class MessageRecord(TypedDict):
+    id: str
+    thread_id: str
+    position: int
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str | None
+    status: MessageStatus
+    model: str | None
+    usage: dict[str, int] | None
+    token_count: int | None
+    guardrail: dict[str, Any] | None
+    meta: dict[str, Any] | None
+    created_at: float
+    updated_at: float
+
+
+class LightMessage(TypedDict):
+    id: str
+    position: int
+    role: str
+    token_count: int | None
+    tool_call_id: str | None
+    has_tool_calls: bool
+    chars: int
+
+
+class SearchHit(TypedDict):
+    thread_id: str
+    thread_title: str | None
+    message_id: str | None
+    role: str | None
+    snippet: str
+    created_at: float
+    score: float
+    other_threads: int  # addition: how many more visible threads share this message (forks)
+
+
+class MemoryRecord(TypedDict):
+    user_id: str
+    key: str
+    value: str
+    category: str
+    source: str
+    updated_at: float
+
+
+class DocumentRecord(TypedDict):
+    id: str
+    title: str
+    text: str
+    source: str | None
+    created_at: float
+
+
+class DocumentHit(TypedDict):
+    document_id: str
+    title: str
+    snippet: str
+    source: str | None
+    score: float
+
+
+class GrantRecord(TypedDict):
+    user_id: str
+    role: str
+    resource_type: str
+    resource_id: str
+    created_at: float
+
+
+def now() -> float:
+    """Current time as float Unix seconds."""
+    return time.time()
+
+
+def fetch_all(db: sqlite3.Connection, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+    """Rows as ``sqlite3.Row`` whatever the connection's row factory is."""
+    cur = db.cursor()
+    cur.row_factory = sqlite3.Row
+    return cur.execute(sql, params).fetchall()
+
+
+def fetch_one(db: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Row | None:
+    """The first row or None."""
+    cur = db.cursor()
+    cur.row_factory = sqlite3.Row
+    return cur.execute(sql, params).fetchone()
+
+
+def dumps(value: Any) -> str | None:
+    """JSON text for a column, None stays NULL."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | None) -> Any:
+    """A JSON column back to Python, NULL to None."""
+    return None if text is None else json.loads(text)

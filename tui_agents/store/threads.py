@@ -1,0 +1,370 @@
+"""ThreadStore: threads, their titles, archive and trash, forks and branches, lineage, and search.
+
+Forks and branches share message content with their parent (rows point at the
+same ``contents`` row), so copying a 10,000-message thread writes only small
+message rows in one ``INSERT ... SELECT`` and re-indexes nothing.
+
+Search (``search``) matches thread titles and message text, never trashed
+threads, made safe by ``store.search``. A message shared by several threads
+(forks, branches) is one hit, attributed to the newest of those threads
+(by creation; the one the user most likely works in) that is visible to the
+query, with ``other_threads`` saying how many more visible threads hold it.
+``order="newest"`` (default) returns the newest matches first (FTS5 walks its
+index backwards and stops at ``limit``: bounded whatever the history size);
+title hits are merged in by the thread's last activity. ``order="best"`` puts
+title hits first (bm25 on titles) and then message hits ranked by the
+app-side BM25 over the newest ``BEST_WINDOW`` matches (see ``store.search``).
+Snippets wrap matched terms in ``[[`` and ``]]``; ``score`` is 0.0 in newest
+order and higher-is-better in best order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from typing import Any, Literal
+
+import aiosqlite
+
+from tui_agents.errors import InvalidArgumentError, NotFoundError
+from tui_agents.store.db import run, write
+from tui_agents.store.ids import new_id, new_id_block
+from tui_agents.store.records import SearchHit, ThreadRecord, TreeNode, fetch_all, fetch_one, now
+from tui_agents.store.search import BEST_WINDOW, SNIPPET_TOKENS, BestScorer, match_expression, parse_query
+
+__all__ = ["ThreadStore"]
+
+_COLUMNS = ("id, agent_id, user_id, title, title_source, summary, provider, model, created_at, updated_at, "
+            "archived_at, trashed_at, forked_from, forked_from_message, fork_kind")
+_MESSAGE_COPY_COLUMNS = ("role, content_id, tool_calls, tool_call_id, status, model, usage, guardrail, meta, "
+                         "created_at, updated_at")
+_VISIBLE = "t.trashed_at IS NULL AND (:uid IS NULL OR t.user_id = :uid)"
+_MAX_LIMIT = 500
+
+
+def _record(row: sqlite3.Row) -> ThreadRecord:
+    return ThreadRecord(**{k: row[k] for k in _COLUMNS.split(", ")})  # type: ignore[typeddict-item]
+
+
+def _get(db: sqlite3.Connection, thread_id: str) -> ThreadRecord:
+    row = fetch_one(db, f"SELECT {_COLUMNS} FROM threads WHERE id = ?", (thread_id,))
+    if row is None:
+        raise NotFoundError(f"Thread {thread_id} does not exist.")
+    return _record(row)
+
+
+def _set(db: sqlite3.Connection, thread_id: str, sql: str, params: tuple[Any, ...]) -> ThreadRecord:
+    """Run ``UPDATE threads SET <sql> WHERE id = ?`` on an existing thread and return it."""
+    _get(db, thread_id)
+    db.execute(f"UPDATE threads SET {sql} WHERE id = ?", (*params, thread_id))
+    return _get(db, thread_id)
+
+
+def _clean_title(title: str | None) -> str | None:
+    if title is None:
+        return None
+    if not isinstance(title, str):
+        raise InvalidArgumentError("A thread title must be text.")
+    title = " ".join(title.split())
+    return title or None
+
+
+class ThreadStore:
+    """Threads: create, list, rename, archive, trash, fork, branch, stats, search and lineage."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def create(self, agent_id: str | None, title: str | None = None, user_id: str | None = None) -> ThreadRecord:
+        """A new thread of an agent; a given title counts as the user's."""
+        title = _clean_title(title)
+        thread_id, ts = new_id("thr"), now()
+
+        def insert(db: sqlite3.Connection) -> ThreadRecord:
+            if agent_id is not None and db.execute("SELECT 1 FROM agents WHERE id = ?", (agent_id,)).fetchone() is None:
+                raise NotFoundError(f"Agent {agent_id} does not exist.")
+            db.execute("INSERT INTO threads(id, agent_id, user_id, title, title_source, created_at, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (thread_id, agent_id, user_id, title, "user" if title else None, ts, ts))
+            return _get(db, thread_id)
+
+        return await write(self.conn, insert)
+
+    async def get(self, id: str) -> ThreadRecord:
+        """The thread with this id (NotFoundError otherwise)."""
+        return await run(self.conn, _get, id)
+
+    async def list(self, user_id: str | None = None, include_archived: bool = False, limit: int = 100,
+                   offset: int = 0) -> list[ThreadRecord]:
+        """Threads by latest activity, newest first; never trashed ones; archived ones only on request."""
+        archived = "" if include_archived else " AND t.archived_at IS NULL"
+        sql = (f"SELECT {_COLUMNS} FROM threads AS t WHERE {_VISIBLE}{archived} "
+               "ORDER BY t.updated_at DESC, t.seq DESC LIMIT :lim OFFSET :off")
+        rows = await run(self.conn, fetch_all, sql, {"uid": user_id, "lim": int(limit), "off": int(offset)})
+        return [_record(r) for r in rows]
+
+    async def rename(self, id: str, title: str) -> ThreadRecord:
+        """Give the thread a user title (auto titles never overwrite it); an empty title clears it."""
+        title = _clean_title(title)
+        return await write(self.conn, _set, id, "title = ?, title_source = ?", (title, "user" if title else None))
+
+    async def set_auto_title(self, id: str, title: str) -> ThreadRecord:
+        """Set a generated title, unless the user has named the thread."""
+        title = _clean_title(title)
+        return await write(self.conn, _set, id,
+                           "title = CASE WHEN title_source = 'user' THEN title ELSE ? END, "
+                           "title_source = CASE WHEN title_source = 'user' THEN title_source ELSE ? END",
+                           (title, "auto" if title else None))
+
+    async def set_summary(self, id: str, text: str | None) -> ThreadRecord:
+        """Store the thread's summary."""
+        return await write(self.conn, _set, id, "summary = ?", (text,))
+
+    async def set_model(self, id: str, provider: str | None, model: str | None) -> ThreadRecord:
+        """Remember the provider and model this thread talks to."""
+        return await write(self.conn, _set, id, "provider = ?, model = ?", (provider, model))
+
+    async def archive(self, id: str) -> ThreadRecord:
+        """Hide the thread from the default list (it stays searchable)."""
+        return await write(self.conn, _set, id, "archived_at = coalesce(archived_at, ?)", (now(),))
+
+    async def unarchive(self, id: str) -> ThreadRecord:
+        """Bring an archived thread back to the list."""
+        return await write(self.conn, _set, id, "archived_at = NULL", ())
+
+    async def list_archived(self, user_id: str | None = None) -> list[ThreadRecord]:
+        """Archived threads (not trashed), latest activity first."""
+        sql = (f"SELECT {_COLUMNS} FROM threads AS t WHERE {_VISIBLE} AND t.archived_at IS NOT NULL "
+               "ORDER BY t.updated_at DESC, t.seq DESC")
+        return [_record(r) for r in await run(self.conn, fetch_all, sql, {"uid": user_id})]
+
+    async def trash(self, id: str) -> ThreadRecord:
+        """Move the thread to the trash: out of list() and search() until restored or emptied."""
+        return await write(self.conn, _set, id, "trashed_at = coalesce(trashed_at, ?)", (now(),))
+
+    async def restore(self, id: str) -> ThreadRecord:
+        """Take the thread out of the trash."""
+        return await write(self.conn, _set, id, "trashed_at = NULL", ())
+
+    async def list_trash(self, user_id: str | None = None) -> list[ThreadRecord]:
+        """Trashed threads, most recently trashed first."""
+        sql = (f"SELECT {_COLUMNS} FROM threads WHERE trashed_at IS NOT NULL "
+               "AND (:uid IS NULL OR user_id = :uid) ORDER BY trashed_at DESC, seq DESC")
+        return [_record(r) for r in await run(self.conn, fetch_all, sql, {"uid": user_id})]
+
+    async def empty_trash(self, user_id: str | None = None) -> int:
+        """Delete every trashed thread for good; returns how many."""
+
+        def remove(db: sqlite3.Connection) -> int:
+            ids = [r[0] for r in db.execute("SELECT id FROM threads WHERE trashed_at IS NOT NULL "
+                                            "AND (:uid IS NULL OR user_id = :uid)", {"uid": user_id})]
+            for thread_id in ids:
+                _delete(db, thread_id)
+            return len(ids)
+
+        return await write(self.conn, remove)
+
+    async def delete(self, id: str) -> None:
+        """Delete the thread, its messages and its grants for good (its forks stay, unlinked)."""
+
+        def remove(db: sqlite3.Connection) -> None:
+            _get(db, id)
+            _delete(db, id)
+
+        await write(self.conn, remove)
+
+    async def fork(self, id: str, title: str | None = None) -> ThreadRecord:
+        """A new thread with all of this thread's messages (shared content), recording where it came from."""
+        return await write(self.conn, _copy, id, None, _clean_title(title))
+
+    async def branch(self, id: str, from_message_id: str, title: str | None = None) -> ThreadRecord:
+        """A new thread with this thread's messages up to and including ``from_message_id``."""
+        return await write(self.conn, _copy, id, from_message_id, _clean_title(title))
+
+    async def get_stats(self, id: str) -> dict[str, Any]:
+        """Exactly ``{"message_count", "total_bytes", "forked_from"}`` (bytes of UTF-8 message text)."""
+
+        def select(db: sqlite3.Connection) -> dict[str, Any]:
+            thread = _get(db, id)
+            count, size = db.execute(
+                "SELECT count(*), coalesce(sum(c.bytes), 0) FROM messages AS m "
+                "JOIN contents AS c ON c.id = m.content_id WHERE m.thread_id = ?", (id,)).fetchone()
+            return {"message_count": count, "total_bytes": size, "forked_from": thread["forked_from"]}
+
+        return await run(self.conn, select)
+
+    async def lineage(self, id: str) -> dict[str, list[ThreadRecord]]:
+        """``{"ancestors": parent first up to the root, "children": direct forks/branches, oldest first}``."""
+
+        def select(db: sqlite3.Connection) -> dict[str, list[ThreadRecord]]:
+            _get(db, id)
+            ancestors = fetch_all(db, f"""
+                WITH RECURSIVE up(id, depth) AS (
+                  SELECT forked_from, 1 FROM threads WHERE id = ? AND forked_from IS NOT NULL
+                  UNION ALL
+                  SELECT t.forked_from, up.depth + 1 FROM threads AS t JOIN up ON t.id = up.id
+                  WHERE t.forked_from IS NOT NULL AND up.depth < 10000)
+                SELECT {_COLUMNS.replace('id,', 't.id,', 1)} FROM up JOIN threads AS t ON t.id = up.id
+                ORDER BY up.depth""", (id,))
+            children = fetch_all(db, f"SELECT {_COLUMNS} FROM threads WHERE forked_from = ? AND trashed_at IS NULL "
+                                     "ORDER BY created_at, seq", (id,))
+            return {"ancestors": [_record(r) for r in ancestors], "children": [_record(r) for r in children]}
+
+        return await run(self.conn, select)
+
+    async def tree(self, user_id: str | None = None, include_archived: bool = False) -> list[TreeNode]:
+        """Visible threads in drawing order: roots by latest activity, each followed by its forks (depth-first).
+
+        Each node is a thread record plus ``parent_id`` (its fork parent when that parent is in the tree,
+        else None) and ``depth`` (0 for roots). A thread whose parent is hidden is drawn as a root.
+        """
+        archived = "" if include_archived else " AND t.archived_at IS NULL"
+        sql = (f"SELECT {_COLUMNS} FROM threads AS t WHERE {_VISIBLE}{archived} "
+               "ORDER BY t.updated_at DESC, t.seq DESC")
+        threads = [_record(r) for r in await run(self.conn, fetch_all, sql, {"uid": user_id})]
+        return _tree_order(threads)
+
+    async def search(self, query: str, user_id: str | None = None, limit: int = 20,
+                     order: Literal["newest", "best"] = "newest") -> list[SearchHit]:
+        """Hits in thread titles and message text (see the module docstring); [] for an empty query."""
+        if order not in ("newest", "best"):
+            raise InvalidArgumentError('Search order must be "newest" or "best".')
+        terms = parse_query(query)
+        match = match_expression(terms)
+        limit = max(0, min(int(limit), _MAX_LIMIT))
+        if match is None or limit == 0:
+            return []
+        params = {"q": match, "uid": user_id, "lim": limit}
+
+        def select(db: sqlite3.Connection) -> list[SearchHit]:
+            titles = _title_hits(db, params, order)
+            if order == "best":
+                messages = _best_message_hits(db, params, terms)
+                return (titles + messages)[:limit]
+            messages = _newest_message_hits(db, params)
+            return sorted(titles + messages, key=lambda h: h["created_at"], reverse=True)[:limit]
+
+        return await run(self.conn, select)
+
+
+def _delete(db: sqlite3.Connection, thread_id: str) -> None:
+    """Delete one thread for good: its messages (contents go with their last message) and grants."""
+    db.execute("UPDATE threads SET forked_from = NULL, forked_from_message = NULL WHERE forked_from = ?",
+               (thread_id,))
+    db.execute("DELETE FROM messages WHERE thread_id = ?", (thread_id,))
+    db.execute("DELETE FROM grants WHERE resource_type = 'thread' AND resource_id = ?", (thread_id,))
+    db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
+
+
+def _copy(db: sqlite3.Connection, source_id: str, from_message_id: str | None, title: str | None) -> ThreadRecord:
+    """Fork (all messages) or branch (up to a message) in the current transaction; content is shared."""
+    source = _get(db, source_id)
+    if from_message_id is None:
+        kind = "fork"
+        row = db.execute("SELECT id, position FROM messages WHERE thread_id = ? ORDER BY position DESC LIMIT 1",
+                         (source_id,)).fetchone()
+        from_message, upto = (row[0], row[1]) if row else (None, 0)
+    else:
+        kind = "branch"
+        row = db.execute("SELECT thread_id, position FROM messages WHERE id = ?", (from_message_id,)).fetchone()
+        if row is None or row[0] != source_id:
+            raise InvalidArgumentError(f"Message {from_message_id} is not in thread {source_id}.")
+        from_message, upto = from_message_id, row[1]
+    new_thread, ts = new_id("thr"), now()
+    db.execute(
+        "INSERT INTO threads(id, agent_id, user_id, title, title_source, summary, provider, model, created_at, "
+        "updated_at, forked_from, forked_from_message, fork_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (new_thread, source["agent_id"], source["user_id"], title or source["title"],
+         "user" if title else source["title_source"], source["summary"] if kind == "fork" else None,
+         source["provider"], source["model"], ts, ts, source_id, from_message, kind))
+    head, start = new_id_block("msg", upto + 1)
+    db.execute(
+        f"INSERT INTO messages(id, thread_id, position, {_MESSAGE_COPY_COLUMNS}) "
+        f"SELECT printf('%s%010x', :head, :start + position), :new, position, {_MESSAGE_COPY_COLUMNS} "
+        "FROM messages WHERE thread_id = :src AND position <= :upto ORDER BY position",
+        {"head": head, "start": start, "new": new_thread, "src": source_id, "upto": upto})
+    # whoever could use the source thread can use its copy
+    db.execute("INSERT OR IGNORE INTO grants(user_id, resource_type, resource_id, role, created_at) "
+               "SELECT user_id, resource_type, ?, role, ? FROM grants "
+               "WHERE resource_type = 'thread' AND resource_id = ?", (new_thread, ts, source_id))
+    return _get(db, new_thread)
+
+
+def _tree_order(threads: list[ThreadRecord]) -> list[TreeNode]:
+    """Depth-first drawing order: roots in the given order, children oldest first."""
+    shown = {t["id"] for t in threads}
+    children: dict[str | None, list[ThreadRecord]] = defaultdict(list)
+    for t in threads:
+        parent = t["forked_from"] if t["forked_from"] in shown else None
+        children[parent].append(t)
+    for parent, kids in children.items():
+        if parent is not None:
+            kids.sort(key=lambda t: (t["created_at"], t["id"]))
+    out: list[TreeNode] = []
+    stack = [(t, None, 0) for t in reversed(children[None])]
+    while stack:
+        thread, parent, depth = stack.pop()
+        out.append(TreeNode(**thread, parent_id=parent, depth=depth))  # type: ignore[typeddict-item]
+        stack.extend((kid, thread["id"], depth + 1) for kid in reversed(children.get(thread["id"], [])))
+    return out
+
+
+def _title_hits(db: sqlite3.Connection, params: dict[str, Any], order: str) -> list[SearchHit]:
+    by = "rank" if order == "best" else "t.updated_at DESC"
+    rows = fetch_all(db, f"""
+        SELECT t.id, t.title, t.updated_at, highlight(threads_fts, 0, '[[', ']]') AS snip, rank
+        FROM threads_fts JOIN threads AS t ON t.seq = threads_fts.rowid
+        WHERE threads_fts MATCH :q AND {_VISIBLE} ORDER BY {by} LIMIT :lim""", params)
+    return [SearchHit(thread_id=r["id"], thread_title=r["title"], message_id=None, role=None, snippet=r["snip"],
+                      created_at=r["updated_at"], score=-r["rank"] if order == "best" else 0.0, other_threads=0)
+            for r in rows]
+
+
+_HAS_VISIBLE_MESSAGE = f"""EXISTS (SELECT 1 FROM messages AS m JOIN threads AS t ON t.id = m.thread_id
+                                  WHERE m.content_id = contents_fts.rowid AND {_VISIBLE})"""
+
+
+def _newest_message_hits(db: sqlite3.Connection, params: dict[str, Any]) -> list[SearchHit]:
+    rows = db.execute(f"""
+        SELECT rowid, snippet(contents_fts, 0, '[[', ']]', '…', {SNIPPET_TOKENS}) FROM contents_fts
+        WHERE contents_fts MATCH :q AND {_HAS_VISIBLE_MESSAGE} ORDER BY rowid DESC LIMIT :lim""", params).fetchall()
+    return _attribute(db, params, [(cid, snip, 0.0) for cid, snip in rows])
+
+
+def _best_message_hits(db: sqlite3.Connection, params: dict[str, Any], terms: list[Any]) -> list[SearchHit]:
+    docs = db.execute(f"""
+        SELECT rowid, text FROM contents_fts WHERE contents_fts MATCH :q AND {_HAS_VISIBLE_MESSAGE}
+        ORDER BY rowid DESC LIMIT {BEST_WINDOW}""", params).fetchall()
+    ranked = BestScorer(db, "contents_fts", terms).rank(docs)[:params["lim"]]
+    found = []
+    for score, cid in ranked:
+        snip = db.execute(f"SELECT snippet(contents_fts, 0, '[[', ']]', '…', {SNIPPET_TOKENS}) FROM contents_fts "
+                          "WHERE contents_fts MATCH ? AND rowid = ?", (params["q"], cid)).fetchone()
+        found.append((cid, snip[0] if snip else "", score))
+    return _attribute(db, params, found)
+
+
+def _attribute(db: sqlite3.Connection, params: dict[str, Any],
+               found: list[tuple[int, str, float]]) -> list[SearchHit]:
+    """One hit per content: the newest visible thread holding it, and how many others do."""
+    if not found:
+        return []
+    marks = ",".join("?" * len(found))
+    rows = fetch_all(db, f"""
+        SELECT m.content_id, m.id, m.role, m.created_at, t.id AS thread_id, t.title, t.created_at AS born, t.seq
+        FROM messages AS m JOIN threads AS t ON t.id = m.thread_id
+        WHERE m.content_id IN ({marks}) AND t.trashed_at IS NULL AND (? IS NULL OR t.user_id = ?)""",
+        [*(f[0] for f in found), params["uid"], params["uid"]])
+    holders: dict[int, list[sqlite3.Row]] = defaultdict(list)
+    for r in rows:
+        holders[r["content_id"]].append(r)
+    hits = []
+    for cid, snip, score in found:
+        rows_for = holders.get(cid)
+        if not rows_for:
+            continue
+        best = max(rows_for, key=lambda r: (r["born"], r["seq"]))
+        hits.append(SearchHit(thread_id=best["thread_id"], thread_title=best["title"], message_id=best["id"],
+                              role=best["role"], snippet=snip, created_at=best["created_at"], score=score,
+                              other_threads=len({r["thread_id"] for r in rows_for}) - 1))
+    return hits
