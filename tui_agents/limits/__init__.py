@@ -1,0 +1,38 @@
+"""Rate limiting and the background job queue, in memory by default or shared through Redis.
+
+Redis support loads lazily: importing this package never imports ``redis``.
+"""
+
+from __future__ import annotations
+
+from ._redis import RedisConfig, RedisUnavailableError
+from .job_queue import Job, JobQueue, JobStatus, JobWatch, MemoryQueueBackend, QueueBackend
+from .rate_limiter import (
+    DEFAULT_LIMITS,
+    MemoryBackend,
+    ProviderLimits,
+    RateLimitBackend,
+    RateLimiter,
+    get_rate_limiter,
+)
+from .redis_backend import RedisBackend
+from .redis_queue import RedisQueueBackend
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Job",
+    "JobQueue",
+    "JobStatus",
+    "JobWatch",
+    "MemoryBackend",
+    "MemoryQueueBackend",
+    "ProviderLimits",
+    "QueueBackend",
+    "RateLimitBackend",
+    "RateLimiter",
+    "RedisBackend",
+    "RedisConfig",
+    "RedisQueueBackend",
+    "RedisUnavailableError",
+    "get_rate_limiter",
+]

@@ -1,0 +1,524 @@
+"""A background job queue: named handlers, retries with backoff, a worker with bounded concurrency.
+
+``JobQueue`` runs the worker; a ``QueueBackend`` keeps the jobs. The default
+``MemoryQueueBackend`` lives in this process; ``RedisQueueBackend`` persists
+jobs and shares them between worker processes.
+
+Life of a job::
+
+    pending ──claim──▶ processing ──▶ completed
+       ▲                  │  ├──────▶ failed        (no retries left, or no handler)
+       └── retry (backoff)┘  └──────▶ pending       (stop_worker ran out of grace: released)
+
+``attempts`` counts the runs that started; a job gets ``1 + max_retries`` runs.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import collections
+import heapq
+import inspect
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from ..errors import InvalidArgumentError, NotFoundError
+
+__all__ = ["JobStatus", "Job", "JobWatch", "QueueBackend", "MemoryQueueBackend", "JobQueue", "Handler"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life; compares equal to its plain string."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A snapshot of one job. Times are Unix seconds; ``error`` is the last failure's text."""
+
+    id: str
+    name: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    status: JobStatus = JobStatus.PENDING
+    attempts: int = 0
+    max_retries: int = 3
+    result: Any = None
+    error: str | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    updated_at: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        """True once the job is completed or failed for good."""
+        return self.status in FINISHED
+
+
+class QueueBackend(abc.ABC):
+    """Keeps jobs and hands them to workers. ``settle`` is fenced by ``job.attempts``:
+    it does nothing (returns ``None``) when the job was meanwhile handed to another worker."""
+
+    lease_seconds: float | None = None
+    """How long a claimed job stays with its worker without a ``renew``; None: no leases."""
+
+    @abc.abstractmethod
+    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int) -> Job:
+        """Store a new pending job and return it."""
+
+    @abc.abstractmethod
+    async def claim(self, limit: int) -> list[Job]:
+        """Take up to ``limit`` jobs that are due, now ``processing``; never blocks."""
+
+    @abc.abstractmethod
+    async def wait(self, timeout: float) -> None:
+        """Return when work may be ready to claim, or after ``timeout`` seconds."""
+
+    @abc.abstractmethod
+    async def settle(
+        self,
+        job: Job,
+        status: JobStatus,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        delay: float = 0.0,
+        claim: int = 0,
+    ) -> tuple[Job | None, list[Job]]:
+        """End one run of ``job``: completed, failed, or pending again (a retry after ``delay``,
+        or released when ``error`` is None). Then claim up to ``claim`` more jobs, in the same step."""
+
+    async def renew(self, jobs: list[Job]) -> None:
+        """Extend the leases of jobs this worker still runs."""
+
+    @abc.abstractmethod
+    async def get(self, job_id: str) -> Job | None:
+        """The job's current snapshot, or None when unknown (or expired)."""
+
+    async def aclose(self) -> None:
+        """Release connections, if any."""
+
+
+def _new_job_id() -> str:
+    from ..store.ids import new_id
+
+    return new_id("job")
+
+
+class MemoryQueueBackend(QueueBackend):
+    """Jobs kept in this process; lost when it exits. Finished jobs are kept ``result_ttl`` seconds."""
+
+    def __init__(self, result_ttl: float = 86_400.0) -> None:
+        self.result_ttl = result_ttl
+        self._jobs: dict[str, Job] = {}
+        self._pending: collections.deque[str] = collections.deque()
+        self._scheduled: list[tuple[float, str]] = []  # heap of (due time, job id)
+        self._finished: collections.deque[tuple[float, str]] = collections.deque()
+        self._wake = asyncio.Event()
+
+    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int) -> Job:
+        now = time.time()
+        self._expire(now)
+        job = Job(_new_job_id(), name, payload, JobStatus.PENDING, 0, max_retries, created_at=now, updated_at=now)
+        self._jobs[job.id] = job
+        self._pending.append(job.id)
+        self._wake.set()
+        return job
+
+    def _expire(self, now: float) -> None:
+        finished = self._finished
+        while finished and finished[0][0] <= now:
+            self._jobs.pop(finished.popleft()[1], None)
+
+    def _promote_due(self, now: float) -> None:
+        scheduled = self._scheduled
+        while scheduled and scheduled[0][0] <= now:
+            self._pending.append(heapq.heappop(scheduled)[1])
+
+    async def claim(self, limit: int) -> list[Job]:
+        return self._claim(limit, time.time())
+
+    def _claim(self, limit: int, now: float) -> list[Job]:
+        if self._scheduled:
+            self._promote_due(now)
+        out: list[Job] = []
+        pending, jobs = self._pending, self._jobs
+        while pending and len(out) < limit:
+            job = jobs.get(pending.popleft())
+            if job is None or job.status != JobStatus.PENDING:
+                continue
+            job = replace(job, status=JobStatus.PROCESSING, attempts=job.attempts + 1, started_at=now, updated_at=now)
+            jobs[job.id] = job
+            out.append(job)
+        return out
+
+    async def wait(self, timeout: float) -> None:
+        if self._pending:
+            return
+        if self._scheduled:
+            timeout = min(timeout, max(self._scheduled[0][0] - time.time(), 0.0))
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    async def settle(
+        self,
+        job: Job,
+        status: JobStatus,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        delay: float = 0.0,
+        claim: int = 0,
+    ) -> tuple[Job | None, list[Job]]:
+        now = time.time()
+        current = self._jobs.get(job.id)
+        settled = None
+        if current is not None and current.status == JobStatus.PROCESSING and current.attempts == job.attempts:
+            settled = self._settle(current, status, result, error, delay, now)
+            self._jobs[job.id] = settled
+        return settled, (self._claim(claim, now) if claim else [])
+
+    def _settle(
+        self, job: Job, status: JobStatus, result: Any, error: str | None, delay: float, now: float
+    ) -> Job:
+        if status in FINISHED:
+            self._finished.append((now + self.result_ttl, job.id))
+            error = None if status == JobStatus.COMPLETED else error
+            return replace(job, status=status, result=result, error=error, finished_at=now, updated_at=now)
+        if error is None:  # released by a stopping worker: this run does not count
+            self._pending.appendleft(job.id)
+            self._wake.set()
+            return replace(job, status=JobStatus.PENDING, attempts=job.attempts - 1, updated_at=now)
+        if delay > 0:
+            heapq.heappush(self._scheduled, (now + delay, job.id))
+        else:
+            self._pending.append(job.id)
+        self._wake.set()
+        return replace(job, status=JobStatus.PENDING, error=error, updated_at=now)
+
+    async def get(self, job_id: str) -> Job | None:
+        self._expire(time.time())
+        return self._jobs.get(job_id)
+
+
+class JobWatch:
+    """Job snapshots of every status change in this process, in order; from ``JobQueue.watch``.
+
+    Iterate with ``async for``; ``close()`` (or leaving ``async with``) stops it.
+    A watcher that falls more than ``maxsize`` changes behind loses the oldest.
+    """
+
+    _CLOSED = object()
+
+    def __init__(self, watchers: set[JobWatch], maxsize: int = 1000) -> None:
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize)
+        self._watchers = watchers
+        self._closed = False
+        watchers.add(self)
+
+    def _put(self, item: Any) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(item)
+
+    def close(self) -> None:
+        """Stop watching; a pending ``__anext__`` ends the iteration."""
+        if not self._closed:
+            self._closed = True
+            self._watchers.discard(self)
+            self._put(self._CLOSED)
+
+    def __aiter__(self) -> JobWatch:
+        return self
+
+    async def __anext__(self) -> Job:
+        item = await self._queue.get()
+        if item is self._CLOSED:
+            raise StopAsyncIteration
+        return item
+
+    async def __aenter__(self) -> JobWatch:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class JobQueue:
+    """Named handlers, ``enqueue``, ``get_status``, and a worker that runs ``concurrency`` jobs at once.
+
+    A failed run is retried after ``retry_base_delay * 2**(attempt-1)`` seconds
+    (capped at ``retry_max_delay``, with jitter of up to half that) while
+    retries are left. ``stop_worker`` lets running jobs finish for
+    ``shutdown_grace`` seconds, then cancels them and puts them back in the queue.
+    """
+
+    def __init__(
+        self,
+        backend: QueueBackend | None = None,
+        concurrency: int = 4,
+        *,
+        retry_base_delay: float = 1.0,
+        retry_max_delay: float = 300.0,
+        shutdown_grace: float = 10.0,
+        poll_interval: float = 1.0,
+    ) -> None:
+        if concurrency < 1:
+            raise InvalidArgumentError("The job queue's concurrency must be at least 1.")
+        self.backend = backend if backend is not None else MemoryQueueBackend()
+        self.concurrency = concurrency
+        self.retry_base_delay = retry_base_delay
+        self.retry_max_delay = retry_max_delay
+        self.shutdown_grace = shutdown_grace
+        self.poll_interval = poll_interval
+        self._handlers: dict[str, Handler] = {}
+        self._watchers: set[JobWatch] = set()
+        self._inflight: dict[str, asyncio.Task[None]] = {}  # one task per busy slot
+        self._current: dict[str, Job] = {}  # the job each slot runs now
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._idle: asyncio.Task[None] | None = None
+        self._slot_free = asyncio.Event()
+        self._stopping = False
+
+    # -- handlers -----------------------------------------------------------------
+
+    def handler(self, name: str) -> Callable[[Handler], Handler]:
+        """Decorator: run the function for jobs called ``name`` (it gets the payload dict)."""
+
+        def register(fn: Handler) -> Handler:
+            self.register(name, fn)
+            return fn
+
+        return register
+
+    def register(self, name: str, fn: Handler) -> None:
+        """Run ``fn(payload)`` for jobs called ``name``; sync functions run in a thread."""
+        self._handlers[name] = fn
+
+    def has_handler(self, name: str) -> bool:
+        """True when a handler is registered for ``name``."""
+        return name in self._handlers
+
+    # -- jobs -----------------------------------------------------------------------
+
+    async def enqueue(self, name: str, payload: dict[str, Any] | None = None, max_retries: int = 3) -> str:
+        """Add a job and return its id (``job_…``)."""
+        if not name:
+            raise InvalidArgumentError("A job needs a name.")
+        if max_retries < 0:
+            raise InvalidArgumentError("max_retries must be 0 or more.")
+        job = await self.backend.enqueue(name, dict(payload or {}), max_retries)
+        self._publish(job)
+        return job.id
+
+    async def get_status(self, job_id: str) -> Job:
+        """The job's current snapshot; raises ``NotFoundError`` for an unknown or expired id."""
+        job = await self.backend.get(job_id)
+        if job is None:
+            raise NotFoundError(f"There is no job {job_id!r}; it never existed or its result has expired.")
+        return job
+
+    async def wait_for(self, job_id: str, timeout: float | None = None) -> Job:
+        """Poll until the job is completed or failed and return it; ``TimeoutError`` after ``timeout``."""
+        async with asyncio.timeout(timeout):
+            pause = 0.005
+            while not (job := await self.get_status(job_id)).finished:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.2)
+            return job
+
+    def watch(self, maxsize: int = 1000) -> JobWatch:
+        """Snapshots of every status change made in this process (enqueue, start, finish, retry)."""
+        return JobWatch(self._watchers, maxsize)
+
+    @property
+    def running_count(self) -> int:
+        """How many jobs this process's worker is running now."""
+        return len(self._inflight)
+
+    @property
+    def worker_running(self) -> bool:
+        """True between ``start_worker`` and ``stop_worker``."""
+        return self._dispatcher is not None and not self._dispatcher.done()
+
+    def _publish(self, job: Job | None) -> None:
+        if job is not None:
+            for watcher in tuple(self._watchers):
+                watcher._put(job)
+
+    # -- worker ---------------------------------------------------------------------
+
+    async def start_worker(self) -> None:
+        """Start taking jobs in the background (does nothing if already running)."""
+        if self.worker_running:
+            return
+        self._stopping = False
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="job-queue-dispatch")
+        if self.backend.lease_seconds:
+            self._heartbeat = asyncio.create_task(self._renew_leases(), name="job-queue-heartbeat")
+
+    async def stop_worker(self, grace: float | None = None) -> None:
+        """Stop taking jobs; running ones get ``grace`` seconds (default ``shutdown_grace``),
+        then are cancelled and go back to the queue."""
+        if self._dispatcher is None:
+            return
+        self._stopping = True
+        self._slot_free.set()
+        if self._idle is not None:
+            self._idle.cancel()
+        await asyncio.gather(self._dispatcher, return_exceptions=True)
+        running = list(self._inflight.values())
+        if running:
+            _, late = await asyncio.wait(running, timeout=self.shutdown_grace if grace is None else grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        self._dispatcher = self._heartbeat = None
+
+    async def aclose(self) -> None:
+        """Stop the worker and close the backend."""
+        await self.stop_worker()
+        await self.backend.aclose()
+
+    async def _dispatch(self) -> None:
+        while not self._stopping:
+            free = self.concurrency - len(self._inflight)
+            if free <= 0:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            try:
+                jobs = await self.backend.claim(free)
+            except Exception:
+                log.exception("The job queue could not take jobs; trying again shortly.")
+                await self._idle_wait(asyncio.sleep(self.poll_interval))
+                continue
+            if not jobs:
+                await self._idle_wait(self.backend.wait(self.poll_interval))
+            for job in jobs:
+                self._start(job)
+
+    async def _idle_wait(self, waiting: Awaitable[None]) -> None:
+        """Wait, cancellably by ``stop_worker``."""
+        self._idle = asyncio.ensure_future(waiting)
+        try:
+            await self._idle
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+        except Exception:
+            log.exception("The job queue's wait for new jobs failed.")
+            await asyncio.sleep(self.poll_interval)
+        finally:
+            self._idle = None
+
+    def _start(self, job: Job) -> None:
+        self._publish(job)
+        self._inflight[job.id] = asyncio.create_task(self._run_slot(job), name=f"job-{job.id}")
+
+    async def _run_slot(self, job: Job) -> None:
+        """Run ``job``, then keep running the jobs claimed while settling it."""
+        slot_id = job.id
+        try:
+            current: Job | None = job
+            while current is not None:
+                self._current[slot_id] = current
+                following = await self._run_one(current)
+                current = following[0] if following else None
+                if current is not None:
+                    self._publish(current)
+        finally:
+            self._inflight.pop(slot_id, None)
+            self._current.pop(slot_id, None)
+            self._slot_free.set()
+
+    async def _run_one(self, job: Job) -> list[Job]:
+        """Run one job to its outcome and settle it; returns jobs claimed for this slot next."""
+        handler = self._handlers.get(job.name)
+        if handler is None:
+            error = f"No handler is registered for job {job.name!r}; register one with @queue.handler({job.name!r})."
+            return await self._settle(job, JobStatus.FAILED, error=error)
+        try:
+            result = await self._call(handler, job.payload)
+        except asyncio.CancelledError:
+            if self._stopping:  # out of grace: hand the job back for another worker
+                await asyncio.shield(self._settle(job, JobStatus.PENDING, claim=False))
+            raise
+        except Exception as exc:
+            error = _describe(exc)
+            if job.attempts <= job.max_retries:
+                return await self._settle(job, JobStatus.PENDING, error=error, delay=self._backoff(job.attempts))
+            return await self._settle(job, JobStatus.FAILED, error=error)
+        return await self._settle(job, JobStatus.COMPLETED, result=result)
+
+    @staticmethod
+    async def _call(handler: Handler, payload: dict[str, Any]) -> Any:
+        if inspect.iscoroutinefunction(handler):
+            return await handler(payload)
+        result = await asyncio.to_thread(handler, payload)
+        return await result if inspect.isawaitable(result) else result
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.retry_base_delay * 2 ** (attempt - 1), self.retry_max_delay)
+        return delay * (0.5 + random.random() / 2)  # jitter keeps retrying workers apart
+
+    async def _settle(
+        self,
+        job: Job,
+        status: JobStatus,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        delay: float = 0.0,
+        claim: bool = True,
+    ) -> list[Job]:
+        try:
+            settled, following = await self.backend.settle(
+                job, status, result=result, error=error, delay=delay, claim=int(claim and not self._stopping)
+            )
+        except Exception:
+            # The lease runs out and the job is handed out again; nothing is lost.
+            log.exception("Could not record the outcome of job %s.", job.id)
+            return []
+        self._publish(settled)
+        return following
+
+    async def _renew_leases(self) -> None:
+        interval = (self.backend.lease_seconds or 30.0) / 3
+        while True:
+            await asyncio.sleep(interval)
+            jobs = list(self._current.values())
+            if jobs:
+                try:
+                    await self.backend.renew(jobs)
+                except Exception:
+                    log.exception("Could not renew the leases of running jobs.")

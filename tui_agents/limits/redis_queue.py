@@ -1,0 +1,303 @@
+"""``RedisQueueBackend``: jobs kept in Redis, shared by worker processes, surviving restarts.
+
+Keys, all under one hash tag so a cluster keeps them on one slot
+(``P = <prefix>:q:{<queue_name>}``):
+
+- ``P:job:<id>``     hash with the job's fields (payload and result as JSON); expires
+                     ``result_ttl`` seconds after the job finished
+- ``P:pending``      list of job ids ready to run, oldest first
+- ``P:scheduled``    sorted set: retries waiting for their backoff, score = due time (µs)
+- ``P:processing``   sorted set: jobs a worker holds, score = lease deadline (µs)
+- ``P:wake``         a short list of tokens; idle workers block on it (BLPOP)
+
+Every operation is one atomic round trip (a Lua script by EVALSHA, server time
+from ``TIME``). Claiming moves due retries to ``pending`` and hands out again
+the jobs whose lease ran out (their worker died, or stalled for longer than
+``visibility_timeout`` without renewing). A running job's lease is renewed by
+the worker's heartbeat; its outcome is only recorded while it still holds the
+job (the attempt number fences out a worker whose job was handed out again).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic_core
+
+from ..errors import InvalidArgumentError
+from ._redis import LuaScript, RedisConfig, as_redis_config, make_client, redis_errors
+from .job_queue import Job, JobStatus, QueueBackend, _new_job_id
+
+__all__ = ["RedisQueueBackend"]
+
+_FIELDS = (
+    "id", "name", "payload", "status", "attempts", "max_retries",
+    "result", "error", "created_at", "started_at", "finished_at", "updated_at",
+)  # fmt: skip
+
+_LOST = "The worker running this job stopped responding, so the job was handed out again."
+_LOST_FINAL = "The worker running this job stopped responding, and the job has no retries left."
+
+_COMMON = r"""
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local ts = string.format('%d.%06d', t[1], t[2])
+local FIELDS = {%FIELDS%}
+
+local function snapshot(key)
+  return redis.call('HMGET', key, unpack(FIELDS))
+end
+
+local function wake(list)
+  redis.call('RPUSH', list, '1')
+  redis.call('LTRIM', list, -64, -1)
+end
+
+-- Move due retries to pending, hand out again jobs whose lease ran out, then
+-- take up to `limit` pending jobs. Returns the snapshots of the jobs taken.
+local function claim(pending, scheduled, processing, limit, lease, prefix, ttl)
+  local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, 500)
+  for i = 1, #due do
+    redis.call('ZREM', scheduled, due[i])
+    redis.call('RPUSH', pending, due[i])
+  end
+  local lost = redis.call('ZRANGEBYSCORE', processing, '-inf', now, 'LIMIT', 0, 500)
+  for i = 1, #lost do
+    local id = lost[i]
+    local key = prefix .. id
+    redis.call('ZREM', processing, id)
+    local st = redis.call('HMGET', key, 'status', 'attempts', 'max_retries')
+    if st[1] == 'processing' then
+      if tonumber(st[2]) > tonumber(st[3]) then
+        redis.call('HSET', key, 'status', 'failed', 'error', %LOST_FINAL%, 'finished_at', ts, 'updated_at', ts)
+        redis.call('EXPIRE', key, ttl)
+      else
+        redis.call('HSET', key, 'status', 'pending', 'error', %LOST%, 'updated_at', ts)
+        redis.call('LPUSH', pending, id)
+      end
+    end
+  end
+  local out = {}
+  while #out < limit do
+    local id = redis.call('LPOP', pending)
+    if not id then break end
+    local key = prefix .. id
+    if redis.call('HGET', key, 'status') == 'pending' then
+      redis.call('HINCRBY', key, 'attempts', 1)
+      redis.call('HSET', key, 'status', 'processing', 'started_at', ts, 'updated_at', ts)
+      redis.call('ZADD', processing, now + lease, id)
+      out[#out + 1] = snapshot(key)
+    end
+  end
+  return out
+end
+
+-- Microseconds until a retry is due or a lease runs out (-1: nothing scheduled).
+local function next_due(scheduled, processing)
+  local best = -1
+  for _, zset in ipairs({scheduled, processing}) do
+    local first = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
+    if first[2] then
+      local d = math.max(tonumber(first[2]) - now, 0)
+      if best < 0 or d < best then best = d end
+    end
+  end
+  return best
+end
+"""
+_COMMON = (
+    _COMMON.replace("%FIELDS%", ", ".join(f"'{f}'" for f in _FIELDS))
+    .replace("%LOST%", f"'{_LOST}'")
+    .replace("%LOST_FINAL%", f"'{_LOST_FINAL}'")
+)
+
+# KEYS: job, pending, wake. ARGV: id, name, payload, max_retries.
+_ENQUEUE = LuaScript(_COMMON + r"""
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'name', ARGV[2], 'payload', ARGV[3], 'status', 'pending',
+  'attempts', 0, 'max_retries', ARGV[4], 'created_at', ts, 'updated_at', ts)
+redis.call('RPUSH', KEYS[2], ARGV[1])
+wake(KEYS[3])
+return snapshot(KEYS[1])
+""")
+
+# KEYS: pending, scheduled, processing. ARGV: limit, lease µs, job key prefix, result ttl s.
+# Returns {µs until something is due (-1: none), job snapshots...}.
+_CLAIM = LuaScript(_COMMON + r"""
+local jobs = claim(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4])
+local hint = -1
+if #jobs == 0 then hint = next_due(KEYS[2], KEYS[3]) end
+return {hint, unpack(jobs)}
+""")
+
+# KEYS: job, pending, scheduled, processing, wake.
+# ARGV: id, attempts (fence), outcome (completed|failed|retry|release), result json, error,
+#       delay µs, claim limit, lease µs, job key prefix, result ttl s.
+# Returns {settled snapshot or false, claimed snapshots...}.
+_SETTLE = LuaScript(_COMMON + r"""
+local key, id, outcome = KEYS[1], ARGV[1], ARGV[3]
+local st = redis.call('HMGET', key, 'status', 'attempts')
+local settled = false
+if st[1] == 'processing' and st[2] == ARGV[2] then
+  redis.call('ZREM', KEYS[4], id)
+  if outcome == 'completed' then
+    redis.call('HSET', key, 'status', 'completed', 'result', ARGV[4], 'finished_at', ts, 'updated_at', ts)
+    redis.call('HDEL', key, 'error')
+    redis.call('EXPIRE', key, ARGV[10])
+  elseif outcome == 'failed' then
+    redis.call('HSET', key, 'status', 'failed', 'error', ARGV[5], 'finished_at', ts, 'updated_at', ts)
+    redis.call('EXPIRE', key, ARGV[10])
+  elseif outcome == 'retry' then
+    redis.call('HSET', key, 'status', 'pending', 'error', ARGV[5], 'updated_at', ts)
+    local delay = tonumber(ARGV[6])
+    if delay > 0 then redis.call('ZADD', KEYS[3], now + delay, id) else redis.call('RPUSH', KEYS[2], id) end
+    wake(KEYS[5])
+  else
+    redis.call('HSET', key, 'status', 'pending', 'updated_at', ts)
+    redis.call('HINCRBY', key, 'attempts', -1)
+    redis.call('LPUSH', KEYS[2], id)
+    wake(KEYS[5])
+  end
+  settled = snapshot(key)
+end
+local limit = tonumber(ARGV[7])
+local jobs = {}
+if limit > 0 then jobs = claim(KEYS[2], KEYS[3], KEYS[4], limit, tonumber(ARGV[8]), ARGV[9], ARGV[10]) end
+return {settled, unpack(jobs)}
+""")
+
+# KEYS: processing. ARGV: lease µs, ids... Extends the leases still held.
+_RENEW = LuaScript(r"""
+local t = redis.call('TIME')
+local deadline = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i]) end
+return #ARGV - 1
+""")
+
+
+def _float(value: str | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _decode(row: list[str | None]) -> Job:
+    """A Job from the HMGET row of ``_FIELDS``."""
+    (job_id, name, payload, status, attempts, max_retries, result, error,
+     created_at, started_at, finished_at, updated_at) = row  # fmt: skip
+    return Job(
+        id=job_id or "",
+        name=name or "",
+        payload=json.loads(payload) if payload else {},
+        status=JobStatus(status),
+        attempts=int(attempts or 0),
+        max_retries=int(max_retries or 0),
+        result=json.loads(result) if result else None,
+        error=error,
+        created_at=float(created_at or 0.0),
+        started_at=_float(started_at),
+        finished_at=_float(finished_at),
+        updated_at=float(updated_at or 0.0),
+    )
+
+
+_OUTCOMES = {JobStatus.COMPLETED: "completed", JobStatus.FAILED: "failed"}
+
+
+class RedisQueueBackend(QueueBackend):
+    """Jobs in Redis under ``queue_name``: persistent, shared by workers in many processes.
+
+    ``visibility_timeout`` is the lease of a running job: the worker renews it
+    every third of it, and a job whose worker died is handed out again once it
+    runs out. Finished jobs (and their results) are kept ``result_ttl`` seconds.
+    Payloads and results must be JSON-serializable.
+    """
+
+    def __init__(
+        self,
+        config: Any = None,
+        queue_name: str = "tui_agents",
+        *,
+        visibility_timeout: float = 30.0,
+        result_ttl: float = 86_400.0,
+        client: Any = None,
+    ) -> None:
+        self.config: RedisConfig = as_redis_config(config if config is not None else RedisConfig())
+        self.queue_name = queue_name
+        self.lease_seconds = visibility_timeout
+        self.result_ttl = result_ttl
+        self._client = client if client is not None else make_client(self.config, decode_responses=True)
+        base = f"{self.config.key_prefix}:q:{{{queue_name}}}:"
+        self._job_prefix = base + "job:"
+        self._pending = base + "pending"
+        self._scheduled = base + "scheduled"
+        self._processing = base + "processing"
+        self._wake = base + "wake"
+        self._lease_us = int(visibility_timeout * 1_000_000)
+        self._ttl = max(int(result_ttl), 1)
+        self._next_due: float | None = None  # seconds until a retry or a lease is due, from the last claim
+
+    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int) -> Job:
+        try:
+            body = json.dumps(payload)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"The payload of job {name!r} must be JSON-serializable: {exc}.") from exc
+        with redis_errors(self.config):
+            while True:  # ids from two processes may collide, very rarely
+                job_id = _new_job_id()
+                keys = (self._job_prefix + job_id, self._pending, self._wake)
+                row = await _ENQUEUE(self._client, keys, (job_id, name, body, max_retries))
+                if row is not None:
+                    return _decode(row)
+
+    def _claim_args(self, limit: int) -> tuple[Any, ...]:
+        return (limit, self._lease_us, self._job_prefix, self._ttl)
+
+    async def claim(self, limit: int) -> list[Job]:
+        keys = (self._pending, self._scheduled, self._processing)
+        with redis_errors(self.config):
+            hint, *rows = await _CLAIM(self._client, keys, self._claim_args(limit))
+        self._next_due = None if hint < 0 else hint / 1_000_000
+        return [_decode(row) for row in rows]
+
+    async def wait(self, timeout: float) -> None:
+        if self._next_due is not None:
+            timeout = min(timeout, self._next_due)
+        # BLPOP's timeout 0 means forever, and it must end before the socket times out.
+        timeout = min(max(timeout, 0.01), self.config.socket_timeout / 2)
+        with redis_errors(self.config):
+            await self._client.blpop([self._wake], timeout=timeout)
+
+    async def settle(
+        self,
+        job: Job,
+        status: JobStatus,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        delay: float = 0.0,
+        claim: int = 0,
+    ) -> tuple[Job | None, list[Job]]:
+        outcome = _OUTCOMES.get(status) or ("release" if error is None else "retry")
+        body = ""
+        if outcome == "completed":
+            try:
+                body = pydantic_core.to_json(result).decode()
+            except pydantic_core.PydanticSerializationError as exc:
+                outcome, error = "failed", f"The job's result could not be stored as JSON: {exc}"
+        keys = (self._job_prefix + job.id, self._pending, self._scheduled, self._processing, self._wake)
+        args = (job.id, job.attempts, outcome, body, error or "", int(delay * 1_000_000), claim)
+        with redis_errors(self.config):
+            settled, *rows = await _SETTLE(self._client, keys, args + self._claim_args(claim)[1:])
+        return (_decode(settled) if settled else None), [_decode(row) for row in rows]
+
+    async def renew(self, jobs: list[Job]) -> None:
+        with redis_errors(self.config):
+            await _RENEW(self._client, (self._processing,), (self._lease_us, *(job.id for job in jobs)))
+
+    async def get(self, job_id: str) -> Job | None:
+        with redis_errors(self.config):
+            row = await self._client.hmget(self._job_prefix + job_id, _FIELDS)
+        return _decode(row) if row[0] is not None else None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
