@@ -1,0 +1,224 @@
+"""The HTTP machinery the three adapters share: client, key, retries, streaming and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Protocol
+
+import httpx
+
+from ..errors import (
+    MissingAPIKeyError,
+    ProviderConnectionError,
+    ProviderError,
+    RateLimitedError,
+    StreamInterruptedError,
+)
+from ..secrets import Secret, env_var_for, get_key
+from ._errors import error_from_response, error_from_transport, scrub
+from .base import Provider, StreamEvent
+from .models import DEFAULT_MODELS
+
+__all__ = ["HTTPProvider", "StreamParser", "DEFAULT_TIMEOUT", "CONNECT_TIMEOUT"]
+
+DEFAULT_TIMEOUT = 300.0
+"""Seconds a stream may stay silent before it counts as stalled (long prompts can take minutes)."""
+CONNECT_TIMEOUT = 10.0
+MAX_RETRY_AFTER = 60.0
+"""A ``retry-after`` longer than this is surfaced as an error rather than waited out."""
+
+_OPTION_NAMES = frozenset({"temperature", "max_tokens", "stop", "top_p", "model", "extra_body"})
+
+
+class StreamParser(Protocol):
+    """Turns a response body, chunk by chunk, into stream events; keeps the text seen so far."""
+
+    text: list[str]
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]: ...
+
+    def finish(self) -> list[StreamEvent]: ...
+
+
+def _timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    read = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    return httpx.Timeout(read, connect=min(read, CONNECT_TIMEOUT))
+
+
+class HTTPProvider(Provider):
+    """A provider reached over HTTP with one ``httpx.AsyncClient`` (HTTP/1.1 keep-alive).
+
+    The key comes from the argument, else the env var, else the OS keyring
+    (that lookup blocks briefly: build providers off the event loop when it
+    matters). A missing key raises ``MissingAPIKeyError`` at the first request,
+    so an app can build a provider before the user has entered a key.
+    """
+
+    label = ""
+    key_required = True
+
+    def __init__(
+        self,
+        *,
+        api_key: str | Secret | None = None,
+        model: str | None = None,
+        base_url: str,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Any,
+    ) -> None:
+        self.model = model or DEFAULT_MODELS[self.name]
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max(0, int(max_retries))
+        unknown = set(options) - _OPTION_NAMES
+        self._options = {k: v for k, v in options.items() if k not in unknown}
+        self._key: Secret | None = Secret(api_key) if api_key else (get_key(self.name) if self.key_required else None)
+        self._client = httpx.AsyncClient(
+            timeout=_timeout(timeout),
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0),
+            headers={"user-agent": "tui-agents/0.1"},
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        key = self._key.masked if self._key else None
+        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, key={key!r})"
+
+    @property
+    def has_key(self) -> bool:
+        """Whether a request can be made without ``MissingAPIKeyError``."""
+        return bool(self._key) or not self.key_required
+
+    @property
+    def _secret(self) -> str | None:
+        return self._key.reveal() if self._key else None
+
+    def _require_key(self) -> str | None:
+        if self._key:
+            return self._key.reveal()
+        if self.key_required:
+            raise MissingAPIKeyError(
+                f"No {self.label} API key was found: set {env_var_for(self.name)} "
+                f"or run `aiagents-tui keys set {self.name}`."
+            )
+        return None
+
+    def _auth_headers(self, key: str | None) -> dict[str, str]:
+        """Headers carrying the key (added per request, so the client object never holds it)."""
+        return {}
+
+    def _merged(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        merged = dict(self._options)
+        merged.update((k, v) for k, v in options.items() if v is not None and k in _OPTION_NAMES)
+        return merged
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and its connections."""
+        await self._client.aclose()
+
+    # ---- retries
+
+    def _retry_delay(self, attempt: int, error: ProviderError) -> float | None:
+        """Seconds to wait before retry ``attempt`` (0-based), or None to give up."""
+        if not error.retryable or attempt >= self.max_retries:
+            return None
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return error.retry_after if error.retry_after <= MAX_RETRY_AFTER else None
+        base = min(8.0, 0.5 * 2**attempt)
+        return base * (1.0 - 0.25 * random.random())
+
+    # ---- requests
+
+    async def _request_json(self, method: str, path: str, *, json_body: Any = None,
+                            params: Mapping[str, Any] | None = None) -> Any:
+        """One JSON request with retries; returns the decoded body."""
+        key = self._require_key()
+        headers = self._auth_headers(key)
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            try:
+                response = await self._client.request(method, url, json=json_body, params=params, headers=headers)
+                if response.status_code >= 400:
+                    raise error_from_response(self.label, response.status_code, response.headers,
+                                              response.content, self._secret)
+                return response.json()
+            except ProviderError as exc:
+                error, cause = exc, exc.__cause__
+            except httpx.HTTPError as exc:
+                error, cause = error_from_transport(self.label, self.base_url, exc), exc
+            except ValueError as exc:
+                raise ProviderError(f"{self.label} sent a reply that is not JSON.", provider=self.name) from exc
+            delay = self._retry_delay(attempt, error)
+            if delay is None:
+                raise error from cause
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _stream(self, path: str, payload: Mapping[str, Any],
+                      make_parser: Callable[[], StreamParser]) -> AsyncIterator[StreamEvent]:
+        """POST ``payload`` and yield the parsed events, retrying only before the first event."""
+        key = self._require_key()
+        headers = self._auth_headers(key)
+        url = self.base_url + path
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        headers["content-type"] = "application/json"
+        attempt = 0
+        while True:
+            parser = make_parser()
+            started = False
+            try:
+                async with self._client.stream("POST", url, content=body, headers=headers) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise error_from_response(self.label, response.status_code, response.headers,
+                                                  response.content, self._secret)
+                    async for chunk in response.aiter_bytes():
+                        events = parser.feed(chunk)
+                        if events:
+                            started = True
+                            for event in events:
+                                yield event
+                    for event in parser.finish():
+                        started = True
+                        yield event
+                return
+            except ProviderError as exc:
+                error, cause = exc, exc.__cause__
+            except httpx.HTTPError as exc:
+                error, cause = error_from_transport(self.label, self.base_url, exc), exc
+            if started:
+                raise self._interrupted(error, parser) from error
+            delay = self._retry_delay(attempt, error)
+            if delay is None:
+                raise error from cause
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    def _interrupted(self, error: ProviderError, parser: StreamParser) -> StreamInterruptedError:
+        if isinstance(error, StreamInterruptedError):
+            return error
+        partial = "".join(parser.text)
+        return StreamInterruptedError(
+            scrub(f"The {self.label} reply broke off after it began: {error.message}", self._secret),
+            partial_text=partial,
+            provider=self.name,
+            status_code=error.status_code,
+            error_type=error.error_type or type(error).__name__,
+        )
+
+    def _premature_end(self) -> ProviderConnectionError:
+        return ProviderConnectionError(
+            f"The {self.label} stream ended before the reply was complete.", provider=self.name
+        )
+
+    def _malformed(self, detail: str) -> ProviderError:
+        return ProviderError(
+            f"{self.label} sent malformed stream data ({detail}).", provider=self.name, error_type="malformed_stream"
+        )

@@ -1,0 +1,246 @@
+"""Anthropic Messages API adapter (``POST /v1/messages``, Server-Sent Events)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from ..types import Message, ToolCall, ToolDefinition, Usage
+from ._errors import error_from_payload
+from ._http import HTTPProvider
+from .base import (
+    StopEvent,
+    StreamEvent,
+    TextDeltaEvent,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+    UsageEvent,
+)
+from .decoding import SSEDecoder
+
+__all__ = ["AnthropicProvider", "to_anthropic_messages", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+"""Anthropic requires ``max_tokens``; this is used when the caller gives none."""
+
+_STOP_REASONS = {
+    "end_turn": "end_turn",
+    "tool_use": "tool_use",
+    "max_tokens": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "model_context_window_exceeded": "max_tokens",
+}
+
+
+def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(content, list):
+        return content
+    return [{"type": "text", "text": content}] if content else []
+
+
+def _append(out: list[dict[str, Any]], role: str, content: str | list[dict[str, Any]]) -> None:
+    """Append a message, merging it into the previous one when the role repeats (the API demands alternation)."""
+    if out and out[-1]["role"] == role:
+        out[-1]["content"] = _blocks(out[-1]["content"]) + _blocks(content)
+    else:
+        out.append({"role": role, "content": content})
+
+
+def to_anthropic_messages(messages: Sequence[Message], system: str | None = None) -> tuple[str | None, list[dict[str, Any]]]:
+    """Our messages as Anthropic's ``(system, messages)``: tool results become ``tool_result`` blocks."""
+    systems = [system] if system else []
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            if message.content:
+                systems.append(message.content)
+        elif message.role == "user":
+            _append(out, "user", message.content)
+        elif message.role == "tool":
+            block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id or "",
+                                     "content": message.content}
+            if message.is_error:
+                block["is_error"] = True
+            _append(out, "user", [block])
+        else:
+            blocks = _blocks(message.content)
+            blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
+                       for c in message.tool_calls]
+            if blocks:  # the API rejects an assistant message with empty content
+                _append(out, "assistant", blocks if message.tool_calls else message.content)
+    return ("\n\n".join(systems) or None), out
+
+
+class _PendingCall:
+    __slots__ = ("index", "id", "name", "parts", "initial")
+
+    def __init__(self, index: int, id: str, name: str, initial: dict[str, Any]) -> None:
+        self.index = index
+        self.id = id
+        self.name = name
+        self.parts: list[str] = []
+        self.initial = initial
+
+
+class _AnthropicParser:
+    """Anthropic's SSE events to stream events."""
+
+    __slots__ = ("_provider", "_sse", "text", "_blocks", "_calls", "_input", "_output", "_stop", "_done")
+
+    def __init__(self, provider: "AnthropicProvider") -> None:
+        self._provider = provider
+        self._sse = SSEDecoder()
+        self.text: list[str] = []
+        self._blocks: dict[int, _PendingCall] = {}
+        self._calls = 0
+        self._input = 0
+        self._output = 0
+        self._stop: str | None = None
+        self._done = False
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for name, data in self._sse.feed(chunk):
+            self._handle(name, data, out)
+        return out
+
+    def finish(self) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for name, data in self._sse.close():
+            self._handle(name, data, out)
+        if not self._done:
+            raise self._provider._premature_end()
+        return out
+
+    def _handle(self, name: str, data: str, out: list[StreamEvent]) -> None:
+        if self._done or name == "ping":
+            return
+        try:
+            event = json.loads(data)
+            kind = event.get("type", name)
+            if kind == "content_block_delta":
+                self._delta(event["index"], event["delta"], out)
+            elif kind == "content_block_start":
+                self._block_start(event["index"], event["content_block"], out)
+            elif kind == "content_block_stop":
+                self._block_stop(event["index"], out)
+            elif kind == "message_start":
+                self._usage(event["message"].get("usage") or {})
+            elif kind == "message_delta":
+                self._stop = (event.get("delta") or {}).get("stop_reason") or self._stop
+                self._usage(event.get("usage") or {})
+            elif kind == "message_stop":
+                self._done = True
+                out.append(UsageEvent(Usage(input_tokens=self._input, output_tokens=self._output)))
+                raw = self._stop
+                reason = _STOP_REASONS.get(raw or "", "tool_use" if self._calls else "end_turn")
+                out.append(StopEvent(reason, raw))
+            elif kind == "error":
+                raise error_from_payload(self._provider.label, event.get("error") or event, self._provider._secret)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise self._provider._malformed(f"{type(exc).__name__} in a {name!r} event") from exc
+
+    def _delta(self, index: int, delta: dict[str, Any], out: list[StreamEvent]) -> None:
+        kind = delta.get("type")
+        if kind == "text_delta":
+            text = delta["text"]
+            if text:
+                self.text.append(text)
+                out.append(TextDeltaEvent(text))
+        elif kind == "input_json_delta":
+            call = self._blocks.get(index)
+            fragment = delta.get("partial_json") or ""
+            if call is not None and fragment:
+                call.parts.append(fragment)
+                out.append(ToolCallDeltaEvent(call.index, fragment))
+        # thinking_delta, signature_delta, citations_delta: not shown, tolerated
+
+    def _block_start(self, index: int, block: dict[str, Any], out: list[StreamEvent]) -> None:
+        kind = block.get("type")
+        if kind == "tool_use":
+            call = _PendingCall(self._calls, block["id"], block["name"], block.get("input") or {})
+            self._calls += 1
+            self._blocks[index] = call
+            out.append(ToolCallStartEvent(call.index, call.id, call.name))
+        elif kind == "text" and block.get("text"):
+            self.text.append(block["text"])
+            out.append(TextDeltaEvent(block["text"]))
+
+    def _block_stop(self, index: int, out: list[StreamEvent]) -> None:
+        call = self._blocks.pop(index, None)
+        if call is None:
+            return
+        arguments = json.loads("".join(call.parts)) if call.parts else call.initial
+        if not isinstance(arguments, dict):
+            raise TypeError("tool input is not an object")
+        out.append(ToolCallEndEvent(call.index, ToolCall(id=call.id, name=call.name, arguments=arguments)))
+
+    def _usage(self, usage: dict[str, Any]) -> None:
+        if usage.get("input_tokens") is not None:
+            # Cached prompt tokens are part of the prompt's size too.
+            self._input = (usage["input_tokens"] + (usage.get("cache_creation_input_tokens") or 0)
+                           + (usage.get("cache_read_input_tokens") or 0))
+        if usage.get("output_tokens") is not None:
+            self._output = usage["output_tokens"]
+
+
+class AnthropicProvider(HTTPProvider):
+    """Claude through the Anthropic Messages API. Base URL: argument, ``ANTHROPIC_BASE_URL`` or the public API."""
+
+    name = "anthropic"
+    label = "Anthropic"
+
+    def __init__(self, *, base_url: str | None = None, **kwargs: Any) -> None:
+        url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        super().__init__(base_url=url, **kwargs)
+
+    def _auth_headers(self, key: str | None) -> dict[str, str]:
+        return {"x-api-key": key or "", "anthropic-version": ANTHROPIC_VERSION}
+
+    def build_request(self, messages: Sequence[Message], system: str | None = None,
+                      tools: Sequence[ToolDefinition] | None = None, **options: Any) -> dict[str, Any]:
+        """The JSON body of a streaming Messages request."""
+        opts = self._merged(options)
+        system_text, wire = to_anthropic_messages(messages, system)
+        body: dict[str, Any] = {
+            "model": opts.get("model") or self.model,
+            "max_tokens": int(opts.get("max_tokens") or DEFAULT_MAX_TOKENS),
+            "messages": wire,
+            "stream": True,
+        }
+        if system_text:
+            body["system"] = system_text
+        if tools:
+            body["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
+                             for t in tools]
+        if opts.get("temperature") is not None:
+            body["temperature"] = opts["temperature"]
+        if opts.get("top_p") is not None:
+            body["top_p"] = opts["top_p"]
+        stop = opts.get("stop")
+        if stop:
+            body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        body.update(opts.get("extra_body") or {})
+        return body
+
+    def stream(self, messages: Sequence[Message], system: str | None = None,
+               tools: Sequence[ToolDefinition] | None = None, **options: Any) -> AsyncIterator[StreamEvent]:
+        """Stream one reply as typed events (the request is sent on the first iteration)."""
+        body = self.build_request(messages, system, tools, **options)
+        return self._stream("/v1/messages", body, lambda: _AnthropicParser(self))
+
+    async def list_models(self) -> list[str]:
+        """Model ids from ``GET /v1/models``, following pages."""
+        names: list[str] = []
+        params: dict[str, Any] = {"limit": 1000}
+        while True:
+            page = await self._request_json("GET", "/v1/models", params=params)
+            names += [m["id"] for m in page.get("data", []) if m.get("id")]
+            if not page.get("has_more") or not page.get("last_id"):
+                return names
+            params = {"limit": 1000, "after_id": page["last_id"]}

@@ -1,0 +1,138 @@
+"""Incremental stream decoders: Server-Sent Events and newline-delimited JSON.
+
+Both take raw bytes in chunks cut anywhere (even inside a UTF-8 character) and
+return whole records. They are the hot path of every reply, so they work on
+whole chunks with ``str.split`` and keep per-line work to a few string tests;
+no regexes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from typing import Any
+
+__all__ = ["SSEDecoder", "NDJSONDecoder", "SSEEvent"]
+
+SSEEvent = tuple[str, str]
+"""One dispatched event: ``(event name, data)``; the name is ``"message"`` when unset."""
+
+
+class SSEDecoder:
+    """Decodes a ``text/event-stream`` body following the WHATWG Server-Sent Events rules.
+
+    Lines end in CRLF, LF or CR; lines starting with ``:`` are comments; ``data``
+    lines of one event are joined with ``\\n``; a blank line dispatches the
+    event; an event with no ``data`` is not dispatched. ``id`` and ``retry``
+    are parsed and kept but not acted on.
+    """
+
+    __slots__ = ("_decoder", "_buffer", "_pending_cr", "_data", "_event", "last_event_id", "retry")
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._pending_cr = False
+        self._data: list[str] = []
+        self._event = ""
+        self.last_event_id = ""
+        self.retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Decode one chunk of bytes and return the events it completed."""
+        text = self._decoder.decode(chunk)
+        if not text:
+            return []
+        if self._pending_cr:
+            # A CR ended the last chunk: an LF starting this one is the same line break.
+            self._pending_cr = False
+            if text[0] == "\n":
+                text = text[1:]
+        if "\r" in text:
+            self._pending_cr = text[-1] == "\r"
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if "\n" not in text:
+            self._buffer += text
+            return []
+        lines = (self._buffer + text).split("\n")
+        self._buffer = lines.pop()
+        return self._process(lines)
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: flush a last line and a last event that lack their blank line.
+
+        The spec drops an event that is not followed by a blank line; we dispatch
+        it, because OpenAI-compatible servers often end with ``data: [DONE]\\n``.
+        A truncated JSON payload still fails to parse in the caller.
+        """
+        tail = self._decoder.decode(b"", final=True)
+        lines = [self._buffer + tail] if (self._buffer or tail) else []
+        self._buffer = ""
+        events = self._process(lines)
+        if self._data:
+            events.append((self._event or "message", "\n".join(self._data)))
+        self._data = []
+        self._event = ""
+        return events
+
+    def _process(self, lines: list[str]) -> list[SSEEvent]:
+        events: list[SSEEvent] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    events.append((self._event or "message", "\n".join(data) if len(data) > 1 else data[0]))
+                    data = self._data = []
+                self._event = ""
+            elif line[0] == "d" and line.startswith("data:"):
+                value = line[5:]
+                data.append(value[1:] if value[:1] == " " else value)
+            elif line[0] == ":":
+                continue
+            else:
+                self._field(line, data)
+        return events
+
+    def _field(self, line: str, data: list[str]) -> None:
+        name, colon, value = line.partition(":")
+        if colon and value[:1] == " ":
+            value = value[1:]
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id":
+            if "\0" not in value:
+                self.last_event_id = value
+        elif name == "retry":
+            if value.isdigit():
+                self.retry = int(value)
+
+
+class NDJSONDecoder:
+    """Decodes newline-delimited JSON: one JSON value per line, blank lines skipped.
+
+    Works on bytes: a newline byte never occurs inside a UTF-8 sequence, so a
+    line is complete however the chunks were cut, and ``json.loads`` reads the
+    UTF-8 bytes directly.
+    """
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """Decode one chunk; return the values of the lines it completed. Raises ``ValueError`` on bad JSON."""
+        if b"\n" not in chunk:
+            self._buffer += chunk
+            return []
+        lines = (self._buffer + chunk).split(b"\n")
+        self._buffer = lines.pop()
+        loads = json.loads
+        return [loads(line) for line in lines if line.strip()]
+
+    def close(self) -> list[Any]:
+        """End of stream: decode a last line that has no newline."""
+        tail, self._buffer = self._buffer, b""
+        return [json.loads(tail)] if tail.strip() else []

@@ -1,0 +1,239 @@
+"""OpenAI Chat Completions adapter (``POST {base}/chat/completions``, Server-Sent Events).
+
+Also serves any OpenAI-compatible server (vLLM, llama.cpp, LM Studio, Ollama's
+``/v1``) through ``base_url``; such servers often need no key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from ..types import Message, ToolCall, ToolDefinition, Usage
+from ._errors import error_from_payload
+from ._http import HTTPProvider
+from .base import (
+    StopEvent,
+    StreamEvent,
+    TextDeltaEvent,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+    UsageEvent,
+)
+from .decoding import SSEDecoder
+
+__all__ = ["OpenAIProvider", "to_openai_messages", "tool_result_text"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+_FINISH_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "end_turn",
+}
+
+
+def tool_result_text(message: Message) -> str:
+    """A tool result's content; an error says so, since these APIs have no error flag."""
+    if message.is_error and not message.content.lower().startswith("error"):
+        return f"Error: {message.content}"
+    return message.content
+
+
+def _function_tools(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+    return [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                              "parameters": t.parameters}} for t in tools]
+
+
+def to_openai_messages(messages: Sequence[Message], system: str | None = None) -> list[dict[str, Any]]:
+    """Our messages as Chat Completions messages: system first, ``tool_calls`` and ``role: tool``."""
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    for message in messages:
+        if message.role == "tool":
+            out.append({"role": "tool", "tool_call_id": message.tool_call_id or "",
+                        "content": tool_result_text(message)})
+        elif message.role == "assistant" and message.tool_calls:
+            out.append({"role": "assistant", "content": message.content or None,
+                        "tool_calls": [{"id": c.id, "type": "function",
+                                        "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+                                       for c in message.tool_calls]})
+        else:
+            out.append({"role": message.role, "content": message.content})
+    return out
+
+
+class _Call:
+    __slots__ = ("index", "id", "name", "parts")
+
+    def __init__(self, index: int, id: str, name: str) -> None:
+        self.index = index
+        self.id = id
+        self.name = name
+        self.parts: list[str] = []
+
+
+class _OpenAIParser:
+    """Chat Completions chunks to stream events."""
+
+    __slots__ = ("_provider", "_sse", "text", "_calls", "_by_index", "_finish", "_usage", "_done", "_closed")
+
+    def __init__(self, provider: "OpenAIProvider") -> None:
+        self._provider = provider
+        self._sse = SSEDecoder()
+        self.text: list[str] = []
+        self._calls: list[_Call] = []
+        self._by_index: dict[int, _Call] = {}
+        self._finish: str | None = None
+        self._usage: Usage | None = None
+        self._done = False
+        self._closed = 0
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for _name, data in self._sse.feed(chunk):
+            self._handle(data, out)
+        return out
+
+    def finish(self) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for _name, data in self._sse.close():
+            self._handle(data, out)
+        if not self._done:
+            if self._finish is None:
+                raise self._provider._premature_end()
+            self._end(out)  # some compatible servers omit [DONE]
+        return out
+
+    def _handle(self, data: str, out: list[StreamEvent]) -> None:
+        if self._done:
+            return
+        if data == "[DONE]":
+            self._end(out)
+            return
+        try:
+            chunk = json.loads(data)
+            error = chunk.get("error")
+            if error:
+                raise error_from_payload(self._provider.label, error, self._provider._secret)
+            usage = chunk.get("usage")
+            if usage:
+                self._usage = Usage(input_tokens=usage.get("prompt_tokens") or 0,
+                                    output_tokens=usage.get("completion_tokens") or 0)
+            for choice in chunk.get("choices") or ():
+                if choice.get("index", 0) != 0:
+                    continue  # n > 1 is not supported: the first choice is the reply
+                delta = choice.get("delta")
+                if delta:
+                    content = delta.get("content")
+                    if content:
+                        self.text.append(content)
+                        out.append(TextDeltaEvent(content))
+                    calls = delta.get("tool_calls")
+                    if calls:
+                        self._tool_deltas(calls, out)
+                reason = choice.get("finish_reason")
+                if reason:
+                    self._finish = reason
+                    self._close_calls(out)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise self._provider._malformed(f"{type(exc).__name__} in a chunk") from exc
+
+    def _tool_deltas(self, deltas: list[dict[str, Any]], out: list[StreamEvent]) -> None:
+        for position, delta in enumerate(deltas):
+            index = delta.get("index", position)
+            function = delta.get("function") or {}
+            call = self._by_index.get(index)
+            if call is None:
+                number = len(self._calls)
+                call_id = delta.get("id") or f"call_{number}_{id(self):x}"
+                call = _Call(number, call_id, function.get("name") or "")
+                self._calls.append(call)
+                self._by_index[index] = call
+                out.append(ToolCallStartEvent(call.index, call.id, call.name))
+            fragment = function.get("arguments")
+            if fragment:
+                call.parts.append(fragment)
+                out.append(ToolCallDeltaEvent(call.index, fragment))
+
+    def _close_calls(self, out: list[StreamEvent]) -> None:
+        for call in self._calls:
+            raw = "".join(call.parts).strip()
+            arguments = json.loads(raw) if raw else {}
+            if not isinstance(arguments, dict):
+                raise TypeError("tool arguments are not an object")
+            out.append(ToolCallEndEvent(call.index, ToolCall(id=call.id, name=call.name, arguments=arguments)))
+        self._closed += len(self._calls)
+        self._calls = []
+        self._by_index = {}
+
+    def _end(self, out: list[StreamEvent]) -> None:
+        self._done = True
+        if self._calls:
+            self._close_calls(out)
+        if self._usage is not None:
+            out.append(UsageEvent(self._usage))
+        raw = self._finish
+        reason = _FINISH_REASONS.get(raw or "", "end_turn")
+        if reason == "end_turn" and self._closed:
+            reason = "tool_use"  # some compatible servers say "stop" after tool calls
+        out.append(StopEvent(reason, raw))
+
+
+class OpenAIProvider(HTTPProvider):
+    """GPT through Chat Completions. Base URL (with ``/v1``): argument, ``OPENAI_BASE_URL`` or the public API.
+
+    With a custom base URL a key is optional, and ``max_tokens`` is sent under
+    that name (compatible servers know it); the public API gets
+    ``max_completion_tokens``, which its newer models require.
+    """
+
+    name = "openai"
+    label = "OpenAI"
+
+    def __init__(self, *, base_url: str | None = None, **kwargs: Any) -> None:
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        self.custom_base_url = url.rstrip("/") != DEFAULT_BASE_URL
+        self.key_required = not self.custom_base_url
+        super().__init__(base_url=url, **kwargs)
+
+    def _auth_headers(self, key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {key}"} if key else {}
+
+    def build_request(self, messages: Sequence[Message], system: str | None = None,
+                      tools: Sequence[ToolDefinition] | None = None, **options: Any) -> dict[str, Any]:
+        """The JSON body of a streaming Chat Completions request."""
+        opts = self._merged(options)
+        body: dict[str, Any] = {
+            "model": opts.get("model") or self.model,
+            "messages": to_openai_messages(messages, system),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if tools:
+            body["tools"] = _function_tools(tools)
+        if opts.get("temperature") is not None:
+            body["temperature"] = opts["temperature"]
+        if opts.get("top_p") is not None:
+            body["top_p"] = opts["top_p"]
+        if opts.get("max_tokens"):
+            body["max_tokens" if self.custom_base_url else "max_completion_tokens"] = int(opts["max_tokens"])
+        if opts.get("stop"):
+            body["stop"] = opts["stop"]
+        body.update(opts.get("extra_body") or {})
+        return body
+
+    def stream(self, messages: Sequence[Message], system: str | None = None,
+               tools: Sequence[ToolDefinition] | None = None, **options: Any) -> AsyncIterator[StreamEvent]:
+        """Stream one reply as typed events (the request is sent on the first iteration)."""
+        body = self.build_request(messages, system, tools, **options)
+        return self._stream("/chat/completions", body, lambda: _OpenAIParser(self))
+
+    async def list_models(self) -> list[str]:
+        """Model ids from ``GET {base}/models``, sorted."""
+        page = await self._request_json("GET", "/models")
+        return sorted(m["id"] for m in page.get("data", []) if m.get("id"))
