@@ -112,10 +112,10 @@ class Tool(abc.ABC):
         try:
             async with asyncio.timeout(timeout) as deadline:
                 value = await self._call(args, kwargs)
-        except TimeoutError:
+        except TimeoutError as exc:
             if deadline.expired():
                 return result(f"Tool '{self.name}' timed out after {timeout:g} seconds.", "timeout")
-            return result(self._failure_text(TimeoutError("the operation timed out")), "error")
+            return result(self._failure_text(exc), "error")  # the tool's own timeout, e.g. a network call
         except Exception as exc:  # the model gets the failure as a result; the turn goes on
             log.info("tool %s failed: %s: %s", self.name, type(exc).__name__, exc)
             return result(self._failure_text(exc), "error")
