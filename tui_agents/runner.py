@@ -276,8 +276,8 @@ class AgentRunner:
     ) -> None:
         from .store import AgentStore, MessageStore, ThreadStore, UserMemoryStore
 
-        if guardrail_policy not in ("block", "warn", "off"):
-            raise InvalidArgumentError("guardrail_policy must be 'block', 'warn' or 'off'.")
+        if guardrail_policy not in ("block", "warn", "flag", "off"):
+            raise InvalidArgumentError("guardrail_policy must be 'block', 'warn', 'flag' or 'off'.")
         if max_iterations < 1:
             raise InvalidArgumentError("max_iterations must be at least 1.")
         self.conn = conn
