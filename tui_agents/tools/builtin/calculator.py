@@ -25,8 +25,8 @@ from ..decorator import tool
 __all__ = ["CalculationError", "evaluate", "calculate", "FUNCTIONS", "CONSTANTS"]
 
 MAX_LENGTH = 1000  # characters of input
-MAX_NODES = 400  # numbers, operators and calls
-MAX_DEPTH = 40  # nested brackets/operands (a flat chain like 1+2+3+... does not count)
+MAX_NODES = 600  # numbers, operators and calls
+MAX_DEPTH = 40  # nested operations, e.g. 1+(2*(3-...)); a flat chain like 1+2+3+... does not count
 MAX_DIGITS = 1000  # of any integer result
 MAX_INT_BITS = math.ceil(MAX_DIGITS * math.log2(10))
 MAX_EXPONENT = 10_000
