@@ -539,6 +539,19 @@ class FakeLLMServer:
         return Reply(text=f"echo: {_last_user_text(protocol, body)}")
 
     @property
+    def open_connections(self) -> int:
+        """How many client connections are open right now (idle keep-alive ones included)."""
+        return len(self._handlers)
+
+    def wait_until_connections(self, n: int, timeout: float = 10.0) -> None:
+        """Block until at most ``n`` connections are open (e.g. to see that a client hung up)."""
+        deadline = time.monotonic() + timeout
+        while len(self._handlers) > n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self._handlers)} connections still open, expected {n}")
+            time.sleep(0.01)
+
+    @property
     def port(self) -> int:
         """The port the server listens on."""
         return self._port
@@ -602,7 +615,7 @@ class FakeLLMServer:
         except ValueError:
             body = None
         self.requests.append(RecordedRequest(method, path, headers, body, raw, query))
-        keep = await self._route(method, path, headers, body, writer)
+        keep = await self._route(method, path, headers, body, reader, writer)
         return keep and headers.get("connection", "").lower() != "close"
 
     @staticmethod
@@ -621,22 +634,23 @@ class FakeLLMServer:
         return b""
 
     async def _route(self, method: str, path: str, headers: dict[str, str], body: Any,
-                     writer: asyncio.StreamWriter) -> bool:
+                     reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         protocol = self._protocol_for(path, headers)
         if self.require_key is not None and protocol in ("anthropic", "openai") and not self._authorised(protocol, headers):
             denied = Reply(status=401, error_message="invalid x-api-key" if protocol == "anthropic"
                            else "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.")
-            return await self._send(writer, _render_error(protocol, denied), denied)
+            return await self._send(reader, writer, _render_error(protocol, denied), denied)
         if method == "POST" and path in ("/v1/messages", "/v1/chat/completions", "/chat/completions", "/api/chat"):
             reply = self._next_reply(protocol, body)
             if reply.first_delay:
                 await asyncio.sleep(reply.first_delay)
-            return await self._send(writer, _render(protocol, reply, body if isinstance(body, dict) else {}, self._ids), reply)
+            rendered = _render(protocol, reply, body if isinstance(body, dict) else {}, self._ids)
+            return await self._send(reader, writer, rendered, reply)
         listing = self._listing(method, path, protocol, body)
         if listing is None:
             not_found = Reply(status=404, error_message=f"Not found: {method} {path}")
-            return await self._send(writer, _render_error(protocol, not_found), not_found)
-        return await self._send(writer, _Stream(200, "application/json", [_Frame(_dumps(listing).encode())],
+            return await self._send(reader, writer, _render_error(protocol, not_found), not_found)
+        return await self._send(reader, writer, _Stream(200, "application/json", [_Frame(_dumps(listing).encode())],
                                                 streamed=False), Reply())
 
     @staticmethod
@@ -682,7 +696,8 @@ class FakeLLMServer:
                 "details": {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
                             "parameter_size": "3.2B", "quantization_level": "Q4_K_M"}}
 
-    async def _send(self, writer: asyncio.StreamWriter, stream: _Stream, reply: Reply) -> bool:
+    async def _send(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: _Stream,
+                    reply: Reply) -> bool:
         """Write a response; return whether the connection may be reused."""
         head = [f"HTTP/1.1 {stream.status} {_REASONS.get(stream.status, 'Status')}",
                 f"content-type: {stream.content_type}", "connection: keep-alive"]
@@ -705,7 +720,10 @@ class FakeLLMServer:
                 writer.transport.abort()  # drop the connection mid-body
                 return False
             if position == stall:
-                await asyncio.Event().wait()  # never set: only reset()/stop() end it
+                # Send nothing more; hold the connection until the client closes it (or reset()/stop()).
+                while await reader.read(65536):
+                    pass
+                return False
             if frame is None:
                 break
             if frame.delta:
