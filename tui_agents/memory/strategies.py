@@ -13,7 +13,9 @@ counts are computed with the ``TokenCounter`` and cached in one
 provider would reject them: a tool call whose results are not all stored (a
 crash between the call and its results) together with the results it has, and
 an unfinished reply with no text and no tool calls (e.g. an ``error`` before
-the first token). Interrupted or failed replies that have text are kept.
+the first token). Interrupted or failed replies that have text are kept. Light
+rows cannot show these, so when one turns up the choice is made again without
+it, and it never takes the place of a message that can be sent.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -45,6 +48,7 @@ Record = Mapping[str, Any]
 DEFAULT_STRATEGY = "last_n"
 _COUNT_BATCH = 256  # messages counted per get_many on a cold thread
 _MAX_CHUNK = 16_384
+_MAX_PASSES = 4  # choose again at most this often when broken units turn up
 
 
 class _Params(BaseModel):
@@ -53,12 +57,28 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+@dataclass
+class _Call:
+    """One ``select`` call: where to read, what was counted, what turned out broken."""
+
+    messages: Any
+    thread_id: str
+    counter: TokenCounter
+    reserve_tokens: int
+    counts: dict[str, int] = field(default_factory=dict)  # counted now, written back once
+    exclude: set[str] = field(default_factory=set)  # ids ``drop_broken`` removed on a first pass
+
+    def units(self, rows: Sequence[Row], *, from_start: bool = True, to_end: bool = True) -> list[Unit]:
+        if self.exclude:
+            rows = [row for row in rows if row["id"] not in self.exclude]
+        return build_units(rows, from_start=from_start, to_end=to_end)
+
+
 class _Tail:
     """The end of a thread, read backward in growing chunks of light rows."""
 
-    def __init__(self, messages: Any, thread_id: str, chunk: int) -> None:
-        self.messages = messages
-        self.thread_id = thread_id
+    def __init__(self, call: _Call, chunk: int) -> None:
+        self.call = call
         self.chunk = max(8, chunk)
         self.rows: list[Row] = []
         self.at_start = False
@@ -66,13 +86,13 @@ class _Tail:
     async def grow(self) -> None:
         """Prepend the next older chunk; sets ``at_start`` once the first message is read."""
         before = self.rows[0]["position"] if self.rows else None
-        older = await self.messages.list_light(self.thread_id, limit=self.chunk, before=before)
+        older = await self.call.messages.list_light(self.call.thread_id, limit=self.chunk, before=before)
         self.at_start = len(older) < self.chunk
         self.rows = [*older, *self.rows]
         self.chunk = min(self.chunk * 4, _MAX_CHUNK)
 
     def units(self) -> list[Unit]:
-        return build_units(self.rows, from_start=self.at_start)
+        return self.call.units(self.rows, from_start=self.at_start)
 
 
 class MemoryStrategy(abc.ABC):
@@ -102,25 +122,35 @@ class MemoryStrategy(abc.ABC):
 
     @abc.abstractmethod
     def select_rows(self, rows: Sequence[Row], reserve_tokens: int = 0) -> list[str]:
-        """Ids chosen from a whole thread's light rows (conversation order); pure and sync."""
+        """Ids chosen from a whole thread's light rows, in conversation order; pure and sync.
+
+        The same choice ``select`` makes, before it drops broken units (see the module doc).
+        """
 
     @abc.abstractmethod
-    async def _choose(self, messages: Any, thread_id: str, counter: TokenCounter, reserve_tokens: int,
-                      counts: dict[str, int]) -> list[Row]:
+    async def _choose(self, call: _Call) -> list[Row]:
         """The chosen light rows, reading as little of the thread as possible."""
 
     async def select(self, messages: Any, thread_id: str, counter: TokenCounter,
                      reserve_tokens: int = 0) -> list[Record]:
         """The message records to send, in conversation order, each with ``token_count`` set."""
-        counts: dict[str, int] = {}  # counted in this call, written back once
-        rows = await self._choose(messages, thread_id, counter, reserve_tokens, counts)
-        missing = [row["id"] for row in rows if row["token_count"] is None and row["id"] not in counts]
-        if missing:
-            counts.update(await _count(messages, counter, missing))
-        if counts:
-            await messages.set_token_counts(counts)
-        records = await messages.get_many([row["id"] for row in rows])
-        return drop_broken(sorted(records, key=lambda r: r["position"]))
+        call = _Call(messages, thread_id, counter, reserve_tokens)
+        for _ in range(_MAX_PASSES):
+            rows = await self._choose(call)
+            missing = [row["id"] for row in rows if row["token_count"] is None and row["id"] not in call.counts]
+            if missing:
+                call.counts.update(await _count(messages, counter, missing))
+            records = sorted(await messages.get_many([row["id"] for row in rows]), key=lambda r: r["position"])
+            kept = drop_broken(records)
+            if len(kept) == len(records):
+                break
+            # Broken units only show on full records: choose again without them, so
+            # they do not take the place of messages that can be sent.
+            call.exclude.update({r["id"] for r in records} - {r["id"] for r in kept})
+        if call.counts:
+            await messages.set_token_counts(call.counts)
+            kept = [{**r, "token_count": call.counts.get(r["id"], r["token_count"])} for r in kept]
+        return kept
 
 
 class LastNStrategy(MemoryStrategy):
@@ -147,8 +177,8 @@ class LastNStrategy(MemoryStrategy):
         chosen = choose_tail(build_units(rows), self.n, complete=True) or []
         return _ids(chosen[::-1])
 
-    async def _choose(self, messages, thread_id, counter, reserve_tokens, counts):
-        tail = _Tail(messages, thread_id, self.n + 8)
+    async def _choose(self, call: _Call) -> list[Row]:
+        tail = _Tail(call, self.n + 8)
         while True:
             await tail.grow()
             chosen = choose_tail(tail.units(), self.n, complete=tail.at_start)
@@ -192,28 +222,28 @@ class FirstLastStrategy(MemoryStrategy):
         after = head[-1].rows[-1]["position"] if head else None
         return choose_tail(units, self.last, complete=complete, after_position=after)
 
-    async def _choose(self, messages, thread_id, counter, reserve_tokens, counts):
-        tail = _Tail(messages, thread_id, self.first + self.last + 8)
+    async def _choose(self, call: _Call) -> list[Row]:
+        tail = _Tail(call, self.first + self.last + 8)
         await tail.grow()
-        head = await self._head(messages, thread_id, tail)
+        head = await self._head(call, tail)
         while True:
             chosen = self._tail(tail.units(), head, complete=tail.at_start)
             if chosen is not None:
                 return _rows(head) + _rows(list(reversed(chosen)))
             await tail.grow()
 
-    async def _head(self, messages: Any, thread_id: str, tail: _Tail) -> list[Unit]:
+    async def _head(self, call: _Call, tail: _Tail) -> list[Unit]:
         """The head units, reading the thread's first rows only as far as needed."""
         if tail.at_start or self.first == 0:
-            return choose_head(build_units(tail.rows), self.first) or []
+            return choose_head(call.units(tail.rows), self.first) or []
         stop = tail.rows[0]["position"]
         # Positions count up from 1 in a thread; doubling also copes with gaps.
         before = min(stop, 1 + self.first + 8)
         while True:
-            rows = await messages.list_light(thread_id, before=before)
+            rows = await call.messages.list_light(call.thread_id, before=before)
             if before >= stop:  # read everything up to the tail: the whole thread is known
-                return choose_head(build_units([*rows, *tail.rows]), self.first) or []
-            head = choose_head(build_units(rows, to_end=False), self.first)
+                return choose_head(call.units([*rows, *tail.rows]), self.first) or []
+            head = choose_head(call.units(rows, to_end=False), self.first)
             if head is not None:
                 return head
             before = min(stop, before * 2)
@@ -251,14 +281,14 @@ class TokenWindowStrategy(MemoryStrategy):
         chosen = choose_tail(build_units(rows), budget, size=_unit_tokens({}), complete=True) or []
         return _ids(chosen[::-1])
 
-    async def _choose(self, messages, thread_id, counter, reserve_tokens, counts):
-        budget = self.budget(reserve_tokens)
+    async def _choose(self, call: _Call) -> list[Row]:
+        budget = self.budget(call.reserve_tokens)
         # ~100 tokens a message is typical; start with about one budget's worth.
-        tail = _Tail(messages, thread_id, min(1024, budget // 100 + 16))
+        tail = _Tail(call, min(1024, budget // 100 + 16))
         while True:
             await tail.grow()
-            await _fill_counts(messages, counter, tail.rows, budget, counts)
-            chosen = choose_tail(tail.units(), budget, size=_unit_tokens(counts), complete=tail.at_start)
+            await _fill_counts(call, tail.rows, budget)
+            chosen = choose_tail(tail.units(), budget, size=_unit_tokens(call.counts), complete=tail.at_start)
             if chosen is not None:
                 return _rows(chosen)
 
@@ -320,9 +350,9 @@ async def _count(messages: Any, counter: TokenCounter, ids: list[str]) -> dict[s
     return await asyncio.to_thread(lambda: {r["id"]: counter.count_message(r) for r in records})
 
 
-async def _fill_counts(messages: Any, counter: TokenCounter, rows: list[Row], budget: int,
-                       counts: dict[str, int]) -> None:
+async def _fill_counts(call: _Call, rows: list[Row], budget: int) -> None:
     """Count the uncounted rows from the newest back until the budget is spent, in batches."""
+    counts = call.counts
     total = 0
     i = len(rows) - 1
     while i >= 0 and total <= budget:
@@ -331,7 +361,7 @@ async def _fill_counts(messages: Any, counter: TokenCounter, rows: list[Row], bu
         if n is None:
             batch = [r["id"] for r in rows[max(0, i - _COUNT_BATCH + 1): i + 1]
                      if r["token_count"] is None and r["id"] not in counts]
-            counts.update(await _count(messages, counter, batch))
+            counts.update(await _count(call.messages, call.counter, batch))
             n = counts.get(row["id"], 0)  # 0: the message vanished meanwhile
         total += n
         i -= 1
