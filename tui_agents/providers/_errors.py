@@ -154,7 +154,10 @@ def error_from_response(label: str, status: int, headers: Mapping[str, str], bod
     """The typed error for an HTTP error response, keeping the provider's own message."""
     message, etype = _body_details(body)
     cls = _class_for(status, etype, message or "")
-    error = _build(cls, label, status, etype, message or f"HTTP {status}", secret, parse_retry_after(headers))
+    retry_after = parse_retry_after(headers)
+    error = _build(cls, label, status, etype, message or f"HTTP {status}", secret, retry_after)
+    if not isinstance(error, RateLimitedError):
+        error.retry_after = retry_after  # type: ignore[attr-defined]  # 503/529 may carry it too
     # OpenAI answers 429 for an exhausted quota too; waiting will not help.
     if etype == "insufficient_quota":
         error.retryable = False

@@ -14,10 +14,9 @@ from ..errors import (
     MissingAPIKeyError,
     ProviderConnectionError,
     ProviderError,
-    RateLimitedError,
     StreamInterruptedError,
 )
-from ..secrets import Secret, env_var_for, get_key
+from ..secrets import ENV_VARS, Secret, env_var_for, get_key
 from ._errors import error_from_response, error_from_transport, scrub
 from .base import Provider, StreamEvent
 from .models import DEFAULT_MODELS
@@ -78,7 +77,8 @@ class HTTPProvider(Provider):
         self.max_retries = max(0, int(max_retries))
         unknown = set(options) - _OPTION_NAMES
         self._options = {k: v for k, v in options.items() if k not in unknown}
-        self._key: Secret | None = Secret(api_key) if api_key else (get_key(self.name) if self.key_required else None)
+        # Look the key up even when optional: an OpenAI-compatible server may still want one.
+        self._key: Secret | None = Secret(api_key) if api_key else (get_key(self.name) if self.name in ENV_VARS else None)
         self._client = httpx.AsyncClient(
             timeout=_timeout(timeout),
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0),
@@ -128,8 +128,9 @@ class HTTPProvider(Provider):
         """Seconds to wait before retry ``attempt`` (0-based), or None to give up."""
         if not error.retryable or attempt >= self.max_retries:
             return None
-        if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            return error.retry_after if error.retry_after <= MAX_RETRY_AFTER else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return retry_after if retry_after <= MAX_RETRY_AFTER else None
         base = min(8.0, 0.5 * 2**attempt)
         return base * (1.0 - 0.25 * random.random())
 
