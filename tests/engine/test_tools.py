@@ -131,6 +131,34 @@ async def test_parameter_names_that_clash_with_pydantic_are_passed_through():
     assert result.content == "a-2"
 
 
+async def test_string_annotations_from_future_import_are_resolved(tmp_path, monkeypatch):
+    (tmp_path / "future_tools.py").write_text(
+        "from __future__ import annotations\n"
+        "from typing import Annotated, Literal\n"
+        "from pydantic import Field\n"
+        "from tui_agents import tool\n"
+        "from tui_agents.tools import ToolContext\n"
+        "def make():\n"
+        "    class Local:\n"
+        "        pass\n"
+        "    @tool(description='Future', register=False)\n"
+        "    def future(n: Annotated[int, Field(description='count')], mode: Literal['a', 'b'] = 'a',\n"
+        "               hidden: Local = None, context: ToolContext | None = None) -> str:\n"
+        "        return f'{n * 2}{mode}{context is None}'\n"
+        "    return future\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import future_tools
+
+    future = future_tools.make()
+    props = schema_of(future)["properties"]
+    assert props["n"] == {"type": "integer", "description": "count"}
+    assert props["mode"]["enum"] == ["a", "b"]
+    assert props["hidden"] == {"default": None}  # a local class cannot be resolved: any value
+    assert "context" not in props
+    assert (await future.tool.run({"n": "21"})).content == "42aTrue"
+
+
 def test_description_defaults_to_the_docstring():
     @tool()
     def shout(text: str) -> str:

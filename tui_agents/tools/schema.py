@@ -35,18 +35,29 @@ def _is_context_annotation(annotation: Any, context_type: type) -> bool:
 
 
 def _type_hints(func: Callable[..., Any]) -> dict[str, Any]:
-    """Resolved hints (string annotations too); unresolvable ones fall back to the raw annotation."""
+    """Resolved hints (string annotations too); one that cannot be resolved is left out, so it accepts any value."""
     try:
         return typing.get_type_hints(func, include_extras=True)
-    except Exception as exc:  # a forward reference to a name that is not importable
-        log.warning("could not resolve the type hints of %s (%s); unresolved parameters accept any value",
-                    getattr(func, "__qualname__", func), exc)
-        return {}
+    except Exception:  # a forward reference to a name that is not importable: resolve one by one
+        pass
+    target = inspect.unwrap(getattr(func, "__func__", func))
+    namespace = getattr(target, "__globals__", {})
+    hints: dict[str, Any] = {}
+    for name, annotation in getattr(target, "__annotations__", {}).items():
+        try:
+            holder = types.SimpleNamespace(__annotations__={name: annotation})
+            hints.update(typing.get_type_hints(holder, globalns=namespace, include_extras=True))
+        except Exception as exc:
+            log.warning("could not resolve the type of parameter %r of %s (%s); it accepts any value",
+                        name, getattr(func, "__qualname__", func), exc)
+    return hints
 
 
-def context_params(func: Callable[..., Any], context_type: type) -> tuple[list[str], bool]:
+def context_params(
+    func: Callable[..., Any], context_type: type, hints: Mapping[str, Any] | None = None
+) -> tuple[list[str], bool]:
     """The parameters of ``func`` that take a context, and whether one of them needs it."""
-    hints = _type_hints(func)
+    hints = _type_hints(func) if hints is None else hints
     names: list[str] = []
     required = False
     for param in inspect.signature(func).parameters.values():
@@ -70,7 +81,7 @@ class SignatureSchema:
     def __init__(self, func: Callable[..., Any], *, model_name: str, context_type: type) -> None:
         signature = inspect.signature(func)
         hints = _type_hints(func)
-        self.context_params, self.context_required = context_params(func, context_type)
+        self.context_params, self.context_required = context_params(func, context_type, hints)
         fields: dict[str, Any] = {}
         self._params: list[_Param] = []
         for index, param in enumerate(signature.parameters.values()):
