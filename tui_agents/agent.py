@@ -38,7 +38,7 @@ def _compile_definition(definition: Any) -> str:
 def _definition_dict(definition: Any) -> dict[str, Any] | None:
     if definition is None:
         return None
-    dump = getattr(definition, "model_dump", None) or getattr(definition, "to_dict", None)
+    dump = getattr(definition, "to_dict", None) or getattr(definition, "model_dump", None)
     return dump() if callable(dump) else None
 
 
