@@ -318,3 +318,16 @@ async def test_redis_results_are_kept_for_the_configured_ttl(redis_url: str, red
     assert 0 < await client.ttl(key) <= 600
     await client.aclose()
     await queue.aclose()
+
+
+async def test_errors_no_retry_can_fix_fail_at_once(make_queue: MakeQueue) -> None:
+    queue = make_queue()
+
+    @queue.handler("gone")
+    async def gone(payload: dict[str, Any]) -> None:
+        raise NotFoundError("Thread thr_x does not exist.")
+
+    job_id = await queue.enqueue("gone", {}, max_retries=5)
+    await queue.start_worker()
+    job = await queue.wait_for(job_id, timeout=10)
+    assert (job.status, job.attempts, job.error) == ("failed", 1, "NotFoundError: Thread thr_x does not exist.")

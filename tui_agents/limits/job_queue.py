@@ -28,9 +28,20 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from ..errors import InvalidArgumentError, NotFoundError
+from ..errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigError,
+    InvalidArgumentError,
+    ModelNotFoundError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderPermissionError,
+)
 
-__all__ = ["JobStatus", "Job", "JobWatch", "QueueBackend", "MemoryQueueBackend", "JobQueue", "Handler"]
+__all__ = [
+    "JobStatus", "Job", "JobWatch", "QueueBackend", "MemoryQueueBackend", "JobQueue", "Handler", "PERMANENT_ERRORS",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +58,19 @@ class JobStatus(StrEnum):
 
 
 FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+# Failures no retry can fix: a bad payload, a deleted record, a missing key, a
+# request the provider rejects as such. A job that raises one fails at once.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    ConfigError,
+    AuthenticationError,
+    ProviderPermissionError,
+    ModelNotFoundError,
+    BadRequestError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +298,8 @@ class JobQueue:
 
     A failed run is retried after ``retry_base_delay * 2**(attempt-1)`` seconds
     (capped at ``retry_max_delay``, with jitter of up to half that) while
-    retries are left. ``stop_worker`` lets running jobs finish for
+    retries are left, except for errors in ``PERMANENT_ERRORS`` (bad payload,
+    record not found, rejected key or request), which fail the job at once. ``stop_worker`` lets running jobs finish for
     ``shutdown_grace`` seconds, then cancels them and puts them back in the queue.
     """
 
@@ -475,7 +500,7 @@ class JobQueue:
             raise
         except Exception as exc:
             error = _describe(exc)
-            if job.attempts <= job.max_retries:
+            if job.attempts <= job.max_retries and not isinstance(exc, PERMANENT_ERRORS):
                 return await self._settle(job, JobStatus.PENDING, error=error, delay=self._backoff(job.attempts))
             return await self._settle(job, JobStatus.FAILED, error=error)
         return await self._settle(job, JobStatus.COMPLETED, result=result)
