@@ -394,3 +394,23 @@ async def test_a_failing_job_queue_never_fails_the_turn(conn, providers, fake_ll
     runner = runner_for(conn, providers("anthropic"), job_queue=BrokenQueue())
     fake_llm.script(Reply(text="still fine"))
     assert await runner.run(thread_id, "alice", "hello") == "still fine"
+
+
+async def test_default_title_job_names_the_thread_after_the_first_exchange(conn, providers, fake_llm):
+    from tui_agents.limits import JobQueue
+
+    queue = JobQueue()
+    thread_id = await new_thread(conn)
+    runner = runner_for(conn, providers("anthropic"), job_queue=queue, user_memory=False)
+    fake_llm.script(Reply(text="Give them sun and water."), Reply(text="Growing Tomatoes"))
+    await queue.start_worker()
+    try:
+        await runner.run(thread_id, "alice", "How do I grow tomatoes?")
+
+        async def titled() -> str | None:
+            return (await ThreadStore(conn).get(thread_id))["title"]
+
+        assert await wait_until(titled) == "Growing Tomatoes"
+    finally:
+        await queue.stop_worker()
+    assert len(chat_requests(fake_llm)) == 2  # the reply and the title, no memory extraction
