@@ -8,7 +8,16 @@ ENGINE_MODULES = [
     "tui_agents.errors",
     "tui_agents.types",
     "tui_agents.events",
-    "tui_agents.providers.base",
+    "tui_agents.providers",
+    "tui_agents.store",
+    "tui_agents.tools",
+    "tui_agents.guardrails",
+    "tui_agents.definition",
+    "tui_agents.memory",
+    "tui_agents.limits",
+    "tui_agents.runner",
+    "tui_agents.agent",
+    "tui_agents.cli",
 ]
 
 
