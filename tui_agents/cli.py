@@ -88,8 +88,9 @@ def _cmd_keys(args: argparse.Namespace) -> int:
             print(f"aiagents-tui: keys {args.action} needs a provider", file=sys.stderr)
             return 2
         if args.action == "delete":
-            secrets.delete_key(args.provider)
-            print(f"Deleted the {args.provider} key from the keyring.")
+            removed = secrets.delete_key(args.provider)
+            print(f"Deleted the {args.provider} key from the keyring." if removed
+                  else f"No {args.provider} key was stored in the keyring.")
             return 0
         import getpass
 
@@ -103,6 +104,11 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
+    import logging
+
+    # Engine warnings must not be written over the screen (nor anywhere a key could leak).
+    logging.getLogger("tui_agents").addHandler(logging.NullHandler())
+    logging.getLogger("tui_agents").propagate = False
     from .tui.app import AiAgentsApp
 
     app = AiAgentsApp(db_path=args.db_path, provider=args.provider, model=args.model, theme_name=args.theme)

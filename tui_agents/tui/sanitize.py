@@ -1,0 +1,36 @@
+"""The one sanitizer for untrusted text (model, user, tool) before it reaches the screen."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["sanitize", "highlight_snippet"]
+
+# C0 controls except \t and \n, DEL, and C1 controls: ESC/CSI/OSC sequences lose their
+# introducer and become inert text, so nothing can retitle, clear or drive the terminal.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def sanitize(text: str | None) -> str:
+    """``text`` without C0/C1 control characters and DEL; newline and tab are kept."""
+    if not text:
+        return ""
+    return _CONTROL.sub("", text)
+
+
+def highlight_snippet(snippet: str, style: str = "reverse"):
+    """A ``Text`` of a search snippet with the ``[[``/``]]``-wrapped terms styled, never parsed as markup."""
+    from rich.text import Text
+
+    out = Text(no_wrap=True, overflow="ellipsis")
+    rest = sanitize(snippet).replace("\n", " ")
+    while rest:
+        start = rest.find("[[")
+        end = rest.find("]]", start + 2) if start >= 0 else -1
+        if start < 0 or end < 0:
+            out.append(rest)
+            break
+        out.append(rest[:start])
+        out.append(rest[start + 2 : end], style=style)
+        rest = rest[end + 2 :]
+    return out

@@ -1,0 +1,81 @@
+"""Pick the provider and model of the open chat: listed models, or any name typed in."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from ..sanitize import sanitize
+
+__all__ = ["ModelPickerScreen", "PROVIDERS"]
+
+PROVIDERS = ("ollama", "openai", "anthropic")
+
+
+class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
+    """Dismisses with ``(provider, model)`` or None."""
+
+    CSS_PATH = "model_picker.tcss"
+    HELP = "Choose a provider, then a listed model (enter) or type any model name and press enter."
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel")]
+
+    def __init__(self, provider: str, model: str) -> None:
+        super().__init__()
+        self.provider = provider if provider in PROVIDERS else "ollama"
+        self.model = model
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text("Model", style="bold"), markup=False)
+            yield Select([(p, p) for p in PROVIDERS], value=self.provider, allow_blank=False, id="provider")
+            yield Static(Text("Loading models…"), id="models-state", markup=False)
+            yield OptionList(id="models")
+            yield Input(self.model, placeholder="any model name, enter to use it", id="model-name")
+
+    def on_mount(self) -> None:
+        self.query_one("#model-name", Input).focus()
+        self.load_models(self.provider)
+
+    @on(Select.Changed, "#provider")
+    def _provider_changed(self, event: Select.Changed) -> None:
+        self.provider = str(event.value)
+        self.load_models(self.provider)
+
+    @work(exclusive=True, exit_on_error=False)
+    async def load_models(self, provider: str) -> None:
+        """List the provider's models (Ollama: /api/tags); a failure is shown, never raised."""
+        from ...errors import AgentError
+
+        state = self.query_one("#models-state", Static)
+        options = self.query_one("#models", OptionList)
+        options.clear_options()
+        state.update(Text("Loading models…"))
+        backend = getattr(self.app, "backend", None)
+        if backend is None:
+            state.update(Text("The database is still opening; type a model name."))
+            return
+        try:
+            models = await backend.list_models(provider)
+        except AgentError as exc:
+            state.update(Text(sanitize(str(exc)) + " You can still type a model name."))
+            return
+        except Exception as exc:  # noqa: BLE001 - never a traceback in a picker
+            state.update(Text(f"Could not list models ({type(exc).__name__}). You can still type a model name."))
+            return
+        state.update(Text(f"{len(models)} models from {provider}" if models else "No models listed."))
+        options.add_options([Option(Text(sanitize(m)), id=m) for m in models])
+
+    @on(OptionList.OptionSelected, "#models")
+    def _model_chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss((self.provider, str(event.option.id)))
+
+    @on(Input.Submitted, "#model-name")
+    def _typed(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.dismiss((self.provider, event.value.strip()))

@@ -1,0 +1,200 @@
+"""The chat pane: the visible window of one thread's messages, with a message cursor.
+
+Only a bounded window of messages is in the DOM: the latest ones first, older
+ones when the view is scrolled to the top (the far end is pruned). The view
+follows new text only while it is at the bottom (``anchor``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+
+from .message import MessageView, Notice
+
+__all__ = ["ChatPane", "MAX_VIEWS", "FIRST_PAGE", "OLDER_PAGE"]
+
+FIRST_PAGE = 12
+OLDER_PAGE = 30
+MAX_VIEWS = 120
+
+
+class ChatPane(VerticalScroll, can_focus=True):
+    """Messages of the open thread; alt+up/alt+down move the message cursor, enter opens its menu."""
+
+    HELP = "The open thread. alt+up / alt+down select a message, enter opens its menu, escape goes back to the composer."
+
+    BINDINGS = [
+        Binding("alt+up", "cursor(-1)", "Previous message", id="message.previous", show=False),
+        Binding("alt+down", "cursor(1)", "Next message", id="message.next", show=False),
+        Binding("enter", "open_menu", "Message menu", id="message.menu"),
+        Binding("escape", "leave", "Back to composer", id="message.leave", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    ChatPane { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
+    ChatPane:focus { border-left: tall $accent 40%; }
+    """
+
+    class LoadOlder(Message):
+        """The view reached the top and older messages exist."""
+
+        def __init__(self, thread_id: str, before: int) -> None:
+            super().__init__()
+            self.thread_id = thread_id
+            self.before = before
+
+    class MenuRequested(Message):
+        """The user asked for the menu of the selected message."""
+
+        def __init__(self, view: MessageView) -> None:
+            super().__init__()
+            self.view = view
+
+    class Left(Message):
+        """The user left the message cursor (focus goes back to the composer)."""
+
+    def __init__(self, format_time: Callable[[float], str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.format_time = format_time
+        self.thread_id: str | None = None
+        self.has_older = False
+        self.cursor: int | None = None
+        self._loading_older = False
+
+    # ---- content
+
+    @property
+    def views(self) -> list[MessageView]:
+        return [child for child in self.children if isinstance(child, MessageView)]
+
+    def _view(self, record: dict[str, Any], streaming: bool = False) -> MessageView:
+        return MessageView(record, self.format_time, streaming=streaming)
+
+    async def show(self, thread_id: str | None, records: Iterable[dict[str, Any]], has_older: bool,
+                   *, extra: Iterable[Widget] = ()) -> None:
+        """Replace the content with ``records`` (oldest first) and follow the bottom."""
+        self.thread_id = thread_id
+        self.has_older = has_older
+        self.cursor = None
+        self._loading_older = False
+        widgets: list[Widget] = [self._view(r) for r in records]
+        widgets.extend(extra)
+        with self.app.batch_update():
+            await self.remove_children()
+            if widgets:
+                await self.mount_all(widgets)
+        self.anchor()
+
+    async def add(self, widget: Widget) -> Widget:
+        """Append a widget (message view or notice) at the bottom."""
+        await self.mount(widget)
+        self._prune(from_top=True)
+        return widget
+
+    async def add_message(self, record: dict[str, Any], streaming: bool = False) -> MessageView:
+        """Append a message view."""
+        view = self._view(record, streaming=streaming)
+        await self.add(view)
+        return view
+
+    async def prepend(self, records: list[dict[str, Any]], has_older: bool) -> None:
+        """Insert older messages at the top, keeping what is on screen in place."""
+        self.has_older = has_older
+        if not records:
+            self._loading_older = False
+            return
+        views = [self._view(r) for r in records]
+        old_height = self.virtual_size.height
+        old_y = self.scroll_y
+        first = self.children[0] if self.children else None
+        await self.mount_all(views, before=first) if first is not None else await self.mount_all(views)
+        if self.cursor is not None:
+            self.cursor += len(views)
+
+        def keep_place() -> None:
+            self.scroll_to(y=old_y + self.virtual_size.height - old_height, animate=False, immediate=True)
+            self._prune(from_top=False)
+            self._loading_older = False
+
+        self.call_after_refresh(keep_place)
+
+    def _prune(self, from_top: bool) -> None:
+        """Keep at most MAX_VIEWS message views in the DOM."""
+        views = self.views
+        extra = len(views) - MAX_VIEWS
+        if extra <= 0:
+            return
+        doomed = views[:extra] if from_top else views[-extra:]
+        if from_top:
+            self.has_older = True
+        for view in doomed:
+            view.remove()
+        if self.cursor is not None:
+            self.cursor = max(0, self.cursor - extra) if from_top else min(self.cursor, MAX_VIEWS - 1)
+
+    def find(self, message_id: str) -> MessageView | None:
+        """The view of a message, if it is in the window."""
+        for view in self.views:
+            if view.message_id == message_id:
+                return view
+        return None
+
+    def last_notice(self) -> Notice | None:
+        notices = [c for c in self.children if isinstance(c, Notice)]
+        return notices[-1] if notices else None
+
+    # ---- scrolling
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new <= 1 and old > new and self.has_older and not self._loading_older and self.thread_id:
+            views = self.views
+            if views and views[0].record.get("position") is not None:
+                self._loading_older = True
+                self.post_message(self.LoadOlder(self.thread_id, views[0].record["position"]))
+
+    # ---- message cursor
+
+    def _select(self, index: int | None) -> None:
+        views = self.views
+        for i, view in enumerate(views):
+            view.set_class(i == index, "-selected")
+        self.cursor = index
+        if index is not None and 0 <= index < len(views):
+            self.release_anchor()
+            self.scroll_to_widget(views[index], animate=False)
+
+    def action_cursor(self, delta: int) -> None:
+        """Move the message cursor (entering it from the composer selects the last message)."""
+        views = self.views
+        if not views:
+            return
+        if self.cursor is None:
+            index = len(views) - 1 if delta < 0 else 0
+        else:
+            index = max(0, min(len(views) - 1, self.cursor + delta))
+        self.focus()
+        self._select(index)
+
+    def selected(self) -> MessageView | None:
+        views = self.views
+        if self.cursor is None or not (0 <= self.cursor < len(views)):
+            return None
+        return views[self.cursor]
+
+    def action_open_menu(self) -> None:
+        """Open the menu of the selected message."""
+        view = self.selected()
+        if view is not None:
+            self.post_message(self.MenuRequested(view))
+
+    def action_leave(self) -> None:
+        """Clear the cursor and return to the composer."""
+        self._select(None)
+        self.post_message(self.Left())
