@@ -210,15 +210,19 @@ class _ReplyWriter:
 
 
 def _to_message(record: Mapping[str, Any]) -> Message:
+    """A stored record as a provider message; ``model_construct`` because store rows are already valid."""
     role = record["role"]
     if role == "tool":
         meta = record.get("meta") or {}
-        return Message(
-            role="tool", content=record["content"], tool_call_id=record["tool_call_id"],
+        return Message.model_construct(
+            role="tool", content=record["content"], tool_calls=[], tool_call_id=record["tool_call_id"],
             name=meta.get("name"), is_error=meta.get("status", "ok") != "ok", id=record["id"],
         )
     calls = [ToolCall(**call) for call in record.get("tool_calls") or ()]
-    return Message(role=role, content=record["content"], tool_calls=calls, id=record["id"])
+    return Message.model_construct(
+        role=role, content=record["content"], tool_calls=calls, tool_call_id=None, name=None,
+        is_error=False, id=record["id"],
+    )
 
 
 def _history(records: Iterable[Mapping[str, Any]]) -> list[Message]:
@@ -367,10 +371,10 @@ class AgentRunner:
             thread = await self._threads.get(thread_id)
             setup = await self._setup_for(thread.get("agent_id"))
             if text is not None:
-                user_id_msg = await self._save_user_message(thread_id, text)
-                yield MessageSaved(thread_id, user_id_msg, "user", "complete")
+                user_message_id = await self._save_user_message(thread_id, text)
+                yield MessageSaved(thread_id, user_message_id, "user", "complete")
                 if self._judge is not None:
-                    flag = await self._judge_message(thread_id, user_id_msg, text)
+                    flag = await self._judge_message(thread_id, user_message_id, text)
                     if flag is not None:
                         yield flag
                         if flag.action == "blocked":
@@ -548,9 +552,9 @@ class AgentRunner:
         writer = _ReplyWriter(self._messages, turn.thread_id, turn.model, self.flush_interval)
         calls: dict[int, ToolCall] = {}
         usage = Usage()
+        options = {"model": turn.model} if turn.model else {}
         stream = self.provider.stream(
-            list(turn.history), system=turn.system, tools=list(turn.setup.definitions) or None,
-            model=turn.model or None,
+            list(turn.history), system=turn.system, tools=list(turn.setup.definitions) or None, **options
         )
         try:
             async with aclosing(stream) as events:  # type: ignore[type-var]
@@ -587,9 +591,16 @@ class AgentRunner:
 
     async def _wait_for_rate_limit(self, turn: _Turn) -> AsyncIterator[TurnEvent]:
         """Reserve a request with the limiter, announcing each wait before sleeping it."""
+        limiter = self.rate_limiter
         chars = sum(len(m.content) for m in turn.history) + len(turn.system or "")
         estimate = chars // 4 + 1
-        while (wait := await self.rate_limiter.try_acquire(turn.key, estimate)) > 0:
+        if not hasattr(limiter, "try_acquire"):  # a limiter with only the seed's check/acquire/record
+            if (wait := await limiter.check(turn.key, estimate)) > 0:
+                yield RateLimitWait(turn.thread_id, turn.key, wait)
+            await limiter.acquire(turn.key, estimate)
+            return
+        # try_acquire reserves atomically or says how long to wait, so the wait is announced first.
+        while (wait := await limiter.try_acquire(turn.key, estimate)) > 0:
             yield RateLimitWait(turn.thread_id, turn.key, wait)
             await asyncio.sleep(wait)
 
