@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InvalidArgumentError
 from .tokens import MESSAGE_OVERHEAD, TokenCounter
-from .units import Unit, build_units, choose_head, choose_tail, drop_broken
+from .units import Unit, build_units, choose_head, choose_tail, drop_broken, units_backward
 
 __all__ = [
     "MemoryStrategy",
@@ -48,7 +48,6 @@ Record = Mapping[str, Any]
 DEFAULT_STRATEGY = "last_n"
 _COUNT_BATCH = 256  # messages counted per get_many on a cold thread
 _MAX_CHUNK = 16_384
-_MAX_PASSES = 4  # choose again at most this often when broken units turn up
 
 
 class _Params(BaseModel):
@@ -68,10 +67,13 @@ class _Call:
     counts: dict[str, int] = field(default_factory=dict)  # counted now, written back once
     exclude: set[str] = field(default_factory=set)  # ids ``drop_broken`` removed on a first pass
 
-    def units(self, rows: Sequence[Row], *, from_start: bool = True, to_end: bool = True) -> list[Unit]:
-        if self.exclude:
-            rows = [row for row in rows if row["id"] not in self.exclude]
-        return build_units(rows, from_start=from_start, to_end=to_end)
+    def rows(self, rows: Sequence[Row]) -> Sequence[Row]:
+        """``rows`` without the ones found broken on a first pass."""
+        return [row for row in rows if row["id"] not in self.exclude] if self.exclude else rows
+
+    def units(self, rows: Sequence[Row], *, to_end: bool = True) -> list[Unit]:
+        """Units of rows that begin at the thread's start, oldest first."""
+        return build_units(self.rows(rows), to_end=to_end)
 
 
 class _Tail:
@@ -91,8 +93,9 @@ class _Tail:
         self.rows = [*older, *self.rows]
         self.chunk = min(self.chunk * 4, _MAX_CHUNK)
 
-    def units(self) -> list[Unit]:
-        return self.call.units(self.rows, from_start=self.at_start)
+    def units(self) -> Iterator[Unit]:
+        """The units read so far, newest first."""
+        return units_backward(self.call.rows(self.rows), from_start=self.at_start)
 
 
 class MemoryStrategy(abc.ABC):
@@ -135,12 +138,13 @@ class MemoryStrategy(abc.ABC):
                      reserve_tokens: int = 0) -> list[Record]:
         """The message records to send, in conversation order, each with ``token_count`` set."""
         call = _Call(messages, thread_id, counter, reserve_tokens)
-        for _ in range(_MAX_PASSES):
+        while True:  # ends: each extra pass excludes at least one more message
             rows = await self._choose(call)
             missing = [row["id"] for row in rows if row["token_count"] is None and row["id"] not in call.counts]
             if missing:
                 call.counts.update(await _count(messages, counter, missing))
-            records = sorted(await messages.get_many([row["id"] for row in rows]), key=lambda r: r["position"])
+            rows = sorted(rows, key=lambda row: row["position"])
+            records = await messages.get_many([row["id"] for row in rows])  # in that order
             kept = drop_broken(records)
             if len(kept) == len(records):
                 break
@@ -174,7 +178,7 @@ class LastNStrategy(MemoryStrategy):
         return f"last {self.n} messages"
 
     def select_rows(self, rows: Sequence[Row], reserve_tokens: int = 0) -> list[str]:
-        chosen = choose_tail(build_units(rows), self.n, complete=True) or []
+        chosen = choose_tail(units_backward(rows), self.n, complete=True) or []
         return _ids(chosen[::-1])
 
     async def _choose(self, call: _Call) -> list[Row]:
@@ -213,12 +217,11 @@ class FirstLastStrategy(MemoryStrategy):
         return f"first {self.first} + last {self.last} messages"
 
     def select_rows(self, rows: Sequence[Row], reserve_tokens: int = 0) -> list[str]:
-        units = build_units(rows)
-        head = choose_head(units, self.first) or []
-        tail = self._tail(units, head, complete=True) or []
+        head = choose_head(build_units(rows), self.first) or []
+        tail = self._tail(units_backward(rows), head, complete=True) or []
         return _ids(head) + _ids(tail[::-1])
 
-    def _tail(self, units: Sequence[Unit], head: list[Unit], complete: bool) -> list[Unit] | None:
+    def _tail(self, units: Iterable[Unit], head: list[Unit], complete: bool) -> list[Unit] | None:
         after = head[-1].rows[-1]["position"] if head else None
         return choose_tail(units, self.last, complete=complete, after_position=after)
 
@@ -234,7 +237,9 @@ class FirstLastStrategy(MemoryStrategy):
 
     async def _head(self, call: _Call, tail: _Tail) -> list[Unit]:
         """The head units, reading the thread's first rows only as far as needed."""
-        if tail.at_start or self.first == 0:
+        if self.first == 0:
+            return []
+        if tail.at_start:
             return choose_head(call.units(tail.rows), self.first) or []
         stop = tail.rows[0]["position"]
         # Positions count up from 1 in a thread; doubling also copes with gaps.
@@ -278,7 +283,7 @@ class TokenWindowStrategy(MemoryStrategy):
     def select_rows(self, rows: Sequence[Row], reserve_tokens: int = 0) -> list[str]:
         """Rows need ``token_count``; a missing one is guessed from ``chars``."""
         budget = self.budget(reserve_tokens)
-        chosen = choose_tail(build_units(rows), budget, size=_unit_tokens({}), complete=True) or []
+        chosen = choose_tail(units_backward(rows), budget, size=_unit_tokens({}), complete=True) or []
         return _ids(chosen[::-1])
 
     async def _choose(self, call: _Call) -> list[Row]:
@@ -287,10 +292,14 @@ class TokenWindowStrategy(MemoryStrategy):
         tail = _Tail(call, min(1024, budget // 100 + 16))
         while True:
             await tail.grow()
-            await _fill_counts(call, tail.rows, budget)
+            used = await _fill_counts(call, tail.rows, budget)
             chosen = choose_tail(tail.units(), budget, size=_unit_tokens(call.counts), complete=tail.at_start)
             if chosen is not None:
                 return _rows(chosen)
+            # Size the next read from the average message so far, so the thread
+            # is read about once rather than in ever larger chunks.
+            average = max(1.0, used / max(1, len(tail.rows)))
+            tail.chunk = min(_MAX_CHUNK, int((budget - used) / average * 1.25) + 32)
 
 
 STRATEGIES: dict[str, type[MemoryStrategy]] = {
@@ -350,8 +359,8 @@ async def _count(messages: Any, counter: TokenCounter, ids: list[str]) -> dict[s
     return await asyncio.to_thread(lambda: {r["id"]: counter.count_message(r) for r in records})
 
 
-async def _fill_counts(call: _Call, rows: list[Row], budget: int) -> None:
-    """Count the uncounted rows from the newest back until the budget is spent, in batches."""
+async def _fill_counts(call: _Call, rows: list[Row], budget: int) -> int:
+    """Count the uncounted rows from the newest back until the budget is spent; the tokens seen."""
     counts = call.counts
     total = 0
     i = len(rows) - 1
@@ -365,3 +374,4 @@ async def _fill_counts(call: _Call, rows: list[Row], budget: int) -> None:
             n = counts.get(row["id"], 0)  # 0: the message vanished meanwhile
         total += n
         i -= 1
+    return total

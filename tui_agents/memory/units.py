@@ -10,22 +10,21 @@ Everything here is pure and synchronous, so it is easy to test.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
-__all__ = ["Unit", "build_units", "choose_head", "choose_tail", "drop_broken"]
+__all__ = ["Unit", "build_units", "units_backward", "choose_head", "choose_tail", "drop_broken"]
 
 Row = Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
+class Unit(NamedTuple):
     """Consecutive rows kept or dropped together, head first.
 
     ``valid`` is False for tool results with no call before them and for a tool
     call with no result at all; such units are never chosen. ``known`` is False
-    when the unit may continue outside the rows that were read.
+    when the unit may continue outside the rows that were read. (A NamedTuple:
+    thousands are made per context, and a frozen dataclass is ~5x slower to build.)
     """
 
     rows: tuple[Row, ...]
@@ -37,11 +36,13 @@ class Unit:
         return self.rows[0]["position"]
 
     @property
+    def size(self) -> int:
+        """How many messages the unit has."""
+        return len(self.rows)
+
+    @property
     def ids(self) -> list[str]:
         return [row["id"] for row in self.rows]
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 def _calls_tools(row: Row) -> bool:
@@ -49,44 +50,55 @@ def _calls_tools(row: Row) -> bool:
 
 
 def build_units(rows: Sequence[Row], *, from_start: bool = True, to_end: bool = True) -> list[Unit]:
-    """Split rows (conversation order) into units.
+    """Split rows (conversation order) into units, oldest first.
 
     ``from_start``/``to_end`` say whether ``rows`` begins at the thread's first
     message and ends at its last; otherwise the units at the cut are ``known=False``.
     """
-    units: list[Unit] = []
-    current: list[Row] = []
-    for row in rows:
-        if row["role"] == "tool" and current and (current[0]["role"] == "tool" or _calls_tools(current[0])):
-            current.append(row)
-            continue
-        if current:
-            units.append(_close(current))
-        current = [row]
-    if current:
-        units.append(_close(current))
-    if units and not from_start and units[0].rows[0]["role"] == "tool":
-        units[0] = Unit(units[0].rows, valid=False, known=False)
+    units = list(units_backward(rows, from_start=from_start))
+    units.reverse()
     if units and not to_end:
-        last = units[-1]
-        units[-1] = Unit(last.rows, valid=last.valid, known=False)
+        units[-1] = units[-1]._replace(known=False)
     return units
 
 
-def _close(rows: list[Row]) -> Unit:
-    head = rows[0]
-    if head["role"] == "tool":
-        return Unit(tuple(rows), valid=False)  # results whose call is not there
-    if _calls_tools(head):
-        return Unit(tuple(rows), valid=len(rows) > 1)
-    return Unit(tuple(rows))
+def units_backward(rows: Sequence[Row], *, from_start: bool = True) -> Iterator[Unit]:
+    """The units of ``rows`` (conversation order, ending at the thread's end), newest first.
+
+    Lazy, so a strategy that stops early never looks at the older rows.
+    """
+    results: list[Row] = []  # tool rows seen (newest first) whose head is not reached yet
+    for i in range(len(rows) - 1, -1, -1):
+        row = rows[i]
+        role = row["role"]
+        if role == "tool":
+            results.append(row)
+            continue
+        calls = role == "assistant" and _calls_tools(row)
+        if not results:
+            yield Unit((row,), True, True) if not calls else Unit((row,), False, True)  # no result: never sent
+            continue
+        results.reverse()
+        if calls:
+            yield Unit((row, *results), True, True)
+        else:  # results after a message that called no tool: orphans
+            yield Unit(tuple(results), False, True)
+            yield Unit((row,), True, True)
+        results = []
+    if results:
+        results.reverse()
+        yield Unit(tuple(results), False, from_start)
+
+
+def _unit_size(unit: Unit) -> int:
+    return len(unit.rows)
 
 
 def choose_tail(
-    units: Sequence[Unit],
+    newest_first: Iterable[Unit],
     limit: int,
     *,
-    size: Callable[[Unit], int] = len,
+    size: Callable[[Unit], int] = _unit_size,
     complete: bool,
     after_position: int | None = None,
 ) -> list[Unit] | None:
@@ -96,11 +108,11 @@ def choose_tail(
     limit, so a tool call is never sent without its results and the user's
     latest message is never left out. Units at or before ``after_position``
     are never taken. Returns None when the answer depends on older rows than
-    ``units`` holds (``complete`` False means the thread goes further back).
+    the units hold (``complete`` False means the thread goes further back).
     """
     chosen: list[Unit] = []
     used = 0
-    for unit in reversed(units):
+    for unit in newest_first:
         if after_position is not None and unit.first_position <= after_position:
             return chosen
         if not unit.known:
@@ -128,18 +140,11 @@ def choose_head(units: Sequence[Unit], limit: int) -> list[Unit] | None:
             return None
         if not unit.valid:
             continue
-        if used + len(unit) > limit:
+        if used + unit.size > limit:
             break
         chosen.append(unit)
-        used += len(unit)
+        used += unit.size
     return chosen
-
-
-def _carries_nothing(record: Row) -> bool:
-    """An unfinished reply with no text and no tool calls (e.g. failed before its first token)."""
-    return record.get("status", "complete") != "complete" and not record.get("content") and not record.get(
-        "tool_calls"
-    )
 
 
 def drop_broken(records: Iterable[Row]) -> list[Row]:
@@ -152,27 +157,29 @@ def drop_broken(records: Iterable[Row]) -> list[Row]:
     kept: list[Row] = []
     pending: list[Row] = []  # the open tool-call unit: assistant head, then its results
     expected: set[str] = set()
-
-    def close() -> None:
-        answered = {row.get("tool_call_id") for row in pending[1:]}
-        if pending and answered >= expected:
-            kept.extend(pending)
-        pending.clear()
-        expected.clear()
-
     for record in records:
-        if record["role"] == "tool":
+        role = record["role"]
+        if role == "tool":
             if pending and record.get("tool_call_id") in expected:
                 pending.append(record)
             continue
-        close()
-        if _carries_nothing(record):
-            continue
-        calls = record.get("tool_calls") or []
-        if record["role"] == "assistant" and calls:
+        if pending:
+            _close_unit(pending, expected, kept)
+        calls = record.get("tool_calls")
+        if role == "assistant" and calls:
             pending.append(record)
             expected.update(call["id"] if isinstance(call, Mapping) else call.id for call in calls)
-        else:
+        elif record.get("status", "complete") == "complete" or record.get("content"):
             kept.append(record)
-    close()
+        # else: an unfinished reply with no text and no tool calls carries nothing
+    if pending:
+        _close_unit(pending, expected, kept)
     return kept
+
+
+def _close_unit(pending: list[Row], expected: set[str], kept: list[Row]) -> None:
+    """Keep a tool-call unit only when every call has its result."""
+    if {row.get("tool_call_id") for row in pending[1:]} >= expected:
+        kept.extend(pending)
+    pending.clear()
+    expected.clear()
