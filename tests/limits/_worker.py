@@ -1,9 +1,10 @@
 """Run by test_job_queue_processes: a worker process on a Redis queue.
 
 Usage: python -m tests.limits._worker URL QUEUE_NAME VISIBILITY_TIMEOUT CONCURRENCY
-Prints "ready" once the worker runs, and "started <job id>" when a "hang" job starts.
-Handlers: "hang" blocks forever when the payload names this process's tag (argv 5),
-otherwise returns the tag; "echo" returns payload["i"] after a short pause.
+Prints "ready" once the worker runs, "started <tag>" when a "hang" job starts, and
+"busy" from inside its 30th "echo" job. Handlers: "hang" blocks forever when the
+payload names this process's tag (argv 5), otherwise returns the tag; "echo"
+returns payload["i"] after a short pause.
 """
 
 from __future__ import annotations
@@ -26,9 +27,15 @@ async def main(url: str, queue_name: str, visibility: float, concurrency: int, t
             await asyncio.Event().wait()
         return tag
 
+    echoed = 0
+
     @queue.handler("echo")
     async def echo(payload: dict[str, Any]) -> int:
-        await asyncio.sleep(0.002)
+        nonlocal echoed
+        echoed += 1
+        if echoed == 30:
+            print("busy", flush=True)  # this job and its neighbours are running right now
+        await asyncio.sleep(0.01)
         return payload["i"]
 
     await queue.start_worker()

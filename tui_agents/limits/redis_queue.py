@@ -20,7 +20,9 @@ job (the attempt number fences out a worker whose job was handed out again).
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 import pydantic_core
@@ -36,6 +38,9 @@ _FIELDS = (
     "result", "error", "created_at", "started_at", "finished_at", "updated_at",
 )  # fmt: skip
 
+# What a claim returns of each job taken; the rest of the snapshot is known (processing, now).
+_CLAIMED = ("id", "name", "payload", "attempts", "max_retries", "error", "created_at")
+
 _LOST = "The worker running this job stopped responding, so the job was handed out again."
 _LOST_FINAL = "The worker running this job stopped responding, and the job has no retries left."
 
@@ -43,11 +48,7 @@ _COMMON = r"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local ts = string.format('%d.%06d', t[1], t[2])
-local FIELDS = {%FIELDS%}
-
-local function snapshot(key)
-  return redis.call('HMGET', key, unpack(FIELDS))
-end
+local CLAIMED = {%CLAIMED%}
 
 local function wake(list)
   redis.call('RPUSH', list, '1')
@@ -55,7 +56,7 @@ local function wake(list)
 end
 
 -- Move due retries to pending, hand out again jobs whose lease ran out, then
--- take up to `limit` pending jobs. Returns the snapshots of the jobs taken.
+-- take up to `limit` pending jobs. Returns a CLAIMED row per job taken.
 local function claim(pending, scheduled, processing, limit, lease, prefix, ttl)
   local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, 500)
   for i = 1, #due do
@@ -87,7 +88,7 @@ local function claim(pending, scheduled, processing, limit, lease, prefix, ttl)
       redis.call('HINCRBY', key, 'attempts', 1)
       redis.call('HSET', key, 'status', 'processing', 'started_at', ts, 'updated_at', ts)
       redis.call('ZADD', processing, now + lease, id)
-      out[#out + 1] = snapshot(key)
+      out[#out + 1] = redis.call('HMGET', key, unpack(CLAIMED))
     end
   end
   return out
@@ -107,7 +108,7 @@ local function next_due(scheduled, processing)
 end
 """
 _COMMON = (
-    _COMMON.replace("%FIELDS%", ", ".join(f"'{f}'" for f in _FIELDS))
+ _COMMON.replace("%CLAIMED%", ", ".join(f"'{f}'" for f in _CLAIMED))
     .replace("%LOST%", f"'{_LOST}'")
     .replace("%LOST_FINAL%", f"'{_LOST_FINAL}'")
 )
@@ -119,52 +120,72 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'name', ARGV[2], 'payload', ARGV[3], 
   'attempts', 0, 'max_retries', ARGV[4], 'created_at', ts, 'updated_at', ts)
 redis.call('RPUSH', KEYS[2], ARGV[1])
 wake(KEYS[3])
-return snapshot(KEYS[1])
+return ts
 """)
 
 # KEYS: pending, scheduled, processing. ARGV: limit, lease µs, job key prefix, result ttl s.
-# Returns {µs until something is due (-1: none), job snapshots...}.
+# Returns {µs until something is due (-1: none), server time, claimed rows...}.
 _CLAIM = LuaScript(_COMMON + r"""
 local jobs = claim(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4])
 local hint = -1
 if #jobs == 0 then hint = next_due(KEYS[2], KEYS[3]) end
-return {hint, unpack(jobs)}
+return {hint, ts, unpack(jobs)}
 """)
 
-# KEYS: job, pending, scheduled, processing, wake.
-# ARGV: id, attempts (fence), outcome (completed|failed|retry|release), result json, error,
-#       delay µs, claim limit, lease µs, job key prefix, result ttl s.
-# Returns {settled snapshot or false, claimed snapshots...}.
+# Many settles in one call (the worker batches the outcomes that finish together).
+# KEYS: pending, scheduled, processing, wake. ARGV: lease µs, job key prefix, result ttl s,
+# then per settle: id, attempts (fence), outcome (completed|failed|retry|release), result json,
+# error, delay µs, how many jobs to claim after it.
+# Returns {server time, {1 if settled else 0, claimed rows...} per settle}.
 _SETTLE = LuaScript(_COMMON + r"""
-local key, id, outcome = KEYS[1], ARGV[1], ARGV[3]
-local st = redis.call('HMGET', key, 'status', 'attempts')
-local settled = false
-if st[1] == 'processing' and st[2] == ARGV[2] then
-  redis.call('ZREM', KEYS[4], id)
-  if outcome == 'completed' then
-    redis.call('HSET', key, 'status', 'completed', 'result', ARGV[4], 'finished_at', ts, 'updated_at', ts)
-    redis.call('HDEL', key, 'error')
-    redis.call('EXPIRE', key, ARGV[10])
-  elseif outcome == 'failed' then
-    redis.call('HSET', key, 'status', 'failed', 'error', ARGV[5], 'finished_at', ts, 'updated_at', ts)
-    redis.call('EXPIRE', key, ARGV[10])
-  elseif outcome == 'retry' then
-    redis.call('HSET', key, 'status', 'pending', 'error', ARGV[5], 'updated_at', ts)
-    local delay = tonumber(ARGV[6])
-    if delay > 0 then redis.call('ZADD', KEYS[3], now + delay, id) else redis.call('RPUSH', KEYS[2], id) end
-    wake(KEYS[5])
-  else
-    redis.call('HSET', key, 'status', 'pending', 'updated_at', ts)
-    redis.call('HINCRBY', key, 'attempts', -1)
-    redis.call('LPUSH', KEYS[2], id)
-    wake(KEYS[5])
+local pending, scheduled, processing, wakes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local lease, prefix, ttl = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local out, wanted = {ts}, {}
+for i = 4, #ARGV, 7 do
+  local id, outcome = ARGV[i], ARGV[i + 2]
+  local key = prefix .. id
+  local st = redis.call('HMGET', key, 'status', 'attempts')
+  local settled = 0
+  if st[1] == 'processing' and st[2] == ARGV[i + 1] then
+    redis.call('ZREM', processing, id)
+    if outcome == 'completed' then
+      redis.call('HSET', key, 'status', 'completed', 'result', ARGV[i + 3], 'finished_at', ts, 'updated_at', ts)
+      redis.call('HDEL', key, 'error')
+      redis.call('EXPIRE', key, ttl)
+    elseif outcome == 'failed' then
+      redis.call('HSET', key, 'status', 'failed', 'error', ARGV[i + 4], 'finished_at', ts, 'updated_at', ts)
+      redis.call('EXPIRE', key, ttl)
+    elseif outcome == 'retry' then
+      redis.call('HSET', key, 'status', 'pending', 'error', ARGV[i + 4], 'updated_at', ts)
+      local delay = tonumber(ARGV[i + 5])
+      if delay > 0 then redis.call('ZADD', scheduled, now + delay, id) else redis.call('RPUSH', pending, id) end
+      wake(wakes)
+    else
+      redis.call('HSET', key, 'status', 'pending', 'updated_at', ts)
+      redis.call('HINCRBY', key, 'attempts', -1)
+      redis.call('LPUSH', pending, id)
+      wake(wakes)
+    end
+    settled = 1
   end
-  settled = snapshot(key)
+  out[#out + 1] = {settled}
+  wanted[#wanted + 1] = tonumber(ARGV[i + 6])
 end
-local limit = tonumber(ARGV[7])
-local jobs = {}
-if limit > 0 then jobs = claim(KEYS[2], KEYS[3], KEYS[4], limit, tonumber(ARGV[8]), ARGV[9], ARGV[10]) end
-return {settled, unpack(jobs)}
+local total = 0
+for _, n in ipairs(wanted) do total = total + n end
+if total > 0 then
+  -- one claim for the whole batch, dealt out in order
+  local jobs = claim(pending, scheduled, processing, total, lease, prefix, ttl)
+  local next_job = 1
+  for s = 1, #wanted do
+    for _ = 1, wanted[s] do
+      if next_job > #jobs then break end
+      table.insert(out[s + 1], jobs[next_job])
+      next_job = next_job + 1
+    end
+  end
+end
+return out
 """)
 
 # KEYS: processing. ARGV: lease µs, ids... Extends the leases still held.
@@ -178,6 +199,28 @@ return #ARGV - 1
 
 def _float(value: str | None) -> float | None:
     return None if value is None else float(value)
+
+
+def _claimed(row: list[str | None], ts: str) -> Job:
+    """The snapshot of a job just claimed, from its ``_CLAIMED`` row and the server time."""
+    job_id, name, payload, attempts, max_retries, error, created_at = row
+    started = float(ts)
+    return Job(
+        job_id or "", name or "", json.loads(payload) if payload else {}, JobStatus.PROCESSING,
+        int(attempts or 0), int(max_retries or 0), None, error, float(created_at or 0.0), started, None, started,
+    )  # fmt: skip
+
+
+def _settled(job: Job, outcome: str, result: Any, error: str | None, ts: str) -> Job:
+    """The snapshot after ``settle`` recorded ``outcome``, as the script wrote it."""
+    at = float(ts)
+    if outcome == "completed":
+        return replace(job, status=JobStatus.COMPLETED, result=result, error=None, finished_at=at, updated_at=at)
+    if outcome == "failed":
+        return replace(job, status=JobStatus.FAILED, error=error, finished_at=at, updated_at=at)
+    if outcome == "retry":
+        return replace(job, status=JobStatus.PENDING, error=error, updated_at=at)
+    return replace(job, status=JobStatus.PENDING, attempts=job.attempts - 1, updated_at=at)
 
 
 def _decode(row: list[str | None]) -> Job:
@@ -235,6 +278,9 @@ class RedisQueueBackend(QueueBackend):
         self._lease_us = int(visibility_timeout * 1_000_000)
         self._ttl = max(int(result_ttl), 1)
         self._next_due: float | None = None  # seconds until a retry or a lease is due, from the last claim
+        # Settles that finish together go to Redis in one round trip (see _flush).
+        self._batch: list[tuple[tuple[Any, ...], asyncio.Future[tuple[str, list[Any]]]]] = []
+        self._flusher: asyncio.Future[None] | None = None
 
     async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int) -> Job:
         try:
@@ -245,9 +291,10 @@ class RedisQueueBackend(QueueBackend):
             while True:  # ids from two processes may collide, very rarely
                 job_id = _new_job_id()
                 keys = (self._job_prefix + job_id, self._pending, self._wake)
-                row = await _ENQUEUE(self._client, keys, (job_id, name, body, max_retries))
-                if row is not None:
-                    return _decode(row)
+                ts = await _ENQUEUE(self._client, keys, (job_id, name, body, max_retries))
+                if ts is not None:
+                    at = float(ts)
+                    return Job(job_id, name, payload, JobStatus.PENDING, 0, max_retries, created_at=at, updated_at=at)
 
     def _claim_args(self, limit: int) -> tuple[Any, ...]:
         return (limit, self._lease_us, self._job_prefix, self._ttl)
@@ -255,9 +302,9 @@ class RedisQueueBackend(QueueBackend):
     async def claim(self, limit: int) -> list[Job]:
         keys = (self._pending, self._scheduled, self._processing)
         with redis_errors(self.config):
-            hint, *rows = await _CLAIM(self._client, keys, self._claim_args(limit))
+            hint, ts, *rows = await _CLAIM(self._client, keys, self._claim_args(limit))
         self._next_due = None if hint < 0 else hint / 1_000_000
-        return [_decode(row) for row in rows]
+        return [_claimed(row, ts) for row in rows]
 
     async def wait(self, timeout: float) -> None:
         if self._next_due is not None:
@@ -284,11 +331,35 @@ class RedisQueueBackend(QueueBackend):
                 body = pydantic_core.to_json(result).decode()
             except pydantic_core.PydanticSerializationError as exc:
                 outcome, error = "failed", f"The job's result could not be stored as JSON: {exc}"
-        keys = (self._job_prefix + job.id, self._pending, self._scheduled, self._processing, self._wake)
-        args = (job.id, job.attempts, outcome, body, error or "", int(delay * 1_000_000), claim)
-        with redis_errors(self.config):
-            settled, *rows = await _SETTLE(self._client, keys, args + self._claim_args(claim)[1:])
-        return (_decode(settled) if settled else None), [_decode(row) for row in rows]
+        future: asyncio.Future[tuple[str, list[Any]]] = asyncio.get_running_loop().create_future()
+        self._batch.append(((job.id, job.attempts, outcome, body, error or "", int(delay * 1_000_000), claim), future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        ts, (settled, *rows) = await future
+        if outcome == "completed":
+            result = json.loads(body)  # the snapshot shows what get_status will read back
+        snapshot = _settled(job, outcome, result, error, ts) if settled else None
+        return snapshot, [_claimed(row, ts) for row in rows]
+
+    async def _flush(self) -> None:
+        """Send the settles queued meanwhile, all in one round trip, until none are left."""
+        keys = (self._pending, self._scheduled, self._processing, self._wake)
+        while self._batch:
+            batch, self._batch = self._batch, []
+            args = [self._lease_us, self._job_prefix, self._ttl]
+            for settle_args, _ in batch:
+                args.extend(settle_args)
+            try:
+                with redis_errors(self.config):
+                    ts, *parts = await _SETTLE(self._client, keys, tuple(args))
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), part in zip(batch, parts, strict=True):
+                if not future.done():  # its worker may have been cancelled meanwhile
+                    future.set_result((ts, part))
 
     async def renew(self, jobs: list[Job]) -> None:
         with redis_errors(self.config):
@@ -300,4 +371,6 @@ class RedisQueueBackend(QueueBackend):
         return _decode(row) if row[0] is not None else None
 
     async def aclose(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
         await self._client.aclose()
