@@ -589,8 +589,8 @@ class FakeLLMServer:
         try:
             while await self._serve_one(reader, writer):
                 pass
-        except (asyncio.CancelledError, ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (asyncio.CancelledError, ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass  # a cancelled handler, a client that hung up, or a request line we cannot parse
         finally:
             self._handlers.discard(task)
             writer.transport.abort()

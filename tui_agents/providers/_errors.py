@@ -23,6 +23,7 @@ from ..errors import (
     RateLimitedError,
     ServerError,
 )
+from ..secrets import env_var_for
 
 __all__ = ["error_from_response", "error_from_payload", "error_from_transport", "parse_retry_after", "scrub"]
 
@@ -142,7 +143,8 @@ def _build(cls: type[ProviderError], label: str, status: int | None, etype: str 
     code = f" ({status})" if status else ""
     text = scrub(f"{label} {what}{code}: {message}".rstrip(": "), secret)
     if cls is AuthenticationError:
-        text += "." if not text.endswith(".") else ""
+        name = label.lower()
+        text = text.rstrip(".") + f". Check {env_var_for(name)} or run `aiagents-tui keys set {name}`."
     kwargs: dict[str, Any] = {"provider": label.lower(), "status_code": status, "error_type": etype}
     if cls is RateLimitedError:
         return RateLimitedError(text, retry_after=retry_after, **kwargs)
