@@ -53,7 +53,7 @@ _MAX_CHUNK = 16_384
 class _Params(BaseModel):
     """Strategy parameters: whole numbers only (no bools, no strings), nothing unknown."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 @dataclass
