@@ -22,7 +22,7 @@ from tests.engine.test_runner import (
 from tests.fakes import Reply, ToolCallSpec
 from tui_agents.errors import ToolError
 from tui_agents.events import ToolCallFinished, ToolCallStarted, TurnFinished
-from tui_agents.tools import tool
+from tui_agents.tools import register_tool, tool
 
 
 class _Meeting:
@@ -74,6 +74,8 @@ async def rt_block() -> str:
 @pytest.fixture(autouse=True)
 def _fresh_meeting():
     MEETING.reset()
+    for decorated in (rt_ping, rt_pong, rt_explode, rt_weather, rt_block):
+        register_tool(decorated.tool)  # by name too, whatever other test modules did to the registry
 
 
 def call(kind: str, name: str, arguments: dict[str, Any], call_id: str) -> ToolCallSpec:
