@@ -1,0 +1,1 @@
+"""Test data and builders shared by the panel and data-feature tests."""

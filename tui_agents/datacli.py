@@ -1,0 +1,248 @@
+"""The data subcommands of ``aiagents-tui``: ``export``, ``import`` and ``docs``.
+
+``add_parsers(subparsers)`` registers them on the main parser (``cli.py``);
+each sets ``func(args)`` returning a coroutine that gives the exit code. The
+database is ``args.db_path`` when the main CLI resolved it, else ``--db``, else
+``AIAGENTS_DB``, else the default under the user data dir
+(``tui_agents.config.resolve_db_path``). ``python -m tui_agents.datacli``
+runs them without the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from tui_agents.errors import AgentError
+
+__all__ = ["add_parsers", "build_parser", "main", "db_path_of"]
+
+Handler = Callable[[argparse.Namespace, Any, TextIO], Awaitable[int]]
+
+
+def db_path_of(args: argparse.Namespace) -> Path:
+    """The database of this command: already resolved by the CLI, else ``--db`` / env / default."""
+    resolved = getattr(args, "db_path", None)
+    if resolved:
+        return Path(resolved)
+    from tui_agents.config import resolve_db_path
+
+    return resolve_db_path(getattr(args, "db", None))
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a subcommand's absent --db must not reset a top-level --db to None.
+    parser.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
+                        help="SQLite database (default: $AIAGENTS_DB, else aiagents.db in the user data dir)")
+
+
+def _bind(parser: argparse.ArgumentParser, handler: Handler) -> None:
+    parser.set_defaults(func=lambda args: _run(args, handler))
+
+
+async def _run(args: argparse.Namespace, handler: Handler, out: TextIO | None = None) -> int:
+    """Open the database, run ``handler``, close; typed errors become one line on stderr."""
+    from tui_agents.store import connect
+
+    out = out or sys.stdout
+    conn = None
+    try:
+        conn = await connect(db_path_of(args))
+        return await handler(args, conn, out)
+    except AgentError as exc:
+        print(f"aiagents-tui: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if conn is not None:
+            await conn.close()
+
+
+# --------------------------------------------------------------------------- export / import
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _export_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    if args.output and Path(args.output).suffix.lower() in (".md", ".markdown"):
+        return "md"
+    return "json"
+
+
+async def _cmd_export(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
+    from tui_agents.export import export_thread_text
+
+    text = await export_thread_text(conn, args.thread_id, _export_format(args))
+    if args.output:
+        target = Path(args.output).expanduser()
+        try:
+            await asyncio.to_thread(_write_atomic, target, text)
+        except OSError as exc:
+            print(f"aiagents-tui: could not write {target}: {exc.strerror or exc}.", file=sys.stderr)
+            return 1
+        print(f"Exported {args.thread_id} to {target}.", file=out)
+    else:
+        out.write(text)
+    return 0
+
+
+async def _cmd_import(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
+    from tui_agents.export import import_file
+    from tui_agents.store import AgentStore
+
+    agent_id = None
+    if args.agent:
+        agent = await AgentStore(conn).get_by_name(args.agent)
+        if agent is None:
+            print(f"aiagents-tui: there is no agent named {args.agent!r}.", file=sys.stderr)
+            return 1
+        agent_id = agent["id"]
+    report = await import_file(conn, args.file, user_id=_user_id(args), default_agent_id=agent_id)
+    for note in report.notes:
+        print(note, file=out)
+    print(f"Imported {len(report.thread_ids)} thread(s):", file=out)
+    for thread_id in report.thread_ids:
+        print(f"  {thread_id}", file=out)
+    return 0
+
+
+def _user_id(args: argparse.Namespace) -> str:
+    if getattr(args, "user", None):
+        return args.user
+    from tui_agents.config import load_config
+
+    return load_config().user_id
+
+
+# --------------------------------------------------------------------------- docs
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+async def _cmd_docs_add(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
+    from tui_agents.documents import ingest_paths
+    from tui_agents.store import DocumentStore
+
+    report = await ingest_paths(DocumentStore(conn), args.paths)
+    for doc in report.added:
+        print(f"added   {doc['id']}  {_one_line(doc['title'], 60)}  ({doc.get('source')})", file=out)
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=out)
+    replaced = f", {len(report.replaced)} replaced" if report.replaced else ""
+    print(f"{len(report.added)} document(s) added{replaced}, {len(report.skipped)} skipped.", file=out)
+    return 0 if report.added or not report.skipped else 1
+
+
+async def _cmd_docs_list(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
+    from tui_agents.store import DocumentStore
+
+    docs = await DocumentStore(conn).list()
+    for doc in docs:
+        print(f"{doc['id']}  {_one_line(doc['title'], 50):50}  {doc.get('source') or ''}", file=out)
+    print(f"{len(docs)} document(s).", file=out)
+    return 0
+
+
+async def _cmd_docs_search(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
+    from tui_agents.store import DocumentStore
+
+    hits = await DocumentStore(conn).search(args.query, limit=args.limit)
+    for hit in hits:
+        print(f"{hit['document_id']}  {_one_line(hit['title'], 60)}", file=out)
+        print(f"    {_one_line(hit['snippet'], 100)}", file=out)
+    if not hits:
+        print("No documents match.", file=out)
+    return 0
+
+
+async def _cmd_docs_delete(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
+    from tui_agents.store import DocumentStore
+
+    store = DocumentStore(conn)
+    for doc_id in args.ids:
+        await store.delete(doc_id)
+        print(f"Deleted {doc_id}.", file=out)
+    return 0
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Register ``export``, ``import`` and ``docs`` on the main CLI's subparsers."""
+    export = subparsers.add_parser("export", help="export a thread as Markdown or JSON")
+    export.add_argument("thread_id", metavar="THREAD_ID")
+    export.add_argument("--format", "-f", choices=("md", "json"),
+                        help="md or json (default: from the -o suffix, else json)")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    _add_db(export)
+    _bind(export, _cmd_export)
+
+    imp = subparsers.add_parser(
+        "import", help="import a thread exported as JSON, or a ChatGPT conversations.json",
+        description="Import our JSON export (ids kept unless they exist already) or a ChatGPT "
+                    "conversations.json (one thread per conversation). All or nothing: a malformed "
+                    "file imports nothing.")
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--agent", metavar="NAME", help="agent of threads whose export names none (ChatGPT)")
+    imp.add_argument("--user", metavar="USER_ID", help="owner of the imported threads (default: the config's user)")
+    _add_db(imp)
+    _bind(imp, _cmd_import)
+
+    docs = subparsers.add_parser("docs", help="documents for the search_documents tool")
+    _add_db(docs)
+    docs_sub = docs.add_subparsers(dest="docs_command", metavar="ACTION", required=True)
+    add = docs_sub.add_parser("add", help="add text and Markdown files (folders recursively)")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    _add_db(add)
+    _bind(add, _cmd_docs_add)
+    lst = docs_sub.add_parser("list", help="list documents")
+    _add_db(lst)
+    _bind(lst, _cmd_docs_list)
+    search = docs_sub.add_parser("search", help="full-text search of documents")
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("--limit", type=int, default=10)
+    _add_db(search)
+    _bind(search, _cmd_docs_search)
+    delete = docs_sub.add_parser("delete", help="delete documents by id")
+    delete.add_argument("ids", nargs="+", metavar="ID")
+    _add_db(delete)
+    _bind(delete, _cmd_docs_delete)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with only the data subcommands (``python -m tui_agents.datacli``)."""
+    parser = argparse.ArgumentParser(prog="aiagents-tui", description="aiagents-tui data commands.")
+    parser.add_argument("--db", metavar="PATH", default=None, help="SQLite database")
+    add_parsers(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one data subcommand; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return int(asyncio.run(args.func(args)) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

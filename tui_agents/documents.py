@@ -1,0 +1,149 @@
+"""Document ingestion: text and Markdown files (folders recursively) into ``DocumentStore``.
+
+The title is the first Markdown heading, else the file name without its
+extension; ``source`` is the file's absolute path. Adding a path that is already
+stored replaces that document, so re-running ``docs add`` on a folder refreshes
+it instead of duplicating it. Binary, unreadable, empty and oversized files are
+skipped with a note. Walking a folder skips hidden files and folders (``.git``,
+``.venv``...); a hidden file named directly is added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "LoadedFile",
+    "IngestReport",
+    "read_text_file",
+    "title_for",
+    "collect_files",
+    "ingest_paths",
+]
+
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+_SNIFF_BYTES = 8192
+_ATX_HEADING = re.compile(r"^\s{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
+_SETEXT_UNDERLINE = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedFile:
+    """A file read as text, ready to store."""
+
+    path: Path
+    title: str
+    text: str
+
+
+@dataclass
+class IngestReport:
+    """What ``ingest_paths`` did: documents added, replaced and files skipped (path, reason)."""
+
+    added: list[dict[str, Any]] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _Skip(Exception):
+    """A file is not a usable text document; the message says why."""
+
+
+def title_for(path: Path, text: str) -> str:
+    """The first Markdown heading (ATX or setext, outside code fences), else the file name's stem."""
+    in_fence = False
+    previous = ""
+    for line in text.splitlines()[:500]:
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            previous = ""
+            continue
+        if in_fence:
+            continue
+        heading = _ATX_HEADING.match(line)
+        if heading and heading.group(1).strip():
+            return heading.group(1).strip()
+        if previous.strip() and _SETEXT_UNDERLINE.match(line) and not previous.lstrip().startswith(("-", "*", ">")):
+            return previous.strip()
+        previous = line
+    return path.stem or path.name
+
+
+def read_text_file(path: Path) -> LoadedFile:
+    """Read ``path`` as UTF-8 text (blocking); raises ``_Skip`` for binary, empty or huge files."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise _Skip(f"larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _Skip(f"unreadable ({exc.strerror or exc})") from exc
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        raise _Skip("binary file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Skip("not UTF-8 text (binary?)") from exc
+    if not text.strip():
+        raise _Skip("empty")
+    return LoadedFile(path=path, title=title_for(path, text), text=text)
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand files and folders (recursively, sorted, hidden entries skipped) into absolute file paths."""
+    files: list[Path] = []
+    missing: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+
+    def keep(path: Path) -> None:
+        if path not in seen:
+            seen.add(path)
+            files.append(path)
+
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if path.is_file():
+            keep(path)
+        elif path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not _is_hidden(d))
+                for name in sorted(names):
+                    if not _is_hidden(name) and (Path(root) / name).is_file():
+                        keep(Path(root) / name)
+        else:
+            missing.append((str(raw), "no such file or folder"))
+    return files, missing
+
+
+async def ingest_paths(store: Any, paths: Iterable[str | os.PathLike[str]]) -> IngestReport:
+    """Add every text file under ``paths`` to ``store`` (a ``DocumentStore``); replace same-source documents."""
+    files, missing = await asyncio.to_thread(collect_files, list(paths))
+    report = IngestReport(skipped=list(missing))
+    existing: dict[str, list[str]] = {}
+    for doc in await store.list():
+        if doc.get("source"):
+            existing.setdefault(doc["source"], []).append(doc["id"])
+    for path in files:
+        try:
+            loaded = await asyncio.to_thread(read_text_file, path)
+        except _Skip as exc:
+            report.skipped.append((str(path), str(exc)))
+            continue
+        source = str(path)
+        for old_id in existing.pop(source, []):
+            await store.delete(old_id)
+            report.replaced.append(old_id)
+        report.added.append(await store.add(loaded.title, loaded.text, source=source))
+    return report
