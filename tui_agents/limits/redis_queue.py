@@ -28,7 +28,7 @@ from typing import Any
 import pydantic_core
 
 from ..errors import InvalidArgumentError
-from ._redis import LuaScript, RedisConfig, as_redis_config, make_client, redis_errors
+from ._redis import CommandLane, LuaScript, RedisConfig, as_redis_config, make_client, redis_errors
 from .job_queue import Job, JobStatus, QueueBackend, _new_job_id
 
 __all__ = ["RedisQueueBackend"]
@@ -269,6 +269,7 @@ class RedisQueueBackend(QueueBackend):
         self.lease_seconds = visibility_timeout
         self.result_ttl = result_ttl
         self._client = client if client is not None else make_client(self.config, decode_responses=True)
+        self._lane = CommandLane(self._client)  # everything but the blocking wait
         base = f"{self.config.key_prefix}:q:{{{queue_name}}}:"
         self._job_prefix = base + "job:"
         self._pending = base + "pending"
@@ -291,7 +292,7 @@ class RedisQueueBackend(QueueBackend):
             while True:  # ids from two processes may collide, very rarely
                 job_id = _new_job_id()
                 keys = (self._job_prefix + job_id, self._pending, self._wake)
-                ts = await _ENQUEUE(self._client, keys, (job_id, name, body, max_retries))
+                ts = await _ENQUEUE(self._lane, keys, (job_id, name, body, max_retries))
                 if ts is not None:
                     at = float(ts)
                     return Job(job_id, name, payload, JobStatus.PENDING, 0, max_retries, created_at=at, updated_at=at)
@@ -302,7 +303,7 @@ class RedisQueueBackend(QueueBackend):
     async def claim(self, limit: int) -> list[Job]:
         keys = (self._pending, self._scheduled, self._processing)
         with redis_errors(self.config):
-            hint, ts, *rows = await _CLAIM(self._client, keys, self._claim_args(limit))
+            hint, ts, *rows = await _CLAIM(self._lane, keys, self._claim_args(limit))
         self._next_due = None if hint < 0 else hint / 1_000_000
         return [_claimed(row, ts) for row in rows]
 
@@ -351,7 +352,7 @@ class RedisQueueBackend(QueueBackend):
                 args.extend(settle_args)
             try:
                 with redis_errors(self.config):
-                    ts, *parts = await _SETTLE(self._client, keys, tuple(args))
+                    ts, *parts = await _SETTLE(self._lane, keys, tuple(args))
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
@@ -363,14 +364,15 @@ class RedisQueueBackend(QueueBackend):
 
     async def renew(self, jobs: list[Job]) -> None:
         with redis_errors(self.config):
-            await _RENEW(self._client, (self._processing,), (self._lease_us, *(job.id for job in jobs)))
+            await _RENEW(self._lane, (self._processing,), (self._lease_us, *(job.id for job in jobs)))
 
     async def get(self, job_id: str) -> Job | None:
         with redis_errors(self.config):
-            row = await self._client.hmget(self._job_prefix + job_id, _FIELDS)
+            row = await self._lane.execute_command("HMGET", self._job_prefix + job_id, *_FIELDS)
         return _decode(row) if row[0] is not None else None
 
     async def aclose(self) -> None:
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._lane.aclose()
         await self._client.aclose()
