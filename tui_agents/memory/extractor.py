@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, field_validator
 
 from ..types import Message
+from .tokens import _field
 
 __all__ = ["UserMemoryExtractor", "ExtractedFact", "parse_facts", "normalise_key"]
 
@@ -131,12 +132,6 @@ def parse_facts(reply: str) -> list[ExtractedFact]:
             continue
         parsed[fact.key] = fact
     return list(parsed.values())
-
-
-def _field(message: Any, name: str) -> Any:
-    if isinstance(message, Mapping):
-        return message.get(name)
-    return getattr(message, name, None)
 
 
 def _conversation(messages: Iterable[Message | Mapping[str, Any]]) -> list[dict[str, str]]:

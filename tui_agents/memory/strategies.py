@@ -134,15 +134,18 @@ class MemoryStrategy(abc.ABC):
     async def _choose(self, call: _Call) -> list[Row]:
         """The chosen light rows, reading as little of the thread as possible."""
 
-    async def select(self, messages: Any, thread_id: str, counter: TokenCounter,
+    async def select(self, messages: Any, thread_id: str, counter: TokenCounter | None = None,
                      reserve_tokens: int = 0) -> list[Record]:
-        """The message records to send, in conversation order, each with ``token_count`` set."""
-        call = _Call(messages, thread_id, counter, reserve_tokens)
+        """The message records to send, in conversation order, each with ``token_count`` set.
+
+        ``messages`` is a ``MessageStore``; without ``counter`` a default ``TokenCounter`` is used.
+        """
+        call = _Call(messages, thread_id, counter or TokenCounter(), reserve_tokens)
         while True:  # ends: each extra pass excludes at least one more message
             rows = await self._choose(call)
             missing = [row["id"] for row in rows if row["token_count"] is None and row["id"] not in call.counts]
             if missing:
-                call.counts.update(await _count(messages, counter, missing))
+                call.counts.update(await _count(messages, call.counter, missing))
             rows = sorted(rows, key=lambda row: row["position"])
             records = await messages.get_many([row["id"] for row in rows])  # in that order
             kept = drop_broken(records)
