@@ -5,7 +5,7 @@ User text never reaches MATCH as written. It is split into words and
 doubled), so punctuation, ``col:value``, ``NEAR/2`` or ``AND(`` are plain text;
 a trailing ``*`` on a word keeps its prefix meaning; bare operators (``AND``,
 ``OR``, ``NOT``, ``NEAR``) are dropped; pieces without a letter or digit
-(emoji, lone ``*``, quotes) are dropped; at most ``MAX_TERMS`` terms of at most
+(emoji, lone ``*``, quotes) are dropped, control characters are spaces; at most ``MAX_TERMS`` terms of at most
 ``MAX_TERM_CHARS`` characters are kept. Terms are ANDed. Nothing left: no query.
 
 Best match: FTS5's ``bm25()`` reads every match of each term to get its
@@ -34,6 +34,7 @@ SNIPPET_TOKENS = 12
 _PIECE = re.compile(r'"([^"]*)"(\*?)|([^\s"]+)')
 _HAS_TOKEN = re.compile(r"[^\W_]")
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # FTS5's parser stops at NUL: no control characters
 _OPERATORS = {"AND", "OR", "NOT", "NEAR"}
 _WORD = re.compile(r"[^\W_]+")
 
@@ -62,7 +63,7 @@ def _is_operator(core: str) -> bool:
 def parse_query(text: str | None) -> list[Term]:
     """The safe terms of a user's search text (possibly none)."""
     terms: list[Term] = []
-    for m in _PIECE.finditer(text or ""):
+    for m in _PIECE.finditer(_CONTROL.sub(" ", text or "")):
         if len(terms) >= MAX_TERMS:
             break
         phrase, phrase_star, word = m.groups()
@@ -73,7 +74,10 @@ def parse_query(text: str | None) -> list[Term]:
                 continue
             prefix = word.endswith("*")
             body = word.strip("*")
-        body = body[:MAX_TERM_CHARS]
+        if len(body) > MAX_TERM_CHARS:
+            # cut inside a word: what is left of that word is a prefix of it
+            prefix = bool(_HAS_TOKEN.match(body[MAX_TERM_CHARS]))
+            body = body[:MAX_TERM_CHARS]
         if not _HAS_TOKEN.search(body):
             continue
         # a prefix only makes sense right after a letter or digit ("foo.*" is just "foo")
