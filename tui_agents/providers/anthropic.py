@@ -19,7 +19,7 @@ from .base import (
     ToolCallStartEvent,
     UsageEvent,
 )
-from .decoding import SSEDecoder
+from .decoding import SSEDecoder, loads
 
 __all__ = ["AnthropicProvider", "to_anthropic_messages", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
 
@@ -121,7 +121,7 @@ class _AnthropicParser:
         if self._done or name == "ping":
             return
         try:
-            event = json.loads(data)
+            event = loads(data)
             kind = event.get("type", name)
             if kind == "content_block_delta":
                 self._delta(event["index"], event["delta"], out)

@@ -12,7 +12,26 @@ import codecs
 import json
 from typing import Any
 
-__all__ = ["SSEDecoder", "NDJSONDecoder", "SSEEvent"]
+__all__ = ["SSEDecoder", "NDJSONDecoder", "SSEEvent", "loads"]
+
+_scan_once = json.JSONDecoder().scan_once
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` without its per-call regex passes, for one compact JSON value per event.
+
+    Input the fast scanner does not consume exactly (surrounding whitespace,
+    trailing garbage, bytes) goes through ``json.loads``, which also raises
+    the usual ``ValueError`` for bad JSON.
+    """
+    if type(text) is str:
+        try:
+            value, end = _scan_once(text, 0)
+        except StopIteration:
+            return json.loads(text)
+        if end == len(text):
+            return value
+    return json.loads(text)
 
 SSEEvent = tuple[str, str]
 """One dispatched event: ``(event name, data)``; the name is ``"message"`` when unset."""
@@ -84,9 +103,12 @@ class SSEDecoder:
                     events.append((self._event or "message", "\n".join(data) if len(data) > 1 else data[0]))
                     data = self._data = []
                 self._event = ""
-            elif line[0] == "d" and line.startswith("data:"):
+            elif line.startswith("data:"):
                 value = line[5:]
                 data.append(value[1:] if value[:1] == " " else value)
+            elif line.startswith("event:"):
+                value = line[6:]
+                self._event = value[1:] if value[:1] == " " else value
             elif line[0] == ":":
                 continue
             else:

@@ -23,7 +23,7 @@ from .base import (
     ToolCallStartEvent,
     UsageEvent,
 )
-from .decoding import SSEDecoder
+from .decoding import SSEDecoder, loads
 
 __all__ = ["OpenAIProvider", "to_openai_messages", "tool_result_text"]
 
@@ -116,7 +116,7 @@ class _OpenAIParser:
             self._end(out)
             return
         try:
-            chunk = json.loads(data)
+            chunk = loads(data)
             error = chunk.get("error")
             if error:
                 raise error_from_payload(self._provider.label, error, self._provider._secret)
