@@ -145,3 +145,14 @@ async def test_parser_over_a_mock_transport():
 def test_unknown_provider_name_is_a_config_error():
     with pytest.raises(ConfigError, match="Unknown provider"):
         get_provider("gemini")
+
+
+def test_fast_json_loads_matches_json_loads_on_edge_inputs():
+    from tui_agents.providers.decoding import loads
+
+    assert loads('{"a":[1,"é"]}') == {"a": [1, "é"]}
+    assert loads(' {"a": 1}\r') == {"a": 1}
+    assert loads(b'{"b": 2}') == {"b": 2}
+    for bad in ("", "{", '{"a": 1} trailing', "nul"):
+        with pytest.raises(ValueError):
+            loads(bad)
