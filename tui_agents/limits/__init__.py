@@ -6,7 +6,7 @@ Redis support loads lazily: importing this package never imports ``redis``.
 from __future__ import annotations
 
 from ._redis import RedisConfig, RedisUnavailableError
-from .job_queue import Job, JobQueue, JobStatus, JobWatch, MemoryQueueBackend, QueueBackend
+from .job_queue import Job, JobQueue, JobStatus, JobWatch, MemoryQueueBackend, Outcome, QueueBackend
 from .rate_limiter import (
     DEFAULT_LIMITS,
     MemoryBackend,
@@ -26,6 +26,7 @@ __all__ = [
     "JobWatch",
     "MemoryBackend",
     "MemoryQueueBackend",
+    "Outcome",
     "ProviderLimits",
     "QueueBackend",
     "RateLimitBackend",

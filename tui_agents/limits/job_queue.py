@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import (
     AuthenticationError,
@@ -40,7 +40,7 @@ from ..errors import (
 )
 
 __all__ = [
-    "JobStatus", "Job", "JobWatch", "QueueBackend", "MemoryQueueBackend", "JobQueue", "Handler", "PERMANENT_ERRORS",
+    "JobStatus", "Job", "Outcome", "JobWatch", "QueueBackend", "MemoryQueueBackend", "JobQueue", "Handler", "PERMANENT_ERRORS",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,28 @@ class Job:
         return self.status in FINISHED
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one run of a job ended: ``kind`` is completed, failed, retry (after ``delay``
+    seconds) or release (handed back by a stopping worker; the run does not count)."""
+
+    kind: Literal["completed", "failed", "retry", "release"]
+    result: Any = None
+    error: str | None = None
+    delay: float = 0.0
+
+    def apply(self, job: Job, at: float) -> Job:
+        """The snapshot of ``job`` once this outcome is recorded at time ``at``."""
+        if self.kind == "completed":
+            return replace(job, status=JobStatus.COMPLETED, result=self.result, error=None, finished_at=at,
+                           updated_at=at)  # fmt: skip
+        if self.kind == "failed":
+            return replace(job, status=JobStatus.FAILED, error=self.error, finished_at=at, updated_at=at)
+        if self.kind == "retry":
+            return replace(job, status=JobStatus.PENDING, error=self.error, updated_at=at)
+        return replace(job, status=JobStatus.PENDING, attempts=job.attempts - 1, updated_at=at)
+
+
 class QueueBackend(abc.ABC):
     """Keeps jobs and hands them to workers. ``settle`` is fenced by ``job.attempts``:
     it does nothing (returns ``None``) when the job was meanwhile handed to another worker."""
@@ -116,18 +138,8 @@ class QueueBackend(abc.ABC):
         """Return when work may be ready to claim, or after ``timeout`` seconds."""
 
     @abc.abstractmethod
-    async def settle(
-        self,
-        job: Job,
-        status: JobStatus,
-        *,
-        result: Any = None,
-        error: str | None = None,
-        delay: float = 0.0,
-        claim: int = 0,
-    ) -> tuple[Job | None, list[Job]]:
-        """End one run of ``job``: completed, failed, or pending again (a retry after ``delay``,
-        or released when ``error`` is None). Then claim up to ``claim`` more jobs, in the same step."""
+    async def settle(self, job: Job, outcome: Outcome, claim: int = 0) -> tuple[Job | None, list[Job]]:
+        """Record how one run of ``job`` ended, then claim up to ``claim`` more jobs in the same step."""
 
     async def renew(self, jobs: list[Job]) -> None:
         """Extend the leases of jobs this worker still runs."""
@@ -204,41 +216,27 @@ class MemoryQueueBackend(QueueBackend):
         except TimeoutError:
             pass
 
-    async def settle(
-        self,
-        job: Job,
-        status: JobStatus,
-        *,
-        result: Any = None,
-        error: str | None = None,
-        delay: float = 0.0,
-        claim: int = 0,
-    ) -> tuple[Job | None, list[Job]]:
+    async def settle(self, job: Job, outcome: Outcome, claim: int = 0) -> tuple[Job | None, list[Job]]:
         now = time.time()
         current = self._jobs.get(job.id)
         settled = None
         if current is not None and current.status == JobStatus.PROCESSING and current.attempts == job.attempts:
-            settled = self._settle(current, status, result, error, delay, now)
-            self._jobs[job.id] = settled
+            settled = self._jobs[job.id] = outcome.apply(current, now)
+            self._route(job.id, outcome, now)
         return settled, (self._claim(claim, now) if claim else [])
 
-    def _settle(
-        self, job: Job, status: JobStatus, result: Any, error: str | None, delay: float, now: float
-    ) -> Job:
-        if status in FINISHED:
-            self._finished.append((now + self.result_ttl, job.id))
-            error = None if status == JobStatus.COMPLETED else error
-            return replace(job, status=status, result=result, error=error, finished_at=now, updated_at=now)
-        if error is None:  # released by a stopping worker: this run does not count
-            self._pending.appendleft(job.id)
-            self._wake.set()
-            return replace(job, status=JobStatus.PENDING, attempts=job.attempts - 1, updated_at=now)
-        if delay > 0:
-            heapq.heappush(self._scheduled, (now + delay, job.id))
+    def _route(self, job_id: str, outcome: Outcome, now: float) -> None:
+        """Put a settled job where it goes next: expiry list, front of the queue, or schedule."""
+        if outcome.kind in ("completed", "failed"):
+            self._finished.append((now + self.result_ttl, job_id))
+            return
+        if outcome.kind == "release":
+            self._pending.appendleft(job_id)  # it has waited longest
+        elif outcome.delay > 0:
+            heapq.heappush(self._scheduled, (now + outcome.delay, job_id))
         else:
-            self._pending.append(job.id)
+            self._pending.append(job_id)
         self._wake.set()
-        return replace(job, status=JobStatus.PENDING, error=error, updated_at=now)
 
     async def get(self, job_id: str) -> Job | None:
         self._expire(time.time())
@@ -491,19 +489,19 @@ class JobQueue:
         handler = self._handlers.get(job.name)
         if handler is None:
             error = f"No handler is registered for job {job.name!r}; register one with @queue.handler({job.name!r})."
-            return await self._settle(job, JobStatus.FAILED, error=error)
+            return await self._settle(job, Outcome("failed", error=error))
         try:
             result = await self._call(handler, job.payload)
         except asyncio.CancelledError:
             if self._stopping:  # out of grace: hand the job back for another worker
-                await asyncio.shield(self._settle(job, JobStatus.PENDING, claim=False))
+                await asyncio.shield(self._settle(job, Outcome("release"), claim=False))
             raise
         except Exception as exc:
             error = _describe(exc)
             if job.attempts <= job.max_retries and not isinstance(exc, PERMANENT_ERRORS):
-                return await self._settle(job, JobStatus.PENDING, error=error, delay=self._backoff(job.attempts))
-            return await self._settle(job, JobStatus.FAILED, error=error)
-        return await self._settle(job, JobStatus.COMPLETED, result=result)
+                return await self._settle(job, Outcome("retry", error=error, delay=self._backoff(job.attempts)))
+            return await self._settle(job, Outcome("failed", error=error))
+        return await self._settle(job, Outcome("completed", result=result))
 
     @staticmethod
     async def _call(handler: Handler, payload: dict[str, Any]) -> Any:
@@ -516,20 +514,9 @@ class JobQueue:
         delay = min(self.retry_base_delay * 2 ** (attempt - 1), self.retry_max_delay)
         return delay * (0.5 + random.random() / 2)  # jitter keeps retrying workers apart
 
-    async def _settle(
-        self,
-        job: Job,
-        status: JobStatus,
-        *,
-        result: Any = None,
-        error: str | None = None,
-        delay: float = 0.0,
-        claim: bool = True,
-    ) -> list[Job]:
+    async def _settle(self, job: Job, outcome: Outcome, claim: bool = True) -> list[Job]:
         try:
-            settled, following = await self.backend.settle(
-                job, status, result=result, error=error, delay=delay, claim=int(claim and not self._stopping)
-            )
+            settled, following = await self.backend.settle(job, outcome, int(claim and not self._stopping))
         except Exception:
             # The lease runs out and the job is handed out again; nothing is lost.
             log.exception("Could not record the outcome of job %s.", job.id)

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 from typing import Any
 
 import pydantic_core
 
 from ..errors import InvalidArgumentError
 from ._redis import CommandLane, LuaScript, RedisConfig, as_redis_config, make_client, redis_errors
-from .job_queue import Job, JobStatus, QueueBackend, _new_job_id
+from .job_queue import Job, JobStatus, Outcome, QueueBackend, _new_job_id
 
 __all__ = ["RedisQueueBackend"]
 
@@ -211,18 +210,6 @@ def _claimed(row: list[str | None], ts: str) -> Job:
     )  # fmt: skip
 
 
-def _settled(job: Job, outcome: str, result: Any, error: str | None, ts: str) -> Job:
-    """The snapshot after ``settle`` recorded ``outcome``, as the script wrote it."""
-    at = float(ts)
-    if outcome == "completed":
-        return replace(job, status=JobStatus.COMPLETED, result=result, error=None, finished_at=at, updated_at=at)
-    if outcome == "failed":
-        return replace(job, status=JobStatus.FAILED, error=error, finished_at=at, updated_at=at)
-    if outcome == "retry":
-        return replace(job, status=JobStatus.PENDING, error=error, updated_at=at)
-    return replace(job, status=JobStatus.PENDING, attempts=job.attempts - 1, updated_at=at)
-
-
 def _decode(row: list[str | None]) -> Job:
     """A Job from the HMGET row of ``_FIELDS``."""
     (job_id, name, payload, status, attempts, max_retries, result, error,
@@ -241,9 +228,6 @@ def _decode(row: list[str | None]) -> Job:
         finished_at=_float(finished_at),
         updated_at=float(updated_at or 0.0),
     )
-
-
-_OUTCOMES = {JobStatus.COMPLETED: "completed", JobStatus.FAILED: "failed"}
 
 
 class RedisQueueBackend(QueueBackend):
@@ -315,31 +299,22 @@ class RedisQueueBackend(QueueBackend):
         with redis_errors(self.config):
             await self._client.blpop([self._wake], timeout=timeout)
 
-    async def settle(
-        self,
-        job: Job,
-        status: JobStatus,
-        *,
-        result: Any = None,
-        error: str | None = None,
-        delay: float = 0.0,
-        claim: int = 0,
-    ) -> tuple[Job | None, list[Job]]:
-        outcome = _OUTCOMES.get(status) or ("release" if error is None else "retry")
+    async def settle(self, job: Job, outcome: Outcome, claim: int = 0) -> tuple[Job | None, list[Job]]:
         body = ""
-        if outcome == "completed":
+        if outcome.kind == "completed":
             try:
-                body = pydantic_core.to_json(result).decode()
+                body = pydantic_core.to_json(outcome.result).decode()
+                # The snapshot shows what get_status will read back.
+                outcome = Outcome("completed", result=json.loads(body))
             except pydantic_core.PydanticSerializationError as exc:
-                outcome, error = "failed", f"The job's result could not be stored as JSON: {exc}"
+                outcome = Outcome("failed", error=f"The job's result could not be stored as JSON: {exc}")
+        args = (job.id, job.attempts, outcome.kind, body, outcome.error or "", int(outcome.delay * 1_000_000), claim)
         future: asyncio.Future[tuple[str, list[Any]]] = asyncio.get_running_loop().create_future()
-        self._batch.append(((job.id, job.attempts, outcome, body, error or "", int(delay * 1_000_000), claim), future))
+        self._batch.append((args, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.ensure_future(self._flush())
         ts, (settled, *rows) = await future
-        if outcome == "completed":
-            result = json.loads(body)  # the snapshot shows what get_status will read back
-        snapshot = _settled(job, outcome, result, error, ts) if settled else None
+        snapshot = outcome.apply(job, float(ts)) if settled else None
         return snapshot, [_claimed(row, ts) for row in rows]
 
     async def _flush(self) -> None:
