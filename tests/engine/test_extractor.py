@@ -30,7 +30,8 @@ async def store(tmp_path):
 
 @pytest.fixture
 async def provider(fake_llm):
-    provider = get_provider("openai", api_key="sk-fake-extractor-key", base_url=fake_llm.base_url + "/v1", max_retries=0)
+    provider = get_provider("openai", api_key="sk-fake-extractor-key", base_url=fake_llm.base_url + "/v1",
+                            max_retries=0)
     yield provider
     await provider.aclose()
 

@@ -133,9 +133,8 @@ def test_message_count_covers_content_tool_calls_and_overhead():
     )
     base = counter.count_message(plain)
     assert base > counter.count(plain.content)  # per-message overhead
-    assert counter.count_message(with_calls) >= base + counter.count('{"query":"quarterly revenue 2024"}') + counter.count(
-        "search_documents"
-    )
+    arguments = counter.count('{"query":"quarterly revenue 2024"}')
+    assert counter.count_message(with_calls) >= base + arguments + counter.count("search_documents")
     record = {"role": "assistant", "content": with_calls.content,
               "tool_calls": [c.model_dump() for c in with_calls.tool_calls], "tool_call_id": None}
     assert counter.count_message(record) == counter.count_message(with_calls)
