@@ -36,7 +36,6 @@ from textual.widget import Widget
 from textual.worker import Worker
 
 from .backend import PAGE, Backend, TurnState
-from .commands import ActionsProvider
 from .screens.main import MainScreen, TitleBar
 from .widgets.chat_pane import FIRST_PAGE, OLDER_PAGE, ChatPane
 from .widgets.composer import Composer
@@ -74,6 +73,12 @@ ACTIONS: list[tuple[str, str, str]] = [
 ]
 
 
+def _actions_provider() -> type:
+    from .commands import ActionsProvider
+
+    return ActionsProvider
+
+
 def default_format_time(ts: float) -> str:
     """Local time of a message, e.g. ``2025-01-31 14:05``."""
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
@@ -88,8 +93,8 @@ class AiAgentsApp(App):
     """Keyboard-driven chat with Claude, GPT and Ollama models."""
 
     TITLE = "aiagents-tui"
-    CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
+    COMMANDS = App.COMMANDS | {_actions_provider}
 
     BINDINGS = [
         Binding("ctrl+n", "new_thread", "New chat", id="thread.new"),
@@ -300,8 +305,14 @@ class AiAgentsApp(App):
         self._update_status()
 
     async def _warm_up(self) -> None:
-        """Import what the first turn needs while the user types."""
+        """Import what the first turn needs, and load the tokenizer, while the user types."""
         await asyncio.to_thread(self._import_engine)
+        try:
+            from ..memory.tokens import TokenCounter
+
+            await TokenCounter().load()  # the encoding is shared: the runner's counter finds it loaded
+        except Exception:  # noqa: BLE001 - counting falls back to estimates
+            pass
         if self.backend is not None and self.provider_ok:
             try:
                 self.backend.runner(self.provider_name)
@@ -312,7 +323,8 @@ class AiAgentsApp(App):
     def _import_engine() -> None:
         import importlib
 
-        for name in ("tui_agents.runner", "tui_agents.providers", "tui_agents.memory", "tui_agents.memory.tokens"):
+        for name in ("tui_agents.runner", "tui_agents.providers", "tui_agents.providers.ollama", "tui_agents.memory",
+                     "tui_agents.memory.tokens", "rich.markdown", "tui_agents.store.auth"):
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from ..sanitize import sanitize
 
@@ -27,6 +27,87 @@ _FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.S | re.M)
 _NO_SPLIT_START = " \t-*+>|0123456789"
 SEGMENT_LINES = 40
 FLUSH_INTERVAL = 1 / 20
+
+
+class MarkdownSegment(Static):
+    """A run of Markdown blocks rendered by Rich (one widget, not one per block)."""
+
+    DEFAULT_CSS = """
+    MarkdownSegment { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__(markup=False)
+        self.source = text
+        if text:
+            self.set_text(text)
+
+    def set_text(self, text: str) -> None:
+        """Render ``text`` (already sanitized) as Markdown with highlighted code."""
+        from rich.markdown import Markdown as RichMarkdown
+
+        self.source = text
+        dark = True
+        try:
+            dark = self.app.current_theme.dark
+        except Exception:  # noqa: BLE001 - no app yet (built before mount)
+            pass
+        self.update(RichMarkdown(text, code_theme="monokai" if dark else "default", hyperlinks=False))
+
+
+def split_markdown(text: str) -> list[str]:
+    """Cut Markdown into runs of whole blocks (about SEGMENT_LINES lines each)."""
+    router = _Router()
+    out: list[str] = []
+    current: list[str] = []
+    for run in router.route(text):
+        if run is None:
+            out.append("".join(current))
+            current = []
+        else:
+            current.append(run)
+    out.append("".join(current))
+    return [seg for seg in out if seg]
+
+
+class _Router:
+    """Finds where a new segment may start while text streams in, in one pass over each chunk."""
+
+    def __init__(self) -> None:
+        self.line: list[str] = []
+        self.line_start = True
+        self.prev_blank = False
+        self.in_fence = False
+        self.lines = 0
+
+    def route(self, chunk: str) -> list[str | None]:
+        """Split ``chunk`` into text runs; ``None`` marks where a new segment starts."""
+        out: list[str | None] = []
+        run: list[str] = []
+        for piece in re.split(r"(\n)", chunk):
+            if piece == "\n":
+                line = "".join(self.line).strip()
+                if line.startswith(("```", "~~~")):
+                    self.in_fence = not self.in_fence
+                self.prev_blank = line == ""
+                self.lines += 1
+                self.line = []
+                self.line_start = True
+                run.append(piece)
+                continue
+            if not piece:
+                continue
+            if (self.line_start and self.prev_blank and not self.in_fence
+                    and self.lines >= SEGMENT_LINES and piece[0] not in _NO_SPLIT_START):
+                out.append("".join(run))
+                out.append(None)
+                run = []
+                self.lines = 0
+            self.line_start = False
+            self.line.append(piece)
+            run.append(piece)
+        out.append("".join(run))
+        return out
 
 
 def code_blocks(text: str) -> list[str]:
@@ -109,33 +190,30 @@ class Notice(Static):
 class StreamingBody(Vertical):
     """The body of a reply that is still streaming.
 
-    ``feed`` only buffers (constant cost per token); a timer writes the buffer
-    to a ``MarkdownStream`` at most ``1 / FLUSH_INTERVAL`` times a second. Long
-    replies are split into Markdown segments at block boundaries, so each write
-    re-parses a bounded tail, never the whole reply.
+    ``feed`` only buffers (constant cost per token); a timer renders the buffer
+    at most ``1 / FLUSH_INTERVAL`` times a second. The reply is cut into
+    segments of whole Markdown blocks: a flush re-renders only the last
+    segment (bounded size) and mounts new ones, so the cost of a frame does
+    not grow with the reply. Each segment is one widget rendered with Rich's
+    Markdown: Textual's Markdown widget mounts one widget per block, and every
+    reflow of a long reply then walks hundreds of widgets (measured: over 5 s
+    to show 2,000 tokens).
     """
 
     DEFAULT_CSS = """
     StreamingBody { height: auto; }
-    StreamingBody > Markdown { margin: 0; padding: 0 1 0 1; }
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._pending: list[str] = []
-        self._segment: Markdown | None = None
-        self._stream: Any = None
+        self._router = _Router()
+        self._segment: MarkdownSegment | None = None
         self._segment_parts: list[str] = []
-        self._line_start = True
-        self._line: list[str] = []
-        self._prev_blank = False
-        self._in_fence = False
-        self._segment_lines = 0
-        self._flushing = False
         self._done = False
 
-    async def on_mount(self) -> None:
-        await self._new_segment()
+    def on_mount(self) -> None:
+        self._new_segment()
         self._timer = self.set_interval(FLUSH_INTERVAL, self._flush)
 
     def feed(self, text: str) -> None:
@@ -143,78 +221,40 @@ class StreamingBody(Vertical):
         if text:
             self._pending.append(sanitize(text))
 
-    async def _new_segment(self) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-        self._segment = Markdown(open_links=False)
+    def _new_segment(self) -> None:
+        self._segment = MarkdownSegment()
         self._segment_parts = []
-        self._segment_lines = 0
-        await self.mount(self._segment)
-        self._stream = Markdown.get_stream(self._segment)
+        self.mount(self._segment)
 
-    def _route(self, chunk: str) -> list[str | None]:
-        """Split ``chunk`` into text runs; ``None`` marks where a new segment starts."""
-        out: list[str | None] = []
-        run: list[str] = []
-        for piece in re.split(r"(\n)", chunk):
-            if piece == "\n":
-                line = "".join(self._line).strip()
-                if line.startswith(("```", "~~~")):
-                    self._in_fence = not self._in_fence
-                self._prev_blank = line == ""
-                self._segment_lines += 1
-                self._line = []
-                self._line_start = True
-                run.append(piece)
-                continue
-            if not piece:
-                continue
-            if (self._line_start and self._prev_blank and not self._in_fence
-                    and self._segment_lines >= SEGMENT_LINES and piece[0] not in _NO_SPLIT_START):
-                out.append("".join(run))
-                out.append(None)
-                run = []
-            self._line_start = False
-            self._line.append(piece)
-            run.append(piece)
-        out.append("".join(run))
-        return out
-
-    async def _flush(self) -> None:
-        if self._flushing or not self._pending:
+    def _flush(self) -> None:
+        if not self._pending or self._segment is None:
             return
-        self._flushing = True
-        try:
-            chunk = "".join(self._pending)
-            self._pending.clear()
-            for run in self._route(chunk):
-                if run is None:
-                    await self._new_segment()
-                elif run:
-                    self._segment_parts.append(run)
-                    await self._stream.write(run)
-        finally:
-            self._flushing = False
+        chunk = "".join(self._pending)
+        self._pending.clear()
+        for run in self._router.route(chunk):
+            if run is None:
+                self._segment.set_text("".join(self._segment_parts))
+                self._new_segment()
+            elif run:
+                self._segment_parts.append(run)
+        if len(self._segment_parts) > 1:
+            self._segment_parts[:] = ["".join(self._segment_parts)]
+        self._segment.set_text(self._segment_parts[0] if self._segment_parts else "")
 
     async def finish(self) -> None:
-        """Write what is left, stop the stream and render the last segment once in full."""
+        """Render what is left and stop the timer."""
         if self._done:
             return
         self._done = True
+        if self._segment is None:
+            self._new_segment()
         self._timer.stop()
-        while self._flushing:
-            await self._flush_wait()
-        await self._flush()
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
-        if self._segment is not None:
-            await self._segment.update("".join(self._segment_parts))
+        self._flush()
 
-    async def _flush_wait(self) -> None:
-        import asyncio
-
-        await asyncio.sleep(0.01)
+    @property
+    def text(self) -> str:
+        """What has been rendered so far."""
+        return "".join(seg.source for seg in self.query(MarkdownSegment))
 
 
 class MessageView(Vertical):
@@ -225,7 +265,6 @@ class MessageView(Vertical):
     MessageView > .header { color: $text-muted; padding: 0 1; height: 1; }
     MessageView.-user > .header { color: $accent; }
     MessageView > .user-body { padding: 0 1; height: auto; }
-    MessageView > Markdown { margin: 0; padding: 0 1 0 1; }
     MessageView.-selected { background: $boost; border-left: thick $accent; }
     MessageView > .status { color: $warning; padding: 0 1; height: auto; }
     """
@@ -275,8 +314,8 @@ class MessageView(Vertical):
             self.body = StreamingBody()
             yield self.body
         elif role == "assistant":
-            if content:
-                yield Markdown(content, open_links=False)
+            for segment in split_markdown(content):
+                yield MarkdownSegment(segment)
         else:
             yield Static(Text(content), classes="user-body", markup=False)
         status = self.status_text()
