@@ -10,7 +10,10 @@ Design of the message tables: ``contents`` holds a message's text, its cached
 token count and sizes, and is indexed by FTS5 (``contents_fts``). ``messages``
 rows point at a content id, so a fork or branch shares its parent's text instead
 of copying and re-indexing it; changing a shared message's text writes a new
-content row (copy-on-write). A content row is deleted with its last message.
+content row (copy-on-write). A content row is deleted with its last message
+(trigger). ``messages.content_id`` has no FOREIGN KEY clause on purpose: the
+per-row parent lookup into the big contents table made forks much slower; only
+the store writes it, always with an id it has just read or inserted.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def initial_schema(db: sqlite3.Connection) -> None:
             thread_id TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
             position INTEGER NOT NULL,
             role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
-            content_id INTEGER NOT NULL REFERENCES contents(id),
+            content_id INTEGER NOT NULL,  -- contents.id; no FOREIGN KEY: its check costs a fork ~40%
             tool_calls TEXT,
             tool_call_id TEXT,
             status TEXT NOT NULL CHECK (status IN ('complete', 'streaming', 'interrupted', 'error')),

@@ -5,15 +5,18 @@ User text never reaches MATCH as written. It is split into words and
 doubled), so punctuation, ``col:value``, ``NEAR/2`` or ``AND(`` are plain text;
 a trailing ``*`` on a word keeps its prefix meaning; bare operators (``AND``,
 ``OR``, ``NOT``, ``NEAR``) are dropped; pieces without a letter or digit
-(emoji, lone ``*``, quotes) are dropped, control characters are spaces; at most ``MAX_TERMS`` terms of at most
-``MAX_TERM_CHARS`` characters are kept. Terms are ANDed. Nothing left: no query.
+(emoji, lone ``*``, quotes) are dropped; control characters become spaces. At
+most ``MAX_TERMS`` terms of at most ``MAX_TERM_CHARS`` characters are kept.
+Terms are ANDed. When nothing is left there is no query (no hits).
 
 Best match: FTS5's ``bm25()`` reads every match of each term to get its
 document frequency, which costs seconds for common words in a big history, so
 ``order="best"`` instead scores, in Python, the newest ``BEST_WINDOW`` matches
-with BM25 (k1 1.2, b 0.75). Each term's document frequency is estimated from its
-newest ``DF_SAMPLE`` matches (exact when it has fewer; otherwise their density
-in the rowid range they span, times the corpus size), so every step is bounded.
+with BM25 (k1 1.2, b 0.75; term frequency counted with a regex on the
+lower-cased text). With several terms, each term's document frequency is
+estimated from its newest ``DF_SAMPLE`` matches (exact when it has fewer,
+otherwise their density over the rowid range they span times the corpus size);
+with one term it is not needed. Every step is bounded whatever the history size.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ __all__ = ["Term", "parse_query", "match_expression", "BestScorer", "MAX_TERMS",
 MAX_TERMS = 12
 MAX_TERM_CHARS = 100
 BEST_WINDOW = 300
-DF_SAMPLE = 1000
+DF_SAMPLE = 200
 SNIPPET_TOKENS = 12
 
 _PIECE = re.compile(r'"([^"]*)"(\*?)|([^\s"]+)')
@@ -92,9 +95,15 @@ def match_expression(terms: list[Term]) -> str | None:
 
 
 def _pattern(term: Term) -> re.Pattern[str]:
+    """A regex for the term in lower-cased text; the literal comes first so ``re`` can scan for it fast."""
     words = [re.escape(w) for w in term.words()]
     tail = "" if term.prefix else r"(?![^\W_])"
-    return re.compile(r"(?<![^\W_])" + r"[\W_]+".join(words) + tail, re.IGNORECASE)
+    return re.compile(r"[\W_]+".join(words) + tail)
+
+
+def _count(pattern: re.Pattern[str], text: str) -> int:
+    """Matches of ``pattern`` in ``text`` that start a word."""
+    return sum(1 for m in pattern.finditer(text) if m.start() == 0 or not text[m.start() - 1].isalnum())
 
 
 class BestScorer:
@@ -105,7 +114,8 @@ class BestScorer:
         self.patterns = [_pattern(t) for t in terms]
         max_row = db.execute(f"SELECT max(rowid) FROM {fts_table}").fetchone()[0] or 0
         self.n_docs = max(1, max_row)
-        self.idf = [self._idf(db, fts_table, t) for t in terms]
+        # with one term every candidate shares its idf: ranking needs none
+        self.idf = [1.0] if len(terms) == 1 else [self._idf(db, fts_table, t) for t in terms]
 
     def _idf(self, db: sqlite3.Connection, fts_table: str, term: Term) -> float:
         count, lowest = db.execute(
@@ -121,14 +131,15 @@ class BestScorer:
         """(score, rowid) for each (rowid, text), best first."""
         if not docs:
             return []
-        lengths = [max(1, len(text.split())) for _, text in docs]
+        lowered = [(rowid, text.lower()) for rowid, text in docs]
+        lengths = [text.count(" ") + 1 for _, text in lowered]
         avg = sum(lengths) / len(lengths)
         scored = []
-        for (rowid, text), length in zip(docs, lengths):
+        for (rowid, text), length in zip(lowered, lengths):
             norm = 1.2 * (0.25 + 0.75 * length / avg)
             score = 0.0
             for pattern, idf in zip(self.patterns, self.idf):
-                tf = len(pattern.findall(text))
+                tf = _count(pattern, text)
                 score += idf * tf * 2.2 / (tf + norm)
             scored.append((score, rowid))
         scored.sort(key=lambda s: (-s[0], -s[1]))
