@@ -262,3 +262,24 @@ async def test_an_unreachable_redis_is_a_typed_error_without_the_password() -> N
         await limiter.check(KEY)
     assert "hunter2" not in str(caught.value) and "127.0.0.1" in str(caught.value)
     await limiter.aclose()
+
+
+async def test_a_stalled_redis_times_out_and_the_next_call_reconnects() -> None:
+    import signal
+
+    from .redis_server import RedisServer, require_redis_server
+
+    with RedisServer(require_redis_server()) as server:
+        assert server.process is not None
+        limiter = RateLimiter(rpm=5, backend=RedisBackend(RedisConfig(url=server.url, socket_timeout=0.5)))
+        assert await limiter.try_acquire(KEY) == 0.0
+        server.process.send_signal(signal.SIGSTOP)  # the server hangs: no answer ever comes
+        try:
+            with pytest.raises(RedisUnavailableError):
+                await limiter.try_acquire(KEY)
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        # The stalled command may still have run once the server woke: 2 or 3 counted.
+        assert await limiter.try_acquire(KEY) == 0.0
+        assert await limiter.try_acquire(KEY) == 0.0
+        await limiter.aclose()

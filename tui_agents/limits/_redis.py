@@ -78,19 +78,26 @@ class CommandLane:
     the next command opens a new one. Blocking commands must not use a lane.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, timeout: float | None) -> None:
         self._client = client
+        self._timeout = timeout
         self._conn: Any = None
         self._lock = asyncio.Lock()
 
+    def _connection(self) -> Any:
+        if self._conn is None:
+            pool = self._client.connection_pool
+            # The lane times each command as a whole with asyncio.timeout: cheaper
+            # than the connection's own per-write timeout, which starts a task per call.
+            self._conn = pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
+        return self._conn
+
     async def execute_command(self, *args: Any) -> Any:
         """Send one command and return its raw reply (errors raise redis-py's exceptions)."""
-        async with self._lock:
-            conn = self._conn
-            if conn is None:
-                conn = self._conn = self._client.connection_pool.make_connection()
-            # Both calls disconnect the connection on any failure, cancellation included,
-            # so a half-read reply never confuses the next command.
+        async with self._lock, asyncio.timeout(self._timeout):
+            conn = self._connection()
+            # Both calls disconnect the connection on any failure, cancellation and
+            # timeout included, so a half-read reply never confuses the next command.
             await conn.send_packed_command(conn.pack_command(*args), check_health=False)
             return await conn.read_response()
 

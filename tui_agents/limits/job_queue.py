@@ -297,8 +297,9 @@ class JobQueue:
     A failed run is retried after ``retry_base_delay * 2**(attempt-1)`` seconds
     (capped at ``retry_max_delay``, with jitter of up to half that) while
     retries are left, except for errors in ``PERMANENT_ERRORS`` (bad payload,
-    record not found, rejected key or request), which fail the job at once. ``stop_worker`` lets running jobs finish for
-    ``shutdown_grace`` seconds, then cancels them and puts them back in the queue.
+    record not found, rejected key or request), which fail the job at once.
+    ``stop_worker`` lets running jobs finish for ``shutdown_grace`` seconds,
+    then cancels them and puts them back in the queue.
     """
 
     def __init__(

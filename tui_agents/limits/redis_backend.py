@@ -132,7 +132,7 @@ class RedisBackend(RateLimitBackend):
     def __init__(self, config: Any = None, *, client: Any = None) -> None:
         self.config: RedisConfig = as_redis_config(config if config is not None else RedisConfig())
         self._client = client if client is not None else make_client(self.config)
-        self._lane = CommandLane(self._client)
+        self._lane = CommandLane(self._client, self.config.socket_timeout)
         self._prefix = f"{self.config.key_prefix}:rl:"
 
     def _keys(self, key: str) -> tuple[str, str, str]:

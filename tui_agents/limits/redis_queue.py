@@ -253,7 +253,7 @@ class RedisQueueBackend(QueueBackend):
         self.lease_seconds = visibility_timeout
         self.result_ttl = result_ttl
         self._client = client if client is not None else make_client(self.config, decode_responses=True)
-        self._lane = CommandLane(self._client)  # everything but the blocking wait
+        self._lane = CommandLane(self._client, self.config.socket_timeout)  # everything but the blocking wait
         base = f"{self.config.key_prefix}:q:{{{queue_name}}}:"
         self._job_prefix = base + "job:"
         self._pending = base + "pending"
