@@ -25,8 +25,8 @@ __all__ = ["MessageView", "ToolCallLine", "StreamingBody", "Notice", "code_block
 _FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.S | re.M)
 # A new Markdown segment may start at a line that opens a plain block after a blank line.
 _NO_SPLIT_START = " \t-*+>|0123456789"
-SEGMENT_LINES = 40
-FLUSH_INTERVAL = 1 / 20
+SEGMENT_LINES = 12
+FLUSH_INTERVAL = 1 / 10
 
 
 class MarkdownSegment(Static):
