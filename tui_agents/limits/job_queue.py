@@ -442,8 +442,8 @@ class JobQueue:
                 continue
             try:
                 jobs = await self.backend.claim(free)
-            except Exception:
-                log.exception("The job queue could not take jobs; trying again shortly.")
+            except Exception as exc:  # e.g. Redis is down: keep trying, quietly
+                log.warning("The job queue could not take jobs (%s); trying again shortly.", exc)
                 await self._idle_wait(asyncio.sleep(self.poll_interval))
                 continue
             if not jobs:
