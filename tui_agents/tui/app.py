@@ -120,6 +120,7 @@ class AiAgentsApp(App):
         config: AppConfig | None = None,
         config_path: Path | None = None,
         format_time: Callable[[float], str] | None = None,
+        background_jobs: bool = True,
     ) -> None:
         super().__init__()
         self._db_flag = db_path
@@ -140,6 +141,7 @@ class AiAgentsApp(App):
         self._trash: list[str] = []
         self._titles: dict[str, str] = {}
         self._panel: Widget | None = None
+        self.background_jobs = background_jobs
 
     # ---- public surface for panels
 
@@ -261,7 +263,8 @@ class AiAgentsApp(App):
         except (AgentError, OSError) as exc:
             await self.chat_pane.show(None, [], False, extra=[Notice(f"Could not open the database: {exc}")])
             return
-        await self.backend.start_jobs()
+        if self.background_jobs:
+            await self.backend.start_jobs()
         await self.reload_threads()
         assert self._db_ready is not None
         self._db_ready.set()

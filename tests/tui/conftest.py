@@ -1,0 +1,95 @@
+"""Helpers for the app's Pilot tests: an app wired to the fake LLM server, and ``wait_until``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tui_agents.config import AppConfig
+
+FIXED_TIME = "2025-01-31 12:00"
+
+
+def fixed_time(_ts: float) -> str:
+    """Snapshot-stable time formatter."""
+    return FIXED_TIME
+
+
+async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: BLE001 - the predicate may look at widgets not mounted yet
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.05)
+
+
+def screen_text(app) -> str:
+    """Everything on the screen as plain text (from the SVG screenshot, tags stripped)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+@pytest.fixture
+def ollama_env(fake_llm, monkeypatch):
+    """OLLAMA_HOST points at the fake server (host:port, the Ollama convention)."""
+    monkeypatch.setenv("OLLAMA_HOST", fake_llm.host_port)
+    return fake_llm
+
+
+@pytest.fixture
+def make_app(tmp_path: Path):
+    """Build an app on a database in tmp_path, chatting with the fake server's Ollama API."""
+
+    def build(**kwargs):
+        from tui_agents.tui.app import AiAgentsApp
+
+        kwargs.setdefault("db_path", tmp_path / "db.sqlite")
+        kwargs.setdefault("provider", "ollama")
+        kwargs.setdefault("model", "fake-model-small")
+        kwargs.setdefault("config", AppConfig())
+        kwargs.setdefault("format_time", fixed_time)
+        kwargs.setdefault("background_jobs", False)
+        return AiAgentsApp(**kwargs)
+
+    return build
+
+
+async def ready(pilot) -> None:
+    """Wait until the app opened its database and drew the sidebar."""
+    app = pilot.app
+    await asyncio.wait_for(app.wait_ready(), 15)
+    await pilot.pause(0.05)
+
+
+async def send(pilot, text: str) -> None:
+    """Type ``text`` in the composer and press enter."""
+    app = pilot.app
+    app.composer.focus()
+    app.composer.load_text(text)
+    await pilot.press("enter")
+
+
+def last_reply(app):
+    """The view of the last assistant message in the chat pane."""
+    views = [v for v in app.chat_pane.views if v.role == "assistant"]
+    return views[-1] if views else None
+
+
+def rendered_text(view) -> str:
+    """The Markdown source shown by an assistant view (streaming or not)."""
+    from tui_agents.tui.widgets.message import MarkdownSegment
+
+    return "".join(seg.source for seg in view.query(MarkdownSegment))
