@@ -192,3 +192,13 @@ def test_defaults_and_context_windows():
     assert context_window("ollama", "llama3.2:3b") == 131_072
     assert context_window("ollama", "something-new") > 0
     assert context_window("nobody", None) > 0
+
+
+async def test_credentials_in_a_base_url_stay_out_of_errors_and_repr(unused_tcp_port):
+    provider = get_provider("openai", base_url=f"http://user:hunter2pass@127.0.0.1:{unused_tcp_port}/v1",
+                            max_retries=0)
+    assert "hunter2pass" not in repr(provider)
+    with pytest.raises(Exception) as info:
+        await collect(provider.stream(HELLO))
+    assert "hunter2pass" not in str(info.value)
+    await provider.aclose()

@@ -25,7 +25,8 @@ from ..errors import (
 )
 from ..secrets import env_var_for
 
-__all__ = ["error_from_response", "error_from_payload", "error_from_transport", "parse_retry_after", "scrub"]
+__all__ = ["error_from_response", "error_from_payload", "error_from_transport", "parse_retry_after", "scrub",
+           "safe_url"]
 
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -70,6 +71,15 @@ def scrub(text: str, secret: str | None) -> str:
     if secret and len(secret) >= 4 and secret in text:
         text = text.replace(secret, "***")
     return text
+
+
+def safe_url(url: str) -> str:
+    """``url`` without any ``user:password@`` part, for messages and reprs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -186,7 +196,8 @@ def error_from_payload(label: str, error: Any, secret: str | None = None) -> Pro
 
 
 def error_from_transport(label: str, url: str, exc: httpx.HTTPError) -> ProviderError:
-    """The typed error for a connection failure or timeout (no key can be in these)."""
+    """The typed error for a connection failure or timeout (the URL loses any credentials)."""
+    url = safe_url(url)
     if isinstance(exc, httpx.TimeoutException):
         phase = "connect to" if isinstance(exc, httpx.ConnectTimeout) else "get an answer from"
         return ProviderTimeoutError(f"Timed out trying to {phase} {label} at {url}.", provider=label.lower())

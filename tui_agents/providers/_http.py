@@ -17,7 +17,7 @@ from ..errors import (
     StreamInterruptedError,
 )
 from ..secrets import ENV_VARS, Secret, env_var_for, get_key
-from ._errors import error_from_response, error_from_transport, scrub
+from ._errors import error_from_response, error_from_transport, safe_url, scrub
 from .base import Provider, StreamEvent
 from .models import DEFAULT_MODELS
 
@@ -88,7 +88,7 @@ class HTTPProvider(Provider):
 
     def __repr__(self) -> str:
         key = self._key.masked if self._key else None
-        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, key={key!r})"
+        return f"{type(self).__name__}(model={self.model!r}, base_url={safe_url(self.base_url)!r}, key={key!r})"
 
     @property
     def has_key(self) -> bool:

@@ -124,7 +124,7 @@ class _OllamaParser:
             return
         try:
             if "error" in obj:
-                raise error_from_payload(self._provider.label, obj["error"])
+                raise error_from_payload(self._provider.label, obj["error"], self._provider._secret)
             message = obj.get("message")
             if message:
                 content = message.get("content")
