@@ -255,7 +255,7 @@ def _frames(name, reply):
 async def test_stalled_stream_times_out_with_partial_text(name, fake_llm, make_provider):
     fake_llm.script(Reply(text="abcdef", chunk_chars=3, stall_after_chunks=1))
     with pytest.raises(StreamInterruptedError) as info:
-        await asyncio.wait_for(collect(make_provider(name, timeout=0.5).stream(HELLO)), 20)
+        await asyncio.wait_for(collect(make_provider(name, timeout=1.0).stream(HELLO)), 20)
     assert info.value.partial_text == "abc"
     assert isinstance(info.value.__cause__, ProviderTimeoutError)
 
