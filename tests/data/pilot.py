@@ -79,5 +79,6 @@ class PanelHost(App[None]):
         self.hidden = True
         await self.query_one("#slot").remove_children()
 
-    def on_message(self, message: Any) -> None:
-        self.events.append(message)
+    async def _on_message(self, message: Any) -> None:
+        self.events.append(message)  # every message that reached the app, for assertions
+        await super()._on_message(message)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from tests.data.builders import HOSTILE, tool_thread
 from tests.data.pilot import PanelHost, fixed_time, wait_until
 from tui_agents.events import GuardrailFlagged, ToolCallFinished, ToolCallStarted
 from tui_agents.store import MessageStore, connect
-from tui_agents.tui.screens.inspector import APP_ACTIONS, APP_BINDINGS, ToolInspector
+from tui_agents.tui.screens.inspector import APP_ACTIONS, APP_BINDINGS, ToolInspector, VirtualTable
 
 SIZE = (110, 34)
 
@@ -29,8 +29,8 @@ def _host(db, thread_id, message_id=None) -> PanelHost:
 
 
 def _rows(inspector: ToolInspector) -> list[tuple[str, str, str]]:
-    table = inspector.query_one(DataTable)
-    return [(str(k.value), table.get_row(k)[1].plain, table.get_row(k)[2].plain) for k in table.rows]
+    table = inspector.query_one(VirtualTable)
+    return [(k, table.row(k)[1].plain, table.row(k)[2].plain) for k in table.keys]
 
 
 def _text(widget: Static) -> str:
@@ -52,7 +52,7 @@ async def test_inspector_shows_stored_calls_and_verdicts(tmp_path):
         ]
         detail = inspector.query_one("#detail-arguments", Static)
         assert "asks to ignore rules" in _text(detail)  # first row: the verdict's reason
-        inspector.query_one(DataTable).focus()
+        inspector.query_one(VirtualTable).focus()
         await pilot.press("down", "down")
         await wait_until(pilot, lambda: '"city": "Oslo"' in _text(detail), what="weather call detail")
         assert _text(inspector.query_one("#detail-result-label", Static)) == "Error"
@@ -101,7 +101,7 @@ async def test_copy_arguments_and_result(tmp_path):
     app = _host(db, built["thread"]["id"])
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.panel.loaded)
-        app.panel.query_one(DataTable).focus()
+        app.panel.query_one(VirtualTable).focus()
         await pilot.press("down", "c")
         assert json.loads(app.clipboard) == {"expression": "6*7"}
         await pilot.press("y")
@@ -130,7 +130,7 @@ async def test_turn_scope_and_toggle_to_whole_thread(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.panel.loaded)
         assert [r[0] for r in _rows(app.panel)] == ["call_3"]
-        app.panel.query_one(DataTable).focus()
+        app.panel.query_one(VirtualTable).focus()
         await pilot.press("s")
         assert [r[0] for r in _rows(app.panel)] == ["guard:" + built["user"]["id"], "call_1", "call_2", "call_3"]
     assert second["tool_calls"][0]["id"] == "call_3"
@@ -142,7 +142,7 @@ async def test_untrusted_text_is_shown_literally_without_control_characters(tmp_
     app = _host(db, built["thread"]["id"])
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.panel.loaded)
-        app.panel.query_one(DataTable).focus()
+        app.panel.query_one(VirtualTable).focus()
         await pilot.press("down", "down")
         result = _text(app.panel.query_one("#detail-result", Static))
         assert "[bold]markup[/bold]" in result  # markup shown as typed, not applied
@@ -165,7 +165,7 @@ def test_snapshot_inspector(snap_compare, tmp_path):
 
     async def ready(pilot):
         await wait_until(pilot, lambda: pilot.app.panel is not None and pilot.app.panel.loaded)
-        pilot.app.panel.query_one(DataTable).focus()
+        pilot.app.panel.query_one(VirtualTable).focus()
         await pilot.press("down")
 
     assert snap_compare(_host(db, built["thread"]["id"]), terminal_size=SIZE, run_before=ready)
