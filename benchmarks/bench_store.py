@@ -139,14 +139,15 @@ def bulk_load(path: Path, gen: TextGen, n_msgs: int, n_threads: int, big: int, f
             next_pos[t] += 1
             ts = last[t] = t0 + i
             text = texts[k]
-            contents.append((i + 1, text, len(text), len(text.encode())))
+            contents.append((i + 1, thread_ids[t], next_pos[t], text, len(text), len(text.encode())))
             messages.append((f"{head}{start + k:010x}", thread_ids[t], next_pos[t],
                              "user" if next_pos[t] % 2 else "assistant", i + 1, ts, ts))
         db.execute("BEGIN")
         if lo == 0:
             db.executemany("INSERT INTO threads(id, title, created_at, updated_at, user_id) VALUES (?,?,?,?,?)",
                            [(tid, None, t0, t0, "bench") for tid in thread_ids])
-        db.executemany("INSERT INTO contents(id, text, chars, bytes) VALUES (?,?,?,?)", contents)
+        db.executemany("INSERT INTO contents(id, origin_thread, origin_position, text, chars, bytes) "
+                       "VALUES (?,?,?,?,?,?)", contents)
         db.executemany("INSERT INTO messages(id, thread_id, position, role, content_id, status, created_at, "
                        "updated_at) VALUES (?,?,?,?,?, 'complete', ?, ?)", messages)
         db.execute("COMMIT")

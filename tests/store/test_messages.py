@@ -98,3 +98,12 @@ async def test_delete_one_message(messages, thread):
     assert await messages.count(thread["id"]) == 0
     with pytest.raises(NotFoundError):
         await messages.delete(a["id"])
+
+
+async def test_concurrent_calls_on_one_connection_never_interleave(messages, threads, thread):
+    import asyncio
+
+    await asyncio.gather(*(messages.add(thread["id"], "user", f"m{i}") for i in range(40)),
+                         *(threads.fork(thread["id"]) for _ in range(5)))
+    assert [m["position"] for m in await messages.list(thread["id"])] == list(range(1, 41))
+    assert len(await threads.list()) == 6

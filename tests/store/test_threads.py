@@ -189,3 +189,43 @@ async def test_lineage_and_tree(threads, messages, thread, agent):
     await threads.trash(fork["id"])
     drawn = [(n["id"], n["depth"], n["parent_id"]) for n in await threads.tree()]
     assert (grandchild["id"], 0, None) in drawn and fork["id"] not in {d[0] for d in drawn}
+
+
+async def _content_rows(threads) -> int:
+    return (await threads.conn.execute_fetchall("SELECT count(*) FROM contents"))[0][0]
+
+
+async def test_shared_content_survives_until_its_last_holder_goes(threads, messages, thread):
+    sent = await _fill(messages, thread["id"], 3)
+    middle = await threads.fork(thread["id"])
+    leaf = await threads.fork(middle["id"])
+    assert await _content_rows(threads) == 3
+    await threads.delete(middle["id"])  # the leaf still reaches the root's content through the deleted middle
+    leaf_messages = await messages.list(leaf["id"])
+    await messages.update(leaf_messages[0]["id"], content="leaf only")
+    assert (await messages.get(sent[0]["id"]))["content"] == "message number 0"
+    assert await _content_rows(threads) == 4
+    hits = {h["snippet"]: (h["thread_id"], h["other_threads"]) for h in await threads.search("number")}
+    assert hits == {"message [[number]] 2": (leaf["id"], 1), "message [[number]] 1": (leaf["id"], 1),
+                    "message [[number]] 0": (thread["id"], 0)}
+    await messages.delete(sent[1]["id"])
+    assert (await messages.get(leaf_messages[1]["id"]))["content"] == "message number 1"
+    assert await _content_rows(threads) == 4
+    await messages.delete(leaf_messages[1]["id"])
+    assert await _content_rows(threads) == 3
+    await threads.delete(thread["id"])
+    assert [m["content"] for m in await messages.list(leaf["id"])] == ["leaf only", "message number 2"]
+    assert await _content_rows(threads) == 2
+    await threads.delete(leaf["id"])
+    assert await _content_rows(threads) == 0
+
+
+async def test_editing_in_a_branch_of_a_branch_is_isolated(threads, messages, thread):
+    sent = await _fill(messages, thread["id"], 4)
+    b1 = await threads.branch(thread["id"], sent[2]["id"])
+    b2 = await threads.branch(b1["id"], (await messages.list(b1["id"]))[1]["id"])
+    target = (await messages.list(b2["id"]))[1]
+    await messages.update(target["id"], content="edited deep down")
+    assert [m["content"] for m in await messages.list(b1["id"])] == [m["content"] for m in sent[:3]]
+    assert (await messages.get(sent[1]["id"]))["content"] == "message number 1"
+    assert [h["thread_id"] for h in await threads.search("edited")] == [b2["id"]]

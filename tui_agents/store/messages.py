@@ -18,6 +18,7 @@ from tui_agents.errors import InvalidArgumentError, NotFoundError
 from tui_agents.store.db import run, write
 from tui_agents.store.ids import new_id
 from tui_agents.store.records import LightMessage, MessageRecord, dumps, fetch_all, fetch_one, loads, now
+from tui_agents.store.sharing import Lineage, collect_garbage, holders, released_by
 
 __all__ = ["MessageStore", "ROLES", "STATUSES"]
 
@@ -101,10 +102,12 @@ def _check_text(content: Any) -> str:
     return content
 
 
-def insert_content(db: sqlite3.Connection, text: str, token_count: int | None) -> int:
-    """A new contents row (indexed by FTS5 through its trigger); returns its id."""
-    cur = db.execute("INSERT INTO contents(text, token_count, chars, bytes) VALUES (?, ?, ?, ?)",
-                     (text, token_count, len(text), len(text.encode("utf-8", "surrogatepass"))))
+def insert_content(db: sqlite3.Connection, text: str, token_count: int | None, thread_id: str,
+                   position: int) -> int:
+    """A new contents row written at (thread, position), indexed by FTS5 through its trigger; returns its id."""
+    cur = db.execute(
+        "INSERT INTO contents(origin_thread, origin_position, token_count, chars, bytes, text) VALUES (?,?,?,?,?,?)",
+        (thread_id, position, token_count, len(text), len(text.encode("utf-8", "surrogatepass")), text))
     return int(cur.lastrowid)
 
 
@@ -158,9 +161,9 @@ class MessageStore:
 
         def insert(db: sqlite3.Connection) -> MessageRecord:
             require_thread(db, thread_id)
-            content_id = insert_content(db, text, token_count)
             position = db.execute("SELECT coalesce(max(position), 0) + 1 FROM messages WHERE thread_id = ?",
                                   (thread_id,)).fetchone()[0]
+            content_id = insert_content(db, text, token_count, thread_id, position)
             db.execute(
                 "INSERT INTO messages(id, thread_id, position, role, content_id, tool_calls, tool_call_id, status, "
                 "model, usage, guardrail, meta, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -223,12 +226,12 @@ class MessageStore:
         text = None if content is None else _check_text(content)
 
         def change(db: sqlite3.Connection) -> MessageRecord:
-            row = db.execute("SELECT seq, content_id FROM messages WHERE id = ?", (id,)).fetchone()
+            row = db.execute("SELECT seq, content_id, thread_id, position FROM messages WHERE id = ?", (id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"Message {id} does not exist.")
-            seq, content_id = row
+            seq, content_id, thread_id, position = row
             if text is not None:
-                _set_text(db, seq, content_id, text, token_count)
+                _set_text(db, seq, content_id, thread_id, position, text, token_count)
             elif token_count is not None:
                 db.execute("UPDATE contents SET token_count = ? WHERE id = ?", (token_count, content_id))
             assignments = "".join(f", {col} = ?" for col in sets)
@@ -271,18 +274,21 @@ class MessageStore:
         """Delete one message for good (addition to the contract; other threads' copies stay)."""
 
         def remove(db: sqlite3.Connection) -> None:
+            released = released_by(db, "m.id = ?", (id,))
             if db.execute("DELETE FROM messages WHERE id = ?", (id,)).rowcount == 0:
                 raise NotFoundError(f"Message {id} does not exist.")
+            collect_garbage(db, released)
 
         await write(self.conn, remove)
 
 
-def _set_text(db: sqlite3.Connection, seq: int, content_id: int, text: str, token_count: int | None) -> None:
+def _set_text(db: sqlite3.Connection, seq: int, content_id: int, thread_id: str, position: int, text: str,
+              token_count: int | None) -> None:
     """Change one message's text: in place when it alone holds it, else copy-on-write."""
-    shared = db.execute("SELECT EXISTS(SELECT 1 FROM messages WHERE content_id = ? AND seq != ?)",
-                        (content_id, seq)).fetchone()[0]
+    origin = db.execute("SELECT origin_thread FROM contents WHERE id = ?", (content_id,)).fetchone()[0]
+    shared = any(h["seq"] != seq for h in holders(db, Lineage(db), content_id, origin, position))
     if shared:
-        new_content = insert_content(db, text, token_count)
+        new_content = insert_content(db, text, token_count, thread_id, position)
         db.execute("UPDATE messages SET content_id = ? WHERE seq = ?", (new_content, seq))
     else:
         db.execute("UPDATE contents SET text = ?, token_count = ?, chars = ?, bytes = ? WHERE id = ?",

@@ -10,10 +10,16 @@ Design of the message tables: ``contents`` holds a message's text, its cached
 token count and sizes, and is indexed by FTS5 (``contents_fts``). ``messages``
 rows point at a content id, so a fork or branch shares its parent's text instead
 of copying and re-indexing it; changing a shared message's text writes a new
-content row (copy-on-write). A content row is deleted with its last message
-(trigger). ``messages.content_id`` has no FOREIGN KEY clause on purpose: the
-per-row parent lookup into the big contents table made forks much slower; only
-the store writes it, always with an id it has just read or inserted.
+content row (copy-on-write).
+
+There is deliberately no index on ``messages.content_id`` (and no FOREIGN KEY):
+a fork's 10,000 copies would land at random places in a million-entry index,
+dirtying ~10,000 pages (over 100 ms at 1M messages). Instead a content records
+where it was written (``origin_thread``, ``origin_position``); forks and
+branches keep positions, so every message holding a content sits at that
+position in the origin thread or in one of its descendants, which
+``thread_links`` (child -> parent, kept even after a thread is deleted) lists.
+``store.sharing`` finds the holders that way and deletes contents nobody holds.
 """
 
 from __future__ import annotations
@@ -82,19 +88,26 @@ def initial_schema(db: sqlite3.Connection) -> None:
         "CREATE INDEX threads_trashed ON threads(trashed_at) WHERE trashed_at IS NOT NULL",
         "CREATE INDEX threads_parent ON threads(forked_from) WHERE forked_from IS NOT NULL",
         "CREATE INDEX threads_agent ON threads(agent_id)",
+        # small columns first: reading them never walks the text's overflow pages
         """CREATE TABLE contents(
             id INTEGER PRIMARY KEY,
-            text TEXT NOT NULL,
+            origin_thread TEXT NOT NULL,
+            origin_position INTEGER NOT NULL,
             token_count INTEGER,
             chars INTEGER NOT NULL,
-            bytes INTEGER NOT NULL)""",
+            bytes INTEGER NOT NULL,
+            text TEXT NOT NULL)""",
+        """CREATE TABLE thread_links(
+            child TEXT PRIMARY KEY,
+            parent TEXT NOT NULL) WITHOUT ROWID""",
+        "CREATE INDEX thread_links_parent ON thread_links(parent)",
         """CREATE TABLE messages(
             seq INTEGER PRIMARY KEY,
             id TEXT NOT NULL UNIQUE,
             thread_id TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
             position INTEGER NOT NULL,
             role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
-            content_id INTEGER NOT NULL,  -- contents.id; no FOREIGN KEY: its check costs a fork ~40%
+            content_id INTEGER NOT NULL,  -- contents.id, unindexed on purpose (see the module docstring)
             tool_calls TEXT,
             tool_call_id TEXT,
             status TEXT NOT NULL CHECK (status IN ('complete', 'streaming', 'interrupted', 'error')),
@@ -105,11 +118,6 @@ def initial_schema(db: sqlite3.Connection) -> None:
             created_at REAL NOT NULL,
             updated_at REAL NOT NULL,
             UNIQUE (thread_id, position))""",
-        "CREATE INDEX messages_content ON messages(content_id)",
-        # The last message holding a content takes the content with it.
-        """CREATE TRIGGER messages_drop_content AFTER DELETE ON messages
-           WHEN NOT EXISTS (SELECT 1 FROM messages WHERE content_id = old.content_id)
-           BEGIN DELETE FROM contents WHERE id = old.content_id; END""",
         """CREATE VIRTUAL TABLE contents_fts USING fts5(
             text, content='contents', content_rowid='id', prefix='2 3',
             tokenize='unicode61 remove_diacritics 2')""",

@@ -10,7 +10,7 @@ from typing import Any, Literal, TypedDict
 __all__ = [
     "AgentRecord", "ThreadRecord", "MessageRecord", "LightMessage", "SearchHit", "MemoryRecord",
     "DocumentRecord", "DocumentHit", "GrantRecord", "TreeNode",
-    "fetch_all", "fetch_one", "dumps", "loads", "now",
+    "fetch_all", "fetch_dicts", "fetch_one", "dumps", "loads", "now",
 ]
 
 MessageStatus = Literal["complete", "streaming", "interrupted", "error"]
@@ -135,6 +135,15 @@ def fetch_all(db: sqlite3.Connection, sql: str, params: Any = ()) -> list[sqlite
     cur = db.cursor()
     cur.row_factory = sqlite3.Row
     return cur.execute(sql, params).fetchall()
+
+
+def fetch_dicts(db: sqlite3.Connection, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    """Rows as plain dicts keyed by column name (the cheapest way to build many records)."""
+    cur = db.cursor()
+    cur.row_factory = None
+    cur.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur]
 
 
 def fetch_one(db: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Row | None:

@@ -29,8 +29,9 @@ import aiosqlite
 from tui_agents.errors import InvalidArgumentError, NotFoundError
 from tui_agents.store.db import run, write
 from tui_agents.store.ids import new_id, new_id_block
-from tui_agents.store.records import SearchHit, ThreadRecord, TreeNode, fetch_all, fetch_one, now
+from tui_agents.store.records import SearchHit, ThreadRecord, TreeNode, fetch_all, fetch_dicts, fetch_one, now
 from tui_agents.store.search import BEST_WINDOW, SNIPPET_TOKENS, BestScorer, match_expression, parse_query
+from tui_agents.store.sharing import Lineage, collect_garbage, holders, released_by
 
 __all__ = ["ThreadStore"]
 
@@ -100,8 +101,7 @@ class ThreadStore:
         archived = "" if include_archived else " AND t.archived_at IS NULL"
         sql = (f"SELECT {_COLUMNS} FROM threads AS t WHERE {_VISIBLE}{archived} "
                "ORDER BY t.updated_at DESC, t.seq DESC LIMIT :lim OFFSET :off")
-        rows = await run(self.conn, fetch_all, sql, {"uid": user_id, "lim": int(limit), "off": int(offset)})
-        return [_record(r) for r in rows]
+        return await run(self.conn, fetch_dicts, sql, {"uid": user_id, "lim": int(limit), "off": int(offset)})
 
     async def rename(self, id: str, title: str) -> ThreadRecord:
         """Give the thread a user title (auto titles never overwrite it); an empty title clears it."""
@@ -221,8 +221,7 @@ class ThreadStore:
         archived = "" if include_archived else " AND t.archived_at IS NULL"
         sql = (f"SELECT {_COLUMNS} FROM threads AS t WHERE {_VISIBLE}{archived} "
                "ORDER BY t.updated_at DESC, t.seq DESC")
-        threads = [_record(r) for r in await run(self.conn, fetch_all, sql, {"uid": user_id})]
-        return _tree_order(threads)
+        return _tree_order(await run(self.conn, fetch_dicts, sql, {"uid": user_id}))
 
     async def search(self, query: str, user_id: str | None = None, limit: int = 20,
                      order: Literal["newest", "best"] = "newest") -> list[SearchHit]:
@@ -248,10 +247,12 @@ class ThreadStore:
 
 
 def _delete(db: sqlite3.Connection, thread_id: str) -> None:
-    """Delete one thread for good: its messages (contents go with their last message) and grants."""
+    """Delete one thread for good: its messages, the contents no other thread holds, and its grants."""
     db.execute("UPDATE threads SET forked_from = NULL, forked_from_message = NULL WHERE forked_from = ?",
                (thread_id,))
+    released = released_by(db, "m.thread_id = ?", (thread_id,))
     db.execute("DELETE FROM messages WHERE thread_id = ?", (thread_id,))
+    collect_garbage(db, released)
     db.execute("DELETE FROM grants WHERE resource_type = 'thread' AND resource_id = ?", (thread_id,))
     db.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
 
@@ -277,6 +278,7 @@ def _copy(db: sqlite3.Connection, source_id: str, from_message_id: str | None, t
         (new_thread, source["agent_id"], source["user_id"], title or source["title"],
          "user" if title else source["title_source"], source["summary"] if kind == "fork" else None,
          source["provider"], source["model"], ts, ts, source_id, from_message, kind))
+    db.execute("INSERT INTO thread_links(child, parent) VALUES (?, ?)", (new_thread, source_id))
     head, start = new_id_block("msg", upto + 1)
     db.execute(
         f"INSERT INTO messages(id, thread_id, position, {_MESSAGE_COPY_COLUMNS}) "
@@ -320,51 +322,54 @@ def _title_hits(db: sqlite3.Connection, params: dict[str, Any], order: str) -> l
             for r in rows]
 
 
-_HAS_VISIBLE_MESSAGE = f"""EXISTS (SELECT 1 FROM messages AS m JOIN threads AS t ON t.id = m.thread_id
-                                  WHERE m.content_id = contents_fts.rowid AND {_VISIBLE})"""
+_CANDIDATES = """
+    SELECT contents_fts.rowid, c.origin_thread, c.origin_position, {extra}
+    FROM contents_fts JOIN contents AS c ON c.id = contents_fts.rowid
+    WHERE contents_fts MATCH :q AND contents_fts.rowid < :below
+    ORDER BY contents_fts.rowid DESC LIMIT :batch"""
+_SNIPPET = f"snippet(contents_fts, 0, '[[', ']]', '…', {SNIPPET_TOKENS})"
+
+
+def _scan(db: sqlite3.Connection, params: dict[str, Any], extra: str,
+          want: int) -> list[tuple[int, Any, list[dict[str, Any]]]]:
+    """The newest matching contents held by a visible thread: up to ``want`` (content id, extra, holders)."""
+    lineage, found = Lineage(db), []
+    below, batch, uid = 1 << 62, max(32, want * 2), params["uid"]
+    sql = _CANDIDATES.format(extra=extra)
+    while len(found) < want:
+        rows = db.execute(sql, {"q": params["q"], "below": below, "batch": batch}).fetchall()
+        for content_id, origin, position, value in rows:
+            held = [h for h in holders(db, lineage, content_id, origin, position)
+                    if h["trashed_at"] is None and (uid is None or h["user_id"] == uid)]
+            if held:
+                found.append((content_id, value, held))
+                if len(found) == want:
+                    break
+        if len(rows) < batch:
+            break
+        below, batch = rows[-1][0], min(batch * 4, 4096)
+    return found
+
+
+def _hit(snippet: str, score: float, held: list[dict[str, Any]]) -> SearchHit:
+    """One hit per content: the newest visible thread holding it, and how many others do."""
+    newest = max(held, key=lambda h: (h["born"], h["thread_seq"]))
+    return SearchHit(thread_id=newest["thread_id"], thread_title=newest["title"], message_id=newest["id"],
+                     role=newest["role"], snippet=snippet, created_at=newest["created_at"], score=score,
+                     other_threads=len({h["thread_id"] for h in held}) - 1)
 
 
 def _newest_message_hits(db: sqlite3.Connection, params: dict[str, Any]) -> list[SearchHit]:
-    rows = db.execute(f"""
-        SELECT rowid, snippet(contents_fts, 0, '[[', ']]', '…', {SNIPPET_TOKENS}) FROM contents_fts
-        WHERE contents_fts MATCH :q AND {_HAS_VISIBLE_MESSAGE} ORDER BY rowid DESC LIMIT :lim""", params).fetchall()
-    return _attribute(db, params, [(cid, snip, 0.0) for cid, snip in rows])
+    return [_hit(snippet, 0.0, held) for _, snippet, held in _scan(db, params, _SNIPPET, params["lim"])]
 
 
 def _best_message_hits(db: sqlite3.Connection, params: dict[str, Any], terms: list[Any]) -> list[SearchHit]:
-    docs = db.execute(f"""
-        SELECT rowid, text FROM contents_fts WHERE contents_fts MATCH :q AND {_HAS_VISIBLE_MESSAGE}
-        ORDER BY rowid DESC LIMIT {BEST_WINDOW}""", params).fetchall()
-    ranked = BestScorer(db, "contents_fts", terms).rank(docs)[:params["lim"]]
-    found = []
-    for score, cid in ranked:
-        snip = db.execute(f"SELECT snippet(contents_fts, 0, '[[', ']]', '…', {SNIPPET_TOKENS}) FROM contents_fts "
-                          "WHERE contents_fts MATCH ? AND rowid = ?", (params["q"], cid)).fetchone()
-        found.append((cid, snip[0] if snip else "", score))
-    return _attribute(db, params, found)
-
-
-def _attribute(db: sqlite3.Connection, params: dict[str, Any],
-               found: list[tuple[int, str, float]]) -> list[SearchHit]:
-    """One hit per content: the newest visible thread holding it, and how many others do."""
-    if not found:
-        return []
-    marks = ",".join("?" * len(found))
-    rows = fetch_all(db, f"""
-        SELECT m.content_id, m.id, m.role, m.created_at, t.id AS thread_id, t.title, t.created_at AS born, t.seq
-        FROM messages AS m JOIN threads AS t ON t.id = m.thread_id
-        WHERE m.content_id IN ({marks}) AND t.trashed_at IS NULL AND (? IS NULL OR t.user_id = ?)""",
-        [*(f[0] for f in found), params["uid"], params["uid"]])
-    holders: dict[int, list[sqlite3.Row]] = defaultdict(list)
-    for r in rows:
-        holders[r["content_id"]].append(r)
+    window = _scan(db, params, "c.text", BEST_WINDOW)
+    held_by = {content_id: held for content_id, _, held in window}
+    ranked = BestScorer(db, "contents_fts", terms).rank([(cid, text) for cid, text, _ in window])
     hits = []
-    for cid, snip, score in found:
-        rows_for = holders.get(cid)
-        if not rows_for:
-            continue
-        best = max(rows_for, key=lambda r: (r["born"], r["seq"]))
-        hits.append(SearchHit(thread_id=best["thread_id"], thread_title=best["title"], message_id=best["id"],
-                              role=best["role"], snippet=snip, created_at=best["created_at"], score=score,
-                              other_threads=len({r["thread_id"] for r in rows_for}) - 1))
+    for score, content_id in ranked[:params["lim"]]:
+        row = db.execute(f"SELECT {_SNIPPET} FROM contents_fts WHERE contents_fts MATCH ? AND rowid = ?",
+                         (params["q"], content_id)).fetchone()
+        hits.append(_hit(row[0] if row else "", score, held_by[content_id]))
     return hits
