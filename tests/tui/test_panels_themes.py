@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from textual.app import App
 from textual.widgets import Label
 
@@ -83,3 +85,34 @@ async def test_register_themes_makes_them_switchable_and_notifies_problems(tmp_p
             await pilot.pause()
             assert app.current_theme.name == name
         assert any("bad.toml" in n.message for n in app._notifications)
+
+
+@pytest.mark.parametrize("theme", sorted(SHIPPED))
+def test_snapshot_each_shipped_theme(snap_compare, tmp_path, theme):
+    """The inspector (tables, status colours, detail) in each shipped theme."""
+    import asyncio
+
+    from tests.data.builders import tool_thread
+    from tests.data.pilot import PanelHost, fixed_time, wait_until
+    from tui_agents.store import connect
+    from tui_agents.tui.screens.inspector import ToolInspector, VirtualTable
+
+    db = tmp_path / "theme.db"
+
+    async def seed() -> str:
+        conn = await connect(db)
+        try:
+            return (await tool_thread(conn))["thread"]["id"]
+        finally:
+            await conn.close()
+
+    thread_id = asyncio.run(seed())
+    app = PanelHost(db, lambda a: ToolInspector(a.conn, thread_id, format_time=fixed_time), theme=theme)
+
+    async def ready(pilot):
+        await wait_until(pilot, lambda: pilot.app.panel is not None and pilot.app.panel.loaded)
+        pilot.app.panel.query_one(VirtualTable).focus()
+        await pilot.press("down", "down")
+        assert pilot.app.theme == theme
+
+    assert snap_compare(app, terminal_size=(100, 26), run_before=ready)
