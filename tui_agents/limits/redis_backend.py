@@ -6,10 +6,11 @@ timeline. Per limiter key there are three Redis keys, with the key in a hash
 tag so they live on one cluster slot:
 
 - ``<prefix>:rl:{<key>}:e``  sorted set of events, member ``<seq>:<tokens>``, score = time in µs
-- ``<prefix>:rl:{<key>}:m``  hash: ``tok`` (tokens in the window), ``seq`` (event counter)
+- ``<prefix>:rl:{<key>}:m``  hash: ``tok`` (tokens in the window), ``seq`` (event counter),
+  ``exp`` (when the TTLs run out)
 - ``<prefix>:rl:{<key>}:o``  list of open reservations (members of ``:e``), oldest first
 
-All three expire shortly after the window, so idle keys leave nothing behind.
+All three expire within two windows of the last write, so idle keys leave nothing behind.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ local cutoff = now - window
 
 local function tok(member) return tonumber(string.match(member, ':(%d+)$')) end
 
-local total = tonumber(redis.call('HGET', meta, 'tok') or '0')
+-- tok: tokens in the window; seq: event counter; exp: when the keys' TTLs run out (µs)
+local state = redis.call('HMGET', meta, 'tok', 'seq', 'exp')
+local total, seq, exp = tonumber(state[1] or '0'), tonumber(state[2] or '0'), tonumber(state[3] or '0')
+local recreated = false  -- a key was (re)created by this call and has no TTL yet
 local gone = redis.call('ZRANGEBYSCORE', ev, '-inf', cutoff)
 if #gone > 0 then
   for i = 1, #gone do total = total - tok(gone[i]) end
@@ -73,18 +77,27 @@ local function wait_us()
 end
 
 local function add(n)
-  local m = redis.call('HINCRBY', meta, 'seq', 1) .. ':' .. n
+  seq = seq + 1
+  local m = seq .. ':' .. n
   redis.call('ZADD', ev, now, m)
+  if count == 0 then recreated = true end
+  count = count + 1
   total = total + n
   return m
 end
 
+-- Save the counters; refresh the TTLs only when a key is new or they would end
+-- within a window of now (TTL two windows), not on every call.
 local function touch()
-  redis.call('HSET', meta, 'tok', total)
-  local ttl = math.floor(window / 1000) + 1000
-  redis.call('PEXPIRE', ev, ttl)
-  redis.call('PEXPIRE', open, ttl)
-  redis.call('PEXPIRE', meta, ttl + 1000)  -- outlives the events, so its counter never restarts under them
+  local refresh = recreated or exp < now + window + 1000000
+  local ttl = math.floor(2 * window / 1000) + 2000
+  if refresh then exp = now + ttl * 1000 end
+  redis.call('HSET', meta, 'tok', total, 'seq', seq, 'exp', exp)
+  if refresh then
+    redis.call('PEXPIRE', ev, ttl)
+    redis.call('PEXPIRE', open, ttl)
+    redis.call('PEXPIRE', meta, ttl + 1000)  -- outlives the events, so seq never restarts under them
+  end
 end
 
 if op == 'check' then
@@ -93,7 +106,7 @@ if op == 'check' then
 elseif op == 'acquire' then
   local w = wait_us()
   if w == 0 then
-    redis.call('RPUSH', open, add(tokens))
+    if redis.call('RPUSH', open, add(tokens)) == 1 then recreated = true end
     touch()
   elseif #gone > 0 then
     redis.call('HSET', meta, 'tok', total)
