@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -283,3 +284,25 @@ async def test_a_stalled_redis_times_out_and_the_next_call_reconnects() -> None:
         assert await limiter.try_acquire(KEY) == 0.0
         assert await limiter.try_acquire(KEY) == 0.0
         await limiter.aclose()
+
+
+async def test_redis_keys_always_carry_a_ttl(redis_url: str) -> None:
+    import redis.asyncio as aredis
+
+    limiter = RateLimiter(rpm=100, backend=RedisBackend(redis_url), window=0.3)
+    client = aredis.Redis.from_url(redis_url)
+    keys = [f"tui_agents:rl:{{{KEY}}}:{suffix}" for suffix in "emo"]
+
+    async def ttls() -> list[int]:
+        return [await client.pttl(key) for key in keys]
+
+    await limiter.acquire(KEY, 5)
+    assert all(0 < ttl <= 4000 for ttl in await ttls())  # two windows + 2 s (+ 1 s for :m)
+    await limiter.record(KEY, 5)  # the open list empties and is deleted
+    await limiter.acquire(KEY, 5)  # ... and comes back: it needs its TTL again
+    assert all(0 < ttl <= 4000 for ttl in await ttls())  # two windows + 2 s (+ 1 s for :m)
+    await asyncio.sleep(0.4)  # every event left the window: the zset empties
+    await limiter.acquire(KEY, 5)
+    assert all(0 < ttl <= 4000 for ttl in await ttls())  # two windows + 2 s (+ 1 s for :m)
+    await client.aclose()
+    await limiter.aclose()
