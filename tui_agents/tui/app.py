@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import suppress
 from collections.abc import Callable, Iterable
 from contextlib import aclosing
 from datetime import datetime
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.worker import Worker
 
@@ -263,9 +265,9 @@ class AiAgentsApp(App):
         except (AgentError, OSError) as exc:
             await self.chat_pane.show(None, [], False, extra=[Notice(f"Could not open the database: {exc}")])
             return
+        await self.reload_threads()
         if self.background_jobs:
             await self.backend.start_jobs()
-        await self.reload_threads()
         assert self._db_ready is not None
         self._db_ready.set()
         if self.current_thread_id is None:
@@ -423,7 +425,7 @@ class AiAgentsApp(App):
 
     async def reload_threads(self) -> None:
         """Re-read the sidebar's threads (active or archived view)."""
-        if self.backend is None:
+        if self.backend is None or self.backend.conn is None or not self.is_running:
             return
         tree = self.sidebar.tree
         if tree.show_archived:
@@ -509,10 +511,12 @@ class AiAgentsApp(App):
                 pane.post_message(ChatPane.LoadOlder(thread_id, views[0].record["position"]))
 
     async def on_chat_pane_load_older(self, event: ChatPane.LoadOlder) -> None:
-        assert self.backend is not None
+        if self.backend is None or self.backend.conn is None:
+            return
         records = await self.backend.messages.list(event.thread_id, limit=OLDER_PAGE, before=event.before)
-        if self.chat_pane.thread_id == event.thread_id:
-            await self.chat_pane.prepend(records, has_older=len(records) >= OLDER_PAGE)
+        with suppress(NoMatches):  # the app may be closing
+            if self.chat_pane.thread_id == event.thread_id:
+                await self.chat_pane.prepend(records, has_older=len(records) >= OLDER_PAGE)
 
     async def reload_current_thread(self) -> None:
         """Re-read the open thread from the store."""
@@ -578,8 +582,11 @@ class AiAgentsApp(App):
 
     def _view_of(self, state: TurnState) -> MessageView | None:
         view = getattr(state, "view", None)
-        if view is not None and view.is_attached and self.chat_pane.thread_id == state.thread_id:
-            return view
+        try:
+            if view is not None and view.is_attached and self.chat_pane.thread_id == state.thread_id:
+                return view
+        except NoMatches:  # the app is closing: the turn still saves, nothing to draw
+            pass
         return None
 
     async def _run_turn(self, state: TurnState, text: str | None) -> None:
@@ -660,6 +667,10 @@ class AiAgentsApp(App):
                     state.chunks.append(partial)
 
     async def _end_turn(self, state: TurnState) -> None:
+        with suppress(NoMatches):
+            await self._show_turn_end(state)
+
+    async def _show_turn_end(self, state: TurnState) -> None:
         view = self._view_of(state)
         if view is not None:
             await view.finish(state.status, state.text)

@@ -1,0 +1,270 @@
+"""Benchmarks of the aiagents-tui app, driven like a user in a real terminal (tmux).
+
+Cases:
+  startup      launch -> "aiagents-tui" on screen (ready marker), and -> the sidebar's first
+               thread drawn, with a database of THREADS threads x 100 messages
+  stream N     Enter -> the reply's end marker visible at the bottom (unlimited rate)
+  cpu@50tok/s  CPU of the app process while a reply streams at 50 tokens/s (% of one core)
+  peak RSS     VmHWM of the app after the 8,000-token reply
+  open thread  open a 10,000-message thread -> its last screen painted (in-process, headless)
+
+The provider is the repository's fake server (tests/fakes) speaking the Ollama protocol on
+127.0.0.1; one "token" is one streamed chunk of a few characters.
+
+    python benchmarks/bench_tui.py            # full size (about 2 minutes)
+    python benchmarks/bench_tui.py --small    # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.llm_server import FakeLLMServer, Reply  # noqa: E402
+
+APP = ROOT / ".venv" / "bin" / "aiagents-tui"
+WIDTH, HEIGHT = 120, 40
+
+
+def reply_text(tokens: int, marker: str) -> str:
+    """Markdown of about ``tokens`` chunks: headings, paragraphs, lists and code, ending in ``marker``."""
+    words = "stream buffer model screen composer search quick dog token latency server thread".split()
+    out: list[str] = []
+    n = 0
+    section = 0
+    while n < tokens:
+        section += 1
+        out.append(f"## Section {section}\n\n")
+        para = " ".join(words[(section + i) % len(words)] for i in range(40))
+        out.append(para + ".\n\n")
+        out.append("".join(f"- item {section}.{i} {words[i]}\n" for i in range(4)) + "\n")
+        out.append(f"```python\ndef handle_{section}(event):\n    return event.size * {section}\n```\n\n")
+        n += 40 + 16 + 12
+    out.append(marker + "\n")
+    return "".join(out)
+
+
+class Tmux:
+    """One private tmux server with one window running the app."""
+
+    _count = 0
+
+    def __init__(self, workdir: Path) -> None:
+        Tmux._count += 1
+        self.sock = str(workdir / f"tmux{Tmux._count}.sock")
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True).stdout
+
+    def start(self, command: str, env: dict[str, str]) -> None:
+        exports = " ".join(f"{k}={v!s}" for k, v in env.items())
+        self.run("new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT),
+                 f"env {exports} {command}; sleep 60")
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p")
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> float:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if text in self.screen():
+                return time.perf_counter()
+            time.sleep(0.005)
+        raise TimeoutError(f"{text!r} not on screen within {timeout}s; screen:\n{self.screen()}")
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self.run("send-keys", *(["-l"] if literal else []), *keys)
+
+    def app_pid(self) -> int:
+        pane_pid = int(self.run("display-message", "-p", "#{pane_pid}").strip())
+        out = subprocess.run(["pgrep", "-P", str(pane_pid)], capture_output=True, text=True).stdout.split()
+        return int(out[0]) if out else pane_pid
+
+    def kill(self) -> None:
+        self.run("kill-server")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def vm_hwm_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def make_db(path: Path, threads: int, messages: int) -> tuple[str, str]:
+    """A database with ``threads`` threads of ``messages`` messages (forks of one seeded thread)."""
+    from tui_agents.store import AgentStore, MessageStore, ThreadStore, connect
+
+    conn = await connect(str(path))
+    agent = await AgentStore(conn).create("assistant", "You are helpful.")
+    store, msgs = ThreadStore(conn), MessageStore(conn)
+    seed = await store.create(agent["id"], title="Seed thread")
+    for i in range(messages):
+        role = "user" if i % 2 == 0 else "assistant"
+        await msgs.add(seed["id"], role, f"message {i} " + "lorem ipsum dolor sit amet " * (4 if role == "user" else 30))
+    for i in range(threads - 1):
+        await store.fork(seed["id"], title=f"Thread {i}")
+    big = await store.create(agent["id"], title="Big thread")
+    for i in range(10_000 if messages >= 100 else 1_000):
+        await msgs.add(big["id"], "user" if i % 2 == 0 else "assistant", f"big {i} " + "text " * 20)
+    await conn.close()
+    return seed["id"], big["id"]
+
+
+def launch(tmux: Tmux, db: Path, home: Path, server: FakeLLMServer) -> float:
+    env = {"OLLAMA_HOST": server.host_port, "HOME": home, "XDG_CONFIG_HOME": home / "c",
+           "XDG_DATA_HOME": home / "d", "XDG_CACHE_HOME": home / "cache",
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", "TERM": "xterm-256color"}
+    t0 = time.perf_counter()
+    tmux.start(f"{APP} --provider ollama --model bench --db {db}", env)
+    return t0
+
+
+def bench_startup(workdir: Path, db: Path, server: FakeLLMServer, repeats: int) -> list[tuple[str, list[float]]]:
+    marker, usable = [], []
+    for i in range(repeats):
+        copy = workdir / f"start{i}.sqlite"
+        shutil.copy(db, copy)
+        tmux = Tmux(workdir)
+        try:
+            t0 = launch(tmux, copy, workdir / f"home{i}", server)
+            marker.append(tmux.wait_for("aiagents-tui") - t0)
+            usable.append(tmux.wait_for("Big thread") - t0)
+        finally:
+            tmux.kill()
+    return [("startup: launch -> ready marker", marker), ("startup: launch -> sidebar drawn", usable)]
+
+
+def bench_streams(workdir: Path, server: FakeLLMServer, sizes: list[int], repeats: int) -> list[tuple[str, list[float]]]:
+    rows: list[tuple[str, list[float]]] = []
+    rss: list[float] = []
+    for size in sizes:
+        times = []
+        for r in range(repeats):
+            tmux = Tmux(workdir)
+            try:
+                t0 = launch(tmux, workdir / f"s{size}-{r}.sqlite", workdir / f"hs{size}-{r}", server)
+                tmux.wait_for("New chat with")
+                server.script(Reply(text=reply_text(20, "WARMEND"), chunk_chars=5))
+                tmux.keys("warm up", literal=True)
+                tmux.keys("Enter")
+                tmux.wait_for("WARMEND")
+                time.sleep(0.5)
+                marker = f"QZEND{size}x{r}"
+                server.script(Reply(text=reply_text(size, marker), chunk_chars=5))
+                tmux.keys(f"reply {size}", literal=True)
+                time.sleep(0.2)
+                t0 = time.perf_counter()
+                tmux.keys("Enter")
+                times.append(tmux.wait_for(marker) - t0)
+                if size == max(sizes):
+                    time.sleep(0.5)
+                    rss.append(vm_hwm_mib(tmux.app_pid()))
+            finally:
+                tmux.kill()
+        rows.append((f"stream {size} tok: Enter -> end visible", times))
+    rows.append((f"peak RSS after {max(sizes)} tok (MiB)", rss))
+    return rows
+
+
+def bench_cpu_at_rate(workdir: Path, server: FakeLLMServer, seconds: float) -> list[tuple[str, list[float]]]:
+    tmux = Tmux(workdir)
+    try:
+        launch(tmux, workdir / "rate.sqlite", workdir / "hrate", server)
+        tmux.wait_for("New chat with")
+        time.sleep(1.0)
+        pid = tmux.app_pid()
+        tokens = int((seconds + 4) * 50)
+        server.script(Reply(text=reply_text(tokens, "RATEEND"), chunk_chars=5, delay=0.02))
+        tmux.keys("rate test", literal=True)
+        tmux.keys("Enter")
+        time.sleep(2.0)
+        c0, t0 = cpu_seconds(pid), time.perf_counter()
+        time.sleep(seconds)
+        pct = 100 * (cpu_seconds(pid) - c0) / (time.perf_counter() - t0)
+        tmux.wait_for("RATEEND", timeout=120)
+        time.sleep(2)
+        i0, t1 = cpu_seconds(pid), time.perf_counter()
+        time.sleep(3)
+        idle = 100 * (cpu_seconds(pid) - i0) / (time.perf_counter() - t1)
+    finally:
+        tmux.kill()
+    return [("CPU while streaming at 50 tok/s (% of a core)", [pct]), ("CPU idle after the reply (%)", [idle])]
+
+
+def bench_open_thread(db: Path, thread_id: str, repeats: int) -> list[tuple[str, list[float]]]:
+    """In-process: open_thread -> the chat pane's first refresh with the last messages."""
+    from tui_agents.config import AppConfig
+    from tui_agents.tui.app import AiAgentsApp
+
+    times: list[float] = []
+
+    async def run() -> None:
+        app = AiAgentsApp(db_path=db, provider="ollama", model="bench", config=AppConfig(), background_jobs=False)
+        async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+            await app.wait_ready()
+            for _ in range(repeats):
+                await app.action_new_thread()
+                await pilot.pause(0.2)
+                painted = asyncio.get_running_loop().create_future()
+                t0 = time.perf_counter()
+                await app.open_thread(thread_id)
+                app.call_after_refresh(lambda: painted.done() or painted.set_result(time.perf_counter()))
+                times.append(await painted - t0)
+
+    asyncio.run(run())
+    return [("open 10,000-message thread -> last screen painted", times)]
+
+
+def fmt(values: list[float]) -> tuple[str, str, str]:
+    if not values:
+        return "0", "-", "-"
+    p50 = statistics.median(values)
+    p95 = sorted(values)[max(0, int(round(0.95 * len(values))) - 1)]
+    return str(len(values)), f"{p50:.3f}", f"{p95:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="100 threads, one repeat, short streams")
+    args = parser.parse_args()
+    threads, repeats = (100, 1) if args.small else (1000, 3)
+    sizes = [500, 2000] if args.small else [2000, 8000]
+    server = FakeLLMServer().start()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-tui-"))
+    rows: list[tuple[str, list[float]]] = []
+    try:
+        db = workdir / "big.sqlite"
+        _seed, big = asyncio.run(make_db(db, threads, 100))
+        rows += bench_startup(workdir, db, server, repeats)
+        rows += bench_streams(workdir, server, sizes, repeats)
+        rows += bench_cpu_at_rate(workdir, server, 4 if args.small else 8)
+        rows += bench_open_thread(db, big, 5 if args.small else 10)
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{'case':55} {'n':>3} {'p50':>9} {'p95':>9}")
+    for name, values in rows:
+        n, p50, p95 = fmt(values)
+        print(f"{name:55} {n:>3} {p50:>9} {p95:>9}")
+    print(f"(threads={threads} x 100 messages; times in seconds unless stated)")
+
+
+if __name__ == "__main__":
+    main()
