@@ -144,4 +144,5 @@ def help_rows(app: Any) -> list[tuple[str, str, str]]:
             continue
         seen.add((description, binding.id or ""))
         rows.append((app.get_key_display(binding), description, binding.id or ""))
-    return rows
+    # Our actions (they have ids) first; the widgets' editing keys after them.
+    return sorted(rows, key=lambda row: row[2] == "")
