@@ -14,8 +14,6 @@ opens.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
 import sys
 from typing import Any
 
@@ -111,7 +109,8 @@ def _run_app(args: argparse.Namespace) -> int:
     logging.getLogger("tui_agents").propagate = False
     from .tui.app import AiAgentsApp
 
-    app = AiAgentsApp(db_path=args.db_path, provider=args.provider, model=args.model, theme_name=args.theme)
+    # The flag (or None) goes in as is: the app resolves the path after its first frame.
+    app = AiAgentsApp(db_path=args.db, provider=args.provider, model=args.model, theme_name=args.theme)
     app.run()
     return app.return_code or 0
 
@@ -120,12 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aiagents-tui`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .config import resolve_db_path
-
-    args.db_path = resolve_db_path(getattr(args, "db", None))
     func = getattr(args, "func", None)
     if func is None:
         return _run_app(args)
+    import asyncio
+    import inspect
+
+    from .config import resolve_db_path
+
+    args.db_path = resolve_db_path(getattr(args, "db", None))
     result: Any = func(args)
     if inspect.isawaitable(result):
         result = asyncio.run(result)  # type: ignore[arg-type]
