@@ -82,3 +82,24 @@ async def test_failed_migration_rolls_back_and_version_stays(db_path, monkeypatc
     assert _user_version(db_path) == len(MIGRATIONS)
     with sqlite3.connect(db_path) as db:
         assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
+
+
+async def test_big_writes_are_checkpointed_in_the_background(db_path):
+    import asyncio
+    import time
+
+    from tui_agents.store import MessageStore
+
+    conn = await connect(db_path)
+    try:
+        thread = await ThreadStore(conn).create(agent_id=None)
+        messages = MessageStore(conn)
+        for i in range(60):
+            await messages.add(thread["id"], "user", f"{i} " + "x" * 100_000)
+        deadline = time.monotonic() + 60
+        while db_path.stat().st_size < 4 << 20:  # pages reach the main file only through a checkpoint
+            assert time.monotonic() < deadline, "no checkpoint ran"
+            await messages.add(thread["id"], "user", "nudge")
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()

@@ -5,6 +5,13 @@
 and a busy timeout, migrated to the latest schema. A file written by a newer
 schema is refused with ``SchemaError`` before anything in it is changed.
 
+WAL checkpoints run off the request path: the connection's automatic
+checkpoint only triggers at a large WAL (``AUTOCHECKPOINT_PAGES``, a safety
+net), and after a write that leaves the WAL file over ``CHECKPOINT_BYTES`` a
+``PASSIVE`` checkpoint runs on another connection in a worker thread (at most
+one at a time, at most once a second), so a commit never pays for copying the
+WAL into the database.
+
 Every store method runs as one function on the connection's worker thread
 (``run``/``write``), so its statements never interleave with another
 coroutine's, a write is one ``BEGIN IMMEDIATE`` transaction (no "database is
@@ -13,8 +20,11 @@ locked" upgrade deadlock between processes), and a call costs one thread hop.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
+import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -28,6 +38,9 @@ __all__ = ["connect", "run", "write", "StoreError", "BUSY_TIMEOUT_S", "schema_ve
 
 T = TypeVar("T")
 BUSY_TIMEOUT_S = 15.0
+AUTOCHECKPOINT_PAGES = 16384  # 64 MiB of 4 KiB pages: only if background checkpoints cannot keep up
+CHECKPOINT_BYTES = 4 << 20
+CHECKPOINT_EVERY_S = 1.0
 
 
 class StoreError(AgentError):
@@ -45,17 +58,52 @@ async def connect(path: str | os.PathLike[str] = ":memory:") -> aiosqlite.Connec
         raise StoreError(f"Could not open the database at {target}: {exc}.") from exc
     conn.row_factory = sqlite3.Row
     try:
-        await run(conn, _prepare)
+        journal = await run(conn, _prepare)
     except BaseException:
         await conn.close()
         raise
+    if journal == "wal":
+        _checkpointers[conn] = _Checkpointer(target)
     return conn
 
 
 async def _make_parent(path: Path) -> None:
-    import asyncio
-
     await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+
+
+class _Checkpointer:
+    """Runs PASSIVE WAL checkpoints for one database on a separate connection, in a worker thread."""
+
+    def __init__(self, path: str) -> None:
+        self.wal = path + "-wal"
+        self.path = path
+        self.task: asyncio.Future[None] | None = None
+        self.last = 0.0
+
+    def after_write(self) -> None:
+        """Start a checkpoint if the WAL is big, none is running and none ran in the last second."""
+        if (self.task is not None and not self.task.done()) or time.monotonic() - self.last < CHECKPOINT_EVERY_S:
+            return
+        try:
+            if os.stat(self.wal).st_size < CHECKPOINT_BYTES:
+                return
+        except OSError:
+            return
+        self.last = time.monotonic()
+        self.task = asyncio.ensure_future(asyncio.to_thread(self._checkpoint))
+
+    def _checkpoint(self) -> None:
+        try:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            try:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                db.close()
+        except sqlite3.Error:
+            pass  # a later write tries again; the automatic checkpoint is the safety net
+
+
+_checkpointers: weakref.WeakKeyDictionary[aiosqlite.Connection, _Checkpointer] = weakref.WeakKeyDictionary()
 
 
 def schema_version(db: sqlite3.Connection) -> int:
@@ -63,18 +111,21 @@ def schema_version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def _prepare(db: sqlite3.Connection) -> None:
-    """Refuse a newer schema untouched, then set pragmas and run pending migrations."""
+def _prepare(db: sqlite3.Connection) -> str:
+    """Refuse a newer schema untouched, then set pragmas and run pending migrations; returns the journal mode."""
     db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     _refuse_newer(schema_version(db))
-    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() not in ("wal", "memory"):
-        db.execute("PRAGMA journal_mode = WAL")
+    journal = db.execute("PRAGMA journal_mode").fetchone()[0].lower()
+    if journal not in ("wal", "memory"):
+        journal = db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower()
+    db.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA temp_store = MEMORY")
     db.execute("PRAGMA cache_size = -32768")  # 32 MiB: keeps hot FTS pages of a big history
     if schema_version(db) < latest_version():
         _migrate(db)
+    return journal
 
 
 def _refuse_newer(version: int) -> None:
@@ -147,4 +198,8 @@ def transaction(db: sqlite3.Connection, fn: Callable[..., T], *args: object) -> 
 
 async def write(conn: aiosqlite.Connection, fn: Callable[..., T], *args: object) -> T:
     """Run ``fn(db, *args)`` in one write transaction on the worker thread."""
-    return await run(conn, transaction, fn, *args)
+    result = await run(conn, transaction, fn, *args)
+    checkpointer = _checkpointers.get(conn)
+    if checkpointer is not None:
+        checkpointer.after_write()
+    return result

@@ -226,16 +226,16 @@ class MessageStore:
         text = None if content is None else _check_text(content)
 
         def change(db: sqlite3.Connection) -> MessageRecord:
-            row = db.execute("SELECT seq, content_id, thread_id, position FROM messages WHERE id = ?", (id,)).fetchone()
+            row = db.execute("SELECT content_id, thread_id, position FROM messages WHERE id = ?", (id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"Message {id} does not exist.")
-            seq, content_id, thread_id, position = row
+            content_id, thread_id, position = row
             if text is not None:
-                _set_text(db, seq, content_id, thread_id, position, text, token_count)
+                _set_text(db, id, content_id, thread_id, position, text, token_count)
             elif token_count is not None:
                 db.execute("UPDATE contents SET token_count = ? WHERE id = ?", (token_count, content_id))
             assignments = "".join(f", {col} = ?" for col in sets)
-            db.execute(f"UPDATE messages SET updated_at = ?{assignments} WHERE seq = ?", (now(), *sets.values(), seq))
+            db.execute(f"UPDATE messages SET updated_at = ?{assignments} WHERE id = ?", (now(), *sets.values(), id))
             return _get(db, id)
 
         return await write(self.conn, change)
@@ -282,14 +282,14 @@ class MessageStore:
         await write(self.conn, remove)
 
 
-def _set_text(db: sqlite3.Connection, seq: int, content_id: int, thread_id: str, position: int, text: str,
+def _set_text(db: sqlite3.Connection, message_id: str, content_id: int, thread_id: str, position: int, text: str,
               token_count: int | None) -> None:
     """Change one message's text: in place when it alone holds it, else copy-on-write."""
     origin = db.execute("SELECT origin_thread FROM contents WHERE id = ?", (content_id,)).fetchone()[0]
-    shared = any(h["seq"] != seq for h in holders(db, Lineage(db), content_id, origin, position))
+    shared = any(h["id"] != message_id for h in holders(db, Lineage(db), content_id, origin, position))
     if shared:
         new_content = insert_content(db, text, token_count, thread_id, position)
-        db.execute("UPDATE messages SET content_id = ? WHERE seq = ?", (new_content, seq))
+        db.execute("UPDATE messages SET content_id = ? WHERE id = ?", (new_content, message_id))
     else:
         db.execute("UPDATE contents SET text = ?, token_count = ?, chars = ?, bytes = ? WHERE id = ?",
                    (text, token_count, len(text), len(text.encode("utf-8", "surrogatepass")), content_id))

@@ -101,8 +101,9 @@ def initial_schema(db: sqlite3.Connection) -> None:
             child TEXT PRIMARY KEY,
             parent TEXT NOT NULL) WITHOUT ROWID""",
         "CREATE INDEX thread_links_parent ON thread_links(parent)",
+        # clustered by (thread, position): a thread's messages are stored together, so reading
+        # or forking a thread reads neighbouring pages, and a fork appends to one b-tree less
         """CREATE TABLE messages(
-            seq INTEGER PRIMARY KEY,
             id TEXT NOT NULL UNIQUE,
             thread_id TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
             position INTEGER NOT NULL,
@@ -117,7 +118,7 @@ def initial_schema(db: sqlite3.Connection) -> None:
             meta TEXT,
             created_at REAL NOT NULL,
             updated_at REAL NOT NULL,
-            UNIQUE (thread_id, position))""",
+            PRIMARY KEY (thread_id, position)) WITHOUT ROWID""",
         """CREATE VIRTUAL TABLE contents_fts USING fts5(
             text, content='contents', content_rowid='id', prefix='2 3',
             tokenize='unicode61 remove_diacritics 2')""",

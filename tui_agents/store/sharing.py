@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 __all__ = ["Lineage", "holders", "collect_garbage", "released_by", "HOLDER_COLUMNS"]
 
-HOLDER_COLUMNS = ("seq", "id", "thread_id", "role", "created_at", "title", "born", "thread_seq", "trashed_at",
+HOLDER_COLUMNS = ("id", "thread_id", "role", "created_at", "title", "born", "thread_seq", "trashed_at",
                   "user_id")
 _HOLDERS_SQL = (
-    "SELECT m.seq, m.id, m.thread_id, m.role, m.created_at, t.title, t.created_at, t.seq, t.trashed_at, t.user_id "
+    "SELECT m.id, m.thread_id, m.role, m.created_at, t.title, t.created_at, t.seq, t.trashed_at, t.user_id "
     "FROM messages AS m JOIN threads AS t ON t.id = m.thread_id "
     "WHERE m.thread_id IN ({marks}) AND m.position = ? AND m.content_id = ?"
 )

@@ -330,19 +330,37 @@ _CANDIDATES = """
 _SNIPPET = f"snippet(contents_fts, 0, '[[', ']]', '…', {SNIPPET_TOKENS})"
 
 
-def _scan(db: sqlite3.Connection, params: dict[str, Any], extra: str,
-          want: int) -> list[tuple[int, Any, list[dict[str, Any]]]]:
-    """The newest matching contents held by a visible thread: up to ``want`` (content id, extra, holders)."""
-    lineage, found = Lineage(db), []
-    below, batch, uid = 1 << 62, max(32, want * 2), params["uid"]
+class _Visibility:
+    """Which threads a search may show, and who holds a content, loaded once per search."""
+
+    def __init__(self, db: sqlite3.Connection, user_id: str | None) -> None:
+        self.db, self.lineage = db, Lineage(db)
+        self.shown = {thread_id for thread_id, trashed, owner in db.execute("SELECT id, trashed_at, user_id FROM threads")
+                      if trashed is None and (user_id is None or owner == user_id)}
+
+    def holders(self, content_id: int, origin: str, position: int) -> list[dict[str, Any]]:
+        """The shown messages holding the content."""
+        return [h for h in holders(self.db, self.lineage, content_id, origin, position) if h["thread_id"] in self.shown]
+
+    def is_shown(self, content_id: int, origin: str, position: int) -> bool:
+        """Whether a shown thread holds the content (no query when its origin was never forked)."""
+        if len(self.lineage.family(origin)) == 1:
+            # an existing content is always held, and only its origin thread can hold it
+            return origin in self.shown
+        return bool(self.holders(content_id, origin, position))
+
+
+def _scan(db: sqlite3.Connection, params: dict[str, Any], extra: str, want: int,
+          seen: _Visibility) -> list[tuple[int, str, int, Any]]:
+    """The newest matching contents held by a shown thread: up to ``want`` (content id, origin, position, extra)."""
+    found: list[tuple[int, str, int, Any]] = []
+    below, batch = 1 << 62, max(32, want * 2)
     sql = _CANDIDATES.format(extra=extra)
     while len(found) < want:
         rows = db.execute(sql, {"q": params["q"], "below": below, "batch": batch}).fetchall()
-        for content_id, origin, position, value in rows:
-            held = [h for h in holders(db, lineage, content_id, origin, position)
-                    if h["trashed_at"] is None and (uid is None or h["user_id"] == uid)]
-            if held:
-                found.append((content_id, value, held))
+        for row in rows:
+            if seen.is_shown(row[0], row[1], row[2]):
+                found.append(row)
                 if len(found) == want:
                     break
         if len(rows) < batch:
@@ -352,7 +370,7 @@ def _scan(db: sqlite3.Connection, params: dict[str, Any], extra: str,
 
 
 def _hit(snippet: str, score: float, held: list[dict[str, Any]]) -> SearchHit:
-    """One hit per content: the newest visible thread holding it, and how many others do."""
+    """One hit per content: the newest shown thread holding it, and how many others do."""
     newest = max(held, key=lambda h: (h["born"], h["thread_seq"]))
     return SearchHit(thread_id=newest["thread_id"], thread_title=newest["title"], message_id=newest["id"],
                      role=newest["role"], snippet=snippet, created_at=newest["created_at"], score=score,
@@ -360,16 +378,25 @@ def _hit(snippet: str, score: float, held: list[dict[str, Any]]) -> SearchHit:
 
 
 def _newest_message_hits(db: sqlite3.Connection, params: dict[str, Any]) -> list[SearchHit]:
-    return [_hit(snippet, 0.0, held) for _, snippet, held in _scan(db, params, _SNIPPET, params["lim"])]
+    seen = _Visibility(db, params["uid"])
+    hits = []
+    for content_id, origin, position, snippet in _scan(db, params, _SNIPPET, params["lim"], seen):
+        held = seen.holders(content_id, origin, position)
+        if held:
+            hits.append(_hit(snippet, 0.0, held))
+    return hits
 
 
 def _best_message_hits(db: sqlite3.Connection, params: dict[str, Any], terms: list[Any]) -> list[SearchHit]:
-    window = _scan(db, params, "c.text", BEST_WINDOW)
-    held_by = {content_id: held for content_id, _, held in window}
-    ranked = BestScorer(db, "contents_fts", terms).rank([(cid, text) for cid, text, _ in window])
+    seen = _Visibility(db, params["uid"])
+    window = _scan(db, params, "c.text", BEST_WINDOW, seen)
+    where = {content_id: (origin, position) for content_id, origin, position, _ in window}
+    ranked = BestScorer(db, "contents_fts", terms).rank([(row[0], row[3]) for row in window])
     hits = []
     for score, content_id in ranked[:params["lim"]]:
+        held = seen.holders(content_id, *where[content_id])
         row = db.execute(f"SELECT {_SNIPPET} FROM contents_fts WHERE contents_fts MATCH ? AND rowid = ?",
                          (params["q"], content_id)).fetchone()
-        hits.append(_hit(row[0] if row else "", score, held_by[content_id]))
+        if held:
+            hits.append(_hit(row[0] if row else "", score, held))
     return hits
