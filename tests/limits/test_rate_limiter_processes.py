@@ -19,7 +19,8 @@ SECONDS = 3.0
 @pytest.mark.slow
 def test_processes_sharing_a_limit_never_exceed_it_in_any_window(redis_url: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "tests.limits._hammer", redis_url, "shared:model", str(RPM), str(WINDOW), str(SECONDS)]
+    args = [sys.executable, "-m", "tests.limits._hammer", redis_url, "shared:model"]
+    args += [str(RPM), str(WINDOW), str(SECONDS)]
     procs = [subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in range(PROCESSES)]
     outputs = [proc.communicate(timeout=60)[0] for proc in procs]
     assert all(proc.returncode == 0 for proc in procs)

@@ -48,7 +48,8 @@ def as_redis_config(config: Any) -> RedisConfig:
     if not isinstance(url, str) or not url:
         raise ConfigError("The Redis configuration needs a url such as redis://localhost:6379/0.")
     # Take the fields the user's own config class happens to share with ours.
-    extra = {f.name: getattr(config, f.name) for f in fields(RedisConfig) if f.name != "url" and hasattr(config, f.name)}
+    shared = [f.name for f in fields(RedisConfig) if f.name != "url" and hasattr(config, f.name)]
+    extra = {name: getattr(config, name) for name in shared}
     return RedisConfig(url=url, **extra)
 
 

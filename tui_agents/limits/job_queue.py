@@ -40,7 +40,8 @@ from ..errors import (
 )
 
 __all__ = [
-    "JobStatus", "Job", "Outcome", "JobWatch", "QueueBackend", "MemoryQueueBackend", "JobQueue", "Handler", "PERMANENT_ERRORS",
+    "JobStatus", "Job", "Outcome", "JobWatch", "QueueBackend", "MemoryQueueBackend", "JobQueue", "Handler",
+    "PERMANENT_ERRORS",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
