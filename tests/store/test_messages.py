@@ -94,8 +94,10 @@ async def test_tool_calls_lists_tool_results_in_order(messages, thread):
 
 async def test_delete_one_message(messages, thread):
     a = await messages.add(thread["id"], "user", "a")
+    b = await messages.add(thread["id"], "user", "b")
     await messages.delete(a["id"])
-    assert await messages.count(thread["id"]) == 0
+    assert [m["id"] for m in await messages.list(thread["id"])] == [b["id"]]
+    assert (await messages.conn.execute_fetchall("SELECT text FROM contents"))[0][0] == "b"
     with pytest.raises(NotFoundError):
         await messages.delete(a["id"])
 

@@ -56,16 +56,22 @@ def holders(db: sqlite3.Connection, lineage: Lineage, content_id: int, origin: s
 
 
 def collect_garbage(db: sqlite3.Connection, released: Iterable[tuple[int, str, int]]) -> int:
-    """Delete the contents among ``(content_id, origin, position)`` that no message holds; returns how many."""
+    """Delete the contents among ``(content_id, origin, position)`` that no message holds; returns how many.
+
+    Call it after deleting the messages that held them.
+    """
     lineage: Lineage | None = None
     garbage = []
     for content_id, origin, position in set(released):
         lineage = lineage or Lineage(db)
         family = lineage.family(origin)
-        sql = (f"SELECT 1 FROM messages WHERE thread_id IN ({','.join('?' * len(family))}) "
-               "AND position = ? AND content_id = ? LIMIT 1")
-        if db.execute(sql, (*family, position, content_id)).fetchone() is None:
-            garbage.append((content_id,))
+        if len(family) > 1:
+            sql = (f"SELECT 1 FROM messages WHERE thread_id IN ({','.join('?' * len(family))}) "
+                   "AND position = ? AND content_id = ? LIMIT 1")
+            if db.execute(sql, (*family, position, content_id)).fetchone() is not None:
+                continue
+        # a never-forked origin: the deleted message was the only possible holder
+        garbage.append((content_id,))
     db.executemany("DELETE FROM contents WHERE id = ?", garbage)
     return len(garbage)
 

@@ -331,22 +331,36 @@ _SNIPPET = f"snippet(contents_fts, 0, '[[', ']]', '…', {SNIPPET_TOKENS})"
 
 
 class _Visibility:
-    """Which threads a search may show, and who holds a content, loaded once per search."""
+    """Which threads a search may show (memoized; all loaded up front for a big window), and content holders."""
 
-    def __init__(self, db: sqlite3.Connection, user_id: str | None) -> None:
-        self.db, self.lineage = db, Lineage(db)
-        self.shown = {thread_id for thread_id, trashed, owner in db.execute("SELECT id, trashed_at, user_id FROM threads")
-                      if trashed is None and (user_id is None or owner == user_id)}
+    def __init__(self, db: sqlite3.Connection, user_id: str | None, eager: bool) -> None:
+        self.db, self.user_id, self.lineage = db, user_id, Lineage(db)
+        self._shown: dict[str, bool] = {}
+        if eager:
+            for thread_id, trashed, owner in db.execute("SELECT id, trashed_at, user_id FROM threads"):
+                self._shown[thread_id] = self._allowed(trashed, owner)
+
+    def _allowed(self, trashed: float | None, owner: str | None) -> bool:
+        return trashed is None and (self.user_id is None or owner == self.user_id)
+
+    def shown(self, thread_id: str) -> bool:
+        """Whether the search may show this thread."""
+        known = self._shown.get(thread_id)
+        if known is None:
+            row = self.db.execute("SELECT trashed_at, user_id FROM threads WHERE id = ?", (thread_id,)).fetchone()
+            known = self._shown[thread_id] = row is not None and self._allowed(row[0], row[1])
+        return known
 
     def holders(self, content_id: int, origin: str, position: int) -> list[dict[str, Any]]:
         """The shown messages holding the content."""
-        return [h for h in holders(self.db, self.lineage, content_id, origin, position) if h["thread_id"] in self.shown]
+        return [h for h in holders(self.db, self.lineage, content_id, origin, position)
+                if self._allowed(h["trashed_at"], h["user_id"])]
 
     def is_shown(self, content_id: int, origin: str, position: int) -> bool:
         """Whether a shown thread holds the content (no query when its origin was never forked)."""
         if len(self.lineage.family(origin)) == 1:
             # an existing content is always held, and only its origin thread can hold it
-            return origin in self.shown
+            return self.shown(origin)
         return bool(self.holders(content_id, origin, position))
 
 
@@ -378,7 +392,7 @@ def _hit(snippet: str, score: float, held: list[dict[str, Any]]) -> SearchHit:
 
 
 def _newest_message_hits(db: sqlite3.Connection, params: dict[str, Any]) -> list[SearchHit]:
-    seen = _Visibility(db, params["uid"])
+    seen = _Visibility(db, params["uid"], eager=False)
     hits = []
     for content_id, origin, position, snippet in _scan(db, params, _SNIPPET, params["lim"], seen):
         held = seen.holders(content_id, origin, position)
@@ -388,7 +402,7 @@ def _newest_message_hits(db: sqlite3.Connection, params: dict[str, Any]) -> list
 
 
 def _best_message_hits(db: sqlite3.Connection, params: dict[str, Any], terms: list[Any]) -> list[SearchHit]:
-    seen = _Visibility(db, params["uid"])
+    seen = _Visibility(db, params["uid"], eager=True)
     window = _scan(db, params, "c.text", BEST_WINDOW, seen)
     where = {content_id: (origin, position) for content_id, origin, position, _ in window}
     ranked = BestScorer(db, "contents_fts", terms).rank([(row[0], row[3]) for row in window])
