@@ -73,6 +73,9 @@ async def test_best_order_ranks_the_better_match_first(threads, messages, thread
     assert hits[0]["message_id"] == strong["id"]
     assert hits[0]["score"] > hits[-1]["score"] > 0
     assert len(hits) == 6
+    prefixed = await threads.search("kiw*", order="best")
+    assert prefixed[0]["message_id"] == strong["id"] and prefixed[0]["snippet"].count("[[kiwi]]") == 4
+    assert all("[[kiwi]]" in h["snippet"] for h in prefixed)
 
 
 async def test_trashed_and_other_users_threads_are_excluded(threads, messages, agent):

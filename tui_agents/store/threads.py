@@ -405,12 +405,24 @@ def _best_message_hits(db: sqlite3.Connection, params: dict[str, Any], terms: li
     seen = _Visibility(db, params["uid"], eager=True)
     window = _scan(db, params, "c.text", BEST_WINDOW, seen)
     where = {content_id: (origin, position) for content_id, origin, position, _ in window}
-    ranked = BestScorer(db, "contents_fts", terms).rank([(row[0], row[3]) for row in window])
+    ranked = BestScorer(db, "contents_fts", terms).rank([(row[0], row[3]) for row in window])[:params["lim"]]
+    snippets = _snippets(db, params["q"], [content_id for _, content_id in ranked], any(t.prefix for t in terms))
     hits = []
-    for score, content_id in ranked[:params["lim"]]:
+    for score, content_id in ranked:
         held = seen.holders(content_id, *where[content_id])
-        row = db.execute(f"SELECT {_SNIPPET} FROM contents_fts WHERE contents_fts MATCH ? AND rowid = ?",
-                         (params["q"], content_id)).fetchone()
         if held:
-            hits.append(_hit(row[0] if row else "", score, held))
+            hits.append(_hit(snippets.get(content_id, ""), score, held))
     return hits
+
+
+def _snippets(db: sqlite3.Connection, match: str, content_ids: list[int], has_prefix: bool) -> dict[int, str]:
+    """Snippets of some matching contents."""
+    if not content_ids:
+        return {}
+    if has_prefix:
+        # each rowid lookup would expand the prefix again: one pass over the window's rowid range instead
+        marks = ",".join("?" * len(content_ids))
+        return dict(db.execute(f"SELECT rowid, {_SNIPPET} FROM contents_fts WHERE contents_fts MATCH ? "
+                               f"AND rowid >= ? AND +rowid IN ({marks})", (match, min(content_ids), *content_ids)))
+    sql = f"SELECT rowid, {_SNIPPET} FROM contents_fts WHERE contents_fts MATCH ? AND rowid = ?"
+    return dict(row for cid in content_ids for row in db.execute(sql, (match, cid)))
