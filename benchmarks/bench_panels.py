@@ -81,31 +81,37 @@ class Host(App[None]):
         await self.conn.close()
 
 
-def watch_paints(screen: Any) -> list[float]:
-    """Record the time of every compositor refresh (a paint) of ``screen``."""
-    paints: list[float] = []
-    original = screen._compositor_refresh
+class PaintWatch:
+    """Records the first compositor refresh (a paint) of the screen after ``ready()`` became true."""
 
-    def refresh() -> None:
-        original()
-        paints.append(time.perf_counter())
+    def __init__(self, screen: Any) -> None:
+        self.ready: Any = None
+        self.painted_at: float | None = None
+        original = screen._compositor_refresh
 
-    screen._compositor_refresh = refresh
-    return paints
+        def refresh() -> None:
+            original()
+            if self.painted_at is None and self.ready is not None and self.ready():
+                self.painted_at = time.perf_counter()
+
+        screen._compositor_refresh = refresh
 
 
-async def time_open(pilot: Any, make: Any, ready: Any, paints: list[float]) -> float:
-    """Seconds from mounting the panel to the first paint after its data is in its tables."""
+async def time_open(pilot: Any, make: Any, ready: Any, watch: PaintWatch) -> float:
+    """Seconds from mounting the panel to the first paint that shows its data."""
     slot = pilot.app.query_one("#slot")
     panel = make()
+    watch.painted_at = None
+    watch.ready = lambda: ready(panel)
     start = time.perf_counter()
     await slot.mount(panel)
-    while not ready(panel):
+    deadline = start + 30
+    while watch.painted_at is None:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the panel never painted its data")
         await asyncio.sleep(0.001)
-    filled = time.perf_counter()
-    while not paints or paints[-1] < filled:
-        await asyncio.sleep(0.001)
-    elapsed = next(t for t in paints if t >= filled) - start
+    elapsed = watch.painted_at - start
+    watch.ready = None
     await panel.remove()
     await pilot.pause()
     return elapsed
@@ -139,7 +145,7 @@ async def main() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         while app.conn is None:
             await asyncio.sleep(0.01)
-        paints = watch_paints(app.screen)
+        paints = PaintWatch(app.screen)
         samples = [await time_open(pilot, lambda: Static("baseline"), lambda p: True, paints) for _ in range(runs)]
         lines.append(row("baseline: a Static (harness cost)", 1, samples))
         for case, n, name, params in cases:

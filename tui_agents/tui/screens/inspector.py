@@ -45,6 +45,7 @@ __all__ = [
     "CallEntry",
     "ToolInspector",
     "VirtualTable",
+    "load_content",
     "load_entries",
     "load_tcss",
     "one_line",
@@ -103,6 +104,7 @@ class CallEntry:
     message_id: str | None = None
     result_message_id: str | None = None
     reason: str | None = None
+    content_loaded: bool = True
 
     @property
     def arguments_json(self) -> str:
@@ -117,23 +119,25 @@ class CallEntry:
 
 def _result_entry(call: Mapping[str, Any], position: int, message_id: str | None,
                   result: Mapping[str, Any] | None) -> CallEntry:
-    """A tool call paired with its stored result message (``None`` while it runs or if it never finished)."""
+    """A tool call paired with its stored result row (``None`` while it runs or if it never finished).
+
+    The result's text is not read here (``content_loaded`` is False): the panel loads it for the
+    selected row only, so opening a thread with thousands of calls reads no result text at all.
+    """
     meta = (result or {}).get("meta") or {}
     status = meta.get("status") or ("pending" if result is None else "ok")
-    content = None if result is None else result.get("content", "")
     return CallEntry(
         key=str(call.get("id") or (result or {}).get("tool_call_id") or (result or {}).get("id")),
         kind="tool",
         name=str(call.get("name") or meta.get("name") or "?"),
         position=position,
         arguments=call.get("arguments") if call.get("arguments") is not None else meta.get("arguments"),
-        result=content if status == "ok" else None,
-        error=content if status != "ok" and result is not None else None,
         status=status,
         started_at=meta.get("started_at"),
         duration_ms=meta.get("duration_ms"),
         message_id=message_id,
         result_message_id=(result or {}).get("id"),
+        content_loaded=result is None,
     )
 
 
@@ -145,43 +149,64 @@ def _guard_entry(message: Mapping[str, Any]) -> CallEntry | None:
     return CallEntry(
         key=_GUARD_PREFIX + message["id"], kind="guardrail", name="guardrail", position=message["position"],
         status=action or "flagged", started_at=message.get("created_at"), message_id=message["id"],
-        reason=verdict.get("reason") or "", result=message.get("content"),
+        reason=verdict.get("reason") or "", result_message_id=message["id"], content_loaded=False,
     )
 
 
-async def _guardrail_rows(conn: Any, thread_id: str) -> list[dict[str, Any]]:
-    """Messages of the thread that carry a guardrail verdict (one indexed query, not the whole thread)."""
+# One indexed read of just the rows the inspector needs, without their text: tool results
+# (meta), callers (tool_calls), verdicts (guardrail) and user messages (turn boundaries).
+_ENTRY_ROWS = (
+    "SELECT id, position, role, tool_calls, tool_call_id, meta, guardrail, created_at FROM messages "
+    "WHERE thread_id = ? AND (role IN ('tool', 'user') OR tool_calls IS NOT NULL OR guardrail IS NOT NULL "
+    "OR id = ?) ORDER BY position"
+)
+
+
+def _decode(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    for column in ("tool_calls", "meta", "guardrail"):
+        out[column] = json.loads(out[column]) if out[column] else None
+    return out
+
+
+async def load_entries(conn: Any, thread_id: str,
+                       message_id: str | None = None) -> tuple[list[CallEntry], list[Mapping[str, Any]]]:
+    """Every tool call and verdict of the thread in conversation order, and its user/caller rows
+
+    (with the row of ``message_id``, so its turn can be found)."""
     from tui_agents.store.db import run
     from tui_agents.store.records import fetch_all
 
-    rows = await run(conn, fetch_all,
-                     "SELECT m.id, m.position, m.created_at, m.guardrail, c.text AS content "
-                     "FROM messages AS m JOIN contents AS c ON c.id = m.content_id "
-                     "WHERE m.thread_id = ? AND m.guardrail IS NOT NULL ORDER BY m.position", (thread_id,))
-    return [{**dict(r), "guardrail": json.loads(r["guardrail"])} for r in rows]
-
-
-async def load_entries(conn: Any, thread_id: str) -> tuple[list[CallEntry], list[Mapping[str, Any]]]:
-    """Every tool call and verdict of the thread in conversation order, and the thread's light rows."""
-    from tui_agents.store import MessageStore
-
-    messages = MessageStore(conn)
-    results = await messages.tool_calls(thread_id)
-    light = await messages.list_light(thread_id)
-    callers = await messages.get_many([r["id"] for r in light if r["has_tool_calls"]])
-    by_call = {r["tool_call_id"]: r for r in results if r.get("tool_call_id")}
+    rows = [_decode(r) for r in await run(conn, fetch_all, _ENTRY_ROWS, (thread_id, message_id))]
+    by_call = {r["tool_call_id"]: r for r in rows if r["role"] == "tool" and r["tool_call_id"]}
     entries: list[CallEntry] = []
-    for caller in callers:
-        for call in caller.get("tool_calls") or []:
-            entries.append(_result_entry(call, caller["position"], caller["id"], by_call.pop(call.get("id"), None)))
+    for row in rows:
+        for call in row["tool_calls"] or []:
+            entries.append(_result_entry(call, row["position"], row["id"], by_call.pop(call.get("id"), None)))
+        if row["guardrail"]:
+            entry = _guard_entry(row)
+            if entry is not None:
+                entries.append(entry)
     for orphan in by_call.values():  # a result whose call is gone (e.g. a branch cut): still shown
         entries.append(_result_entry({"id": orphan["tool_call_id"]}, orphan["position"], None, orphan))
-    for row in await _guardrail_rows(conn, thread_id):
-        entry = _guard_entry(row)
-        if entry is not None:
-            entries.append(entry)
     entries.sort(key=lambda e: (e.position, e.kind != "guardrail"))
-    return entries, light
+    return entries, rows
+
+
+async def load_content(conn: Any, entry: CallEntry) -> CallEntry:
+    """The entry with its stored result (or error, or the flagged message's text) filled in."""
+    from tui_agents.errors import NotFoundError
+    from tui_agents.store import MessageStore
+
+    if entry.content_loaded or not entry.result_message_id:
+        return entry
+    try:
+        text = (await MessageStore(conn).get(entry.result_message_id))["content"]
+    except NotFoundError:
+        text = "(the stored message is gone)"
+    if entry.kind == "guardrail" or entry.status == "ok":
+        return replace(entry, result=text, content_loaded=True)
+    return replace(entry, error=text, content_loaded=True)
 
 
 def turn_span(light: Iterable[Mapping[str, Any]], message_id: str) -> tuple[int, float] | None:
@@ -444,7 +469,7 @@ class ToolInspector(Vertical, can_focus=False):
         if self.thread_id is None or self.conn is None:
             self._fill([])
             return
-        entries, self._light = await load_entries(self.conn, self.thread_id)
+        entries, self._light = await load_entries(self.conn, self.thread_id, self.message_id)
         self._span = turn_span(self._light, self.message_id) if self.message_id else None
         self._fill(entries)
 
@@ -471,7 +496,7 @@ class ToolInspector(Vertical, can_focus=False):
     # ---- rendering
 
     def _status_text(self, status: str) -> Text:
-        variables = self.app.theme_variables if self.is_attached else {}
+        variables = self.app.theme_variables if self.is_attached else {}  # hex colours of the theme
         colour = {"ok": "success", "running": "accent", "pending": "warning", "warned": "warning",
                   "flagged": "warning"}.get(status, "error")
         return Text(status, style=f"bold {variables.get(colour, '')}".strip(), end="")
@@ -504,14 +529,20 @@ class ToolInspector(Vertical, can_focus=False):
             result.update("")
             return
         head.update(self._head_text(entry))
+        if not entry.content_loaded:
+            self._fetch_content(entry)
+        waiting = Text("loading…", style="italic")
         if entry.kind == "guardrail":
             args.update(plain(entry.reason or "(no reason given)"))
             label.update(Text("Message", end=""))
-            result.update(plain(_cut(entry.result or "")))
+            result.update(plain(_cut(entry.result or "")) if entry.content_loaded else waiting)
             return
         args.update(plain(entry.arguments_json))
-        label.update(Text("Error" if entry.error is not None else "Result", end=""))
-        if entry.status in ("running", "pending") and entry.result is None and entry.error is None:
+        failed = entry.error is not None or entry.status not in ("ok", "running", "pending")
+        label.update(Text("Error" if failed else "Result", end=""))
+        if not entry.content_loaded:
+            result.update(waiting)
+        elif entry.status in ("running", "pending") and entry.result is None and entry.error is None:
             result.update(Text("running…" if entry.status == "running" else "(no result stored)", style="italic"))
         else:
             result.update(plain(_cut(entry.output)))
@@ -529,6 +560,16 @@ class ToolInspector(Vertical, can_focus=False):
         if entry.duration_ms is not None:
             text.append(f"\ntook     {entry.duration_ms:,.1f} ms")
         return text
+
+    @work(exclusive=True, group="inspector-content")
+    async def _fetch_content(self, entry: CallEntry) -> None:
+        """Read the selected call's result text (only the selected one is ever read)."""
+        loaded = await load_content(self.conn, entry)
+        if self.entries.get(entry.key) is entry:  # a live event may have replaced it meanwhile
+            self.entries[entry.key] = loaded
+        current = self._current()
+        if current is not None and current.key == loaded.key:
+            self._show_detail(self.entries[loaded.key])
 
     @on(VirtualTable.Highlighted, "#inspector-calls")
     def _highlighted(self, event: VirtualTable.Highlighted) -> None:
@@ -553,13 +594,14 @@ class ToolInspector(Vertical, can_focus=False):
                                         position=self._live_position(), message_id=event.message_id)
                 self._upsert(replace(base, name=event.name, arguments=event.arguments, result=event.result,
                                      error=event.error, status=event.status, duration_ms=event.duration_ms,
-                                     result_message_id=event.result_message_id))
+                                     result_message_id=event.result_message_id, content_loaded=True))
             case GuardrailFlagged() if event.message_id:
                 key = _GUARD_PREFIX + event.message_id
                 old = self.entries.get(key)
                 base = old or CallEntry(key=key, kind="guardrail", name="guardrail", position=self._live_position(),
                                         message_id=event.message_id)
-                self._upsert(replace(base, status=event.action, reason=event.reason))
+                self._upsert(replace(base, status=event.action, reason=event.reason,
+                                     result_message_id=event.message_id, content_loaded=False))
             case _:
                 return
 
@@ -586,11 +628,13 @@ class ToolInspector(Vertical, can_focus=False):
         self.app.copy_to_clipboard(text)
         self.notify("Arguments copied." if entry.kind == "tool" else "Reason copied.", markup=False)
 
-    def action_copy_result(self) -> None:
+    async def action_copy_result(self) -> None:
         """Copy the selected call's result or error to the clipboard."""
         entry = self._current()
         if entry is None:
             return
+        if not entry.content_loaded:
+            entry = self.entries[entry.key] = await load_content(self.conn, entry)
         self.app.copy_to_clipboard(entry.output)
         self.notify("Result copied." if entry.kind == "tool" else "Message copied.", markup=False)
 
