@@ -160,3 +160,28 @@ def test_clean_title(answer: str, title: str) -> None:
 
 def test_fallback_title_tidies_the_first_words() -> None:
     assert fallback_title('"How do I  reverse a list in Python?" asked Bob') == "How do I reverse a list"
+
+
+@pytest.mark.parametrize(
+    ("job", "payload", "reply"),
+    [
+        ("generate_title", {}, "Lisbon packing"),
+        ("summarize_thread", {}, "A summary."),
+        ("extract_user_memory", {"user_id": USER}, '{"facts": []}'),
+    ],
+)
+async def test_jobs_ask_the_model_the_thread_chats_with(
+    world: World, fake_llm: Any, job: str, payload: dict[str, Any], reply: str
+) -> None:
+    await world.threads.set_model(world.thread_id, "ollama", "qwen2.5:7b")
+    fake_llm.script(Reply(text=reply))
+    done = await world.run(job, {"thread_id": world.thread_id, **payload})
+    assert done.status == "completed"
+    assert fake_llm.chat_requests()[-1].body["model"] == "qwen2.5:7b"
+
+
+async def test_a_model_picked_for_another_provider_is_not_sent(world: World, fake_llm: Any) -> None:
+    await world.threads.set_model(world.thread_id, "anthropic", "claude-sonnet-4-5")
+    fake_llm.script(Reply(text="Lisbon packing"))
+    await world.run("generate_title", {"thread_id": world.thread_id})
+    assert fake_llm.chat_requests()[-1].body["model"] == "llama3.2"

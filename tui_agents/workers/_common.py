@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["require", "transcript"]
+__all__ = ["model_options", "require", "transcript"]
 
 
 def require(payload: Mapping[str, Any], field: str, job: str) -> str:
@@ -16,6 +16,15 @@ def require(payload: Mapping[str, Any], field: str, job: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"The {job} job needs a {field!r} in its payload.")
     return value
+
+
+def model_options(provider: Any, thread: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"model": ...}`` when the thread picked a model of this provider, so a background
+    job asks the model the user chats with rather than the provider's default."""
+    model = thread.get("model")
+    if model and thread.get("provider") in (None, getattr(provider, "name", None)):
+        return {"model": model}
+    return {}
 
 
 def transcript(messages: Iterable[Mapping[str, Any]], per_message: int, budget: int) -> str:

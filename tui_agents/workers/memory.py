@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import require
+from ._common import model_options, require
 
 __all__ = ["JOB_NAME", "MAX_MESSAGES", "extract_user_memory", "make_handler"]
 
@@ -17,9 +17,10 @@ async def extract_user_memory(provider: Any, conn: Any, thread_id: str, user_id:
     from ..memory.extractor import UserMemoryExtractor
     from ..store import MessageStore, ThreadStore, UserMemoryStore
 
-    await ThreadStore(conn).get(thread_id)  # NotFoundError for a deleted thread: no retry can help
+    thread = await ThreadStore(conn).get(thread_id)  # NotFoundError for a deleted thread: no retry can help
     messages = await MessageStore(conn).list(thread_id, limit=MAX_MESSAGES)
-    saved = await UserMemoryExtractor(provider, UserMemoryStore(conn)).extract_and_save(user_id, messages)
+    extractor = UserMemoryExtractor(provider, UserMemoryStore(conn), **model_options(provider, thread))
+    saved = await extractor.extract_and_save(user_id, messages)
     return {"saved": [record["key"] for record in saved]}
 
 

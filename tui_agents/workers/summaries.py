@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..types import Message
-from ._common import require, transcript
+from ._common import model_options, require, transcript
 
 __all__ = ["JOB_NAME", "summarize_thread", "make_handler"]
 
@@ -27,7 +27,7 @@ async def summarize_thread(provider: Any, conn: Any, thread_id: str) -> dict[str
     from ..store import MessageStore, ThreadStore
 
     threads = ThreadStore(conn)
-    await threads.get(thread_id)  # NotFoundError for a deleted thread: no retry can help
+    thread = await threads.get(thread_id)  # NotFoundError for a deleted thread: no retry can help
     messages = await MessageStore(conn).list(thread_id, limit=MAX_MESSAGES)
     text = transcript(messages, per_message=4000, budget=24_000)
     if not text:
@@ -37,6 +37,7 @@ async def summarize_thread(provider: Any, conn: Any, thread_id: str) -> dict[str
         system=SYSTEM_PROMPT,
         max_tokens=200,
         temperature=0.2,
+        **model_options(provider, thread),
     )
     summary = " ".join(completion.message.content.split()) or None
     if summary:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ProviderError
 from ..types import Message
-from ._common import require, transcript
+from ._common import model_options, require, transcript
 
 __all__ = ["JOB_NAME", "MAX_WORDS", "clean_title", "fallback_title", "generate_title", "make_handler"]
 
@@ -78,7 +78,7 @@ async def generate_title(provider: Any, conn: Any, thread_id: str) -> dict[str, 
     first_user = next((m["content"] for m in exchange if m["role"] == "user"), "")
     if not first_user.strip():
         return {"title": thread["title"], "source": thread["title_source"]}
-    title = await _ask(provider, exchange)
+    title = await _ask(provider, exchange, model_options(provider, thread))
     source = "model"
     if not title:
         title, source = fallback_title(first_user), "fallback"
@@ -86,11 +86,11 @@ async def generate_title(provider: Any, conn: Any, thread_id: str) -> dict[str, 
     return {"title": saved["title"], "source": source if saved["title_source"] == "auto" else "user"}
 
 
-async def _ask(provider: Any, exchange: list[dict[str, Any]]) -> str:
+async def _ask(provider: Any, exchange: list[dict[str, Any]], options: dict[str, Any]) -> str:
     prompt = "Conversation:\n" + transcript(exchange, per_message=1500, budget=3000) + "\n\nTitle:"
     try:
         completion = await provider.complete(
-            [Message(role="user", content=prompt)], system=SYSTEM_PROMPT, max_tokens=30, temperature=0.2
+            [Message(role="user", content=prompt)], system=SYSTEM_PROMPT, max_tokens=30, temperature=0.2, **options
         )
     except ProviderError as exc:
         # A title is not worth a retry loop: the fallback is good enough.
