@@ -470,7 +470,7 @@ def _insert_thread(db: sqlite3.Connection, thread: Mapping[str, Any], thread_id:
 
 
 def _insert_message(db: sqlite3.Connection, thread_id: str, message_id: str, m: Mapping[str, Any]) -> None:
-    content_id = insert_content(db, m["content"], m.get("token_count"))
+    content_id = insert_content(db, m["content"], m.get("token_count"), thread_id, m["position"])
     calls = m.get("tool_calls") or None
     db.execute(
         "INSERT INTO messages(id, thread_id, position, role, content_id, tool_calls, tool_call_id, status, model, "

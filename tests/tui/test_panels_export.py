@@ -204,3 +204,18 @@ def test_cli_import_of_chatgpt_sample_uses_env_database(tmp_path, monkeypatch, c
     assert datacli.main(["import", str(sample)]) == 0
     assert "Imported 2 thread(s)" in capsys.readouterr().out
     assert _row_counts(db)["threads"] == 2
+
+
+async def test_imported_threads_behave_like_native_ones(conn):
+    """Import writes rows itself (one transaction): fork, search, append and delete must still work."""
+    report = await import_file(conn, CHATGPT, user_id=USER)
+    imported = report.thread_ids[1]
+    threads, messages = ThreadStore(conn), MessageStore(conn)
+    hits = await threads.search("haiku terminals", user_id=USER)
+    assert imported in {h["thread_id"] for h in hits}
+    fork = await threads.fork(imported, title="copy")
+    added = await messages.add(imported, "user", "one more")
+    assert added["position"] == 3
+    await threads.delete(imported)
+    copied = await messages.list(fork["id"])
+    assert [m["content"][:10] for m in copied] == ["Write a ha", "Green curs"]
