@@ -1,6 +1,6 @@
 """Document ingestion: text and Markdown files (folders recursively) into ``DocumentStore``.
 
-The title is the first Markdown heading, else the file name without its
+The title is a Markdown file's first heading, else the file name without its
 extension; ``source`` is the file's absolute path. Adding a path that is already
 stored replaces that document, so re-running ``docs add`` on a folder refreshes
 it instead of duplicating it. Binary, unreadable, empty and oversized files are
@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".mdx")
 _SNIFF_BYTES = 8192
 _ATX_HEADING = re.compile(r"^\s{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
 _SETEXT_UNDERLINE = re.compile(r"^\s{0,3}(=+|-+)\s*$")
@@ -58,7 +59,12 @@ class _Skip(Exception):
 
 
 def title_for(path: Path, text: str) -> str:
-    """The first Markdown heading (ATX or setext, outside code fences), else the file name's stem."""
+    """A Markdown file's first heading (ATX or setext, outside code fences), else the file name's stem.
+
+    Only Markdown files are searched: in a ``.txt``, ``.py`` or ``.toml`` file a ``#`` line is a comment.
+    """
+    if path.suffix.lower() not in MARKDOWN_SUFFIXES:
+        return path.stem or path.name
     in_fence = False
     previous = ""
     for line in text.splitlines()[:500]:

@@ -70,7 +70,8 @@ async def test_adding_again_replaces_instead_of_duplicating(store, tmp_path):
 
 def test_title_for_prefers_the_first_heading():
     assert title_for(Path("a.md"), "## Second level first\n# Top\n") == "Second level first"
-    assert title_for(Path("notes.txt"), "- a\n---\n") == "notes"
+    assert title_for(Path("notes.md"), "- a\n---\n") == "notes"  # a list item, not a setext heading
+    assert title_for(Path("config.toml"), "# a comment\nname = 1\n") == "config"
     assert title_for(Path("x.md"), "#hashtag not heading\n") == "x"
 
 
