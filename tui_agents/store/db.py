@@ -53,7 +53,8 @@ async def connect(path: str | os.PathLike[str] = ":memory:") -> aiosqlite.Connec
     if target != ":memory:" and not target.startswith("file:"):
         await _make_parent(Path(target))
     try:
-        conn = await aiosqlite.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        conn = await aiosqlite.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+                                       uri=target.startswith("file:"))
     except sqlite3.Error as exc:
         raise StoreError(f"Could not open the database at {target}: {exc}.") from exc
     conn.row_factory = sqlite3.Row

@@ -2,13 +2,19 @@
 
 Forks and branches share message content with their parent (rows point at the
 same ``contents`` row), so copying a 10,000-message thread writes only small
-message rows in one ``INSERT ... SELECT`` and re-indexes nothing.
+message rows in one ``INSERT ... SELECT`` and re-indexes nothing. New message
+ids for the copies are made in SQL from one reserved block of ``new_id``
+counters, so they sort like any other id. The copy also gets the source's
+thread grants. Deleting a thread keeps its forks (their ``forked_from`` becomes
+None) and the text they share.
 
 Search (``search``) matches thread titles and message text, never trashed
-threads, made safe by ``store.search``. A message shared by several threads
-(forks, branches) is one hit, attributed to the newest of those threads
-(by creation; the one the user most likely works in) that is visible to the
-query, with ``other_threads`` saying how many more visible threads hold it.
+threads (archived ones are searched), made safe by ``store.search``. A message
+shared by several threads (forks, branches) is ONE hit, attributed to the
+newest of those threads (by creation: the copy the user most likely works in)
+that the query may show, with ``other_threads`` (an addition to the contract)
+saying how many more shown threads hold the same message. A message edited in
+a fork is its own content, so it is a hit of its own.
 ``order="newest"`` (default) returns the newest matches first (FTS5 walks its
 index backwards and stops at ``limit``: bounded whatever the history size);
 title hits are merged in by the thread's last activity. ``order="best"`` puts
