@@ -4,7 +4,7 @@ Our JSON (``"format": "aiagents-tui/thread"``, ``"version": 1``) holds the
 thread, its agent, lineage and every message with tool calls, statuses,
 guardrail verdicts, usage, model, token counts, meta and timestamps.
 
-Import rules (documented in ``docs add``'s help and the README):
+Import rules (also in ``aiagents-tui import --help``):
 
 - The whole file is parsed and validated first; a malformed file raises
   ``InvalidArgumentError`` naming the cause and writes nothing.

@@ -1,12 +1,12 @@
 """The memory panel: the user's cross-thread facts, and what the next turn would send.
 
 ``MemoryPanel(conn, user_id, thread_id, strategy=..., params=...)`` is a
-right-hand panel widget with two tabs:
+right-hand panel widget with two parts, one above the other:
 
 - **Facts**: ``UserMemoryStore`` facts grouped by category, with where each came
   from (typed by you, the ``remember`` tool, the extractor); ``a`` adds, ``e`` or
   enter edits, ``d`` deletes. Facts edited here are saved with source "user".
-- **In context**: exactly the records ``strategy.select`` returns for the thread
+- **In context now**: exactly the records ``strategy.select`` returns for the thread
   (what the runner sends), after the system prompt and the facts block, each
   with its token count, and the total against the model's context window.
   Changing the strategy or its parameters here re-selects at once and posts
@@ -19,7 +19,7 @@ lines, so a 10,000-message thread stays cheap. Token counts come from the store
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -478,8 +478,3 @@ class MemoryPanel(Vertical):
             await hide()
         else:
             await self.remove()
-
-
-def context_ids(view: ContextView | None) -> Sequence[str]:
-    """The message ids listed in the view (for tests and the app)."""
-    return list(view.message_ids) if view else []
