@@ -9,8 +9,8 @@ from tui_agents.types import Usage
 
 
 async def test_add_and_get_round_trip(messages, thread):
-    msg = await messages.add(thread["id"], "assistant", "hello", model="m", usage=Usage(input_tokens=1, output_tokens=2),
-                             token_count=3, guardrail={"injection": True, "reason": "x", "action": "warn"},
+    msg = await messages.add(thread["id"], "assistant", "hello", model="m",
+                             usage=Usage(input_tokens=1, output_tokens=2), token_count=3, guardrail={"injection": True, "reason": "x", "action": "warn"},
                              meta={"k": 1}, status="streaming")
     assert msg["id"].startswith("msg_") and msg["position"] == 1
     got = await messages.get(msg["id"])

@@ -90,9 +90,9 @@ async def test_get_stats_has_exactly_the_seed_keys(threads, messages, thread):
 async def test_fork_copies_content_order_and_tool_calls_and_records_lineage(threads, messages, thread):
     await threads.rename(thread["id"], "Original")
     await messages.add(thread["id"], "user", "what is the weather?")
-    call = await messages.add(thread["id"], "assistant", "", tool_calls=[
-        ToolCall(id="call_1", name="weather", arguments={"city": "Paris"})], usage={"input_tokens": 3, "output_tokens": 4},
-        model="m1", token_count=7)
+    await messages.add(thread["id"], "assistant", "",
+                              tool_calls=[ToolCall(id="call_1", name="weather", arguments={"city": "Paris"})],
+                              usage={"input_tokens": 3, "output_tokens": 4}, model="m1", token_count=7)
     await messages.add(thread["id"], "tool", "sunny", tool_call_id="call_1",
                        meta={"name": "weather", "arguments": {"city": "Paris"}, "status": "ok", "duration_ms": 5})
     last = await messages.add(thread["id"], "assistant", "It is sunny.", guardrail={"injection": False})

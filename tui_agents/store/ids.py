@@ -49,6 +49,6 @@ def new_id(prefix: str) -> str:
 
 
 def new_id_block(prefix: str, n: int) -> tuple[str, int]:
-    """Reserve ``n`` ids at once: id ``i`` is ``f"{head}{start + i:010x}"`` (SQL: ``printf('%s%010x', head, start + i)``)."""
+    """Reserve ``n`` ids: id ``i`` is ``f"{head}{start + i:010x}"``, in SQL ``printf('%s%010x', head, start + i)``."""
     ms, start = _reserve(max(1, n))
     return _head(prefix, ms), start

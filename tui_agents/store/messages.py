@@ -169,9 +169,9 @@ class MessageStore:
                 "model, usage, guardrail, meta, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (message_id, thread_id, position, role, content_id, *cols, ts, ts))
             db.execute("UPDATE threads SET updated_at = max(updated_at, ?) WHERE id = ?", (ts, thread_id))
-            return MessageRecord(
-                id=message_id, thread_id=thread_id, position=position, role=role, content=text,  # type: ignore[typeddict-item]
-                tool_calls=loads(cols[0]) or [], tool_call_id=tool_call_id, status=status,  # type: ignore[typeddict-item]
+            return MessageRecord(  # type: ignore[typeddict-item]  # role and status were checked above
+                id=message_id, thread_id=thread_id, position=position, role=role, content=text,
+                tool_calls=loads(cols[0]) or [], tool_call_id=tool_call_id, status=status,
                 model=model, usage=loads(cols[4]), token_count=token_count, guardrail=loads(cols[5]),
                 meta=loads(cols[6]), created_at=ts, updated_at=ts)
 
