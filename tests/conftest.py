@@ -25,3 +25,14 @@ def _no_real_provider_keys(monkeypatch, tmp_path):
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_tool_registry():
+    """Tools a test registers (the seed's get_weather, a user's calculate) never leak into the next test."""
+    from tui_agents.tools.registry import default_registry
+
+    saved = dict(default_registry._tools)
+    yield
+    default_registry._tools.clear()
+    default_registry._tools.update(saved)
