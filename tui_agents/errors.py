@@ -9,6 +9,7 @@ key, a header or a request object.
     ├── PermissionDeniedError         the user lacks the role for an action
     ├── InvalidArgumentError          bad input (e.g. a message that is not in that thread)
     ├── SchemaError                   the database was written by a newer version
+    ├── StoreError                    the database failed (disk full, locked too long...)
     ├── ConfigError                   bad or missing configuration
     │   └── MissingAPIKeyError        no key in the argument, env var or keyring
     ├── ToolError                     a tool could not be found or run
@@ -35,6 +36,7 @@ __all__ = [
     "PermissionDeniedError",
     "InvalidArgumentError",
     "SchemaError",
+    "StoreError",
     "ConfigError",
     "MissingAPIKeyError",
     "ToolError",
@@ -79,6 +81,10 @@ class InvalidArgumentError(AgentError, ValueError):
 
 class SchemaError(AgentError):
     """The database schema cannot be used by this version."""
+
+
+class StoreError(AgentError):
+    """The database failed in a way that is not the caller's fault (disk full, locked too long...)."""
 
 
 class ConfigError(AgentError):

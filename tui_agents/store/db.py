@@ -31,7 +31,7 @@ from typing import TypeVar
 
 import aiosqlite
 
-from tui_agents.errors import AgentError, InvalidArgumentError, SchemaError
+from tui_agents.errors import AgentError, InvalidArgumentError, SchemaError, StoreError
 from tui_agents.store.migrations import MIGRATIONS, latest_version
 
 __all__ = ["connect", "run", "write", "StoreError", "BUSY_TIMEOUT_S", "schema_version"]
@@ -41,10 +41,6 @@ BUSY_TIMEOUT_S = 15.0
 AUTOCHECKPOINT_PAGES = 16384  # 64 MiB of 4 KiB pages: only if background checkpoints cannot keep up
 CHECKPOINT_BYTES = 4 << 20
 CHECKPOINT_EVERY_S = 1.0
-
-
-class StoreError(AgentError):
-    """The database failed in a way that is not the caller's fault (disk full, locked too long...)."""
 
 
 async def connect(path: str | os.PathLike[str] = ":memory:") -> aiosqlite.Connection:
