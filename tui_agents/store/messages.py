@@ -270,6 +270,23 @@ class MessageStore:
 
         return [message_record(r) for r in await run(self.conn, select)]
 
+    async def recover_unfinished(self, older_than: float = 120.0) -> list[str]:
+        """Mark replies left ``streaming`` by a process that died as ``interrupted``, keeping their text.
+
+        Only rows untouched for ``older_than`` seconds are changed: a live turn flushes its
+        reply every fraction of a second, so another process's reply in progress is left alone.
+        Returns the ids it changed.
+        """
+        cutoff = now() - older_than
+
+        def change(db: sqlite3.Connection) -> list[str]:
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM messages WHERE status = 'streaming' AND updated_at < ?", (cutoff,))]
+            db.executemany("UPDATE messages SET status = 'interrupted' WHERE id = ?", [(i,) for i in ids])
+            return ids
+
+        return await write(self.conn, change)
+
     async def delete(self, id: str) -> None:
         """Delete one message for good (addition to the contract; other threads' copies stay)."""
 

@@ -172,3 +172,9 @@ def initial_schema(db: sqlite3.Connection) -> None:
             PRIMARY KEY (user_id, resource_type, resource_id))""",
         "CREATE INDEX grants_resource ON grants(resource_type, resource_id)",
     ])
+
+
+@migration
+def unfinished_replies_index(db: sqlite3.Connection) -> None:
+    """A small partial index so start-up can find replies a crash left ``streaming`` without a scan."""
+    _run(db, ["CREATE INDEX IF NOT EXISTS messages_streaming ON messages(updated_at) WHERE status = 'streaming'"])
