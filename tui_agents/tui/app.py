@@ -23,6 +23,7 @@ What other parts of the TUI (panels, screens) may use on the app object:
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from contextlib import suppress
 from collections.abc import Callable, Iterable
@@ -86,6 +87,17 @@ def default_format_time(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
+def _context_window(provider: str, model: str) -> int | None:
+    """The model's context window, once the provider code is loaded (importing it costs ~100 ms)."""
+    models = sys.modules.get("tui_agents.providers.models")
+    if models is None or not model:
+        return None
+    try:
+        return models.context_window(provider, model)
+    except Exception:  # noqa: BLE001 - an unknown model just shows no window
+        return None
+
+
 def _first_words(text: str, n: int = 6) -> str:
     words = text.split()
     return " ".join(words[:n]) + ("…" if len(words) > n else "")
@@ -144,6 +156,7 @@ class AiAgentsApp(App):
         self._titles: dict[str, str] = {}
         self._panel: Widget | None = None
         self.background_jobs = background_jobs
+        self._warm_task: asyncio.Task[None] | None = None
 
     # ---- public surface for panels
 
@@ -249,7 +262,6 @@ class AiAgentsApp(App):
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
-        self._update_status()
         self.run_worker(self._startup(), name="startup", exit_on_error=False)
 
     async def _startup(self) -> None:
@@ -266,15 +278,13 @@ class AiAgentsApp(App):
             await self.chat_pane.show(None, [], False, extra=[Notice(f"Could not open the database: {exc}")])
             return
         await self.reload_threads()
-        if self.background_jobs:
-            await self.backend.start_jobs()
         assert self._db_ready is not None
         self._db_ready.set()
         if self.current_thread_id is None:
             await self._show_welcome()
+        # Nothing else runs until the user types: the engine, the tokenizer and the job
+        # queue load at the first key in the composer (see ``warm_up``), so an idle app idles.
         self.run_worker(self._check_provider(), name="provider-check", exit_on_error=False)
-        self.run_worker(self._watch_jobs(), name="jobs", exit_on_error=False)
-        self.run_worker(self._warm_up(), name="warm-up", exit_on_error=False)
 
     def _load_config_safely(self) -> AppConfig:
         from ..config import AppConfig
@@ -309,8 +319,29 @@ class AiAgentsApp(App):
             self.sidebar.add_class("-hidden")
         self._update_status()
 
+    def warm_up(self) -> asyncio.Task[None]:
+        """Start (once) loading what a turn needs; await the task to wait for it."""
+        if self._warm_task is None:
+            self._warm_task = asyncio.create_task(self._warm_up())
+        return self._warm_task
+
+    def on_text_area_changed(self, event: Any) -> None:
+        # The first key typed in the composer is the moment to load the engine: the
+        # user is busy typing for a while, and an app nobody types in stays idle.
+        if self._warm_task is None and isinstance(event.text_area, Composer) and event.text_area.text:
+            self.warm_up()
+
     async def _warm_up(self) -> None:
-        """Import what the first turn needs, and load the tokenizer, while the user types."""
+        """Start the job queue, import the engine and load the tokenizer (in a thread)."""
+        await self.wait_ready()
+        assert self.backend is not None
+        if self.background_jobs and self.backend.job_queue is None:
+            try:
+                await self.backend.start_jobs()
+            except Exception:  # noqa: BLE001 - chat works without titles and memory jobs
+                pass
+            else:
+                self.run_worker(self._watch_jobs(), name="jobs", exit_on_error=False)
         await asyncio.to_thread(self._import_engine)
         try:
             from ..memory.tokens import TokenCounter
@@ -318,11 +349,6 @@ class AiAgentsApp(App):
             await TokenCounter().load()  # the encoding is shared: the runner's counter finds it loaded
         except Exception:  # noqa: BLE001 - counting falls back to estimates
             pass
-        if self.backend is not None and self.provider_ok:
-            try:
-                self.backend.runner(self.provider_name)
-            except Exception:  # noqa: BLE001 - the turn will report it
-                pass
 
     @staticmethod
     def _import_engine() -> None:
@@ -397,6 +423,8 @@ class AiAgentsApp(App):
                 await self.reload_threads()
 
     async def on_unmount(self) -> None:
+        if self._warm_task is not None:
+            self._warm_task.cancel()
         for state in self.turns.values():
             if state.worker is not None and state.running:
                 state.worker.cancel()
@@ -413,12 +441,7 @@ class AiAgentsApp(App):
         model = (thread or {}).get("model") or self.model_name
         bar.provider = provider
         bar.model = model
-        try:
-            from ..providers.models import context_window
-
-            bar.context_window = context_window(provider, model) if model else None
-        except Exception:  # noqa: BLE001
-            bar.context_window = None
+        bar.context_window = _context_window(provider, model)
         bar.state = "" if self.provider_ok is not False else "not ready"
 
     # ---- sidebar
@@ -594,6 +617,7 @@ class AiAgentsApp(App):
 
         assert self.backend is not None
         try:
+            await asyncio.shield(self.warm_up())  # the job queue must run before the runner is built
             await self.backend.grant(state.thread_id)
             runner = self.backend.runner(state.provider)
             if text is None:
@@ -648,7 +672,10 @@ class AiAgentsApp(App):
             case UsageReported(usage=usage):
                 state.usage = usage
                 if self.current_thread_id == state.thread_id:
-                    self.status_bar.context_used = usage.input_tokens + usage.output_tokens
+                    bar = self.status_bar
+                    if bar.context_window is None:
+                        bar.context_window = _context_window(state.provider, state.model)
+                    bar.context_used = usage.input_tokens + usage.output_tokens
             case RateLimitWait(seconds=seconds):
                 self.status_bar.wait_until = time.time() + seconds
             case GuardrailFlagged(reason=reason, action=action):

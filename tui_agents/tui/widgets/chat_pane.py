@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 
-from .message import MessageView, Notice
+from .message import MessageView, NoSecondLayout, Notice
 
 __all__ = ["ChatPane", "MAX_VIEWS", "FIRST_PAGE", "OLDER_PAGE"]
 
@@ -24,7 +24,7 @@ OLDER_PAGE = 30
 MAX_VIEWS = 120
 
 
-class ChatPane(VerticalScroll, can_focus=True):
+class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
     """Messages of the open thread; alt+up/alt+down move the message cursor, enter opens its menu."""
 
     HELP = "The open thread. alt+up / alt+down select a message, enter opens its menu, escape goes back to the composer."

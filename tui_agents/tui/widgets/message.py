@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,48 +17,95 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Static
 
 from ..sanitize import sanitize
 
-__all__ = ["MessageView", "ToolCallLine", "StreamingBody", "Notice", "code_blocks"]
+__all__ = ["MessageView", "ToolCallLine", "StreamingBody", "Notice", "NoSecondLayout", "code_blocks"]
 
 _FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.S | re.M)
 # A new Markdown segment may start at a line that opens a plain block after a blank line.
 _NO_SPLIT_START = " \t-*+>|0123456789"
 SEGMENT_LINES = 12
 FLUSH_INTERVAL = 1 / 10
+# A frame that makes the reply taller (a layout and a scroll of the whole chat pane) comes at most this often.
+LAYOUT_INTERVAL = 1 / 4
 
 
-class MarkdownSegment(Static):
-    """A run of Markdown blocks rendered by Rich (one widget, not one per block)."""
+class NoSecondLayout:
+    """Mixin for the chat's widgets: a new size after a layout needs no second layout.
+
+    After each layout Textual sets the reactive ``virtual_size`` of every widget
+    whose size changed, and that asks for one more layout. For the message
+    widgets (height auto) and the chat pane (its scrollbars are updated with
+    the size) the second pass changes nothing, yet it repaints the whole chat
+    pane once more: measured, it doubled the cost of every new line of a
+    streaming reply.
+    """
+
+    def _size_updated(self, size: Any, virtual_size: Any, container_size: Any, layout: bool = True) -> bool:
+        return super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
+
+
+class MarkdownSegment(NoSecondLayout, Static):
+    """A run of Markdown blocks rendered by Rich (one widget, not one per block).
+
+    A segment after another one keeps the blank line Rich puts between blocks
+    (class ``-gap``), so a reply cut into segments looks like one Markdown text.
+    """
 
     DEFAULT_CSS = """
     MarkdownSegment { height: auto; padding: 0 1; }
+    MarkdownSegment.-gap { margin-top: 1; }
     """
 
-    def __init__(self, text: str = "") -> None:
-        super().__init__(markup=False)
+    def __init__(self, text: str = "", *, gap: bool = False) -> None:
+        super().__init__(markup=False, classes="-gap" if gap else "")
         self.source = text
+        self.measured: tuple[int, int] = (0, 0)
+        """(width, height) of the last render made while mounted."""
         if text:
             self.set_text(text)
 
-    def set_text(self, text: str) -> None:
-        """Render ``text`` (already sanitized) as Markdown with highlighted code."""
-        from rich.markdown import Markdown as RichMarkdown
+    def set_text(self, text: str, *, keep_height: bool = False, highlight: bool = True) -> bool:
+        """Render ``text`` (already sanitized) as Markdown (code highlighted unless ``highlight`` is false).
 
-        self.source = text
+        Returns whether it was shown: with ``keep_height`` the text is shown only
+        if the widget's height stays the same (else the caller retries later).
+        A text of the same height repaints just this widget, without a layout of
+        the chat pane (a layout, and the scroll that follows it, repaints the
+        whole pane and costs several times more).
+        """
+        from .rich_markdown import RenderOnce
+        from .rich_markdown import markdown as rich_markdown
+
         dark = True
         try:
             dark = self.app.current_theme.dark
         except Exception:  # noqa: BLE001 - no app yet (built before mount)
             pass
-        self.update(RichMarkdown(text, code_theme="monokai" if dark else "default", hyperlinks=False))
+        markdown = RenderOnce(rich_markdown(text, "monokai" if dark else "default", highlight=highlight))
+        width = self.size.width - self.styles.gutter.width if self.is_mounted else 0
+        if width <= 0:
+            self.source = text
+            self.update(markdown)
+            return True
+        from textual.visual import visualize
+
+        height = visualize(self, markdown, markup=False).get_height(self.styles, width)
+        same = self.measured == (width, height)
+        if keep_height and not same:
+            return False
+        self.source = text
+        self.measured = (width, height)
+        self.update(markdown, layout=not same)
+        return True
 
 
 def split_markdown(text: str) -> list[str]:
     """Cut Markdown into runs of whole blocks (about SEGMENT_LINES lines each)."""
-    router = _Router()
+    router = _Router(SEGMENT_LINES)
     out: list[str] = []
     current: list[str] = []
     for run in router.route(text):
@@ -71,9 +119,15 @@ def split_markdown(text: str) -> list[str]:
 
 
 class _Router:
-    """Finds where a new segment may start while text streams in, in one pass over each chunk."""
+    """Finds where a new block (or segment) may start while text streams in, in one pass over each chunk.
 
-    def __init__(self) -> None:
+    A cut is made only at the start of a line that follows a blank line outside
+    a code fence and does not continue a list, quote or table, and only after
+    ``min_lines`` lines since the last cut.
+    """
+
+    def __init__(self, min_lines: int = 0) -> None:
+        self.min_lines = min_lines
         self.line: list[str] = []
         self.line_start = True
         self.prev_blank = False
@@ -81,7 +135,7 @@ class _Router:
         self.lines = 0
 
     def route(self, chunk: str) -> list[str | None]:
-        """Split ``chunk`` into text runs; ``None`` marks where a new segment starts."""
+        """Split ``chunk`` into text runs; ``None`` marks where a new block starts."""
         out: list[str | None] = []
         run: list[str] = []
         for piece in re.split(r"(\n)", chunk):
@@ -98,7 +152,7 @@ class _Router:
             if not piece:
                 continue
             if (self.line_start and self.prev_blank and not self.in_fence
-                    and self.lines >= SEGMENT_LINES and piece[0] not in _NO_SPLIT_START):
+                    and self.lines >= self.min_lines and piece[0] not in _NO_SPLIT_START):
                 out.append("".join(run))
                 out.append(None)
                 run = []
@@ -187,17 +241,20 @@ class Notice(Static):
             self.post_message(self.Retry(self.thread_id))
 
 
-class StreamingBody(Vertical):
+class StreamingBody(NoSecondLayout, Vertical):
     """The body of a reply that is still streaming.
 
     ``feed`` only buffers (constant cost per token); a timer renders the buffer
-    at most ``1 / FLUSH_INTERVAL`` times a second. The reply is cut into
-    segments of whole Markdown blocks: a flush re-renders only the last
-    segment (bounded size) and mounts new ones, so the cost of a frame does
-    not grow with the reply. Each segment is one widget rendered with Rich's
-    Markdown: Textual's Markdown widget mounts one widget per block, and every
-    reflow of a long reply then walks hundreds of widgets (measured: over 5 s
-    to show 2,000 tokens).
+    at most ``1 / FLUSH_INTERVAL`` times a second, and pauses while nothing
+    arrives. The reply is cut into Markdown blocks as it streams: finished
+    blocks are gathered into segments of about SEGMENT_LINES lines, rendered
+    once per block; only the open block (the tail) is rendered at each frame,
+    so the cost of a frame does not grow with the reply. A frame that leaves
+    the tail's height unchanged repaints just the tail, without a layout.
+    Each segment is one widget rendered with Rich's Markdown: Textual's
+    Markdown widget mounts one widget per block, and every reflow of a long
+    reply then walks hundreds of widgets (measured: over 5 s to show 2,000
+    tokens).
     """
 
     DEFAULT_CSS = """
@@ -208,48 +265,99 @@ class StreamingBody(Vertical):
         super().__init__()
         self._pending: list[str] = []
         self._router = _Router()
-        self._segment: MarkdownSegment | None = None
-        self._segment_parts: list[str] = []
+        self._tail = MarkdownSegment()
+        self._tail_parts: list[str] = []
+        self._new_blocks: list[str] = []  # finished blocks not yet moved out of the tail on screen
+        self._blocks: MarkdownSegment | None = None
+        self._block_parts: list[str] = []
+        self._block_lines = 0
+        self._timer: Timer | None = None
+        self._last_layout = float("-inf")
+        self._tail_plain = False  # the tail shows code without highlighting
         self._done = False
 
+    def compose(self) -> ComposeResult:
+        yield self._tail
+
     def on_mount(self) -> None:
-        self._new_segment()
-        self._timer = self.set_interval(FLUSH_INTERVAL, self._flush)
+        self._timer = self.set_interval(FLUSH_INTERVAL, self._flush, pause=not self._pending)
 
     def feed(self, text: str) -> None:
         """Queue a fragment of the reply (shown at the next frame)."""
         if text:
             self._pending.append(sanitize(text))
+            if self._timer is not None and not self._done:
+                self._timer.resume()
 
-    def _new_segment(self) -> None:
-        self._segment = MarkdownSegment()
-        self._segment_parts = []
-        self.mount(self._segment)
-
-    def _flush(self) -> None:
-        if not self._pending or self._segment is None:
+    def _take_pending(self) -> None:
+        """Route the queued text into finished blocks and the open tail."""
+        if not self._pending:
             return
         chunk = "".join(self._pending)
         self._pending.clear()
         for run in self._router.route(chunk):
             if run is None:
-                self._segment.set_text("".join(self._segment_parts))
-                self._new_segment()
+                self._new_blocks.append("".join(self._tail_parts))
+                self._tail_parts = []
             elif run:
-                self._segment_parts.append(run)
-        if len(self._segment_parts) > 1:
-            self._segment_parts[:] = ["".join(self._segment_parts)]
-        self._segment.set_text(self._segment_parts[0] if self._segment_parts else "")
+                self._tail_parts.append(run)
+        if len(self._tail_parts) > 1:
+            self._tail_parts[:] = ["".join(self._tail_parts)]
+
+    def _close_block(self, block: str) -> None:
+        """Append a finished block to the current closed segment (or a new one)."""
+        if self._blocks is None or self._block_lines >= SEGMENT_LINES:
+            self._blocks = MarkdownSegment(gap=self._blocks is not None)
+            self._block_parts = []
+            self._block_lines = 0
+            self.mount(self._blocks, before=self._tail)
+        self._block_parts.append(block)
+        self._block_lines += block.count("\n")
+
+    def _flush(self, force: bool = False) -> None:
+        """Show what arrived: at most LAYOUT_INTERVAL apart when the height changes, else at once."""
+        self._take_pending()
+        tail = self._tail_parts[0] if self._tail_parts else ""
+        if not self._new_blocks and tail == self._tail.source:
+            if self._timer is not None:
+                self._timer.pause()
+            return
+        now = time.monotonic()
+        may_grow = force or now - self._last_layout >= LAYOUT_INTERVAL
+        if self._new_blocks and not may_grow:
+            return  # a block moves out of the tail: that changes heights; wait for the next slot
+        laid_out = bool(self._new_blocks)
+        if self._new_blocks:
+            for block in self._new_blocks:
+                self._close_block(block)
+            self._new_blocks.clear()
+            if len(self._block_parts) > 1:
+                self._block_parts[:] = ["".join(self._block_parts)]
+            assert self._blocks is not None
+            self._blocks.set_text(self._block_parts[0])
+        gap = self._blocks is not None and bool(tail)
+        if self._tail.has_class("-gap") != gap:
+            self._tail.set_class(gap, "-gap")
+            laid_out = may_grow = True
+        measured = self._tail.measured
+        # The open block's code is highlighted once it is finished: highlighting is two thirds of its cost.
+        if self._tail.set_text(tail, keep_height=not may_grow, highlight=self._done):
+            self._tail_plain = not self._done
+            laid_out = laid_out or self._tail.measured != measured
+        if laid_out:
+            self._last_layout = now
 
     async def finish(self) -> None:
         """Render what is left and stop the timer."""
         if self._done:
             return
         self._done = True
-        if self._segment is None:
-            self._new_segment()
-        self._timer.stop()
-        self._flush()
+        if self._timer is not None:
+            self._timer.stop()
+        self._flush(force=True)
+        if self._tail_plain:
+            self._tail.set_text(self._tail.source)  # now with highlighted code
+            self._tail_plain = False
 
     @property
     def text(self) -> str:
@@ -257,7 +365,7 @@ class StreamingBody(Vertical):
         return "".join(seg.source for seg in self.query(MarkdownSegment))
 
 
-class MessageView(Vertical):
+class MessageView(NoSecondLayout, Vertical):
     """A message: header line and body; assistant text is Markdown, user text plain."""
 
     DEFAULT_CSS = """
@@ -314,8 +422,8 @@ class MessageView(Vertical):
             self.body = StreamingBody()
             yield self.body
         elif role == "assistant":
-            for segment in split_markdown(content):
-                yield MarkdownSegment(segment)
+            for i, segment in enumerate(split_markdown(content)):
+                yield MarkdownSegment(segment, gap=i > 0)
         else:
             yield Static(Text(content), classes="user-body", markup=False)
         status = self.status_text()

@@ -142,7 +142,7 @@ class Sidebar(Vertical):
     Sidebar { width: 34; border-right: vkey $primary 30%; }
     Sidebar > Input { margin: 0; border: tall $primary 30%; }
     Sidebar > #sidebar-mode { color: $text-muted; padding: 0 1; height: 1; }
-    Sidebar > ThreadTree { height: 1fr; background: transparent; }
+    Sidebar > ThreadTree { height: 1fr; background: transparent; overflow-x: hidden; }
     Sidebar > SearchResults { height: 1fr; display: none; background: transparent; }
     Sidebar.-searching > SearchResults { display: block; }
     Sidebar.-searching > ThreadTree { display: none; }
