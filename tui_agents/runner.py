@@ -21,10 +21,10 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import (
     AgentError,
@@ -51,6 +51,7 @@ from .types import Message, ToolCall, ToolDefinition, Usage
 __all__ = ["AgentRunner"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TITLE_JOB = "generate_title"
 MEMORY_JOB = "extract_user_memory"
@@ -68,9 +69,24 @@ def _usage_dict(usage: Usage) -> dict[str, int]:
     return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
 
 
-async def _shielded(coro: Any) -> Any:
-    """Finish ``coro`` even if the caller is cancelled again while it runs (a save must land)."""
-    return await asyncio.shield(asyncio.ensure_future(coro))
+async def _land(work: Awaitable[T]) -> T:
+    """Await ``work`` to its end even if the caller is cancelled meanwhile, then re-raise the cancellation.
+
+    A save must land before a cancelled turn returns: ``asyncio.shield`` alone
+    would let the caller go on (and perhaps close the connection) while it runs.
+    """
+    task = asyncio.ensure_future(work)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("A save failed while the turn was being stopped.", exc_info=task.exception())
+        raise cancelled
+    return task.result()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +168,11 @@ class _ReplyWriter:
             self._store.add(self._thread_id, "assistant", text, status="streaming", model=self._model)
         )
         try:
-            await asyncio.shield(add)
+            await _land(add)
         finally:
             # Cancelled while the row was being written: learn its id anyway, so
             # finish() can mark it interrupted instead of leaving it "streaming".
-            if not add.done():
-                await asyncio.wait([add])
-            if not add.cancelled() and add.exception() is None:
+            if add.done() and not add.cancelled() and add.exception() is None:
                 self.id = _record_id(add.result())
         self._flusher = asyncio.create_task(self._flush_loop())
         return self.id  # type: ignore[return-value]
@@ -169,7 +183,13 @@ class _ReplyWriter:
             async with self._lock:
                 if self._dirty and self.id is not None:
                     self._dirty = False
-                    await self._store.update(self.id, content=self.text)
+                    try:
+                        await self._store.update(self.id, content=self.text)
+                    except Exception:
+                        # The final write carries the whole text and reports a lasting failure.
+                        log.warning("Could not save the partial reply %s; it is saved when it ends.", self.id,
+                                    exc_info=True)
+                        return
 
     async def _stop_flusher(self) -> None:
         if self._flusher is None:
@@ -566,21 +586,21 @@ class AgentRunner:
                         calls[event.index] = event.call
                     elif isinstance(event, UsageEvent):
                         usage = event.usage
+            result.calls = [calls[i] for i in sorted(calls)]
+            message = Message(role="assistant", content=writer.text, tool_calls=result.calls)
+            tokens = await self._count(message)  # may run in a thread: a stop can land here too
         except BaseException as exc:
             # Cancellation (or a consumer that stopped listening) leaves the reply
             # interrupted; a provider error leaves it in error. Partial text is kept.
             status = "error" if isinstance(exc, Exception) else "interrupted"
-            turn.reply_id = await _shielded(writer.finish(status, usage=usage))
+            turn.reply_id = await _land(writer.finish(status, usage=usage))
             turn.partial = writer.text
             raise
-        result.calls = [calls[i] for i in sorted(calls)]
         result.text = writer.text
         result.usage = usage
         turn.usage = turn.usage + usage
-        message = Message(role="assistant", content=result.text, tool_calls=result.calls)
-        tokens = await self._count(message)
-        result.message_id = await writer.finish(
-            "complete", tool_calls=result.calls, usage=usage, token_count=tokens
+        result.message_id = await _land(
+            writer.finish("complete", tool_calls=result.calls, usage=usage, token_count=tokens)
         )
         message.id = result.message_id
         turn.history.append(message)
@@ -630,10 +650,10 @@ class AgentRunner:
             for task in tasks:
                 task.cancel()
             if tasks:
-                await asyncio.wait(tasks)
+                await _land(asyncio.wait(tasks))
             unfinished = [c for c in round_.calls if c.id not in saved]
             if unfinished:  # cancelled mid-tool: keep calls and results paired in the store
-                await _shielded(self._save_cancelled(turn, unfinished))
+                await _land(self._save_cancelled(turn, unfinished))
 
     async def _run_tool(self, turn: _Turn, call: ToolCall, done: asyncio.Queue) -> None:
         started = time.time()

@@ -7,6 +7,7 @@ imported by the other runner and agent test files.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -217,6 +218,35 @@ async def test_consumer_that_stops_listening_leaves_the_reply_interrupted(conn, 
     await stream.aclose()  # type: ignore[attr-defined]
     reply = (await rows(conn, thread_id))[1]
     assert (reply["status"], reply["content"]) == ("interrupted", "alpha beta g")
+
+
+async def test_stop_after_the_last_token_leaves_the_whole_reply_interrupted(conn, providers, fake_llm):
+    """The reply has fully arrived but is still being counted (a long text is counted in a thread)."""
+    text = "word " * 1000
+    fake_llm.script(Reply(text=text, chunk_chars=500))
+    thread_id = await new_thread(conn)
+    runner = runner_for(conn, providers("anthropic"), flush_interval=0.05)
+    counting, release = threading.Event(), threading.Event()
+    count_message = runner._counter.count_message
+
+    def slow_count(message: Any) -> int:
+        if message.role == "assistant":
+            counting.set()
+            release.wait(DEADLINE)
+        return count_message(message)
+
+    runner._counter.count_message = slow_count
+    task = asyncio.create_task(runner.run(thread_id, "alice", "Talk to me"))
+    await wait_until(counting.is_set)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    reply = (await rows(conn, thread_id))[1]
+    assert (reply["status"], reply["content"]) == ("interrupted", text)
+    # Nothing of the turn keeps running (the reply's flush timer included).
+    await wait_until(lambda: asyncio.all_tasks() == {asyncio.current_task()})
 
 
 @pytest.mark.parametrize("kind", KINDS)
