@@ -134,6 +134,20 @@ async def test_branch_from_a_message_of_another_thread_is_invalid(threads, messa
         await threads.branch(thread["id"], from_message_id="msg_missing")
 
 
+async def test_a_reply_streaming_while_forked_is_interrupted_in_the_copy(threads, messages, thread):
+    await messages.add(thread["id"], "user", "Tell me a story")
+    reply = await messages.add(thread["id"], "assistant", "Once upon", status="streaming")
+
+    fork = await threads.fork(thread["id"])
+    branch = await threads.branch(thread["id"], reply["id"])
+    await messages.update(reply["id"], content="Once upon a time.", status="complete")
+
+    for copy in (fork, branch):
+        copied = (await messages.list(copy["id"]))[-1]
+        assert (copied["status"], copied["content"]) == ("interrupted", "Once upon")
+    assert (await messages.get(reply["id"]))["status"] == "complete"
+
+
 async def test_fork_of_an_empty_thread(threads, messages, thread):
     fork = await threads.fork(thread["id"])
     assert await messages.list(fork["id"]) == [] and fork["forked_from_message"] is None

@@ -45,6 +45,9 @@ _COLUMNS = ("id, agent_id, user_id, title, title_source, summary, provider, mode
             "archived_at, trashed_at, forked_from, forked_from_message, fork_kind")
 _MESSAGE_COPY_COLUMNS = ("role, content_id, tool_calls, tool_call_id, status, model, usage, guardrail, meta, "
                          "created_at, updated_at")
+# A reply still streaming in the source gets no more text in the copy: it is interrupted there.
+_COPIED_COLUMNS = _MESSAGE_COPY_COLUMNS.replace(
+    "status", "CASE status WHEN 'streaming' THEN 'interrupted' ELSE status END")
 _VISIBLE = "t.trashed_at IS NULL AND (:uid IS NULL OR t.user_id = :uid)"
 _MAX_LIMIT = 500
 
@@ -288,7 +291,7 @@ def _copy(db: sqlite3.Connection, source_id: str, from_message_id: str | None, t
     head, start = new_id_block("msg", upto + 1)
     db.execute(
         f"INSERT INTO messages(id, thread_id, position, {_MESSAGE_COPY_COLUMNS}) "
-        f"SELECT printf('%s%010x', :head, :start + position), :new, position, {_MESSAGE_COPY_COLUMNS} "
+        f"SELECT printf('%s%010x', :head, :start + position), :new, position, {_COPIED_COLUMNS} "
         "FROM messages WHERE thread_id = :src AND position <= :upto ORDER BY position",
         {"head": head, "start": start, "new": new_thread, "src": source_id, "upto": upto})
     # whoever could use the source thread can use its copy
