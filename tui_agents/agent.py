@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import aclosing
+from contextlib import AsyncExitStack, aclosing
 from typing import Any
 
 from .errors import InvalidArgumentError
@@ -76,6 +76,7 @@ class Agent:
         self.provider, self._owns_provider = self._make_provider(provider, api_key, model, base_url)
         self.model = model or self.provider.model
         self.judge_provider = self._make_judge(judge_provider)
+        self._owns_judge = isinstance(judge_provider, str)
         self.memory_strategy = memory_strategy
         self.memory_params = dict(memory_params or {})
         self.memory = get_memory_strategy(memory_strategy, **self.memory_params)
@@ -213,14 +214,18 @@ class Agent:
     # ---- lifetime
 
     async def aclose(self) -> None:
-        """Close what the agent opened itself: its provider client and its private database."""
-        if self._owns_provider:
-            await self.provider.aclose()
-        if self._owns_conn and self._conn is not None:
-            await self._conn.close()
-            self._conn = None
-            self._runner = None
-            self._thread_id = None
+        """Close what the agent opened itself: its provider clients (the judge's too) and its private database."""
+        async with AsyncExitStack() as stack:  # every close runs, even when one of them fails
+            if self._owns_conn and self._conn is not None:
+                stack.push_async_callback(self._close_conn)
+            if self._owns_judge and self.judge_provider is not None:
+                stack.push_async_callback(self.judge_provider.aclose)
+            if self._owns_provider:
+                stack.push_async_callback(self.provider.aclose)
+
+    async def _close_conn(self) -> None:
+        conn, self._conn, self._runner, self._thread_id = self._conn, None, None, None
+        await conn.close()
 
     async def __aenter__(self) -> "Agent":
         return self

@@ -113,3 +113,12 @@ async def test_missing_key_is_reported_at_the_first_chat():
         with pytest.raises(MissingAPIKeyError) as info:
             await agent.chat("Hello?")
     assert "ANTHROPIC_API_KEY" in str(info.value)
+
+
+async def test_closing_the_agent_closes_the_judge_it_built_from_a_name(fake_llm, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", fake_llm.base_url)
+    agent = Agent(role="x", provider="ollama", judge_provider="ollama")
+    judge = agent.judge_provider
+    assert judge is not None and judge is not agent.provider
+    await agent.aclose()
+    assert judge._client.is_closed and agent.provider._client.is_closed
