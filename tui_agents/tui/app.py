@@ -15,7 +15,8 @@ What other parts of the TUI (panels, screens) may use on the app object:
   right-hand panel slot (one widget at a time, beside the chat).
 - ``app.push_screen(...)`` as usual for full screens and dialogs.
 - ``app.action_inspect_message(message_id)``: called by the message menu's
-  "Inspect"; override it (or replace the method) to open the inspector.
+  "Inspect"; opens the inspector (``panels.PanelsMixin``, which also wires the
+  other panels and screens and makes ``current_thread_id`` a property).
 - ``app.turns``: ``thread_id -> TurnState`` of running and finished turns.
 - ``app.format_time(ts)``: how times are shown (injected in tests).
 """
@@ -39,6 +40,7 @@ from textual.widget import Widget
 from textual.worker import Worker
 
 from .backend import PAGE, Backend, TurnState
+from .panels import PANEL_ACTIONS, PANEL_BINDINGS, PanelsMixin
 from .screens.main import MainScreen, TitleBar
 from .widgets.chat_pane import FIRST_PAGE, OLDER_PAGE, ChatPane
 from .widgets.composer import Composer
@@ -74,6 +76,7 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("settings", "Settings", "Providers, base URLs, API keys, default model, memory, theme (f2)"),
     ("help", "Keys", "Show the keys of the focused area (f1)"),
 ]
+ACTIONS += PANEL_ACTIONS
 
 
 def _actions_provider() -> type:
@@ -103,7 +106,7 @@ def _first_words(text: str, n: int = 6) -> str:
     return " ".join(words[:n]) + ("…" if len(words) > n else "")
 
 
-class AiAgentsApp(App):
+class AiAgentsApp(PanelsMixin, App):
     """Keyboard-driven chat with Claude, GPT and Ollama models."""
 
     TITLE = "aiagents-tui"
@@ -120,6 +123,7 @@ class AiAgentsApp(App):
         Binding("f5", "retry", "Retry", id="reply.retry"),
         Binding("ctrl+pageup", "previous_thread", "Previous thread", id="thread.previous", priority=True),
         Binding("ctrl+pagedown", "next_thread", "Next thread", id="thread.next", priority=True),
+        *PANEL_BINDINGS,
         Binding("f2", "settings", "Settings", id="app.settings"),
         Binding("f1", "help", "Keys", id="app.help"),
     ]
@@ -212,10 +216,6 @@ class AiAgentsApp(App):
         self._panel = None
         self.composer.focus()
 
-    def action_inspect_message(self, message_id: str) -> None:
-        """Open the tool-call inspector at a message (replaced by the inspector panel when it lands)."""
-        self.notify(f"No inspector yet for message {message_id}.", severity="information")
-
     # ---- widgets
 
     def get_default_screen(self) -> Screen:
@@ -277,6 +277,8 @@ class AiAgentsApp(App):
         except (AgentError, OSError) as exc:
             await self.chat_pane.show(None, [], False, extra=[Notice(f"Could not open the database: {exc}")])
             return
+        await self.backend.messages.recover_unfinished()  # replies a crashed run left streaming
+        await self.restore_panel_state()
         await self.reload_threads()
         assert self._db_ready is not None
         self._db_ready.set()
@@ -646,6 +648,7 @@ class AiAgentsApp(App):
             TurnFailed, TurnFinished, UsageReported,
         )
 
+        self.panel_event(event)  # the inspector and memory panel follow the turn too
         view = self._view_of(state)
         match event:
             case TextDelta(text=text):
