@@ -21,6 +21,7 @@ import asyncio
 import inspect
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -325,6 +326,7 @@ class AgentRunner:
         self._counter = self._make_counter()
         self._setups: dict[str | None, _AgentSetup] = {}
         self._runner_tools: dict[str, Any] | None = None
+        self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         if job_queue is not None:
             self._register_jobs(job_queue)
 
@@ -365,7 +367,10 @@ class AgentRunner:
         return await self._final_text(self.resume_stream(thread_id, user_id))
 
     def run_stream(self, thread_id: str, user_id: str, text: str) -> AsyncIterator[TurnEvent]:
-        """Run one turn, yielding its typed events; a failure ends the stream with ``TurnFailed``."""
+        """Run one turn, yielding its typed events; a failure ends the stream with ``TurnFailed``.
+
+        Turns of one thread run one at a time: a second waits until the first has ended.
+        """
         return self._turn(thread_id, user_id, text)
 
     def resume_stream(self, thread_id: str, user_id: str) -> AsyncIterator[TurnEvent]:
@@ -385,6 +390,15 @@ class AgentRunner:
     # ---- the turn
 
     async def _turn(self, thread_id: str, user_id: str, text: str | None) -> AsyncIterator[TurnEvent]:
+        # One turn of a thread at a time: a second one would save its message between the first
+        # one's message and reply, and answer without seeing that reply.
+        lock = self._thread_locks.setdefault(thread_id, asyncio.Lock())
+        async with lock:
+            async with aclosing(self._turn_steps(thread_id, user_id, text)) as events:
+                async for event in events:
+                    yield event
+
+    async def _turn_steps(self, thread_id: str, user_id: str, text: str | None) -> AsyncIterator[TurnEvent]:
         turn: _Turn | None = None
         try:
             await self._authorize(user_id, thread_id)

@@ -171,6 +171,23 @@ async def test_user_memory_off_keeps_facts_out_of_the_prompt(conn, providers, fa
     assert "falconry" not in chat_requests(fake_llm)[-1].raw_body.decode()
 
 
+async def test_two_turns_sent_at_once_on_one_thread_run_one_after_the_other(conn, providers, fake_llm):
+    fake_llm.script(Reply(text="first answer", chunk_chars=4, delay=0.02), Reply(text="second answer"))
+    thread_id = await new_thread(conn)
+    runner = runner_for(conn, providers("openai"))
+
+    first = asyncio.create_task(runner.run(thread_id, "alice", "one"))
+    await wait_until(lambda: chat_requests(fake_llm))
+    second = asyncio.create_task(runner.run(thread_id, "alice", "two"))
+
+    assert (await first, await second) == ("first answer", "second answer")
+    assert [(r["role"], r["content"]) for r in await rows(conn, thread_id)] == [
+        ("user", "one"), ("assistant", "first answer"), ("user", "two"), ("assistant", "second answer")]
+    sent = chat_requests(fake_llm)[-1].body["messages"]
+    assert [(m["role"], m["content"]) for m in sent if m["role"] != "system"] == [
+        ("user", "one"), ("assistant", "first answer"), ("user", "two")]
+
+
 # ---- no data loss: streaming, cancellation, provider errors
 
 
