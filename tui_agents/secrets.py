@@ -141,11 +141,11 @@ def delete_key(provider: str) -> bool:
         backend = _keyring()
     except KeyringUnavailableError:
         raise _unavailable(provider) from None
-    if not backend.get_password(KEYRING_SERVICE, provider):
-        return False
     try:
+        if not backend.get_password(KEYRING_SERVICE, provider):
+            return False
         backend.delete_password(KEYRING_SERVICE, provider)
-    except Exception as exc:
+    except Exception as exc:  # e.g. a locked keyring: a typed error, never the backend's own text
         raise KeyringUnavailableError(
             f"The OS keyring refused to delete the {provider} key ({type(exc).__name__})."
         ) from None

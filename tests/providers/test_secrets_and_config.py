@@ -82,6 +82,25 @@ def test_null_keyring_gives_a_clear_message_naming_the_env_var(null_keyring):
     assert secrets.has_key("anthropic") is False
 
 
+def test_a_locked_keyring_gives_typed_errors_and_the_env_var_still_works(monkeypatch):
+    from keyring.errors import KeyringLocked
+
+    class LockedKeyring(MemoryKeyring):
+        def get_password(self, service, username):
+            raise KeyringLocked("the keyring is locked")
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(LockedKeyring())
+    try:
+        assert secrets.get_key("openai") is None
+        with pytest.raises(KeyringUnavailableError, match="refused to delete the openai key"):
+            secrets.delete_key("openai")
+        monkeypatch.setenv("OPENAI_API_KEY", "from-env-0123456789")
+        assert secrets.get_key("openai").reveal() == "from-env-0123456789"
+    finally:
+        keyring.set_keyring(previous)
+
+
 def test_env_var_wins_over_keyring(memory_keyring, monkeypatch):
     secrets.set_key("openai", "from-keyring-0123456789")
     assert secrets.get_key("openai").reveal() == "from-keyring-0123456789"
