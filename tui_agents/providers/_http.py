@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
@@ -18,6 +19,7 @@ from ..errors import (
 )
 from ..secrets import ENV_VARS, Secret, env_var_for, get_key
 from ._errors import error_from_response, error_from_transport, safe_url, scrub
+from ._transport import StreamingTransport
 from .base import Provider, StreamEvent
 from .models import DEFAULT_MODELS
 
@@ -36,6 +38,8 @@ class StreamParser(Protocol):
     """Turns a response body, chunk by chunk, into stream events; keeps the text seen so far."""
 
     text: list[str]
+    error: ProviderError | None
+    """An error met after some events of a ``feed``/``finish`` batch: those are returned, then this is raised."""
 
     def feed(self, chunk: bytes) -> list[StreamEvent]: ...
 
@@ -79,6 +83,9 @@ class HTTPProvider(Provider):
         self._options = {k: v for k, v in options.items() if k not in unknown}
         # Look the key up even when optional: an OpenAI-compatible server may still want one.
         self._key: Secret | None = Secret(api_key) if api_key else (get_key(self.name) if self.name in ENV_VARS else None)
+        if transport is None and not urllib.request.getproxies():
+            # httpx's own transport is kept for proxies, which ours does not speak.
+            transport = StreamingTransport(max_idle_per_origin=10, keepalive_expiry=30.0)
         self._client = httpx.AsyncClient(
             timeout=_timeout(timeout),
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0),
@@ -186,9 +193,13 @@ class HTTPProvider(Provider):
                             started = True
                             for event in events:
                                 yield event
+                            if parser.error is not None:
+                                raise parser.error
                     for event in parser.finish():
                         started = True
                         yield event
+                    if parser.error is not None:
+                        raise parser.error
                 return
             except ProviderError as exc:
                 error, cause = exc, exc.__cause__

@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from ..errors import ProviderError
 from ..types import Message, ToolCall, ToolDefinition, Usage
 from ._errors import error_from_payload
 from ._http import HTTPProvider
@@ -90,12 +91,13 @@ class _PendingCall:
 class _AnthropicParser:
     """Anthropic's SSE events to stream events."""
 
-    __slots__ = ("_provider", "_sse", "text", "_blocks", "_calls", "_input", "_output", "_stop", "_done")
+    __slots__ = ("_provider", "_sse", "text", "error", "_blocks", "_calls", "_input", "_output", "_stop", "_done")
 
     def __init__(self, provider: "AnthropicProvider") -> None:
         self._provider = provider
         self._sse = SSEDecoder()
         self.text: list[str] = []
+        self.error: ProviderError | None = None
         self._blocks: dict[int, _PendingCall] = {}
         self._calls = 0
         self._input = 0
@@ -105,16 +107,26 @@ class _AnthropicParser:
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        for name, data in self._sse.feed(chunk):
-            self._handle(name, data, out)
+        try:
+            for name, data in self._sse.feed(chunk):
+                self._handle(name, data, out)
+        except ProviderError as exc:
+            if not out:
+                raise
+            self.error = exc  # the events before it go out first; the stream raises it next
         return out
 
     def finish(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        for name, data in self._sse.close():
-            self._handle(name, data, out)
-        if not self._done:
-            raise self._provider._premature_end()
+        try:
+            for name, data in self._sse.close():
+                self._handle(name, data, out)
+            if not self._done:
+                raise self._provider._premature_end()
+        except ProviderError as exc:
+            if not out:
+                raise
+            self.error = exc
         return out
 
     def _handle(self, name: str, data: str, out: list[StreamEvent]) -> None:

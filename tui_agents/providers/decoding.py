@@ -21,9 +21,14 @@ def loads(text: str | bytes) -> Any:
     """``json.loads`` without its per-call regex passes, for one compact JSON value per event.
 
     Input the fast scanner does not consume exactly (surrounding whitespace,
-    trailing garbage, bytes) goes through ``json.loads``, which also raises
+    trailing garbage, bytes that are not UTF-8) goes through ``json.loads``, which also raises
     the usual ``ValueError`` for bad JSON.
     """
+    if type(text) is bytes:
+        try:
+            text = text.decode()
+        except UnicodeDecodeError:
+            return json.loads(text)  # other encodings json accepts (UTF-16/32), or its error
     if type(text) is str:
         try:
             value, end = _scan_once(text, 0)
@@ -158,3 +163,17 @@ class NDJSONDecoder:
         """End of stream: decode a last line that has no newline."""
         tail, self._buffer = self._buffer, b""
         return [json.loads(tail)] if tail.strip() else []
+
+    def feed_lines(self, chunk: bytes) -> list[bytes]:
+        """Like ``feed``, but return the completed non-blank lines undecoded (the caller parses each)."""
+        if b"\n" not in chunk:
+            self._buffer += chunk
+            return []
+        lines = (self._buffer + chunk).split(b"\n")
+        self._buffer = lines.pop()
+        return [line for line in lines if line.strip()]
+
+    def close_lines(self) -> list[bytes]:
+        """Like ``close``, undecoded."""
+        tail, self._buffer = self._buffer, b""
+        return [tail] if tail.strip() else []

@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from ..errors import ProviderError
 from ..types import Message, ToolCall, ToolDefinition, Usage
 from ._errors import error_from_payload
 from ._http import HTTPProvider
@@ -20,7 +21,7 @@ from .base import (
     ToolCallStartEvent,
     UsageEvent,
 )
-from .decoding import NDJSONDecoder
+from .decoding import NDJSONDecoder, loads
 from .openai import _function_tools, tool_result_text
 
 __all__ = ["OllamaProvider", "ollama_base_url", "to_ollama_messages", "DEFAULT_OLLAMA_URL"]
@@ -88,35 +89,37 @@ def to_ollama_messages(messages: Sequence[Message], system: str | None = None) -
 class _OllamaParser:
     """Ollama's NDJSON chunks to stream events."""
 
-    __slots__ = ("_provider", "_lines", "text", "_calls", "_done")
+    __slots__ = ("_provider", "_lines", "text", "error", "_calls", "_done")
 
     def __init__(self, provider: "OllamaProvider") -> None:
         self._provider = provider
         self._lines = NDJSONDecoder()
         self.text: list[str] = []
+        self.error: ProviderError | None = None
         self._calls = 0
         self._done = False
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
-        try:
-            objects = self._lines.feed(chunk)
-        except ValueError as exc:
-            raise self._provider._malformed("a line is not JSON") from exc
-        out: list[StreamEvent] = []
-        for obj in objects:
-            self._handle(obj, out)
-        return out
+        return self._handle_lines(self._lines.feed_lines(chunk), False)
 
     def finish(self) -> list[StreamEvent]:
-        try:
-            objects = self._lines.close()
-        except ValueError as exc:
-            raise self._provider._malformed("the last line is not JSON") from exc
+        return self._handle_lines(self._lines.close_lines(), True)
+
+    def _handle_lines(self, lines: list[bytes], last: bool) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        for obj in objects:
-            self._handle(obj, out)
-        if not self._done:
-            raise self._provider._premature_end()
+        try:
+            for line in lines:
+                try:
+                    obj = loads(line)
+                except ValueError as exc:
+                    raise self._provider._malformed("a line is not JSON") from exc
+                self._handle(obj, out)
+            if last and not self._done:
+                raise self._provider._premature_end()
+        except ProviderError as exc:
+            if not out:
+                raise
+            self.error = exc  # the events before it go out first; the stream raises it next
         return out
 
     def _handle(self, obj: Any, out: list[StreamEvent]) -> None:

@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from ..errors import ProviderError
 from ..types import Message, ToolCall, ToolDefinition, Usage
 from ._errors import error_from_payload
 from ._http import HTTPProvider
@@ -80,12 +81,13 @@ class _Call:
 class _OpenAIParser:
     """Chat Completions chunks to stream events."""
 
-    __slots__ = ("_provider", "_sse", "text", "_calls", "_by_index", "_finish", "_usage", "_done", "_closed")
+    __slots__ = ("_provider", "_sse", "text", "error", "_calls", "_by_index", "_finish", "_usage", "_done", "_closed")
 
     def __init__(self, provider: "OpenAIProvider") -> None:
         self._provider = provider
         self._sse = SSEDecoder()
         self.text: list[str] = []
+        self.error: ProviderError | None = None
         self._calls: list[_Call] = []
         self._by_index: dict[int, _Call] = {}
         self._finish: str | None = None
@@ -95,18 +97,28 @@ class _OpenAIParser:
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        for _name, data in self._sse.feed(chunk):
-            self._handle(data, out)
+        try:
+            for _name, data in self._sse.feed(chunk):
+                self._handle(data, out)
+        except ProviderError as exc:
+            if not out:
+                raise
+            self.error = exc  # the events before it go out first; the stream raises it next
         return out
 
     def finish(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        for _name, data in self._sse.close():
-            self._handle(data, out)
-        if not self._done:
-            if self._finish is None:
-                raise self._provider._premature_end()
-            self._end(out)  # some compatible servers omit [DONE]
+        try:
+            for _name, data in self._sse.close():
+                self._handle(data, out)
+            if not self._done:
+                if self._finish is None:
+                    raise self._provider._premature_end()
+                self._end(out)  # some compatible servers omit [DONE]
+        except ProviderError as exc:
+            if not out:
+                raise
+            self.error = exc
         return out
 
     def _handle(self, data: str, out: list[StreamEvent]) -> None:
