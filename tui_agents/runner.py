@@ -18,7 +18,6 @@ the user message stays saved, and ``resume_stream`` answers it again.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 import weakref
@@ -48,22 +47,16 @@ from .events import (
 )
 from .providers.base import Provider, TextDeltaEvent, ToolCallEndEvent, UsageEvent
 from .types import Message, ToolCall, ToolDefinition, Usage
+from .workers import MEMORY_JOB, TITLE_JOB
 
 __all__ = ["AgentRunner"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-TITLE_JOB = "generate_title"
-MEMORY_JOB = "extract_user_memory"
 # Texts longer than this are counted in a thread: tiktoken would block the loop.
 _INLINE_COUNT_CHARS = 4000
 _CANCELLED_TOOL = "The tool call was cancelled before it finished."
-
-
-def _record_id(record: Any) -> str:
-    """The id of a store record (or the id itself, if a store returned a plain string)."""
-    return record if isinstance(record, str) else record["id"]
 
 
 def _usage_dict(usage: Usage) -> dict[str, int]:
@@ -174,7 +167,7 @@ class _ReplyWriter:
             # Cancelled while the row was being written: learn its id anyway, so
             # finish() can mark it interrupted instead of leaving it "streaming".
             if add.done() and not add.cancelled() and add.exception() is None:
-                self.id = _record_id(add.result())
+                self.id = add.result()["id"]
         self._flusher = asyncio.create_task(self._flush_loop())
         return self.id  # type: ignore[return-value]
 
@@ -221,7 +214,7 @@ class _ReplyWriter:
                 self._thread_id, "assistant", "", tool_calls=calls, status=status,
                 model=self._model, usage=usage_value, token_count=token_count,
             )
-            self.id = _record_id(record)
+            self.id = record["id"]
             return self.id
         await self._store.update(
             self.id, content=self.text, status=status, usage=usage_value,
@@ -348,9 +341,7 @@ class AgentRunner:
     def _register_jobs(self, queue: Any) -> None:
         from .workers import register_default_handlers
 
-        result = register_default_handlers(queue, provider=self.provider, conn=self.conn)
-        if inspect.isawaitable(result):  # tolerate an async registration helper
-            asyncio.ensure_future(result)
+        register_default_handlers(queue, provider=self.provider, conn=self.conn)
 
     def invalidate_cache(self) -> None:
         """Forget cached agent records (call after editing an agent's prompt or tools)."""
@@ -440,7 +431,7 @@ class AgentRunner:
     async def _save_user_message(self, thread_id: str, text: str) -> str:
         tokens = await self._count(Message(role="user", content=text))
         record = await self._messages.add(thread_id, "user", text, token_count=tokens)
-        return _record_id(record)
+        return record["id"]
 
     async def _count(self, message: Message) -> int:
         """The message's token count, cached on its row so the memory strategy never recounts it."""
@@ -708,7 +699,7 @@ class AgentRunner:
         record = await self._messages.add(
             turn.thread_id, "tool", outcome.content, tool_call_id=call.id, meta=meta, token_count=tokens,
         )
-        result_id = _record_id(record)
+        result_id = record["id"]
         turn.history.append(Message(role="tool", content=outcome.content, tool_call_id=call.id,
                                     name=call.name, is_error=outcome.is_error, id=result_id))
         return result_id
