@@ -36,6 +36,20 @@ async def test_invalid_role_status_and_thread_are_typed_errors(messages, thread)
     assert await messages.count(thread["id"]) == 1
 
 
+async def test_text_with_broken_surrogates_is_kept_not_lost(messages, threads, thread):
+    # JSON escapes in a stream can split an emoji into two deltas, or leave half of one.
+    split = "smile \ud83d" + "\ude00 done"
+    msg = await messages.add(thread["id"], "assistant", "a lone \ud83d half", status="streaming")
+    assert (await messages.get(msg["id"]))["content"] == "a lone \ufffd half"
+    await messages.update(msg["id"], content=split, status="complete")
+    assert (await messages.get(msg["id"]))["content"] == "smile \U0001f600 done"
+    call = {"id": "c1", "name": "echo", "arguments": {"text": "\ud83d"}}
+    msg = await messages.update(msg["id"], tool_calls=[call])
+    assert msg["tool_calls"][0]["arguments"] == {"text": "\ufffd"}
+    with pytest.raises(InvalidArgumentError, match="surrogate"):
+        await threads.rename(thread["id"], "title \ud83d")
+
+
 async def test_list_windows_and_light_rows(messages, thread):
     sent = [await messages.add(thread["id"], "user", "x" * (i + 1)) for i in range(10)]
     assert [m["position"] for m in await messages.list(thread["id"])] == list(range(1, 11))

@@ -168,6 +168,9 @@ async def run(conn: aiosqlite.Connection, fn: Callable[..., T], *args: object) -
         raise InvalidArgumentError(f"The change conflicts with stored data: {exc}.") from exc
     except sqlite3.Error as exc:
         raise StoreError(f"The database operation failed: {exc}.") from exc
+    except UnicodeEncodeError as exc:  # half a surrogate pair: not UTF-8, so SQLite cannot take it
+        raise InvalidArgumentError("The text holds a broken character (half a surrogate pair); "
+                                   "remove it and try again.") from exc
 
 
 def transaction(db: sqlite3.Connection, fn: Callable[..., T], *args: object) -> T:

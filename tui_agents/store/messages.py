@@ -17,7 +17,9 @@ import aiosqlite
 from tui_agents.errors import InvalidArgumentError, NotFoundError
 from tui_agents.store.db import run, write
 from tui_agents.store.ids import new_id
-from tui_agents.store.records import LightMessage, MessageRecord, dumps, fetch_all, fetch_one, loads, now
+from tui_agents.store.records import (
+    LightMessage, MessageRecord, dumps, fetch_all, fetch_one, loads, now, storable,
+)
 from tui_agents.store.sharing import Lineage, collect_garbage, holders, released_by
 
 __all__ = ["MessageStore", "ROLES", "STATUSES"]
@@ -99,7 +101,7 @@ def _check_text(content: Any) -> str:
         return ""
     if not isinstance(content, str):
         raise InvalidArgumentError("Message content must be text.")
-    return content
+    return storable(content)
 
 
 def insert_content(db: sqlite3.Connection, text: str, token_count: int | None, thread_id: str,

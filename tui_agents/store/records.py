@@ -10,7 +10,7 @@ from typing import Any, Literal, TypedDict
 __all__ = [
     "AgentRecord", "ThreadRecord", "MessageRecord", "LightMessage", "SearchHit", "MemoryRecord",
     "DocumentRecord", "DocumentHit", "GrantRecord", "TreeNode",
-    "fetch_all", "fetch_dicts", "fetch_one", "dumps", "loads", "now",
+    "fetch_all", "fetch_dicts", "fetch_one", "dumps", "loads", "now", "storable",
 ]
 
 MessageStatus = Literal["complete", "streaming", "interrupted", "error"]
@@ -155,9 +155,22 @@ def fetch_one(db: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Row
 
 def dumps(value: Any) -> str | None:
     """JSON text for a column, None stays NULL."""
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return None if value is None else storable(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def loads(text: str | None) -> Any:
     """A JSON column back to Python, NULL to None."""
     return None if text is None else json.loads(text)
+
+
+def storable(text: str) -> str:
+    """``text`` as SQLite can store it: split surrogate pairs joined, lone halves replaced by U+FFFD.
+
+    JSON escapes in a model's stream can carry half a surrogate pair (``\\ud83d``); such a
+    string cannot be encoded as UTF-8, and a reply must not be lost for one character.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
