@@ -7,7 +7,7 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from tui_agents import secrets
-from tui_agents.errors import AuthenticationError, MissingAPIKeyError
+from tui_agents.errors import AuthenticationError, ConfigError, MissingAPIKeyError
 from tui_agents.providers import DEFAULT_MODELS, context_window, get_provider
 from tui_agents.providers.ollama import ollama_base_url
 from tui_agents.secrets import KeyringUnavailableError, Secret
@@ -220,4 +220,15 @@ async def test_credentials_in_a_base_url_stay_out_of_errors_and_repr(unused_tcp_
     with pytest.raises(Exception) as info:
         await collect(provider.stream(HELLO))
     assert "hunter2pass" not in str(info.value)
+    await provider.aclose()
+
+
+@pytest.mark.parametrize("base_url", ["http://user:hunter2pass@127.0.0.1:port/v1", "http://user:hunter2pass@exa\x00mple/v1"])
+async def test_a_malformed_base_url_is_a_config_error_without_its_credentials(base_url):
+    provider = get_provider("openai", base_url=base_url, max_retries=0)
+    with pytest.raises(ConfigError, match="not a valid URL") as info:
+        await collect(provider.stream(HELLO))
+    assert "hunter2pass" not in str(info.value)
+    with pytest.raises(ConfigError):
+        await provider.list_models()
     await provider.aclose()

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..errors import (
+    ConfigError,
     MissingAPIKeyError,
     ProviderConnectionError,
     ProviderError,
@@ -161,6 +162,8 @@ class HTTPProvider(Provider):
                 error, cause = exc, exc.__cause__
             except httpx.HTTPError as exc:
                 error, cause = error_from_transport(self.label, self.base_url, exc), exc
+            except httpx.InvalidURL as exc:
+                raise self._bad_url() from exc
             except ValueError as exc:
                 raise ProviderError(f"{self.label} sent a reply that is not JSON.", provider=self.name) from exc
             delay = self._retry_delay(attempt, error)
@@ -205,6 +208,8 @@ class HTTPProvider(Provider):
                 error, cause = exc, exc.__cause__
             except httpx.HTTPError as exc:
                 error, cause = error_from_transport(self.label, self.base_url, exc), exc
+            except httpx.InvalidURL as exc:
+                raise self._bad_url() from exc
             if started:
                 raise self._interrupted(error, parser) from error
             delay = self._retry_delay(attempt, error)
@@ -223,6 +228,12 @@ class HTTPProvider(Provider):
             provider=self.name,
             status_code=error.status_code,
             error_type=error.error_type or type(error).__name__,
+        )
+
+    def _bad_url(self) -> ConfigError:
+        return ConfigError(
+            f"The {self.label} base URL {safe_url(self.base_url)!r} is not a valid URL; correct it in the "
+            "settings or its environment variable."
         )
 
     def _premature_end(self) -> ProviderConnectionError:
