@@ -137,19 +137,13 @@ async def ingest_paths(store: Any, paths: Iterable[str | os.PathLike[str]]) -> I
     """Add every text file under ``paths`` to ``store`` (a ``DocumentStore``); replace same-source documents."""
     files, missing = await asyncio.to_thread(collect_files, list(paths))
     report = IngestReport(skipped=list(missing))
-    existing: dict[str, list[str]] = {}
-    for doc in await store.list():
-        if doc.get("source"):
-            existing.setdefault(doc["source"], []).append(doc["id"])
     for path in files:
         try:
             loaded = await asyncio.to_thread(read_text_file, path)
         except _Skip as exc:
             report.skipped.append((str(path), str(exc)))
             continue
-        source = str(path)
-        for old_id in existing.pop(source, []):
-            await store.delete(old_id)
-            report.replaced.append(old_id)
-        report.added.append(await store.add(loaded.title, loaded.text, source=source))
+        record, replaced = await store.replace_source(loaded.title, loaded.text, str(path))
+        report.added.append(record)
+        report.replaced.extend(replaced)
     return report

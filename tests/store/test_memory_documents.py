@@ -42,3 +42,20 @@ async def test_documents_add_search_delete(documents):
     assert await documents.search("pool") == []
     with pytest.raises(NotFoundError):
         await documents.get(a["id"])
+
+
+async def test_replace_source_swaps_a_files_document_in_one_step(documents):
+    old = await documents.add("Pool", "The pool opens at 9.", source="/kb/pool.md")
+    other = await documents.add("Wifi", "The code is 1234.", source="/kb/wifi.md")
+
+    new, replaced = await documents.replace_source("Pool", "The pool opens at 8.", "/kb/pool.md")
+
+    assert replaced == [old["id"]]
+    assert {d["id"] for d in await documents.list()} == {new["id"], other["id"]}
+    assert [h["document_id"] for h in await documents.search("pool opens")] == [new["id"]]
+    # The insert fails after the delete ran (SQLite cannot take half a surrogate pair): nothing changes.
+    with pytest.raises(InvalidArgumentError):
+        await documents.replace_source("Pool", "broken \ud83d", "/kb/pool.md")
+    assert (await documents.get(new["id"]))["text"] == "The pool opens at 8."
+    fresh, replaced = await documents.replace_source("Sauna", "The sauna is hot.", "/kb/sauna.md")
+    assert replaced == [] and (await documents.get(fresh["id"]))["source"] == "/kb/sauna.md"

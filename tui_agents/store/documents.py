@@ -39,6 +39,25 @@ class DocumentStore:
         await write(self.conn, insert)
         return record
 
+    async def replace_source(self, title: str, text: str, source: str) -> tuple[DocumentRecord, list[str]]:
+        """Store a document in place of those with the same ``source``, in one transaction.
+
+        Returns the new record and the ids it replaced (addition to the contract: re-adding a
+        file must never leave it deleted and not yet added).
+        """
+        if not isinstance(title, str) or not isinstance(text, str) or not source:
+            raise InvalidArgumentError("A document needs a text title, text and a source.")
+        record = DocumentRecord(id=new_id("doc"), title=title, text=text, source=source, created_at=now())
+
+        def swap(db: sqlite3.Connection) -> list[str]:
+            old = [r[0] for r in db.execute("SELECT id FROM documents WHERE source = ? ORDER BY seq", (source,))]
+            db.execute("DELETE FROM documents WHERE source = ?", (source,))
+            db.execute("INSERT INTO documents(id, title, text, source, created_at) VALUES (?,?,?,?,?)",
+                       tuple(record.values()))
+            return old
+
+        return record, await write(self.conn, swap)
+
     async def get(self, id: str) -> DocumentRecord:
         """The document with this id (NotFoundError otherwise)."""
         row = await run(self.conn, fetch_one, "SELECT * FROM documents WHERE id = ?", (id,))
