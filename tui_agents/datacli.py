@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from tui_agents.errors import AgentError
+from tui_agents.files import write_text_atomic
 
 __all__ = ["add_parsers", "build_parser", "main", "db_path_of"]
 
@@ -66,18 +65,6 @@ async def _run(args: argparse.Namespace, handler: Handler, out: TextIO | None = 
 # --------------------------------------------------------------------------- export / import
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _export_format(args: argparse.Namespace) -> str:
     if args.format:
         return args.format
@@ -93,7 +80,7 @@ async def _cmd_export(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
     if args.output:
         target = Path(args.output).expanduser()
         try:
-            await asyncio.to_thread(_write_atomic, target, text)
+            await asyncio.to_thread(write_text_atomic, target, text)
         except OSError as exc:
             print(f"aiagents-tui: could not write {target}: {exc.strerror or exc}.", file=sys.stderr)
             return 1
