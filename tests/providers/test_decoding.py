@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.fakes import Reply, ToolCallSpec
 from tests.fakes.llm_server import iter_frames
-from tui_agents.errors import ConfigError
+from tui_agents.errors import ConfigError, ProviderError
 from tui_agents.providers import get_provider
 from tui_agents.providers.anthropic import _AnthropicParser
 from tui_agents.providers.decoding import NDJSONDecoder, SSEDecoder
@@ -156,3 +156,31 @@ def test_fast_json_loads_matches_json_loads_on_edge_inputs():
     for bad in ("", "{", '{"a": 1} trailing', "nul"):
         with pytest.raises(ValueError):
             loads(bad)
+
+
+def _anthropic_events(body: bytes) -> list:
+    parser = _AnthropicParser(get_provider("anthropic", api_key="k", base_url="http://127.0.0.1:9"))
+    return parser.feed(body)
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(max_size=30), index=st.integers(0, 12))
+def test_anthropic_text_delta_fast_path_matches_the_full_parse(text, index):
+    import json
+
+    event = {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}
+    compact = json.dumps(event, separators=(",", ":"), ensure_ascii=False)  # the fast path's form
+    spaced = json.dumps(event, ensure_ascii=True)  # another form: the full parse
+    frames = [f"event: content_block_delta\ndata: {d}\n\n".encode() for d in (compact, spaced)]
+    assert _anthropic_events(frames[0]) == _anthropic_events(frames[1])
+    assert "".join(e.text for e in _anthropic_events(frames[0])) == text
+
+
+def test_anthropic_fast_path_lookalikes_take_the_full_parse():
+    prefix = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    # an extra key after the text, and a bad escape: neither is read as a plain text delta
+    extra = prefix + b'"delta":{"type":"text_delta","text":"hi"},"more":1}\n\n'
+    assert [e.text for e in _anthropic_events(extra)] == ["hi"]
+    bad = prefix + b'"delta":{"type":"text_delta","text":"\\q"}}\n\n'
+    with pytest.raises(ProviderError, match="malformed"):
+        _anthropic_events(bad)

@@ -95,9 +95,13 @@ class ChunkedDecoder:
                 self.done = newline == pos  # a blank line ends the trailers
                 pos = newline + 2
                 continue
-            size = buf[pos:newline].split(b";", 1)[0].strip(b" \t")
-            if not size or len(size) > 16 or size.strip(_HEX):
-                raise ValueError("a chunk size is not a hexadecimal number")
+            size = buf[pos:newline]
+            if not size or size.strip(_HEX):  # not a bare size: extensions, spaces, or junk
+                size = size.split(b";", 1)[0].strip(b" \t")
+                if not size or size.strip(_HEX):
+                    raise ValueError("a chunk size is not a hexadecimal number")
+            if len(size) > 16:
+                raise ValueError("a chunk size is too large")
             remaining = int(size, 16)
             pos = newline + 2
             self._trailers = remaining == 0
