@@ -13,6 +13,7 @@ key, a header or a request object.
     ├── ConfigError                   bad or missing configuration
     │   └── MissingAPIKeyError        no key in the argument, env var or keyring
     ├── ToolError                     a tool could not be found or run
+    │   └── ToolDefinitionError       a function or class cannot be made a tool (also a TypeError)
     ├── GuardrailBlockedError         the guardrail refused a user message
     └── ProviderError                 anything from a model provider
         ├── AuthenticationError       401
@@ -40,6 +41,7 @@ __all__ = [
     "ConfigError",
     "MissingAPIKeyError",
     "ToolError",
+    "ToolDefinitionError",
     "GuardrailBlockedError",
     "ProviderError",
     "AuthenticationError",
@@ -97,6 +99,10 @@ class MissingAPIKeyError(ConfigError):
 
 class ToolError(AgentError):
     """A tool is unknown or failed in a way that is not the model's fault."""
+
+
+class ToolDefinitionError(ToolError, TypeError):
+    """A function or class cannot be made a tool (e.g. ``*args``, a generator, a type JSON cannot describe)."""
 
 
 class GuardrailBlockedError(AgentError):

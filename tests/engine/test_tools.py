@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from tui_agents import Tool, ToolDefinition, get_tool, list_tools, register_tool, tool
-from tui_agents.errors import ToolError
+from tui_agents.errors import ToolDefinitionError, ToolError
 from tui_agents.tools import ToolContext, ToolResult, default_registry, resolve_tools, unregister_tool
 
 
@@ -188,6 +188,21 @@ def test_bare_decorator_and_custom_name():
 def test_invalid_tool_name_is_refused():
     with pytest.raises(ToolError, match="not valid"):
         tool(name="has spaces", description="x")(lambda: 1)
+
+
+def test_a_function_that_cannot_be_a_tool_is_a_typed_error():
+    import socket
+
+    def connect_to(sock: socket.socket) -> str:
+        return ""
+
+    def counts() -> str:
+        yield "1"
+
+    with pytest.raises(ToolDefinitionError, match="connect_to has a parameter type that JSON cannot describe"):
+        tool(description="bad", register=False)(connect_to)
+    with pytest.raises(ToolDefinitionError, match="must return its result"):
+        tool(description="bad", register=False)(counts)
 
 
 def test_args_and_kwargs_are_refused():

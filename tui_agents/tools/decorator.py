@@ -20,6 +20,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
+from ..errors import ToolDefinitionError
 from .base import Tool, ToolContext, validate_tool_name
 from .schema import SignatureSchema
 
@@ -40,7 +41,7 @@ class FunctionTool(Tool):
         timeout: float | None = 30.0,
     ) -> None:
         if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
-            raise TypeError("a tool must return its result, not yield it")
+            raise ToolDefinitionError(f"The tool function {func.__qualname__} yields; a tool must return its result.")
         self.func = func
         self.name = validate_tool_name(name or func.__name__)
         self.description = (description if description is not None else _first_paragraph(func)).strip()

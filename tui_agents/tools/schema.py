@@ -10,7 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
+
+from ..errors import ToolDefinitionError
 
 __all__ = ["ArgumentsError", "SignatureSchema", "check_arguments", "clean_schema", "context_params"]
 
@@ -32,6 +34,10 @@ def _is_context_annotation(annotation: Any, context_type: type) -> bool:
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         return len(members) == 1 and members[0] is context_type
     return False
+
+
+def _name_of(func: Callable[..., Any]) -> str:
+    return getattr(func, "__qualname__", None) or repr(func)
 
 
 def _type_hints(func: Callable[..., Any]) -> dict[str, Any]:
@@ -86,7 +92,9 @@ class SignatureSchema:
         self._params: list[_Param] = []
         for index, param in enumerate(signature.parameters.values()):
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise TypeError(f"tool functions cannot take *args or **kwargs ({param.name})")
+                raise ToolDefinitionError(
+                    f"The tool function {_name_of(func)} takes *{param.name}; tools cannot take *args or **kwargs."
+                )
             if param.name in self.context_params:
                 continue
             annotation = hints.get(param.name, param.annotation)
@@ -99,8 +107,14 @@ class SignatureSchema:
             fields[field] = (annotation, Field(default, alias=param.name))
             self._params.append(_Param(param.name, field, param.kind is param.POSITIONAL_ONLY))
         config = ConfigDict(extra="forbid")
-        self.model: type[BaseModel] = create_model(model_name, __config__=config, **fields)
-        self.parameters: dict[str, Any] = clean_schema(self.model.model_json_schema())
+        try:
+            self.model: type[BaseModel] = create_model(model_name, __config__=config, **fields)
+            self.parameters: dict[str, Any] = clean_schema(self.model.model_json_schema())
+        except PydanticUserError as exc:
+            raise ToolDefinitionError(
+                f"The tool function {_name_of(func)} has a parameter type that JSON cannot describe; use str, "
+                "int, float, bool, lists, dicts, Literal, Enum or a pydantic model."
+            ) from exc
 
     def bind(self, arguments: Mapping[str, Any], context: Any) -> tuple[list[Any], dict[str, Any]]:
         """Validate ``arguments`` and return the positional and keyword arguments of the call."""
