@@ -171,10 +171,13 @@ class LastNStrategy(MemoryStrategy):
     name = "last_n"
 
     class Params(_Params):
+        """``n``: how many messages at most (whole units)."""
+
         n: int = Field(20, ge=1)
 
     @property
     def n(self) -> int:
+        """How many messages the window holds at most."""
         return self.params_model.n
 
     def describe(self) -> str:
@@ -205,15 +208,19 @@ class FirstLastStrategy(MemoryStrategy):
     name = "first_last"
 
     class Params(_Params):
+        """``first`` messages from the start and ``last`` from the end."""
+
         first: int = Field(2, ge=0)
         last: int = Field(10, ge=1)
 
     @property
     def first(self) -> int:
+        """How many of the thread's first messages are kept."""
         return self.params_model.first
 
     @property
     def last(self) -> int:
+        """How many of the newest messages are kept."""
         return self.params_model.last
 
     def describe(self) -> str:
@@ -270,10 +277,13 @@ class TokenWindowStrategy(MemoryStrategy):
     name = "token_window"
 
     class Params(_Params):
+        """``max_tokens``: the token budget of the window."""
+
         max_tokens: int = Field(100_000, ge=1)
 
     @property
     def max_tokens(self) -> int:
+        """The window's token budget."""
         return self.params_model.max_tokens
 
     def describe(self) -> str:

@@ -33,6 +33,7 @@ class Unit(NamedTuple):
 
     @property
     def first_position(self) -> int:
+        """The position of the unit's first message in its thread."""
         return self.rows[0]["position"]
 
     @property
@@ -42,6 +43,7 @@ class Unit(NamedTuple):
 
     @property
     def ids(self) -> list[str]:
+        """The unit's message ids, oldest first."""
         return [row["id"] for row in self.rows]
 
 

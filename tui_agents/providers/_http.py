@@ -42,9 +42,13 @@ class StreamParser(Protocol):
     error: ProviderError | None
     """An error met after some events of a ``feed``/``finish`` batch: those are returned, then this is raised."""
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]: ...
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        """The events completed by ``chunk`` of the body."""
+        ...
 
-    def finish(self) -> list[StreamEvent]: ...
+    def finish(self) -> list[StreamEvent]:
+        """The last events at the end of the body; raises if the stream ended early."""
+        ...
 
 
 def _timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:

@@ -17,6 +17,8 @@ MessageStatus = Literal["complete", "streaming", "interrupted", "error"]
 
 
 class AgentRecord(TypedDict):
+    """An agent: its prompt, definition, provider, model, tools and memory settings."""
+
     id: str
     name: str
     system_prompt: str
@@ -31,6 +33,8 @@ class AgentRecord(TypedDict):
 
 
 class ThreadRecord(TypedDict):
+    """A thread: title, owner, model, archive and trash times, and where it was forked from."""
+
     id: str
     agent_id: str | None
     user_id: str | None
@@ -49,11 +53,15 @@ class ThreadRecord(TypedDict):
 
 
 class TreeNode(ThreadRecord):
+    """A thread as the sidebar draws it: its parent in the drawing and its depth."""
+
     parent_id: str | None  # forked_from when that thread is shown too, else None (drawn as a root)
     depth: int
 
 
 class MessageRecord(TypedDict):
+    """A message of a thread, with tool calls, status, usage, token count, guardrail verdict and meta."""
+
     id: str
     thread_id: str
     position: int
@@ -72,6 +80,8 @@ class MessageRecord(TypedDict):
 
 
 class LightMessage(TypedDict):
+    """The few fields of a message that memory strategies and long lists need."""
+
     id: str
     position: int
     role: str
@@ -82,6 +92,8 @@ class LightMessage(TypedDict):
 
 
 class SearchHit(TypedDict):
+    """A search result: a message (or a thread title when ``message_id`` is None) with a snippet."""
+
     thread_id: str
     thread_title: str | None
     message_id: str | None
@@ -93,6 +105,8 @@ class SearchHit(TypedDict):
 
 
 class MemoryRecord(TypedDict):
+    """A fact about a user, kept across threads."""
+
     user_id: str
     key: str
     value: str
@@ -102,6 +116,8 @@ class MemoryRecord(TypedDict):
 
 
 class DocumentRecord(TypedDict):
+    """A reference document for ``search_documents``."""
+
     id: str
     title: str
     text: str
@@ -110,6 +126,8 @@ class DocumentRecord(TypedDict):
 
 
 class DocumentHit(TypedDict):
+    """A document search result with a snippet."""
+
     document_id: str
     title: str
     snippet: str
@@ -118,6 +136,8 @@ class DocumentHit(TypedDict):
 
 
 class GrantRecord(TypedDict):
+    """A role a user holds on a resource."""
+
     user_id: str
     role: str
     resource_type: str
