@@ -4,6 +4,7 @@ import ast
 import datetime as dt
 import math
 import operator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -108,7 +109,7 @@ def test_long_flat_sums_are_not_mistaken_for_nesting():
 def test_calculate_never_uses_eval_or_exec():
     from tui_agents.tools.builtin import calculator
 
-    tree = ast.parse(open(calculator.__file__).read())
+    tree = ast.parse(Path(calculator.__file__).read_text(encoding="utf-8"))
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert not called & {"eval", "exec", "compile", "__import__"}
 

@@ -67,6 +67,7 @@ async def test_a_reply_cut_by_sigkill_is_recovered_as_interrupted(tmp_path: Path
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
+        child.stdout.close()
 
     conn = await connect(db)
     try:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -144,7 +145,7 @@ def test_estimates_are_close_to_real_counts():
     counter = TokenCounter()
     prose = ("Memory strategies choose which messages of a thread go to the model. " * 20
              + "They never separate a tool call from its result, and they cache token counts.")
-    code = open(__file__, encoding="utf-8").read()
+    code = Path(__file__).read_text(encoding="utf-8")
     for text in (prose, code):
         exact = counter.count(text)
         assert 0.75 * exact <= counter.estimate_tokens(text) <= 1.35 * exact
