@@ -42,10 +42,10 @@ from textual.worker import Worker
 from .backend import PAGE, Backend, TurnState
 from .panels import PANEL_ACTIONS, PANEL_BINDINGS, PanelsMixin
 from .screens.main import MainScreen, TitleBar
-from .widgets.chat_pane import FIRST_PAGE, OLDER_PAGE, ChatPane
+from .widgets.chat_pane import FIRST_PAGE, NEWER_PAGE, OLDER_PAGE, ChatPane
 from .widgets.composer import Composer
 from .widgets.message import MessageView, Notice, code_blocks
-from .widgets.sidebar import Sidebar, ThreadTree
+from .widgets.sidebar import Sidebar, ThreadTree, first_words
 from .widgets.status_bar import StatusBar
 from .widgets.welcome import Welcome
 
@@ -101,11 +101,6 @@ def _context_window(provider: str, model: str) -> int | None:
         return None
 
 
-def _first_words(text: str, n: int = 6) -> str:
-    words = text.split()
-    return " ".join(words[:n]) + ("…" if len(words) > n else "")
-
-
 class AiAgentsApp(PanelsMixin, App):
     """Keyboard-driven chat with Claude, GPT and Ollama models."""
 
@@ -157,7 +152,7 @@ class AiAgentsApp(PanelsMixin, App):
         self.provider_problem = ""
         self._db_ready: asyncio.Event | None = None
         self._trash: list[str] = []
-        self._titles: dict[str, str] = {}
+        self._previews: dict[str, str] = {}  # thread id -> first words of its first user message
         self._panel: Widget | None = None
         self.background_jobs = background_jobs
         self._warm_task: asyncio.Task[None] | None = None
@@ -458,9 +453,25 @@ class AiAgentsApp(PanelsMixin, App):
         else:
             nodes = await self.backend.threads.tree()
         for node in nodes:
-            if not node.get("title") and node["id"] in self._titles:
-                node["title"] = self._titles[node["id"]]
+            if not node.get("title") and node["id"] in self._previews:
+                node["preview"] = self._previews[node["id"]]
         tree.set_threads(nodes, keep=self.current_thread_id)
+
+    def on_thread_tree_rows_shown(self, event: ThreadTree.RowsShown) -> None:
+        missing = [t["id"] for t in event.threads if not t.get("title") and not t.get("preview")]
+        if missing:
+            self.run_worker(self._load_previews(missing), group="previews", exit_on_error=False)
+
+    async def _load_previews(self, thread_ids: list[str]) -> dict[str, str]:
+        """Look up (and remember) the first words of untitled threads, and label them in the sidebar."""
+        wanted = [t for t in thread_ids if t not in self._previews]
+        if wanted and self.backend is not None and self.backend.conn is not None:
+            texts = await self.backend.first_user_texts(wanted)
+            self._previews.update({t: first_words(text) for t, text in texts.items()})
+        found = {t: self._previews[t] for t in thread_ids if t in self._previews}
+        with suppress(NoMatches):  # the app may be closing
+            self.sidebar.tree.set_previews(found)
+        return found
 
     def on_sidebar_view_changed(self, event: Sidebar.ViewChanged) -> None:
         self.sidebar.set_mode("Archived threads (v: back)" if event.archived else "Threads")
@@ -480,6 +491,10 @@ class AiAgentsApp(PanelsMixin, App):
         except AgentError as exc:
             self.notify(str(exc), severity="warning")
             return
+        untitled = list(dict.fromkeys(h["thread_id"] for h in hits if not h.get("thread_title")))
+        if untitled:
+            previews = await self._load_previews(untitled)
+            hits = [h if h.get("thread_title") else {**h, "thread_title": previews.get(h["thread_id"])} for h in hits]
         self.sidebar.show_hits(event.query, hits)
 
     def action_clear_search(self) -> None:
@@ -497,9 +512,11 @@ class AiAgentsApp(PanelsMixin, App):
         self.composer.switch_draft(thread_id)
         self.current_thread_id = thread_id
         records: list[dict[str, Any]]
+        has_newer = False
         if message_id:
             hit = await backend.messages.get(message_id)
             records = await backend.messages.list(thread_id, limit=FIRST_PAGE * 2, before=hit["position"] + 6)
+            has_newer = bool(records) and records[-1]["position"] < await self._last_position(thread_id)
         else:
             records = await backend.messages.list(thread_id, limit=FIRST_PAGE)
         state = self.turns.get(thread_id)
@@ -509,12 +526,14 @@ class AiAgentsApp(PanelsMixin, App):
         extra: list[Widget] = []
         if state is not None and not state.running and state.status == "error" and state.error is not None:
             extra.append(Notice(str(state.error), thread_id=thread_id))
-        await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE, extra=extra)
+        await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE, extra=extra, has_newer=has_newer)
         if state is not None and state.running:
             view = await pane.add_message({"role": "assistant", "model": state.model, "created_at": state.started_at,
                                            "id": state.reply_id}, streaming=True)
             view.feed(state.text)
             state.view = view  # type: ignore[attr-defined]
+        if not thread.get("title") and thread_id not in self._previews:
+            await self._load_previews([thread_id])
         self._main.query_one(TitleBar).set_thread_title(self._thread_title(thread))
         self._update_status(thread)
         self.sidebar.tree.select_thread(thread_id)
@@ -543,6 +562,33 @@ class AiAgentsApp(PanelsMixin, App):
             if self.chat_pane.thread_id == event.thread_id:
                 await self.chat_pane.prepend(records, has_older=len(records) >= OLDER_PAGE)
 
+    async def _last_position(self, thread_id: str) -> int:
+        assert self.backend is not None
+        last = await self.backend.messages.list(thread_id, limit=1)
+        return last[0]["position"] if last else -1
+
+    async def _messages_after(self, thread_id: str, after: int, count: int) -> list[dict[str, Any]]:
+        """Up to ``count`` messages after position ``after`` (positions may have gaps: the window widens)."""
+        assert self.backend is not None
+        last = await self._last_position(thread_id)
+        span = count
+        while after < last:
+            records = await self.backend.messages.list(thread_id, limit=span, before=after + 1 + span)
+            newer = [r for r in records if r["position"] > after]
+            if newer:
+                return newer[:count]
+            span *= 4
+        return []
+
+    async def on_chat_pane_load_newer(self, event: ChatPane.LoadNewer) -> None:
+        if self.backend is None or self.backend.conn is None:
+            return
+        records = await self._messages_after(event.thread_id, event.after, NEWER_PAGE)
+        has_newer = bool(records) and records[-1]["position"] < await self._last_position(event.thread_id)
+        with suppress(NoMatches):  # the app may be closing
+            if self.chat_pane.thread_id == event.thread_id:
+                await self.chat_pane.append_newer(records, has_newer=has_newer)
+
     async def reload_current_thread(self) -> None:
         """Re-read the open thread from the store."""
         if self.current_thread_id:
@@ -551,7 +597,7 @@ class AiAgentsApp(PanelsMixin, App):
     def _thread_title(self, thread: dict[str, Any]) -> str:
         from ..tui.sanitize import sanitize
 
-        return sanitize(thread.get("title") or self._titles.get(thread["id"]) or "New chat").replace("\n", " ")
+        return sanitize(thread.get("title") or self._previews.get(thread["id"]) or "New chat").replace("\n", " ")
 
     # ---- sending and streaming
 
@@ -572,12 +618,12 @@ class AiAgentsApp(PanelsMixin, App):
         if thread_id is None:
             thread = await self.backend.new_thread(self.provider_name, self.model_name)
             thread_id = thread["id"]
-            self._titles[thread_id] = _first_words(text)
+            self._previews[thread_id] = first_words(text)
             self.current_thread_id = thread_id
             self.composer.draft_key = thread_id
             self.chat_pane.thread_id = thread_id
             await self.chat_pane.remove_children()
-            self._main.query_one(TitleBar).set_thread_title(self._titles[thread_id])
+            self._main.query_one(TitleBar).set_thread_title(self._previews[thread_id])
             self.run_worker(self.reload_threads(), exit_on_error=False)
         self.composer.clear_sent()
         await self.start_turn(thread_id, text)
@@ -590,6 +636,10 @@ class AiAgentsApp(PanelsMixin, App):
                           thread.get("model") or self.model_name)
         self.turns[thread_id] = state
         pane = self.chat_pane
+        if pane.thread_id == thread_id and pane.has_newer:
+            # the window was scrolled away from the end: show the end again, the reply goes there
+            records = await self.backend.messages.list(thread_id, limit=FIRST_PAGE)
+            await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE)
         if pane.thread_id == thread_id:
             old = pane.last_notice()
             if old is not None:

@@ -125,6 +125,32 @@ class Backend:
         if not await self.auth.check(self.user_id, "write", "thread", thread_id):
             await self.auth.assign_role(self.user_id, "owner", "thread", thread_id)
 
+    async def first_user_texts(self, thread_ids: list[str], chars: int = 200) -> dict[str, str]:
+        """The start of each thread's first user message (labels of untitled threads).
+
+        One query for all the threads. It reads the store's tables directly
+        (``messages``, ``contents``): the store has no such call yet. An error
+        leaves the labels as they are.
+        """
+        import sqlite3
+
+        if not thread_ids or self.conn is None:
+            return {}
+        out: dict[str, str] = {}
+        for i in range(0, len(thread_ids), 500):  # SQLite's variable limit
+            chunk = thread_ids[i:i + 500]
+            sql = ("SELECT t.id, (SELECT substr(c.text, 1, ?) FROM messages AS m JOIN contents AS c "
+                   "ON c.id = m.content_id WHERE m.thread_id = t.id AND m.role = 'user' "
+                   "ORDER BY m.position LIMIT 1) FROM threads AS t "
+                   f"WHERE t.id IN ({','.join('?' * len(chunk))})")
+            try:
+                async with self.conn.execute(sql, (chars, *chunk)) as cursor:
+                    rows = await cursor.fetchall()
+            except sqlite3.Error:
+                return out
+            out.update({row[0]: row[1] for row in rows if row[1]})
+        return out
+
     # ---- providers and runners
 
     def base_url(self, name: str) -> str | None:

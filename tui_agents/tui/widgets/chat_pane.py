@@ -1,8 +1,9 @@
 """The chat pane: the visible window of one thread's messages, with a message cursor.
 
-Only a bounded window of messages is in the DOM: the latest ones first, older
-ones when the view is scrolled to the top (the far end is pruned). The view
-follows new text only while it is at the bottom (``anchor``).
+Only a bounded window of messages is in the DOM (at most MAX_VIEWS): the
+latest ones first, older ones when the view is scrolled to the top, newer ones
+again when it is scrolled back to the bottom; the far end is pruned each time.
+The view follows new text only while it is at the bottom (``anchor``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from textual.widget import Widget
 
 from .message import MessageView, NoSecondLayout, Notice
 
-__all__ = ["ChatPane", "MAX_VIEWS", "FIRST_PAGE", "OLDER_PAGE"]
+__all__ = ["ChatPane", "MAX_VIEWS", "FIRST_PAGE", "OLDER_PAGE", "NEWER_PAGE"]
 
 FIRST_PAGE = 12
 OLDER_PAGE = 30
+NEWER_PAGE = 30
 MAX_VIEWS = 120
 
 
@@ -39,6 +41,7 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
     DEFAULT_CSS = """
     ChatPane { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
     ChatPane:focus { border-left: tall $accent 40%; }
+    ChatPane > .-beyond { display: none; }
     """
 
     class LoadOlder(Message):
@@ -48,6 +51,14 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
             super().__init__()
             self.thread_id = thread_id
             self.before = before
+
+    class LoadNewer(Message):
+        """The view reached the bottom while newer messages were pruned from the window."""
+
+        def __init__(self, thread_id: str, after: int) -> None:
+            super().__init__()
+            self.thread_id = thread_id
+            self.after = after
 
     class MenuRequested(Message):
         """The user asked for the menu of the selected message."""
@@ -64,8 +75,11 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         self.format_time = format_time
         self.thread_id: str | None = None
         self.has_older = False
+        self.has_newer = False
         self.cursor: int | None = None
         self._loading_older = False
+        self._loading_newer = False
+        self._placing = False
 
     # ---- content
 
@@ -77,12 +91,14 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         return MessageView(record, self.format_time, streaming=streaming)
 
     async def show(self, thread_id: str | None, records: Iterable[dict[str, Any]], has_older: bool,
-                   *, extra: Iterable[Widget] = ()) -> None:
+                   *, extra: Iterable[Widget] = (), has_newer: bool = False) -> None:
         """Replace the content with ``records`` (oldest first) and follow the bottom."""
         self.thread_id = thread_id
         self.has_older = has_older
+        self.has_newer = has_newer
         self.cursor = None
         self._loading_older = False
+        self._loading_newer = False
         widgets: list[Widget] = [self._view(r) for r in records]
         widgets.extend(extra)
         with self.app.batch_update():
@@ -118,25 +134,80 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
             self.cursor += len(views)
 
         def keep_place() -> None:
-            self.scroll_to(y=old_y + self.virtual_size.height - old_height, animate=False, immediate=True)
+            self._scroll_quietly(old_y + self.virtual_size.height - old_height)
             self._prune(from_top=False)
             self._loading_older = False
 
         self.call_after_refresh(keep_place)
 
-    def _prune(self, from_top: bool) -> None:
-        """Keep at most MAX_VIEWS message views in the DOM."""
+    async def append_newer(self, records: list[dict[str, Any]], has_newer: bool) -> None:
+        """Add messages after the last one in the window (scrolling down), keeping what is on screen in place."""
+        if self.is_anchored:
+            self.release_anchor()  # following the bottom would jump over the new messages
+        if records:
+            views = [self._view(r) for r in records]
+            after = self._after_last_view()
+            await self.mount_all(views, before=after[0]) if after else await self.mount_all(views)
+        self._set_has_newer(has_newer)
+        old_y = self.scroll_y
+        removed = self._prune(from_top=True)
+
+        def keep_place() -> None:
+            self._scroll_quietly(max(0, old_y - removed))
+            self._loading_newer = False
+
+        self.call_after_refresh(keep_place)
+
+    def _set_has_newer(self, value: bool) -> None:
+        """Remember whether newer messages are outside the window; notices at the end show only without them."""
+        self.has_newer = value
+        for child in self._after_last_view():
+            child.set_class(value, "-beyond")
+
+    def _after_last_view(self) -> list[Widget]:
+        """The widgets (notices) below the last message view."""
+        children = list(self.children)
+        for i in range(len(children) - 1, -1, -1):
+            if isinstance(children[i], MessageView):
+                return children[i + 1:]
+        return children
+
+    def _prune(self, from_top: bool) -> int:
+        """Keep at most MAX_VIEWS message views, dropping only views well off screen at the far end.
+
+        Returns the height removed above the rest (to keep the view in place).
+        """
         views = self.views
         extra = len(views) - MAX_VIEWS
         if extra <= 0:
-            return
-        doomed = views[:extra] if from_top else views[-extra:]
+            return 0
+        # a screen's worth of messages stays on each side of the view
+        height = self.scrollable_content_region.height
+        top = self.scroll_y - height
+        bottom = self.scroll_y + 2 * height
+        doomed: list[MessageView] = []
+        for view in views[:extra] if from_top else views[::-1][:extra]:
+            region = view.virtual_region
+            off_screen = region.height > 0 and (region.bottom <= top if from_top else region.y >= bottom)
+            if not off_screen or view.streaming:
+                break
+            doomed.append(view)
+        if not doomed:
+            return 0
+        removed = 0
         if from_top:
             self.has_older = True
+            removed = max(0, views[len(doomed)].virtual_region.y - views[0].virtual_region.y)
+        else:
+            self._set_has_newer(True)
         for view in doomed:
             view.remove()
         if self.cursor is not None:
-            self.cursor = max(0, self.cursor - extra) if from_top else min(self.cursor, MAX_VIEWS - 1)
+            if from_top:
+                self.cursor = max(0, self.cursor - len(doomed))
+            else:
+                self.cursor = min(self.cursor, len(views) - len(doomed) - 1)
+        return removed
 
     def find(self, message_id: str) -> MessageView | None:
         """The view of a message, if it is in the window."""
@@ -151,13 +222,70 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
 
     # ---- scrolling
 
+    def _scroll_quietly(self, y: float) -> None:
+        """Scroll to ``y`` to keep the same messages in view, without loading more."""
+        self._placing = True
+        try:
+            self.scroll_to(y=y, animate=False, immediate=True)
+        finally:
+            self._placing = False
+
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if new <= 1 and old > new and self.has_older and not self._loading_older and self.thread_id:
+        if self._placing:
+            return
+        if new < old:
+            self._maybe_load_older()
+        elif new > old:
+            self._maybe_load_newer()
+
+    def _maybe_load_older(self) -> None:
+        """Ask for older messages when the view is at the top of the window."""
+        if self.thread_id and self.scroll_y <= 1 and self.has_older and not self._loading_older:
             views = self.views
             if views and views[0].record.get("position") is not None:
                 self._loading_older = True
                 self.post_message(self.LoadOlder(self.thread_id, views[0].record["position"]))
+
+    def _maybe_load_newer(self) -> None:
+        """Ask for newer messages when the view is at the bottom of a window that lacks them."""
+        if self.thread_id and self.scroll_y >= self.max_scroll_y - 1 and self.has_newer and not self._loading_newer:
+            positions = [v.record["position"] for v in self.views if v.record.get("position") is not None]
+            if positions:
+                self._loading_newer = True
+                self.post_message(self.LoadNewer(self.thread_id, positions[-1]))
+
+    # Already at an end, a scroll key or the wheel changes nothing: ask for more there too.
+
+    def action_scroll_home(self) -> None:
+        super().action_scroll_home()
+        self._maybe_load_older()
+
+    def action_page_up(self) -> None:
+        super().action_page_up()
+        self._maybe_load_older()
+
+    def action_scroll_up(self) -> None:
+        super().action_scroll_up()
+        self._maybe_load_older()
+
+    def action_scroll_end(self) -> None:
+        super().action_scroll_end()
+        self._maybe_load_newer()
+
+    def action_page_down(self) -> None:
+        super().action_page_down()
+        self._maybe_load_newer()
+
+    def action_scroll_down(self) -> None:
+        super().action_scroll_down()
+        self._maybe_load_newer()
+
+    def on_mouse_scroll_up(self) -> None:
+        self._maybe_load_older()
+
+    def on_mouse_scroll_down(self) -> None:
+        self._maybe_load_newer()
 
     # ---- message cursor
 

@@ -307,6 +307,8 @@ class StreamingBody(NoSecondLayout, Vertical):
     def _close_block(self, block: str) -> None:
         """Append a finished block to the current closed segment (or a new one)."""
         if self._blocks is None or self._block_lines >= SEGMENT_LINES:
+            if self._blocks is not None and "".join(self._block_parts) != self._blocks.source:
+                self._blocks.set_text("".join(self._block_parts))  # its last blocks, before moving on
             self._blocks = MarkdownSegment(gap=self._blocks is not None)
             self._block_parts = []
             self._block_lines = 0

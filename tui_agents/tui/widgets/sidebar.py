@@ -1,4 +1,11 @@
-"""The thread sidebar: a search box, the thread tree (forks and branches under their parent) and search hits."""
+"""The thread sidebar: a search box, the thread tree (forks and branches under their parent) and search hits.
+
+The tree holds every thread record but draws them a page at a time
+(SIDEBAR_PAGE rows): the next page is added when the cursor or the scroll
+position comes near the end. An untitled thread is labelled with the first
+words of its first user message (``preview``), which the app looks up for the
+rows as they are shown (``ThreadTree.RowsShown``).
+"""
 
 from __future__ import annotations
 
@@ -17,14 +24,23 @@ from textual.widgets.option_list import Option
 
 from ..sanitize import highlight_snippet, sanitize
 
-__all__ = ["Sidebar", "ThreadTree", "SearchResults", "thread_label"]
+__all__ = ["Sidebar", "ThreadTree", "SearchResults", "thread_label", "first_words", "SIDEBAR_PAGE"]
 
 UNTITLED = "New chat"
+SIDEBAR_PAGE = 100
+# Rows from the end of what is drawn at which the next page is added.
+_MORE_MARGIN = 10
+
+
+def first_words(text: str, n: int = 6) -> str:
+    """The first ``n`` words of ``text`` on one line, with an ellipsis when there are more."""
+    words = text.split()
+    return " ".join(words[:n]) + ("…" if len(words) > n else "")
 
 
 def thread_label(thread: dict[str, Any]) -> Text:
     """The sidebar label of a thread: its title (or a placeholder), marked when forked or archived."""
-    title = sanitize(thread.get("title") or "").replace("\n", " ").strip() or UNTITLED
+    title = sanitize(thread.get("title") or thread.get("preview") or "").replace("\n", " ").strip() or UNTITLED
     label = Text(no_wrap=True, overflow="ellipsis")
     kind = thread.get("fork_kind")
     if kind == "fork":
@@ -52,50 +68,114 @@ class ThreadTree(Tree[dict]):
         Binding("v", "toggle_archived", "Archived view", id="sidebar.archived"),
     ]
 
+    class RowsShown(Message):
+        """Rows were drawn for ``threads`` (records; the app adds previews of untitled ones)."""
+
+        def __init__(self, threads: list[dict[str, Any]]) -> None:
+            super().__init__()
+            self.threads = threads
+
     def __init__(self, **kwargs: Any) -> None:
+        # set first: Tree's own set-up already runs the cursor watcher
+        self._by_id: dict[str, Any] = {}
+        self._records: list[dict[str, Any]] = []
+        self._record_of: dict[str, dict[str, Any]] = {}
+        self._shown = 0
+        self._more_pending = False
         super().__init__("Threads", **kwargs)
         self.show_root = False
         self.guide_depth = 2
         self.show_archived = False
-        self._by_id: dict[str, Any] = {}
 
     def set_threads(self, nodes: Iterable[dict[str, Any]], keep: str | None = None) -> None:
-        """Rebuild the tree from ``ThreadStore.tree`` nodes (drawing order, ``parent_id``, ``depth``)."""
+        """Replace the threads with ``ThreadStore.tree`` nodes (drawing order, ``parent_id``, ``depth``).
+
+        The first SIDEBAR_PAGE are drawn now, the rest as the user moves down.
+        """
         self.clear()
         self._by_id = {}
-        for node in nodes:
-            parent = self._by_id.get(node.get("parent_id") or "") or self.root
-            tree_node = parent.add(thread_label(node), data=dict(node), expand=True, allow_expand=False)
-            self._by_id[node["id"]] = tree_node
-            if tree_node.parent is not self.root:
-                tree_node.parent.allow_expand = True  # type: ignore[union-attr]
+        self._records = [dict(node) for node in nodes]
+        self._record_of = {record["id"]: record for record in self._records}
+        self._shown = 0
+        self._show_more(SIDEBAR_PAGE)
         if keep:
             self.select_thread(keep)
 
+    @property
+    def shown_count(self) -> int:
+        """How many threads have rows so far."""
+        return self._shown
+
+    def _show_more(self, count: int) -> None:
+        """Draw the next ``count`` threads (a fork always comes after its parent in drawing order)."""
+        batch = self._records[self._shown:self._shown + count]
+        for record in batch:
+            parent = self._by_id.get(record.get("parent_id") or "") or self.root
+            tree_node = parent.add(thread_label(record), data=record, expand=True, allow_expand=False)
+            self._by_id[record["id"]] = tree_node
+            if tree_node.parent is not self.root:
+                tree_node.parent.allow_expand = True  # type: ignore[union-attr]
+        self._shown += len(batch)
+        if batch:
+            self.post_message(self.RowsShown(batch))
+
+    def _near_end(self) -> None:
+        """Draw the next page when the cursor or the view comes close to the last row."""
+        self._more_pending = False
+        if self._shown >= len(self._records):
+            return
+        if self.cursor_line >= self.last_line - _MORE_MARGIN or self.scroll_y >= self.max_scroll_y - _MORE_MARGIN:
+            self._show_more(SIDEBAR_PAGE)
+
+    def _check_near_end(self) -> None:
+        # Not from inside the watchers: the tree may be rebuilding its lines right then.
+        if not self._more_pending and self._shown < len(self._records):
+            self._more_pending = True
+            self.call_later(self._near_end)
+
+    def watch_cursor_line(self, previous_line: int, line: int) -> None:
+        super().watch_cursor_line(previous_line, line)
+        self._check_near_end()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value > old_value:
+            self._check_near_end()
+
     def select_thread(self, thread_id: str) -> None:
-        """Move the tree cursor to a thread, if it is shown."""
+        """Move the tree cursor to a thread (drawing the pages up to it first)."""
+        record = self._record_of.get(thread_id)
+        if record is None:
+            return
+        if thread_id not in self._by_id:
+            self._show_more(self._records.index(record) + 1 - self._shown + SIDEBAR_PAGE // 2)
         node = self._by_id.get(thread_id)
         if node is not None:
             self.move_cursor(node)
 
     def update_thread(self, thread: dict[str, Any]) -> None:
         """Relabel a thread in place."""
+        record = self._record_of.get(thread["id"])
+        if record is None:
+            return
+        record.update(thread)
         node = self._by_id.get(thread["id"])
         if node is not None:
-            node.data = {**(node.data or {}), **thread}
-            node.set_label(thread_label(node.data))
+            node.set_label(thread_label(record))
+
+    def set_previews(self, previews: dict[str, str]) -> None:
+        """Label untitled threads with the first words of their first message."""
+        for thread_id, text in previews.items():
+            record = self._record_of.get(thread_id)
+            if record is not None and record.get("preview") != text:
+                record["preview"] = text
+                node = self._by_id.get(thread_id)
+                if node is not None and not record.get("title"):
+                    node.set_label(thread_label(record))
 
     def thread_ids(self) -> list[str]:
-        """Thread ids in drawing order."""
-        out: list[str] = []
-
-        def walk(node: Any) -> None:
-            for child in node.children:
-                out.append(child.data["id"])
-                walk(child)
-
-        walk(self.root)
-        return out
+        """Every thread's id in drawing order (drawn yet or not)."""
+        return [record["id"] for record in self._records]
 
     def selected_thread(self) -> dict[str, Any] | None:
         node = self.cursor_node

@@ -1,0 +1,166 @@
+"""The bounded windows: the chat pane's messages (scrolled up and back down) and the sidebar's pages;
+labels of untitled threads; a streamed reply looks like the same reply reopened."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.llm_server import Reply
+from tui_agents.tui.widgets import chat_pane as chat_pane_module
+from tui_agents.tui.widgets import sidebar as sidebar_module
+
+from .conftest import last_reply, ready, rendered_text, screen_text, send, wait_until
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def _thread_with_messages(app, count: int, title: str | None = None) -> str:
+    backend = app.backend
+    thread = await backend.new_thread("ollama", "fake-model-small", title=title)
+    for i in range(count):
+        await backend.messages.add(thread["id"], "user" if i % 2 == 0 else "assistant", f"message {i} of the long thread")
+    return thread["id"]
+
+
+def _contents(app) -> list[str]:
+    return [v.record.get("content") or "" for v in app.chat_pane.views]
+
+
+async def test_scrolling_back_down_after_older_messages_were_loaded_shows_the_newest_again(
+        ollama_env, make_app, monkeypatch):
+    monkeypatch.setattr(chat_pane_module, "MAX_VIEWS", 40)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        thread_id = await _thread_with_messages(app, 150)
+        await app.open_thread(thread_id)
+        newest = "message 149 of the long thread"
+        await wait_until(pilot, lambda: newest in screen_text(app), what="the newest message")
+        pane = app.chat_pane
+        pane.focus()
+        # scroll to the top until the window has dropped its newest messages
+        for _ in range(30):
+            if pane.has_newer:
+                break
+            await pilot.press("home")
+            await pilot.pause(0.2)
+        assert pane.has_newer, "the window never dropped its newest messages"
+        bound = 40 + chat_pane_module.OLDER_PAGE  # the far end is pruned, a screen or so from the view
+        await wait_until(pilot, lambda: len(pane.views) <= bound, what="a bounded window")
+        assert newest not in _contents(app)
+        # and back down: the newest message is shown again, the window stays bounded
+        for _ in range(30):
+            if newest in screen_text(app):
+                break
+            await pilot.press("end")
+            await pilot.pause(0.2)
+        assert newest in screen_text(app)
+        assert not pane.has_newer
+        assert len(pane.views) <= bound
+        positions = [v.record["position"] for v in pane.views]
+        assert positions == sorted(positions) and positions == list(range(positions[0], positions[-1] + 1))
+
+
+async def test_sending_while_scrolled_far_up_shows_the_end_of_the_thread_with_the_reply(
+        ollama_env, make_app, monkeypatch):
+    monkeypatch.setattr(chat_pane_module, "MAX_VIEWS", 40)
+    ollama_env.script(Reply(text="fresh answer at the end"))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        thread_id = await _thread_with_messages(app, 150)
+        await app.open_thread(thread_id)
+        pane = app.chat_pane
+        pane.focus()
+        for _ in range(30):
+            if pane.has_newer:
+                break
+            await pilot.press("home")
+            await pilot.pause(0.2)
+        assert pane.has_newer
+        await send(pilot, "a new question")
+        await wait_until(pilot, lambda: "fresh answer" in rendered_text(last_reply(app)), what="the reply")
+        await wait_until(pilot, lambda: "fresh answer at the end" in screen_text(app), what="the reply on screen")
+        contents = _contents(app)
+        assert contents[-2] == "a new question"
+        assert "message 149 of the long thread" in contents
+
+
+async def test_untitled_threads_are_labelled_with_their_first_words_after_a_restart(ollama_env, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        backend = app.backend
+        thread = await backend.new_thread("ollama", "fake-model-small")
+        await backend.messages.add(thread["id"], "user", "Planning a trip to Lisbon next spring with friends")
+        await backend.messages.add(thread["id"], "assistant", "Sounds lovely.")
+        named = await backend.new_thread("ollama", "fake-model-small", title="Named one")
+        await backend.messages.add(named["id"], "user", "this text is not the label")
+    app2 = make_app()
+    async with app2.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: "Planning a trip to Lisbon" in screen_text(app2), what="the first words")
+        text = screen_text(app2)
+        assert "Named one" in text
+        assert "this text is not the label" not in text
+        labels = [str(node.label) for node in app2.sidebar.tree.root.children]
+        assert "New chat" not in labels
+        app2.sidebar.tree.focus()
+        app2.sidebar.tree.select_thread(thread["id"])
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app2.current_thread_id == thread["id"])
+        title_bar = app2.screen.query_one("#title-bar")
+        assert "Planning a trip to Lisbon" in str(title_bar.render())
+
+
+async def test_the_sidebar_draws_a_page_of_threads_and_more_as_the_cursor_moves_down(
+        ollama_env, make_app, monkeypatch):
+    monkeypatch.setattr(sidebar_module, "SIDEBAR_PAGE", 20)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        first = await _thread_with_messages(app, 2, title="Oldest thread of all")
+        for i in range(59):
+            await app.backend.new_thread("ollama", "fake-model-small", title=f"Thread number {i}")
+        await app.reload_threads()
+        tree = app.sidebar.tree
+        assert tree.shown_count == 20
+        assert len(tree.thread_ids()) == 60
+        tree.focus()
+        for _ in range(80):
+            if "Oldest thread of all" in screen_text(app):
+                break
+            await pilot.press("end")
+            await pilot.pause(0.05)
+        assert "Oldest thread of all" in screen_text(app)
+        assert tree.selected_thread()["id"] == first
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "message 1 of the long thread" in screen_text(app), what="the oldest thread")
+
+
+async def test_a_streamed_reply_looks_the_same_when_the_thread_is_reopened(ollama_env, make_app):
+    text = ("# Plan\n\nFirst paragraph with **bold** text.\n\n- one\n- two\n\n"
+            + "".join(f"Paragraph {i} says something about the garden.\n\n" for i in range(8))
+            + "```python\ndef add(a, b):\n    return a + b\n```\n")
+    ollama_env.script(Reply(text=text, chunk_chars=7))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "show me")
+        await wait_until(pilot, lambda: not app.turns[app.current_thread_id].running, what="the end of the reply")
+        await pilot.pause(0.3)
+        streamed = _chat_lines(app)
+        await app.open_thread(app.current_thread_id)
+        await pilot.pause(0.3)
+        assert _chat_lines(app) == streamed
+
+
+def _chat_lines(app) -> list[list[tuple[str, object]]]:
+    """Text and style of every cell run of the chat pane on screen."""
+    region = app.chat_pane.region
+    strips = app.screen._compositor.render_strips()
+    lines = []
+    for strip in strips[region.y:region.bottom]:
+        cropped = strip.crop(region.x, region.right).simplify()
+        lines.append([(segment.text, segment.style) for segment in cropped])
+    return lines
