@@ -18,5 +18,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+screenshots: $(STAMP)
+	$(PY) scripts/screenshots.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info
