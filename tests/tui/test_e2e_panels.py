@@ -86,6 +86,9 @@ async def test_a_tool_call_fills_the_inspector_live_and_again_after_a_restart(ol
         row = _calculate_row(app2)
         assert dict(row.arguments) == {"expression": "6*7"} and row.duration_ms is not None
         await wait_until(pilot, lambda: "42" in screen_text(app2), what="the stored result in the detail")
+        await pilot.press("ctrl+n")  # the open inspector follows the chat to a new, empty thread
+        await wait_until(pilot, lambda: _inspector(app2).thread_id is None and not _inspector(app2).entries,
+                         what="the inspector to follow the new chat")
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: app2.panel is None, what="ctrl+t to close it")
 

@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,6 +83,8 @@ def export_file_name(title: str | None, thread_id: str, fmt: str) -> str:
 
 def _write_text(path: Path, text: str) -> None:
     """Write a file atomically (temp file in the same folder, then ``os.replace``)."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
@@ -132,7 +133,12 @@ class PanelsMixin(_AppBase):
 
         panel = self.panel
         if isinstance(panel, ToolInspector):
-            self.call_later(panel.show, thread_id)
+
+            async def follow() -> None:
+                if panel.is_attached:  # it may have been closed meanwhile
+                    await panel.show(thread_id)
+
+            self.call_later(follow)
         elif isinstance(panel, MemoryPanel):
             panel.agent_id = self._new_chat_agent_id()
             panel.set_thread(thread_id)
