@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -57,8 +56,10 @@ PANEL_ACTIONS: list[tuple[str, str, str]] = [
      "Show every tool call and guardrail verdict of this thread: arguments, result, time, status (ctrl+t)"),
     ("toggle_memory_panel", "Memory panel",
      "Your saved facts (add, edit, delete) and exactly what the next turn sends, with token counts (ctrl+g)"),
-    ("agents", "Agents", "Create, edit and delete agents, preview their system prompt, pick the one new chats use (f3)"),
-    ("documents", "Documents", "List, search, view, add and delete the documents the search_documents tool uses (f4)"),
+    ("agents", "Agents",
+     "Create, edit and delete agents, preview their system prompt, pick the one new chats use (f3)"),
+    ("documents", "Documents",
+     "List, search, view, add and delete the documents the search_documents tool uses (f4)"),
     ("export_thread('md')", "Export thread as Markdown", "Write this thread to a Markdown file (f8)"),
     ("export_thread('json')", "Export thread as JSON",
      "Write this thread with every detail to a JSON file that import reads back (f8)"),
@@ -79,21 +80,6 @@ def export_file_name(title: str | None, thread_id: str, fmt: str) -> str:
     """A file name for an exported thread: a slug of its title and its id."""
     slug = _UNSAFE_NAME.sub("-", (title or "").strip().lower()).strip("-.")[:40]
     return f"{slug}-{thread_id}.{fmt}" if slug else f"{thread_id}.{fmt}"
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write a file atomically (temp file in the same folder, then ``os.replace``)."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_state(path: Path) -> dict[str, Any]:
@@ -263,8 +249,7 @@ class PanelsMixin(_AppBase):
         try:
             await asyncio.to_thread(self.save_config)
         except OSError as exc:
-            self.notify(f"Could not save the settings: {exc.strerror or exc}.",
-                        severity="error", markup=False)
+            self.notify(f"Could not save the settings: {exc.strerror or exc}.", severity="error", markup=False)
 
     # ---- full screens
 
@@ -274,19 +259,22 @@ class PanelsMixin(_AppBase):
 
         await self.wait_ready()
         default = await self.backend.default_agent_id()
-        await self.push_screen(AgentsScreen(self.conn, default, default),
-                               self._agents_closed)
+        await self.push_screen(AgentsScreen(self.conn, default, default), self._agents_closed)
 
     def _agents_closed(self, _result: Any = None) -> None:
+        from .screens.memory_panel import MemoryPanel
+
         for runner in self._runners():  # prompts and tools may have changed
             runner.invalidate_cache()
         panel = self.panel
-        if hasattr(panel, "refresh_context"):
+        if isinstance(panel, MemoryPanel):
             panel.agent_id = self._new_chat_agent_id()
             panel.refresh_context()
 
     async def on_agent_selected(self, event: Any) -> None:
         """New chats start from the chosen agent, now and after a restart."""
+        from ..files import write_text_atomic
+
         backend = self.backend
         if backend is None:
             return
@@ -294,7 +282,7 @@ class PanelsMixin(_AppBase):
         path = self._state_path()
 
         def save() -> None:
-            _write_text(path, json.dumps({**_read_state(path), "new_chat_agent_id": event.agent_id}, indent=2))
+            write_text_atomic(path, json.dumps({**_read_state(path), "new_chat_agent_id": event.agent_id}, indent=2))
 
         try:
             await asyncio.to_thread(save)
@@ -349,10 +337,11 @@ class PanelsMixin(_AppBase):
         """Write the thread to ``path`` and say where; None if it could not be written."""
         from ..errors import AgentError
         from ..export import export_thread_text
+        from ..files import write_text_atomic
 
         try:
             text = await export_thread_text(self.conn, thread_id, fmt)
-            await asyncio.to_thread(_write_text, path, text)
+            await asyncio.to_thread(write_text_atomic, path, text)
         except AgentError as exc:
             self.notify(str(exc), title="Not exported", severity="error", markup=False)
             return None
@@ -371,8 +360,7 @@ class PanelsMixin(_AppBase):
             if path and path.strip():
                 await self.import_from(Path(path.strip()).expanduser())
 
-        self.push_screen(TextPromptScreen("Import our JSON export or a ChatGPT conversations.json from",
-                                          ""), chosen)
+        self.push_screen(TextPromptScreen("Import our JSON export or a ChatGPT conversations.json from"), chosen)
 
     async def import_from(self, path: Path) -> list[str]:
         """Import a file in one transaction; a malformed file changes nothing and says why."""
@@ -385,8 +373,7 @@ class PanelsMixin(_AppBase):
             report = await import_file(self.conn, path, user_id=self.user_id,
                                        default_agent_id=await backend.default_agent_id())
         except AgentError as exc:
-            self.notify(str(exc), title="Nothing imported", severity="error", timeout=15,
-                        markup=False)
+            self.notify(str(exc), title="Nothing imported", severity="error", timeout=15, markup=False)
             return []
         for thread_id in report.thread_ids:
             await backend.grant(thread_id)
