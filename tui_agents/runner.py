@@ -317,6 +317,7 @@ class AgentRunner:
         self._facts = UserMemoryStore(conn) if user_memory else None
         self._judge = self._make_judge()
         self._counter = self._make_counter()
+        self._system_tokens: tuple[str | None, int] = (None, 0)  # the last system prompt and its count
         self._setups: dict[str | None, _AgentSetup] = {}
         self._runner_tools: dict[str, Any] | None = None
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -441,6 +442,16 @@ class AgentRunner:
             return await asyncio.to_thread(self._counter.count_message, message)
         return self._counter.count_message(message)
 
+    async def _count_system(self, system: str | None) -> int:
+        """Tokens of the system prompt (with the facts block), which the strategy's budget must leave free."""
+        if not system:
+            return 0
+        if self._system_tokens[0] != system:
+            if not self._counter.loaded:
+                await self._counter.load()
+            self._system_tokens = (system, self._counter.count(system))
+        return self._system_tokens[1]
+
     async def _judge_message(self, thread_id: str, message_id: str, text: str) -> GuardrailFlagged | None:
         """Judge the user's text, store the verdict on its message, and say what was done."""
         from .guardrails import apply_policy
@@ -458,7 +469,9 @@ class AgentRunner:
     async def _prepare(self, thread: Mapping[str, Any], setup: _AgentSetup, user_id: str, resume: bool) -> _Turn:
         """Build the context of a turn: system prompt with user facts, and the memory strategy's window."""
         thread_id = thread["id"]
-        records = list(await self.memory.select(self._messages, thread_id, self._counter))
+        system = await self._system_prompt(setup, user_id)
+        reserve = await self._count_system(system)
+        records = list(await self.memory.select(self._messages, thread_id, self._counter, reserve_tokens=reserve))
         last_user = max((i for i, r in enumerate(records) if r["role"] == "user"), default=None)
         if resume:
             if last_user is None:
@@ -475,7 +488,7 @@ class AgentRunner:
             user_id=user_id,
             model=model,
             key=f"{self.provider.name}:{model}",
-            system=await self._system_prompt(setup, user_id),
+            system=system,
             setup=setup,
             history=_history(records),
             first_exchange=thread.get("title") is None and not earlier_user,

@@ -143,7 +143,9 @@ async def compute_context(conn: Any, user_id: str, thread_id: str | None, strate
     prompt, provider, model = await _agent_and_model(conn, thread_id, agent_id, provider, model)
     facts_store = UserMemoryStore(conn)
     facts_block = facts_store.format_for_prompt(await facts_store.get_all(user_id))
-    records = await strategy.select(MessageStore(conn), thread_id, counter) if thread_id else []
+    # The runner leaves the system prompt's tokens (facts included) free in the strategy's budget.
+    reserve = counter.count("\n\n".join(part for part in (prompt, facts_block) if part))
+    records = await strategy.select(MessageStore(conn), thread_id, counter, reserve_tokens=reserve) if thread_id else []
     view = ContextView(description=strategy.describe())
     if prompt:
         view.rows.append(ContextRow("system", "·", "system", counter.count(prompt), one_line(prompt, 200)))
