@@ -11,7 +11,8 @@ never the bottleneck. It speaks the three wire formats:
   POST /api/chat             Ollama NDJSON
 
 Cases, per protocol:
-  ours end to end     get_provider(...).stream(): HTTP + decode + typed events
+  ours end to end     get_provider(...).stream(): HTTP + decode + typed events (our StreamingTransport)
+  ours via httpx's default transport   the same, with httpx.AsyncHTTPTransport() (httpcore + h11)
   ours parser only    the adapter's parser fed the body bytes in 64 KiB slices (no HTTP)
   ours framing only   SSEDecoder / NDJSONDecoder alone (no JSON, no events)
   httpx lines         httpx aiter_lines + json.loads (the floor of a hand-rolled client)
@@ -19,7 +20,8 @@ Cases, per protocol:
 
 Every client must return exactly N text deltas whose concatenation is the
 served text. events/s = N / wall time from request to last event; median of
---runs runs after one warm-up.
+--runs runs after one warm-up. Runs are interleaved (round r runs every case
+once), so a burst of load from elsewhere hits all cases alike.
 
 Usage: python benchmarks/bench_providers.py [--events 100000] [--runs 3] [--small]
 """
@@ -204,12 +206,16 @@ Client = tuple[Callable[[], Awaitable[list[str]]], Callable[[], Awaitable[None]]
 MSGS = [{"role": "user", "content": "bench"}]
 
 
-def ours(name: str, base: str) -> Client:
+def ours(name: str, base: str, default_transport: bool = False) -> Client:
+    import httpx
+
     from tui_agents.providers import TextDeltaEvent, get_provider
     from tui_agents.types import Message
 
     url = base + "/v1" if name == "openai" else base
-    provider = get_provider(name, api_key="sk-bench", base_url=url, model="bench-model", max_retries=0, timeout=60)
+    extra = {"transport": httpx.AsyncHTTPTransport()} if default_transport else {}
+    provider = get_provider(name, api_key="sk-bench", base_url=url, model="bench-model", max_retries=0, timeout=60,
+                            **extra)
     messages = [Message(role="user", content="bench")]
 
     async def run() -> list[str]:
@@ -356,22 +362,14 @@ SDKS = {"openai": ("openai", openai_sdk), "anthropic": ("anthropic", anthropic_s
 # ------------------------------------------------------------------ runner
 
 
-async def measure(make: Callable[[], Client], n: int, runs: int, expected: str | None) -> list[float]:
-    """events/s of each timed run (after one warm-up), checking the deltas."""
-    run, close = make()
-    rates = []
-    try:
-        for attempt in range(runs + 1):
-            started = time.perf_counter()
-            deltas = await run()
-            elapsed = time.perf_counter() - started
-            if len(deltas) != n or (expected is not None and "".join(deltas) != expected):
-                raise AssertionError(f"got {len(deltas)} deltas, expected {n} (or the text differs)")
-            if attempt:
-                rates.append(n / elapsed)
-    finally:
-        await close()
-    return rates
+async def timed(run: Callable[[], Awaitable[list[str]]], n: int, expected: str | None) -> float:
+    """events/s of one run, checking the deltas."""
+    started = time.perf_counter()
+    deltas = await run()
+    elapsed = time.perf_counter() - started
+    if len(deltas) != n or (expected is not None and "".join(deltas) != expected):
+        raise AssertionError(f"got {len(deltas)} deltas, expected {n} (or the text differs)")
+    return n / elapsed
 
 
 def _installed(module: str) -> bool:
@@ -388,6 +386,8 @@ async def bench(n: int, runs: int, only: list[str]) -> list[tuple[str, str, int,
             body = b"".join(RENDERERS[name](n))
             cases: list[tuple[str, Callable[[], Client], str | None]] = [
                 ("ours end to end (get_provider().stream)", lambda: ours(name, server.base), text),
+                ("ours end to end via httpx's default transport",
+                 lambda: ours(name, server.base, default_transport=True), text),
                 ("ours parser only (no HTTP)", lambda: ours_parser(name, body), text),
                 ("ours framing only (SSE/NDJSON decoder)", lambda: ours_framing(name, body), None),
                 ("httpx aiter_lines + json.loads", lambda: httpx_lines(name, server.base), text),
@@ -400,10 +400,20 @@ async def bench(n: int, runs: int, only: list[str]) -> list[tuple[str, str, int,
                 cases.append((f"{module} SDK {version} (stream=True)", lambda f=factory: f(server.base), text))
             else:
                 print(f"# {module} SDK not installed: skipped (pip install {module})", file=sys.stderr)
-            for label, make, expected in cases:
-                rates = await measure(make, n, runs, expected)
-                rows.append((name, label, n, rates))
-                print(f"  {name:9} {label:45} {statistics.median(rates):>10,.0f} events/s", file=sys.stderr)
+            clients = [(label, make(), expected) for label, make, expected in cases]
+            rates: dict[str, list[float]] = {label: [] for label, _, _ in clients}
+            try:
+                for attempt in range(runs + 1):  # round 0 is the warm-up
+                    for label, (run, _close), expected in clients:
+                        rate = await timed(run, n, expected)
+                        if attempt:
+                            rates[label].append(rate)
+            finally:
+                for _label, (_run, close), _expected in clients:
+                    await close()
+            for label, _, _ in clients:
+                rows.append((name, label, n, rates[label]))
+                print(f"  {name:9} {label:47} {statistics.median(rates[label]):>10,.0f} events/s", file=sys.stderr)
     return rows
 
 

@@ -156,13 +156,12 @@ class NDJSONDecoder:
             return []
         lines = (self._buffer + chunk).split(b"\n")
         self._buffer = lines.pop()
-        loads = json.loads
         return [loads(line) for line in lines if line.strip()]
 
     def close(self) -> list[Any]:
         """End of stream: decode a last line that has no newline."""
         tail, self._buffer = self._buffer, b""
-        return [json.loads(tail)] if tail.strip() else []
+        return [loads(tail)] if tail.strip() else []
 
     def feed_lines(self, chunk: bytes) -> list[bytes]:
         """Like ``feed``, but return the completed non-blank lines undecoded (the caller parses each)."""
