@@ -447,6 +447,7 @@ class AiAgentsApp(PanelsMixin, App):
         """Re-read the sidebar's threads (active or archived view)."""
         if self.backend is None or self.backend.conn is None or not self.is_running:
             return
+        await self.sidebar.filled()
         tree = self.sidebar.tree
         if tree.show_archived:
             nodes = [dict(t, parent_id=None, depth=0) for t in await self.backend.threads.list_archived()]
