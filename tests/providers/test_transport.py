@@ -176,3 +176,11 @@ async def test_providers_use_it_unless_a_proxy_is_configured(monkeypatch):
         assert not isinstance(proxied._client._transport, StreamingTransport)
     finally:
         await proxied.aclose()
+
+
+async def test_https_apis_keep_the_httpx_tls_stack():
+    cloud = get_provider("anthropic", api_key="test", base_url="https://api.anthropic.com")
+    try:
+        assert not isinstance(cloud._client._transport, StreamingTransport)
+    finally:
+        await cloud.aclose()

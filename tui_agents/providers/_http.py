@@ -88,8 +88,10 @@ class HTTPProvider(Provider):
         self._options = {k: v for k, v in options.items() if k not in unknown}
         # Look the key up even when optional: an OpenAI-compatible server may still want one.
         self._key: Secret | None = Secret(api_key) if api_key else (get_key(self.name) if self.name in ENV_VARS else None)
-        if transport is None and not urllib.request.getproxies():
-            # httpx's own transport is kept for proxies, which ours does not speak.
+        if transport is None and self.base_url.startswith("http://") and not urllib.request.getproxies():
+            # Our transport pays off where events arrive faster than one read each: a local or
+            # LAN server (Ollama, vLLM, LM Studio) over plain HTTP. The cloud APIs (https) and
+            # proxies keep httpx's own, battle-tested TLS and proxy stack.
             transport = StreamingTransport(max_idle_per_origin=10, keepalive_expiry=30.0)
         self._client = httpx.AsyncClient(
             timeout=_timeout(timeout),
