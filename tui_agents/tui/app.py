@@ -357,6 +357,15 @@ class AiAgentsApp(PanelsMixin, App):
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001
                 pass
+        try:
+            from pygments.lexers import get_lexer_by_name
+
+            # Pygments compiles a lexer's patterns on its first use (Python: ~40 ms): done here,
+            # the first code block of a reply does not stall the stream.
+            for language in ("python", "bash", "javascript", "json"):
+                get_lexer_by_name(language)
+        except Exception:  # noqa: BLE001 - highlighting still works, just later
+            pass
 
     async def _check_provider(self) -> None:
         """Decide whether chat can start: a key, or a reachable Ollama (and a model)."""

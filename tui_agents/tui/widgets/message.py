@@ -30,7 +30,7 @@ _NO_SPLIT_START = " \t-*+>|0123456789"
 SEGMENT_LINES = 12
 FLUSH_INTERVAL = 1 / 10
 # A frame that makes the reply taller (a layout and a scroll of the whole chat pane) comes at most this often.
-LAYOUT_INTERVAL = 1 / 4
+LAYOUT_INTERVAL = 1 / 3
 
 
 class NoSecondLayout:
