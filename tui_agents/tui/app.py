@@ -329,7 +329,7 @@ class AiAgentsApp(PanelsMixin, App):
             self.warm_up()
 
     async def _warm_up(self) -> None:
-        """Start the job queue, import the engine and load the tokenizer (in a thread)."""
+        """Start the job queue; import the engine, load the tokenizer and build the runner (in threads)."""
         await self.wait_ready()
         assert self.backend is not None
         if self.background_jobs and self.backend.job_queue is None:
@@ -346,6 +346,14 @@ class AiAgentsApp(PanelsMixin, App):
             await TokenCounter().load()  # the encoding is shared: the runner's counter finds it loaded
         except Exception:  # noqa: BLE001 - counting falls back to estimates
             pass
+        if self.provider_ok:
+            try:
+                # in a thread: its HTTP client builds SSL contexts (~100 ms) the UI should not wait for
+                await asyncio.to_thread(self.backend.runner, self.provider_name)
+            except Exception:  # noqa: BLE001 - the turn reports it
+                pass
+        # not needed to start a turn: a turn does not wait for it
+        self.run_worker(asyncio.to_thread(self._warm_lexers), name="warm-lexers", exit_on_error=False)
 
     @staticmethod
     def _import_engine() -> None:
@@ -357,11 +365,13 @@ class AiAgentsApp(PanelsMixin, App):
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001
                 pass
+
+    @staticmethod
+    def _warm_lexers() -> None:
+        """Compile the common code lexers: Pygments does it on first use (Python: ~40 ms), mid-stream otherwise."""
         try:
             from pygments.lexers import get_lexer_by_name
 
-            # Pygments compiles a lexer's patterns on its first use (Python: ~40 ms): done here,
-            # the first code block of a reply does not stall the stream.
             for language in ("python", "bash", "javascript", "json"):
                 get_lexer_by_name(language)
         except Exception:  # noqa: BLE001 - highlighting still works, just later
