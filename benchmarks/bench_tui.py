@@ -11,8 +11,10 @@ Cases:
 The provider is the repository's fake server (tests/fakes) speaking the Ollama protocol on
 127.0.0.1; one "token" is one streamed chunk of a few characters.
 
-    python benchmarks/bench_tui.py            # full size (about 2 minutes)
+    python benchmarks/bench_tui.py            # full size (about 3 minutes)
     python benchmarks/bench_tui.py --small    # quick run
+    python benchmarks/bench_tui.py --src DIR  # the app from another source tree, e.g. an older
+                                              # commit from `git archive COMMIT tui_agents | tar -x -C DIR`
 """
 
 from __future__ import annotations
@@ -67,10 +69,16 @@ class Tmux:
     def run(self, *args: str) -> str:
         return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True).stdout
 
+    src: Path | None = None  # run the app from this source tree instead of the installed one
+
     def start(self, command: str, env: dict[str, str]) -> None:
+        # Only these variables, like the shared harness: an inherited PYTHONDONTWRITEBYTECODE,
+        # say, would make every launch compile the app's modules again.
+        if Tmux.src is not None:
+            env = {**env, "PYTHONPATH": Tmux.src}
         exports = " ".join(f"{k}={v!s}" for k, v in env.items())
         self.run("new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT),
-                 f"env {exports} {command}; sleep 60")
+                 f"env -i PATH=/usr/local/bin:/usr/bin:/bin {exports} {command}; sleep 60")
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p")
@@ -129,8 +137,9 @@ async def make_db(path: Path, threads: int, messages: int) -> tuple[str, str]:
 
 def launch(tmux: Tmux, db: Path, home: Path, server: FakeLLMServer) -> float:
     env = {"OLLAMA_HOST": server.host_port, "HOME": home, "XDG_CONFIG_HOME": home / "c",
-           "XDG_DATA_HOME": home / "d", "XDG_CACHE_HOME": home / "cache",
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", "TERM": "xterm-256color"}
+           "XDG_DATA_HOME": home / "d", "XDG_CACHE_HOME": home / "cache", "XDG_STATE_HOME": home / "s",
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", "TERM": "xterm-256color",
+           "TIKTOKEN_CACHE_DIR": home / "tiktoken", "NO_PROXY": "127.0.0.1,localhost"}
     t0 = time.perf_counter()
     tmux.start(f"{APP} --provider ollama --model bench --db {db}", env)
     return t0
@@ -187,9 +196,14 @@ def bench_cpu_at_rate(workdir: Path, server: FakeLLMServer, seconds: float) -> l
     tmux = Tmux(workdir)
     try:
         launch(tmux, workdir / "rate.sqlite", workdir / "hrate", server)
-        tmux.wait_for("New chat with")
-        time.sleep(1.0)
+        tmux.wait_for("aiagents-tui")
         pid = tmux.app_pid()
+        time.sleep(0.5)  # what the shared harness does: idle from half a second after the ready marker
+        s0, ts = cpu_seconds(pid), time.perf_counter()
+        time.sleep(3)
+        idle_start = 100 * (cpu_seconds(pid) - s0) / (time.perf_counter() - ts)
+        rss_start = vm_hwm_mib(pid)
+        tmux.wait_for("New chat with")
         tokens = int((seconds + 4) * 50)
         server.script(Reply(text=reply_text(tokens, "RATEEND"), chunk_chars=5, delay=0.02))
         tmux.keys("rate test", literal=True)
@@ -205,7 +219,10 @@ def bench_cpu_at_rate(workdir: Path, server: FakeLLMServer, seconds: float) -> l
         idle = 100 * (cpu_seconds(pid) - i0) / (time.perf_counter() - t1)
     finally:
         tmux.kill()
-    return [("CPU while streaming at 50 tok/s (% of a core)", [pct]), ("CPU idle after the reply (%)", [idle])]
+    return [("CPU while streaming at 50 tok/s (% of a core)", [pct]),
+            ("CPU idle 0.5-3.5 s after start (%)", [idle_start]),
+            ("CPU idle after the reply (%)", [idle]),
+            ("peak RSS 3.5 s after start, before any key (MiB)", [rss_start])]
 
 
 def bench_open_thread(db: Path, thread_id: str, repeats: int) -> list[tuple[str, list[float]]]:
@@ -216,7 +233,12 @@ def bench_open_thread(db: Path, thread_id: str, repeats: int) -> list[tuple[str,
     times: list[float] = []
 
     async def run() -> None:
-        app = AiAgentsApp(db_path=db, provider="ollama", model="bench", config=AppConfig(), background_jobs=False)
+        import inspect
+
+        # as the command line runs it (an older tree given with --src may not know the option)
+        extra = {"freeze_gc": True} if "freeze_gc" in inspect.signature(AiAgentsApp).parameters else {}
+        app = AiAgentsApp(db_path=db, provider="ollama", model="bench", config=AppConfig(), background_jobs=False,
+                          **extra)
         async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
             await app.wait_ready()
             for _ in range(repeats):
@@ -243,7 +265,11 @@ def fmt(values: list[float]) -> tuple[str, str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="100 threads, one repeat, short streams")
+    parser.add_argument("--src", type=Path, help="source tree holding the tui_agents package to run")
     args = parser.parse_args()
+    if args.src is not None:
+        Tmux.src = args.src.resolve()
+        sys.path.insert(0, str(Tmux.src))
     threads, repeats = (100, 1) if args.small else (1000, 3)
     sizes = [500, 2000] if args.small else [2000, 8000]
     server = FakeLLMServer().start()

@@ -110,7 +110,8 @@ def _run_app(args: argparse.Namespace) -> int:
     from .tui.app import AiAgentsApp
 
     # The flag (or None) goes in as is: the app resolves the path after its first frame.
-    app = AiAgentsApp(db_path=args.db, provider=args.provider, model=args.model, theme_name=args.theme)
+    app = AiAgentsApp(db_path=args.db, provider=args.provider, model=args.model, theme_name=args.theme,
+                      freeze_gc=True)
     app.run()
     return app.return_code or 0
 

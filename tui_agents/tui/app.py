@@ -134,8 +134,10 @@ class AiAgentsApp(PanelsMixin, App):
         config_path: Path | None = None,
         format_time: Callable[[float], str] | None = None,
         background_jobs: bool = True,
+        freeze_gc: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_gc = freeze_gc
         self._db_flag = db_path
         self.cli_provider = provider
         self.cli_model = model
@@ -262,7 +264,7 @@ class AiAgentsApp(PanelsMixin, App):
     async def _startup(self) -> None:
         from ..errors import AgentError
 
-        config = self._load_config_safely()
+        config = await self._load_config_safely()
         self._apply_config(config)
         from ..config import resolve_db_path
 
@@ -279,17 +281,25 @@ class AiAgentsApp(PanelsMixin, App):
         self._db_ready.set()
         if self.current_thread_id is None:
             await self._show_welcome()
+        if self.freeze_gc:
+            import gc
+
+            # What exists now (Textual, the engine's modules, the first screen) lives as long as the
+            # app: frozen, a full collection no longer walks it (measured: 80 ms pauses down to 50).
+            gc.freeze()
         # Nothing else runs until the user types: the engine, the tokenizer and the job
         # queue load at the first key in the composer (see ``warm_up``), so an idle app idles.
         self.run_worker(self._check_provider(), name="provider-check", exit_on_error=False)
 
-    def _load_config_safely(self) -> AppConfig:
-        from ..config import AppConfig
+    async def _load_config_safely(self) -> AppConfig:
         from ..errors import ConfigError
 
         try:
-            return self.config
+            # in a thread: pydantic's import and the file read (~90 ms) would hold up the sidebar
+            return await asyncio.to_thread(lambda: self.config)
         except ConfigError as exc:
+            from ..config import AppConfig
+
             self.notify(str(exc), severity="error", timeout=15)
             self._config = AppConfig()
             return self._config
@@ -515,7 +525,7 @@ class AiAgentsApp(PanelsMixin, App):
         if untitled:
             previews = await self._load_previews(untitled)
             hits = [h if h.get("thread_title") else {**h, "thread_title": previews.get(h["thread_id"])} for h in hits]
-        self.sidebar.show_hits(event.query, hits)
+        await self.sidebar.show_hits(event.query, hits)
 
     def action_clear_search(self) -> None:
         self.sidebar.end_search()

@@ -269,7 +269,7 @@ class Sidebar(Vertical):
     async def _fill(self) -> None:
         search = Input(placeholder="Search (ctrl+f)", id="search")
         mode = Static(Text("Threads"), id="sidebar-mode", markup=False)
-        await self.mount_all([search, mode, ThreadTree(id="thread-tree"), SearchResults(id="search-results")])
+        await self.mount_all([search, mode, ThreadTree(id="thread-tree")])  # search results: at the first search
         self._filled_event().set()
 
     def _filled_event(self) -> asyncio.Event:
@@ -318,7 +318,10 @@ class Sidebar(Vertical):
         self.order = "best" if self.order == "newest" else "newest"
         self._request_search()
 
-    def show_hits(self, query: str, hits: list[dict[str, Any]]) -> None:
+    async def show_hits(self, query: str, hits: list[dict[str, Any]]) -> None:
+        """Show search hits in place of the threads."""
+        if not self.query(SearchResults):
+            await self.mount(SearchResults(id="search-results"))
         self.add_class("-searching")
         self.results.set_hits(hits)
         order = "best match" if self.order == "best" else "newest first"
