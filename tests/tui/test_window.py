@@ -52,13 +52,33 @@ async def test_scrolling_back_down_after_older_messages_were_loaded_shows_the_ne
         for _ in range(30):
             if newest in screen_text(app):
                 break
-            await pilot.press("end")
+            await pilot.press("pagedown")
             await pilot.pause(0.2)
         assert newest in screen_text(app)
         assert not pane.has_newer
         assert len(pane.views) <= bound
         positions = [v.record["position"] for v in pane.views]
         assert positions == sorted(positions) and positions == list(range(positions[0], positions[-1] + 1))
+
+
+async def test_end_jumps_to_the_newest_message_from_far_up_the_thread(ollama_env, make_app, monkeypatch):
+    monkeypatch.setattr(chat_pane_module, "MAX_VIEWS", 40)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        thread_id = await _thread_with_messages(app, 150)
+        await app.open_thread(thread_id)
+        pane = app.chat_pane
+        pane.focus()
+        for _ in range(30):
+            if pane.has_newer:
+                break
+            await pilot.press("home")
+            await pilot.pause(0.2)
+        assert pane.has_newer
+        await pilot.press("end")
+        await wait_until(pilot, lambda: "message 149 of the long thread" in screen_text(app), what="the newest message")
+        assert not pane.has_newer
 
 
 async def test_sending_while_scrolled_far_up_shows_the_end_of_the_thread_with_the_reply(

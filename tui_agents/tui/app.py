@@ -619,6 +619,10 @@ class AiAgentsApp(PanelsMixin, App):
             if self.chat_pane.thread_id == event.thread_id:
                 await self.chat_pane.append_newer(records, has_newer=has_newer)
 
+    async def on_chat_pane_jump_to_end(self, event: ChatPane.JumpToEnd) -> None:
+        if self.current_thread_id == event.thread_id:
+            await self.open_thread(event.thread_id)
+
     async def reload_current_thread(self) -> None:
         """Re-read the open thread from the store."""
         if self.current_thread_id:

@@ -60,6 +60,13 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
             self.thread_id = thread_id
             self.after = after
 
+    class JumpToEnd(Message):
+        """The user asked for the end of the thread while newer messages are outside the window."""
+
+        def __init__(self, thread_id: str) -> None:
+            super().__init__()
+            self.thread_id = thread_id
+
     class MenuRequested(Message):
         """The user asked for the menu of the selected message."""
 
@@ -270,8 +277,10 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         self._maybe_load_older()
 
     def action_scroll_end(self) -> None:
+        if self.has_newer and self.thread_id:
+            self.post_message(self.JumpToEnd(self.thread_id))  # the thread's end, not the window's
+            return
         super().action_scroll_end()
-        self._maybe_load_newer()
 
     def action_page_down(self) -> None:
         super().action_page_down()
