@@ -22,6 +22,26 @@ async def _thread_with_messages(app, count: int, title: str | None = None) -> st
     return thread["id"]
 
 
+async def _open_long_thread_scrolled_up(pilot):
+    """Open a 150-message thread and scroll up until its newest messages left the window."""
+    await pilot.app.open_thread(await _thread_with_messages(pilot.app, 150))
+    pane = await _scroll_up_until_trimmed(pilot)
+    assert pane.has_newer
+    return pane
+
+
+async def _scroll_up_until_trimmed(pilot):
+    """Press home in the chat until the window has dropped its newest messages; returns the pane."""
+    pane = pilot.app.chat_pane
+    pane.focus()
+    for _ in range(30):
+        if pane.has_newer:
+            break
+        await pilot.press("home")
+        await pilot.pause(0.2)
+    return pane
+
+
 def _contents(app) -> list[str]:
     return [v.record.get("content") or "" for v in app.chat_pane.views]
 
@@ -36,14 +56,7 @@ async def test_scrolling_back_down_after_older_messages_were_loaded_shows_the_ne
         await app.open_thread(thread_id)
         newest = "message 149 of the long thread"
         await wait_until(pilot, lambda: newest in screen_text(app), what="the newest message")
-        pane = app.chat_pane
-        pane.focus()
-        # scroll to the top until the window has dropped its newest messages
-        for _ in range(30):
-            if pane.has_newer:
-                break
-            await pilot.press("home")
-            await pilot.pause(0.2)
+        pane = await _scroll_up_until_trimmed(pilot)
         assert pane.has_newer, "the window never dropped its newest messages"
         bound = 40 + chat_pane_module.OLDER_PAGE  # the far end is pruned, a screen or so from the view
         await wait_until(pilot, lambda: len(pane.views) <= bound, what="a bounded window")
@@ -66,16 +79,7 @@ async def test_end_jumps_to_the_newest_message_from_far_up_the_thread(ollama_env
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        thread_id = await _thread_with_messages(app, 150)
-        await app.open_thread(thread_id)
-        pane = app.chat_pane
-        pane.focus()
-        for _ in range(30):
-            if pane.has_newer:
-                break
-            await pilot.press("home")
-            await pilot.pause(0.2)
-        assert pane.has_newer
+        pane = await _open_long_thread_scrolled_up(pilot)
         await pilot.press("end")
         await wait_until(pilot, lambda: "message 149 of the long thread" in screen_text(app), what="the newest message")
         assert not pane.has_newer
@@ -88,16 +92,7 @@ async def test_sending_while_scrolled_far_up_shows_the_end_of_the_thread_with_th
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        thread_id = await _thread_with_messages(app, 150)
-        await app.open_thread(thread_id)
-        pane = app.chat_pane
-        pane.focus()
-        for _ in range(30):
-            if pane.has_newer:
-                break
-            await pilot.press("home")
-            await pilot.pause(0.2)
-        assert pane.has_newer
+        pane = await _open_long_thread_scrolled_up(pilot)
         await send(pilot, "a new question")
         await wait_until(pilot, lambda: "fresh answer" in rendered_text(last_reply(app)), what="the reply")
         await wait_until(pilot, lambda: "fresh answer at the end" in screen_text(app), what="the reply on screen")

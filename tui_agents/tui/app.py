@@ -19,6 +19,9 @@ What other parts of the TUI (panels, screens) may use on the app object:
   other panels and screens and makes ``current_thread_id`` a property).
 - ``app.turns``: ``thread_id -> TurnState`` of running and finished turns.
 - ``app.format_time(ts)``: how times are shown (injected in tests).
+- ``app.warm_up()``: start (once) loading the engine, the tokenizer, the job queue and
+  the runner; returns the task. It runs at the first key typed in the composer and
+  before a turn; nothing runs after start-up until then, so an idle app stays idle.
 """
 
 from __future__ import annotations
