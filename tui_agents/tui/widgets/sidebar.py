@@ -45,7 +45,7 @@ def thread_label(thread: dict[str, Any]) -> Text:
     label = Text(no_wrap=True, overflow="ellipsis")
     kind = thread.get("fork_kind")
     if kind == "fork":
-        label.append("⑂ ", style="dim")
+        label.append("⇉ ", style="dim")  # a fork: the whole thread copied (arrows render in every font)
     elif kind == "branch":
         label.append("↳ ", style="dim")
     label.append(title)
