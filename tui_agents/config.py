@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -173,19 +172,10 @@ def load_config(path: Path | None = None) -> AppConfig:
 
 def save_config(config: AppConfig, path: Path | None = None) -> Path:
     """Write the settings atomically (temp file in the same dir, then ``os.replace``)."""
+    from .files import write_text_atomic
+
     path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = dumps_toml(config.model_dump(mode="json", exclude_none=True))
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, dumps_toml(config.model_dump(mode="json", exclude_none=True)))
     return path
 
 
