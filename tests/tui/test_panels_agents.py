@@ -137,7 +137,12 @@ def test_form_parsers():
     assert APP_ACTIONS[0][0] == "agents"
 
 
-def test_snapshot_agents_screen(snap_compare, tmp_path):
+def test_snapshot_agents_screen(snap_compare, tmp_path, monkeypatch):
+    from tui_agents.tools.builtin import BUILTIN_TOOLS
+    from tui_agents.tools.registry import default_registry
+
+    # The screen lists every registered tool; other test modules register theirs at import time.
+    monkeypatch.setattr(default_registry, "_tools", {tool.name: tool for tool in BUILTIN_TOOLS})
     db = tmp_path / "snap.db"
 
     async def seed():
