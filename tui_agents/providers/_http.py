@@ -6,7 +6,7 @@ import asyncio
 import json
 import random
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -21,6 +21,7 @@ from ..errors import (
 from ..secrets import ENV_VARS, Secret, env_var_for, get_key
 from ._errors import error_from_response, error_from_transport, safe_url, scrub
 from ._transport import StreamingTransport
+from ..types import Message, ToolDefinition
 from .base import Provider, StreamEvent
 from .models import DEFAULT_MODELS
 
@@ -124,8 +125,29 @@ class HTTPProvider(Provider):
         return None
 
     def _auth_headers(self, key: str | None) -> dict[str, str]:
-        """Headers carrying the key (added per request, so the client object never holds it)."""
-        return {}
+        """Headers carrying the key (added per request, so the client object never holds it).
+
+        A bearer token by default (OpenAI, and an Ollama behind an authenticating proxy).
+        """
+        return {"authorization": f"Bearer {key}"} if key else {}
+
+    chat_path: str = ""
+    """Where ``stream`` posts its request, relative to ``base_url``."""
+
+    def build_request(self, messages: Sequence[Message], system: str | None = None,
+                      tools: Sequence[ToolDefinition] | None = None, **options: Any) -> dict[str, Any]:
+        """The JSON body of one streaming chat request in this provider's wire format."""
+        raise NotImplementedError
+
+    def _new_parser(self) -> StreamParser:
+        """A fresh parser of this provider's stream (one per attempt)."""
+        raise NotImplementedError
+
+    def stream(self, messages: Sequence[Message], system: str | None = None,
+               tools: Sequence[ToolDefinition] | None = None, **options: Any) -> AsyncIterator[StreamEvent]:
+        """Stream one reply as typed events (the request is sent on the first iteration)."""
+        body = self.build_request(messages, system, tools, **options)
+        return self._stream(self.chat_path, body, self._new_parser)
 
     def _merged(self, options: Mapping[str, Any]) -> dict[str, Any]:
         merged = dict(self._options)

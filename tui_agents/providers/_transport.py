@@ -23,7 +23,6 @@ import re
 import ssl
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 

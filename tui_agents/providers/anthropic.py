@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ProviderError
@@ -229,6 +229,7 @@ class AnthropicProvider(HTTPProvider):
     """Claude through the Anthropic Messages API. Base URL: argument, ``ANTHROPIC_BASE_URL`` or the public API."""
 
     name = "anthropic"
+    chat_path = "/v1/messages"
     label = "Anthropic"
 
     def __init__(self, *, base_url: str | None = None, **kwargs: Any) -> None:
@@ -264,11 +265,8 @@ class AnthropicProvider(HTTPProvider):
         body.update(opts.get("extra_body") or {})
         return body
 
-    def stream(self, messages: Sequence[Message], system: str | None = None,
-               tools: Sequence[ToolDefinition] | None = None, **options: Any) -> AsyncIterator[StreamEvent]:
-        """Stream one reply as typed events (the request is sent on the first iteration)."""
-        body = self.build_request(messages, system, tools, **options)
-        return self._stream("/v1/messages", body, lambda: _AnthropicParser(self))
+    def _new_parser(self) -> _AnthropicParser:
+        return _AnthropicParser(self)
 
     async def list_models(self) -> list[str]:
         """Model ids from ``GET /v1/models``, following pages."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ProviderError
@@ -173,6 +173,7 @@ class OllamaProvider(HTTPProvider):
     """A local model through Ollama. Base URL: argument, ``OLLAMA_HOST`` or ``http://localhost:11434``."""
 
     name = "ollama"
+    chat_path = "/api/chat"
     label = "Ollama"
     key_required = False
 
@@ -180,9 +181,6 @@ class OllamaProvider(HTTPProvider):
         url = ollama_base_url(base_url) if base_url else ollama_base_url()
         super().__init__(base_url=url, **kwargs)
 
-    def _auth_headers(self, key: str | None) -> dict[str, str]:
-        # A key is only for an Ollama behind an authenticating proxy.
-        return {"authorization": f"Bearer {key}"} if key else {}
 
     def build_request(self, messages: Sequence[Message], system: str | None = None,
                       tools: Sequence[ToolDefinition] | None = None, **options: Any) -> dict[str, Any]:
@@ -210,11 +208,8 @@ class OllamaProvider(HTTPProvider):
         body.update(opts.get("extra_body") or {})
         return body
 
-    def stream(self, messages: Sequence[Message], system: str | None = None,
-               tools: Sequence[ToolDefinition] | None = None, **options: Any) -> AsyncIterator[StreamEvent]:
-        """Stream one reply as typed events (the request is sent on the first iteration)."""
-        body = self.build_request(messages, system, tools, **options)
-        return self._stream("/api/chat", body, lambda: _OllamaParser(self))
+    def _new_parser(self) -> _OllamaParser:
+        return _OllamaParser(self)
 
     async def list_models(self) -> list[str]:
         """Installed model names from ``GET /api/tags``."""

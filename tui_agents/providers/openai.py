@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ProviderError
@@ -205,6 +205,7 @@ class OpenAIProvider(HTTPProvider):
     """
 
     name = "openai"
+    chat_path = "/chat/completions"
     label = "OpenAI"
 
     def __init__(self, *, base_url: str | None = None, **kwargs: Any) -> None:
@@ -213,8 +214,6 @@ class OpenAIProvider(HTTPProvider):
         self.key_required = not self.custom_base_url
         super().__init__(base_url=url, **kwargs)
 
-    def _auth_headers(self, key: str | None) -> dict[str, str]:
-        return {"authorization": f"Bearer {key}"} if key else {}
 
     def build_request(self, messages: Sequence[Message], system: str | None = None,
                       tools: Sequence[ToolDefinition] | None = None, **options: Any) -> dict[str, Any]:
@@ -239,11 +238,8 @@ class OpenAIProvider(HTTPProvider):
         body.update(opts.get("extra_body") or {})
         return body
 
-    def stream(self, messages: Sequence[Message], system: str | None = None,
-               tools: Sequence[ToolDefinition] | None = None, **options: Any) -> AsyncIterator[StreamEvent]:
-        """Stream one reply as typed events (the request is sent on the first iteration)."""
-        body = self.build_request(messages, system, tools, **options)
-        return self._stream("/chat/completions", body, lambda: _OpenAIParser(self))
+    def _new_parser(self) -> _OpenAIParser:
+        return _OpenAIParser(self)
 
     async def list_models(self) -> list[str]:
         """Model ids from ``GET {base}/models``, sorted."""
