@@ -92,7 +92,7 @@ async def test_sending_while_scrolled_far_up_shows_the_end_of_the_thread_with_th
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        pane = await _open_long_thread_scrolled_up(pilot)
+        await _open_long_thread_scrolled_up(pilot)
         await send(pilot, "a new question")
         await wait_until(pilot, lambda: "fresh answer" in rendered_text(last_reply(app)), what="the reply")
         await wait_until(pilot, lambda: "fresh answer at the end" in screen_text(app), what="the reply on screen")

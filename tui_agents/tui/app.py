@@ -42,7 +42,7 @@ from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.worker import Worker
 
-from .backend import PAGE, Backend, TurnState
+from .backend import Backend, TurnState
 from .panels import PANEL_ACTIONS, PANEL_BINDINGS, PanelsMixin
 from .screens.main import MainScreen, TitleBar
 from .widgets.chat_pane import FIRST_PAGE, NEWER_PAGE, OLDER_PAGE, ChatPane
