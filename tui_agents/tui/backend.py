@@ -183,6 +183,10 @@ class Backend:
             self._runners[name] = runner
         return runner
 
+    def runners(self) -> list[Any]:
+        """The runners built so far (one per provider)."""
+        return list(self._runners.values())
+
     def forget_providers(self) -> None:
         """Drop cached clients and runners (after keys or base URLs change)."""
         old = list(self._providers.values())

@@ -171,9 +171,8 @@ class PanelsMixin(_AppBase):
         return backend.agent_id if backend is not None else None
 
     def _runners(self) -> list[Any]:
-        # The backend caches one runner per provider and has no public list of them.
         backend = self.backend
-        return list(getattr(backend, "_runners", {}).values()) if backend is not None else []
+        return backend.runners() if backend is not None else []
 
     def _token_counter(self) -> Any:
         if self._panel_counter is None:
