@@ -71,7 +71,8 @@ async def test_a_regeneration_that_writes_nothing_keeps_the_old_reply(messages, 
     assert await _shown(messages, thread["id"]) == ["Hi", "Hello!"]  # shown until the new reply starts
     await messages.end_alternative(begun)
     assert await _shown(messages, thread["id"]) == ["Hi", "Hello!"]
-    assert (await messages.alternatives(old["id"]))["count"] == 1
+    assert await messages.alternatives(old["id"]) is None
+    assert await messages.alternative_slots(thread["id"]) == {}
 
 
 async def test_no_reply_to_set_aside_gives_none(messages, thread):

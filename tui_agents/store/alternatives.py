@@ -106,9 +106,17 @@ def begin(db: sqlite3.Connection, thread_id: str) -> dict[str, Any] | None:
 
 
 def end(db: sqlite3.Connection, thread_id: str, slot: int) -> None:
-    """After a regeneration: a reply still marked as being replaced (no new reply came) is chosen again."""
+    """After a regeneration: a reply still marked as being replaced (no new reply came) is chosen again.
+
+    A slot left with one alternative is a plain reply again.
+    """
     db.execute("UPDATE messages SET alt_state = ? WHERE thread_id = ? AND position >= ? AND alt_state = ?",
                (CHOSEN, thread_id, slot, REPLACING))
+    top = db.execute("SELECT max(alt_index) FROM messages WHERE thread_id = ? AND position >= ? AND alt_slot = ?",
+                     (thread_id, slot, slot)).fetchone()[0]
+    if top == 0:
+        db.execute("UPDATE messages SET alt_slot = NULL, alt_index = NULL WHERE thread_id = ? AND position >= ? "
+                   "AND alt_slot = ?", (thread_id, slot, slot))
 
 
 def _slot_of(db: sqlite3.Connection, message_id: str) -> tuple[str, int | None]:
