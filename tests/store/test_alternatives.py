@@ -40,6 +40,9 @@ async def test_selecting_an_alternative_changes_what_list_and_light_rows_return(
     await _regenerate(messages, thread["id"], ("assistant", "Blue"))
     await _regenerate(messages, thread["id"], ("assistant", "Green"))
     assert (await messages.alternatives(first["id"]))["count"] == 3
+    # a search hit in an alternative not shown: the app can show the alternative it belongs to
+    hit = (await messages.alternatives(first["id"]))
+    assert (hit["index"], hit["own"]) == (2, 0)
     chosen = await messages.select_alternative(first["id"], 0)
     assert (chosen["index"], chosen["count"]) == (0, 3)
     assert await _shown(messages, thread["id"]) == ["Name a colour", "Red"]
@@ -129,3 +132,14 @@ async def test_a_regeneration_that_crashed_before_its_first_token_still_shows_th
     await _regenerate(messages, thread["id"], ("assistant", "Hey!"))  # the next try works as usual
     assert await _shown(messages, thread["id"]) == ["Hi", "Hey!"]
     assert [s["count"] for s in (await messages.alternative_slots(thread["id"])).values()] == [2]
+
+
+async def test_search_finds_a_reply_that_is_not_shown_and_says_which_alternative_it_is(threads, messages, thread):
+    await messages.add(thread["id"], "user", "Name a colour")
+    first = await messages.add(thread["id"], "assistant", "Vermilion")
+    await _regenerate(messages, thread["id"], ("assistant", "Cobalt"))
+    (hit,) = await threads.search("vermilion")
+    assert hit["message_id"] == first["id"]
+    found = await messages.alternatives(hit["message_id"])
+    await messages.select_alternative(hit["message_id"], found["own"])
+    assert await _shown(messages, thread["id"]) == ["Name a colour", "Vermilion"]

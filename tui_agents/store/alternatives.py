@@ -143,9 +143,12 @@ def _describe(rows: list[_Row]) -> dict[str, Any]:
 
 
 def info(db: sqlite3.Connection, message_id: str) -> dict[str, Any] | None:
-    """The alternatives of the slot holding ``message_id``; None when it has none."""
+    """The alternatives of the slot holding ``message_id``, plus ``own`` (the one it belongs to); None if none."""
     thread_id, slot = _slot_of(db, message_id)
-    return None if slot is None else _describe(_slot_rows(db, thread_id, slot))
+    if slot is None:
+        return None
+    rows = _slot_rows(db, thread_id, slot)
+    return {**_describe(rows), "own": next(r.index for r in rows if r.id == message_id)}
 
 
 def select(db: sqlite3.Connection, message_id: str, index: int) -> dict[str, Any]:

@@ -323,7 +323,10 @@ class MessageStore:
         return await write(self.conn, alternatives.select, message_id, index)
 
     async def alternatives(self, message_id: str) -> dict[str, Any] | None:
-        """``{"index", "count", "message_ids"}`` of the slot holding ``message_id``; None when it has one reply."""
+        """``{"index", "count", "message_ids", "own"}`` of the slot holding ``message_id``; None if it has one reply.
+
+        ``index`` is the chosen alternative, ``own`` the one ``message_id`` belongs to (e.g. a search hit's).
+        """
         return await run(self.conn, alternatives.info, message_id)
 
     async def alternative_slots(self, thread_id: str) -> dict[str, dict[str, Any]]:
