@@ -169,7 +169,8 @@ def select(db: sqlite3.Connection, message_id: str, index: int) -> dict[str, Any
 def slots(db: sqlite3.Connection, thread_id: str) -> dict[str, dict[str, Any]]:
     """Every slot of a thread with alternatives, keyed by the first shown message of its chosen one."""
     rows = [_Row(*r) for r in db.execute(
-        "SELECT id, position, alt_slot, alt_index, alt_state FROM messages "
+        # the partial index holds only rows with alternatives: a long thread's other messages are never read
+        "SELECT id, position, alt_slot, alt_index, alt_state FROM messages INDEXED BY messages_alternatives "
         "WHERE thread_id = ? AND alt_slot IS NOT NULL ORDER BY position", (thread_id,))]
     by_slot: dict[int, list[_Row]] = {}
     for row in rows:

@@ -194,6 +194,8 @@ def reply_writers_alternatives_drafts(db: sqlite3.Connection) -> None:
         "ALTER TABLE messages ADD COLUMN alt_slot INTEGER",
         "ALTER TABLE messages ADD COLUMN alt_index INTEGER",
         "ALTER TABLE messages ADD COLUMN alt_state INTEGER NOT NULL DEFAULT 0",
+        # few rows have alternatives: listing a thread's slots never walks its other messages
+        "CREATE INDEX messages_alternatives ON messages(thread_id, alt_slot) WHERE alt_slot IS NOT NULL",
         """CREATE TABLE drafts(
             thread_id TEXT PRIMARY KEY,  -- '' is the new chat that has no thread yet
             text TEXT NOT NULL,
