@@ -143,3 +143,22 @@ async def test_search_finds_a_reply_that_is_not_shown_and_says_which_alternative
     found = await messages.alternatives(hit["message_id"])
     await messages.select_alternative(hit["message_id"], found["own"])
     assert await _shown(messages, thread["id"]) == ["Name a colour", "Vermilion"]
+
+
+async def test_a_copy_says_where_it_came_from_for_the_chat_header(threads, messages, thread):
+    await threads.rename(thread["id"], "Colours")
+    await messages.add(thread["id"], "user", "Name a colour")
+    await messages.add(thread["id"], "assistant", "Red")
+    await _regenerate(messages, thread["id"], ("assistant", "Blue"))
+    asked = await messages.add(thread["id"], "user", "Another")
+    await messages.add(thread["id"], "assistant", "Green")
+    branch = await threads.branch(thread["id"], asked["id"])
+    assert branch["title"] == "Colours (branch at 3)"  # the hidden "Red" is not counted
+    assert await threads.origin(branch["id"]) == {
+        "kind": "branch", "thread_id": thread["id"], "title": "Colours", "trashed": False,
+        "message_id": asked["id"], "at": 3}
+    fork = await threads.fork(branch["id"])
+    assert (await threads.origin(fork["id"]))["kind"] == "fork"
+    assert await threads.origin(thread["id"]) is None
+    await threads.delete(thread["id"])
+    assert await threads.origin(branch["id"]) is None

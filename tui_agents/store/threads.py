@@ -225,6 +225,28 @@ class ThreadStore:
 
         return await run(self.conn, select)
 
+    async def origin(self, id: str) -> dict[str, Any] | None:
+        """Where a fork or branch came from, for the chat header; None for an original or when its source is gone.
+
+        ``{"kind": "fork"|"branch", "thread_id", "title", "trashed", "message_id", "at"}``: ``at`` is the number of
+        the shown message in the source the copy was taken at (None when that message is gone).
+        """
+
+        def select(db: sqlite3.Connection) -> dict[str, Any] | None:
+            thread = _get(db, id)
+            if thread["forked_from"] is None:
+                return None
+            source = _get(db, thread["forked_from"])
+            row = db.execute("SELECT position FROM messages WHERE id = ? AND thread_id = ?",
+                             (thread["forked_from_message"], source["id"])).fetchone()
+            at = None if row is None else db.execute(
+                f"SELECT count(*) FROM messages AS m WHERE m.thread_id = ? AND m.position <= ? AND {VISIBLE}",
+                (source["id"], row[0])).fetchone()[0]
+            return {"kind": thread["fork_kind"], "thread_id": source["id"], "title": source["title"],
+                    "trashed": source["trashed_at"] is not None, "message_id": thread["forked_from_message"], "at": at}
+
+        return await run(self.conn, select)
+
     async def tree(self, user_id: str | None = None, include_archived: bool = False) -> list[TreeNode]:
         """Visible threads in drawing order: roots by latest activity, each followed by its forks (depth-first).
 
