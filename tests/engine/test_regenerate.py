@@ -98,3 +98,31 @@ async def test_agent_regenerate_answers_the_current_thread_again(fake_llm):
         assert [m["content"] for m in history] == ["Count", "Two."]
         info = await MessageStore(agent.conn).alternatives(history[-1]["id"])
         assert (info["index"], info["count"]) == (1, 2)
+
+
+async def test_a_reply_with_tool_calls_is_regenerated_and_chosen_again_as_one_alternative(conn, providers, fake_llm):
+    from tests.fakes import ToolCallSpec
+    from tui_agents.tools import tool
+
+    @tool(description="The time now (test).", name="regen_clock")
+    def regen_clock() -> str:
+        return "12:00"
+
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("regen_clock", {})]), Reply(text="It is noon."),
+                    Reply(text="No idea."), Reply(text="ok"))
+    thread_id = await new_thread(conn)
+    runner = runner_for(conn, providers("ollama"), tools=[regen_clock])
+    await runner.run(thread_id, "u", "What time is it?")
+    first = await rows(conn, thread_id)
+    assert [m["role"] for m in first] == ["user", "assistant", "tool", "assistant"]
+
+    assert await runner.regenerate(thread_id, "u") == "No idea."
+    assert [m["content"] for m in await rows(conn, thread_id)] == ["What time is it?", "No idea."]
+    assert await MessageStore(conn).tool_calls(thread_id) == []
+
+    await MessageStore(conn).select_alternative(first[1]["id"], 0)
+    await runner.run(thread_id, "u", "Thanks")
+    body = [r for r in fake_llm.requests if r.path == "/api/chat"][-1].body
+    assert [m["role"] for m in body["messages"] if m["role"] != "system"] == [
+        "user", "assistant", "tool", "assistant", "user"]
+    assert "No idea." not in str(body)
