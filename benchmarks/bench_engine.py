@@ -111,6 +111,36 @@ def _row(case: str, times: list[float]) -> str:
     return f"{case:<44} {len(times):>5} {p50:>8.2f} {p95:>8.2f}"
 
 
+async def _stall_watch_cost(events: int = 20000) -> tuple[float, float]:
+    """Microseconds per stream event read directly and through the runner's stall watch (median of 5)."""
+    from tui_agents.runner import _StallWatch
+
+    class _Writer:
+        id = None
+
+    async def stream() -> AsyncIterator[int]:
+        for i in range(events):
+            yield i
+            if i % 8 == 0:
+                await asyncio.sleep(0)  # a network read suspends now and then
+
+    async def direct() -> None:
+        async for _ in stream():
+            pass
+
+    async def watched() -> None:
+        async for _ in _StallWatch(stream(), 20.0, "thr", _Writer()).events():  # type: ignore[arg-type]
+            pass
+
+    costs: dict[str, list[float]] = {"direct": [], "watched": []}
+    for _ in range(5):
+        for name, run in (("direct", direct), ("watched", watched)):
+            started = time.perf_counter()
+            await run()
+            costs[name].append((time.perf_counter() - started) / events * 1e6)
+    return statistics.median(costs["direct"]), statistics.median(costs["watched"])
+
+
 async def main(turns: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         conn = await connect(Path(tmp) / "bench.db")
@@ -118,6 +148,8 @@ async def main(turns: int) -> None:
         await UserMemoryStore(conn).set("bench", "style", "concise", category="preferences")
         cases = [
             ("turn, last_n(20), auth, user facts", {"memory": get_memory_strategy("last_n", n=20)}),
+            ("same, stall watch off (stall_after=None)", {"memory": get_memory_strategy("last_n", n=20),
+                                                          "stall_after": None}),
             ("turn, token_window(8000)", {"memory": get_memory_strategy("token_window", max_tokens=8000)}),
             ("turn with one tool call (2 provider calls)", {
                 "memory": get_memory_strategy("last_n", n=20),
@@ -130,6 +162,8 @@ async def main(turns: int) -> None:
             times = await _case(conn, f"bench{index}", turns, **kw)
             print(_row(case, times))
         await conn.close()
+    plain, watched = await _stall_watch_cost()
+    print(f"stall watch: {plain:.2f} us/event read directly, {watched:.2f} us/event through the watch")
 
 
 if __name__ == "__main__":

@@ -151,6 +151,17 @@ class Agent:
                 elif isinstance(event, TurnFailed):
                     raise event.error
 
+    async def regenerate(self, thread_id: str | None = None, user_id: str | None = None) -> str:
+        """Answer the last message of a thread (the current one by default) again; the old reply stays an alternative."""
+        uid = user_id or self.user_id
+        thread_id = thread_id or self._thread_id
+        if thread_id is None:
+            raise InvalidArgumentError("There is no conversation to regenerate yet; send a message first.")
+        async with self._lock:
+            if self._runner is None:
+                await self._open()
+        return await self._runner.regenerate(thread_id, uid)
+
     async def _prepare_thread(self, user_id: str) -> str:
         """Open the database and agent record on first use, and create the thread lazily."""
         async with self._lock:

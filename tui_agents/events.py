@@ -134,3 +134,41 @@ TurnEvent = (
     | TurnFinished
     | TurnFailed
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AlternativeStarted:
+    """A regeneration began: the new reply becomes alternative ``index`` of ``count`` on the old reply's slot.
+
+    ``replaces_message_id`` is the first message of the reply shown until now (None if none was shown);
+    it stays shown until the new reply's first text arrives, and stays stored as another alternative.
+    """
+
+    thread_id: str
+    replaces_message_id: str | None
+    index: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStalled:
+    """No data came from the provider for ``seconds`` in the middle of a reply (``since`` is the last data's time)."""
+
+    thread_id: str
+    message_id: str | None
+    seconds: float
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class StreamResumed:
+    """Data came again after a ``StreamStalled``; the stream was silent for ``stalled_for`` seconds."""
+
+    thread_id: str
+    message_id: str | None
+    stalled_for: float
+
+
+# Events added after the first release, kept out of the union above so each addition stays a local edit.
+TurnEvent = TurnEvent | AlternativeStarted | StreamStalled | StreamResumed  # type: ignore[misc]
+__all__ += ["AlternativeStarted", "StreamStalled", "StreamResumed"]

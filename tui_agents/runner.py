@@ -34,9 +34,12 @@ from .errors import (
     ToolError,
 )
 from .events import (
+    AlternativeStarted,
     GuardrailFlagged,
     MessageSaved,
     RateLimitWait,
+    StreamResumed,
+    StreamStalled,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
@@ -223,6 +226,78 @@ class _ReplyWriter:
         return self.id
 
 
+_END = object()
+_STALLED = object()
+
+
+class _StallWatch:
+    """Reads a provider stream in its own task, so a silence of ``after`` seconds mid-reply can be reported.
+
+    The stream lives wholly in the reader task (opened, read and closed there). The reader stamps each
+    event; one timer, armed at the first event and re-armed lazily, queues a stall marker when the last
+    event is ``after`` seconds old. Per event the cost is a queue put and a time stamp.
+    """
+
+    def __init__(self, stream: AsyncIterator[Any], after: float, thread_id: str, writer: _ReplyWriter) -> None:
+        self._stream = stream
+        self._after = after
+        self._thread_id = thread_id
+        self._writer = writer
+        # (event or marker, error, loop time: of the event, or of the last event before a stall)
+        self._queue: asyncio.Queue[tuple[Any, BaseException | None, float]] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._last = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def _read(self) -> None:
+        try:
+            async with aclosing(self._stream) as events:  # type: ignore[type-var]
+                async for event in events:
+                    self._last = self._loop.time()
+                    if self._timer is None:
+                        self._timer = self._loop.call_at(self._last + self._after, self._check)
+                    self._queue.put_nowait((event, None, self._last))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the reading side, which raises it as the stream would have
+            self._queue.put_nowait((_END, exc, 0.0))
+            return
+        self._queue.put_nowait((_END, None, 0.0))
+
+    def _check(self) -> None:
+        if self._loop.time() - self._last >= self._after:
+            self._timer = None  # the next event re-arms it
+            self._queue.put_nowait((_STALLED, None, self._last))
+        else:
+            self._timer = self._loop.call_at(self._last + self._after, self._check)
+
+    async def events(self) -> AsyncIterator[Any]:
+        """The stream's events with the stall events between them; the stream's error is raised here."""
+        reader = asyncio.create_task(self._read())
+        silent_since: float | None = None
+        try:
+            while True:
+                item, error, stamp = await self._queue.get()
+                if item is _END:
+                    if error is not None:
+                        raise error
+                    return
+                if item is _STALLED:
+                    silent_since = stamp
+                    silent = self._loop.time() - stamp
+                    yield StreamStalled(self._thread_id, self._writer.id, silent, time.time() - silent)
+                    continue
+                if silent_since is not None:
+                    yield StreamResumed(self._thread_id, self._writer.id, stamp - silent_since)
+                    silent_since = None
+                yield item
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            reader.cancel()
+            await _land(asyncio.wait([reader]))
+
+
 def _to_message(record: Mapping[str, Any]) -> Message:
     """A stored record as a provider message; ``model_construct`` because store rows are already valid."""
     role = record["role"]
@@ -291,6 +366,7 @@ class AgentRunner:
         tool_timeout: float | None = None,
         user_memory: bool = True,
         flush_interval: float = 0.25,
+        stall_after: float | None = 20.0,
     ) -> None:
         from .store import AgentStore, MessageStore, ThreadStore, UserMemoryStore
 
@@ -310,6 +386,7 @@ class AgentRunner:
         self.tool_timeout = tool_timeout
         self.user_memory = user_memory
         self.flush_interval = flush_interval
+        self.stall_after = stall_after  # seconds without data mid-reply before StreamStalled; None: never
         self._tool_items = list(tools) if tools is not None else None
         self._messages = MessageStore(conn)
         self._threads = ThreadStore(conn)
@@ -369,6 +446,18 @@ class AgentRunner:
         """Answer the thread's last user message without saving a new one (regenerate, retry)."""
         return self._turn(thread_id, user_id, None)
 
+    async def regenerate(self, thread_id: str, user_id: str) -> str:
+        """Answer the thread's last user message again as a new alternative of its last reply; returns the text."""
+        return await self._final_text(self.regenerate_stream(thread_id, user_id))
+
+    def regenerate_stream(self, thread_id: str, user_id: str) -> AsyncIterator[TurnEvent]:
+        """Like ``resume_stream``, but the reply it replaces stays on the same slot as another alternative.
+
+        Starts with ``AlternativeStarted`` when there was a reply to keep; choose between them later with
+        ``MessageStore.select_alternative``. A regeneration that writes no reply leaves the old one chosen.
+        """
+        return self._regenerate(thread_id, user_id)
+
     @staticmethod
     async def _final_text(stream: AsyncIterator[TurnEvent]) -> str:
         async with aclosing(stream) as events:  # type: ignore[type-var]
@@ -389,6 +478,25 @@ class AgentRunner:
             async with aclosing(self._turn_steps(thread_id, user_id, text)) as events:
                 async for event in events:
                     yield event
+
+    async def _regenerate(self, thread_id: str, user_id: str) -> AsyncIterator[TurnEvent]:
+        lock = self._thread_locks.setdefault(thread_id, asyncio.Lock())
+        async with lock:
+            try:
+                await self._authorize(user_id, thread_id)  # before setting anything aside
+                begun = await self._messages.begin_alternative(thread_id)
+            except AgentError as exc:
+                yield TurnFailed(thread_id, None, exc)
+                return
+            try:
+                if begun is not None:
+                    yield AlternativeStarted(thread_id, begun["replaces"], begun["index"], begun["count"])
+                async with aclosing(self._turn_steps(thread_id, user_id, None)) as events:
+                    async for event in events:
+                        yield event
+            finally:
+                if begun is not None:
+                    await _land(self._messages.end_alternative(begun))
 
     async def _turn_steps(self, thread_id: str, user_id: str, text: str | None) -> AsyncIterator[TurnEvent]:
         turn: _Turn | None = None
@@ -595,9 +703,11 @@ class AgentRunner:
             list(turn.history), system=turn.system, tools=list(turn.setup.definitions) or None, **options
         )
         try:
-            async with aclosing(stream) as events:  # type: ignore[type-var]
+            async with aclosing(self._watch_stalls(turn, stream, writer)) as events:
                 async for event in events:
-                    if isinstance(event, TextDeltaEvent):
+                    if isinstance(event, (StreamStalled, StreamResumed)):
+                        yield event
+                    elif isinstance(event, TextDeltaEvent):
                         if event.text:
                             yield TextDelta(turn.thread_id, await writer.append(event.text), event.text)
                     elif isinstance(event, ToolCallEndEvent):
@@ -626,6 +736,12 @@ class AgentRunner:
             await self.rate_limiter.record(turn.key, usage.total_tokens)
         yield UsageReported(turn.thread_id, usage, turn.model or None)
         yield MessageSaved(turn.thread_id, result.message_id or "", "assistant", "complete")
+
+    def _watch_stalls(self, turn: _Turn, stream: AsyncIterator[Any], writer: _ReplyWriter) -> AsyncIterator[Any]:
+        """The provider's events, plus ``StreamStalled``/``StreamResumed`` around a silence mid-reply."""
+        if not self.stall_after:
+            return stream
+        return _StallWatch(stream, self.stall_after, turn.thread_id, writer).events()
 
     async def _wait_for_rate_limit(self, turn: _Turn) -> AsyncIterator[TurnEvent]:
         """Reserve a request with the limiter, announcing each wait before sleeping it."""

@@ -112,7 +112,7 @@ async def test_fork_copies_content_order_and_tool_calls_and_records_lineage(thre
     assert (await threads.get_stats(fork["id"]))["forked_from"] == thread["id"]
     assert [m["id"] for m in await messages.tool_calls(fork["id"])] == [copied[2]["id"]]
     untitled = await threads.fork(thread["id"])
-    assert untitled["title"] == "Original"
+    assert (untitled["title"], untitled["title_source"]) == ("Original (fork)", "user")
 
 
 async def test_branch_copies_up_to_and_including_the_message(threads, messages, thread):

@@ -321,7 +321,9 @@ async def test_a_reply_left_streaming_by_a_crash_is_interrupted_at_the_next_star
         thread = await ThreadStore(conn).create(agent["id"], user_id="local")
         await MessageStore(conn).add(thread["id"], "user", "hello")
         reply = await MessageStore(conn).add(thread["id"], "assistant", "half a rep", status="streaming")
-        await conn.execute("UPDATE messages SET updated_at = updated_at - 3600 WHERE id = ?", (reply["id"],))
+        # as a version that recorded no writer process left it, idle for an hour (this test process is alive)
+        await conn.execute("UPDATE messages SET updated_at = updated_at - 3600, writer = NULL WHERE id = ?",
+                           (reply["id"],))
         await conn.commit()
     finally:
         await conn.close()

@@ -13,8 +13,10 @@ from tui_agents.store.agents import AgentStore
 from tui_agents.store.auth import Auth
 from tui_agents.store.db import StoreError, connect
 from tui_agents.store.documents import DocumentStore
+from tui_agents.store.drafts import DraftStore
 from tui_agents.store.ids import new_id
 from tui_agents.store.messages import MessageStore
+from tui_agents.store.state import StateStore
 from tui_agents.store.threads import ThreadStore
 from tui_agents.store.user_memory import UserMemoryStore
 
@@ -28,6 +30,8 @@ __all__ = [
     "DocumentStore",
     "Auth",
     "StoreError",
+    "DraftStore",
+    "StateStore",
 ]
 
 

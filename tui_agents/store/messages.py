@@ -16,17 +16,21 @@ import aiosqlite
 
 from tui_agents.errors import InvalidArgumentError, NotFoundError
 from tui_agents.store.db import run, write
+from tui_agents.store import alternatives
 from tui_agents.store.ids import new_id
+from tui_agents.store.process import current_writer, writer_alive
 from tui_agents.store.records import (
     LightMessage, MessageRecord, dumps, fetch_all, fetch_one, loads, now, storable,
 )
 from tui_agents.store.sharing import Lineage, collect_garbage, holders, released_by
 
-__all__ = ["MessageStore", "ROLES", "STATUSES"]
+__all__ = ["MessageStore", "ROLES", "STATUSES", "APP_CLOSED"]
 
 ROLES = ("system", "user", "assistant", "tool")
 STATUSES = ("complete", "streaming", "interrupted", "error")
 _CHUNK = 500
+# meta["interrupted_reason"] of a reply cut off because its process ended (a crash, kill -9), not a user stop
+APP_CLOSED = "app_closed"
 
 SELECT_MESSAGE = (
     "SELECT m.id, m.thread_id, m.position, m.role, c.text AS content, m.tool_calls, m.tool_call_id, m.status, "
@@ -130,7 +134,7 @@ def _window(db: sqlite3.Connection, select: str, thread_id: str, limit: int | No
             before: int | None) -> list[sqlite3.Row]:
     """Rows of a thread in conversation order; with limit, the last ``limit`` before position ``before``."""
     require_thread(db, thread_id)
-    where, params = " WHERE m.thread_id = ?", [thread_id]
+    where, params = f" WHERE m.thread_id = ? AND {alternatives.VISIBLE}", [thread_id]
     if before is not None:
         where += " AND m.position < ?"
         params.append(int(before))
@@ -171,6 +175,7 @@ class MessageStore:
                 "model, usage, guardrail, meta, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (message_id, thread_id, position, role, content_id, *cols, ts, ts))
             db.execute("UPDATE threads SET updated_at = max(updated_at, ?) WHERE id = ?", (ts, thread_id))
+            after_insert(db, thread_id, position, role, status)
             return MessageRecord(  # type: ignore[typeddict-item]  # role and status were checked above
                 id=message_id, thread_id=thread_id, position=position, role=role, content=text,
                 tool_calls=loads(cols[0]) or [], tool_call_id=tool_call_id, status=status,
@@ -215,6 +220,8 @@ class MessageStore:
         sets: dict[str, Any] = {}
         if status is not None:
             sets["status"] = _check_status(status)
+            if status == "streaming":
+                sets["writer"] = current_writer()
         if usage is not None:
             sets["usage"] = _usage(usage)
         if guardrail is not None:
@@ -258,7 +265,8 @@ class MessageStore:
 
         def select(db: sqlite3.Connection) -> int:
             require_thread(db, thread_id)
-            return db.execute("SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,)).fetchone()[0]
+            return db.execute(f"SELECT count(*) FROM messages AS m WHERE thread_id = ? AND {alternatives.VISIBLE}",
+                              (thread_id,)).fetchone()[0]
 
         return await run(self.conn, select)
 
@@ -267,27 +275,68 @@ class MessageStore:
 
         def select(db: sqlite3.Connection) -> list[sqlite3.Row]:
             require_thread(db, thread_id)
-            return fetch_all(db, SELECT_MESSAGE + " WHERE m.thread_id = ? AND m.role = 'tool' ORDER BY m.position",
+            return fetch_all(db, SELECT_MESSAGE + " WHERE m.thread_id = ? AND m.role = 'tool' AND "
+                             f"{alternatives.VISIBLE} ORDER BY m.position",
                              (thread_id,))
 
         return [message_record(r) for r in await run(self.conn, select)]
 
     async def recover_unfinished(self, older_than: float = 120.0) -> list[str]:
-        """Mark replies left ``streaming`` by a process that died as ``interrupted``, keeping their text.
+        """Mark replies left ``streaming`` by a process that is gone as ``interrupted``, keeping their text.
 
-        Only rows untouched for ``older_than`` seconds are changed: a live turn flushes its
-        reply every fraction of a second, so another process's reply in progress is left alone.
-        Returns the ids it changed.
+        A reply whose writer (``store.process``) no longer runs is marked at once, whatever its age; a
+        live process's reply is never touched. A reply whose writer cannot be checked (written by an
+        older version, or on another host) is marked once idle for ``older_than`` seconds. Marked
+        replies get ``meta["interrupted_reason"] = "app_closed"``. Returns the ids it changed.
         """
         cutoff = now() - older_than
 
         def change(db: sqlite3.Connection) -> list[str]:
-            ids = [r[0] for r in db.execute(
-                "SELECT id FROM messages WHERE status = 'streaming' AND updated_at < ?", (cutoff,))]
-            db.executemany("UPDATE messages SET status = 'interrupted' WHERE id = ?", [(i,) for i in ids])
+            rows = db.execute("SELECT id, writer, updated_at FROM messages WHERE status = 'streaming'").fetchall()
+            alive = {writer: writer_alive(writer) for writer in {r[1] for r in rows}}
+            ids = [i for i, writer, updated in rows
+                   if alive[writer] is False or (alive[writer] is None and updated < cutoff)]
+            db.executemany(
+                "UPDATE messages SET status = 'interrupted', "
+                "meta = json_set(coalesce(meta, '{}'), '$.interrupted_reason', ?) "
+                "WHERE id = ? AND status = 'streaming'", [(APP_CLOSED, i) for i in ids])
             return ids
 
         return await write(self.conn, change)
+
+    async def begin_alternative(self, thread_id: str) -> dict[str, Any] | None:
+        """Set the thread's last reply aside for a regenerated one (see ``store.alternatives``); None if no reply.
+
+        Returns ``{"thread_id", "slot", "index", "count", "replaces"}``; pass it to ``end_alternative``.
+        """
+        return await write(self.conn, _begin_alternative, thread_id)
+
+    async def end_alternative(self, begun: Mapping[str, Any]) -> None:
+        """Close a regeneration: if no new reply was written, the old one is chosen again."""
+        await write(self.conn, alternatives.end, begun["thread_id"], begun["slot"])
+
+    async def select_alternative(self, message_id: str, index: int) -> dict[str, Any]:
+        """Choose reply ``index`` (0-based) of the slot holding ``message_id``; the next turn sends that one.
+
+        Returns ``{"index", "count", "message_ids"}`` (the first message of each alternative).
+        """
+        return await write(self.conn, alternatives.select, message_id, index)
+
+    async def alternatives(self, message_id: str) -> dict[str, Any] | None:
+        """``{"index", "count", "message_ids", "own"}`` of the slot holding ``message_id``; None if it has one reply.
+
+        ``index`` is the chosen alternative, ``own`` the one ``message_id`` belongs to (e.g. a search hit's).
+        """
+        return await run(self.conn, alternatives.info, message_id)
+
+    async def alternative_slots(self, thread_id: str) -> dict[str, dict[str, Any]]:
+        """Every reply of the thread that has alternatives, keyed by the id of its first shown message."""
+
+        def select(db: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            require_thread(db, thread_id)
+            return alternatives.slots(db, thread_id)
+
+        return await run(self.conn, select)
 
     async def delete(self, id: str) -> None:
         """Delete one message for good (addition to the contract; other threads' copies stay)."""
@@ -299,6 +348,19 @@ class MessageStore:
             collect_garbage(db, released)
 
         await write(self.conn, remove)
+
+
+def _begin_alternative(db: sqlite3.Connection, thread_id: str) -> dict[str, Any] | None:
+    require_thread(db, thread_id)
+    return alternatives.begin(db, thread_id)
+
+
+def after_insert(db: sqlite3.Connection, thread_id: str, position: int, role: str, status: str) -> None:
+    """Record who writes a streaming row, and file a reply row under its slot's alternative."""
+    if status == "streaming":
+        db.execute("UPDATE messages SET writer = ? WHERE thread_id = ? AND position = ?",
+                   (current_writer(), thread_id, position))
+    alternatives.join(db, thread_id, position, role)
 
 
 def _set_text(db: sqlite3.Connection, message_id: str, content_id: int, thread_id: str, position: int, text: str,

@@ -178,3 +178,32 @@ def initial_schema(db: sqlite3.Connection) -> None:
 def unfinished_replies_index(db: sqlite3.Connection) -> None:
     """A small partial index so start-up can find replies a crash left ``streaming`` without a scan."""
     _run(db, ["CREATE INDEX IF NOT EXISTS messages_streaming ON messages(updated_at) WHERE status = 'streaming'"])
+
+
+@migration
+def reply_writers_alternatives_drafts(db: sqlite3.Connection) -> None:
+    """Who streams a reply, regenerated alternatives of a reply, per-thread drafts and small app state.
+
+    ``messages.writer`` names the process writing a ``streaming`` reply (``store.process``), so start-up
+    marks only replies whose writer is gone. ``alt_slot`` (position of the slot's first row),
+    ``alt_index`` and ``alt_state`` (0 chosen, 1 not chosen, 2 chosen but being regenerated) keep a
+    reply's alternatives on its slot (``store.alternatives``); columns are added, nothing is rewritten.
+    """
+    _run(db, [
+        "ALTER TABLE messages ADD COLUMN writer TEXT",
+        "ALTER TABLE messages ADD COLUMN alt_slot INTEGER",
+        "ALTER TABLE messages ADD COLUMN alt_index INTEGER",
+        "ALTER TABLE messages ADD COLUMN alt_state INTEGER NOT NULL DEFAULT 0",
+        # few rows have alternatives: listing a thread's slots never walks its other messages
+        "CREATE INDEX messages_alternatives ON messages(thread_id, alt_slot) WHERE alt_slot IS NOT NULL",
+        """CREATE TABLE drafts(
+            thread_id TEXT PRIMARY KEY,  -- '' is the new chat that has no thread yet
+            text TEXT NOT NULL,
+            updated_at REAL NOT NULL) WITHOUT ROWID""",
+        """CREATE TRIGGER threads_drafts_ad AFTER DELETE ON threads BEGIN
+             DELETE FROM drafts WHERE thread_id = old.id; END""",
+        """CREATE TABLE app_state(
+            key TEXT PRIMARY KEY,
+            value TEXT,
+            updated_at REAL NOT NULL) WITHOUT ROWID""",
+    ])

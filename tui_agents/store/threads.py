@@ -33,6 +33,7 @@ from typing import Any, Literal
 import aiosqlite
 
 from tui_agents.errors import InvalidArgumentError, NotFoundError
+from tui_agents.store.alternatives import CHOSEN, OTHER, REPLACING, VISIBLE
 from tui_agents.store.db import run, write
 from tui_agents.store.ids import new_id, new_id_block
 from tui_agents.store.records import SearchHit, ThreadRecord, TreeNode, fetch_all, fetch_dicts, fetch_one, now
@@ -45,9 +46,12 @@ _COLUMNS = ("id, agent_id, user_id, title, title_source, summary, provider, mode
             "archived_at, trashed_at, forked_from, forked_from_message, fork_kind")
 _MESSAGE_COPY_COLUMNS = ("role, content_id, tool_calls, tool_call_id, status, model, usage, guardrail, meta, "
                          "created_at, updated_at")
+_MESSAGE_COPY_COLUMNS += ", alt_slot, alt_index, alt_state"  # a reply's regenerated alternatives travel too
 # A reply still streaming in the source gets no more text in the copy: it is interrupted there.
 _COPIED_COLUMNS = _MESSAGE_COPY_COLUMNS.replace(
     "status", "CASE status WHEN 'streaming' THEN 'interrupted' ELSE status END")
+_COPIED_COLUMNS = _COPIED_COLUMNS.replace(  # a regeneration in progress in the source is not one in the copy
+    "alt_state", f"CASE alt_state WHEN {REPLACING} THEN {CHOSEN} ELSE alt_state END")
 _VISIBLE = "t.trashed_at IS NULL AND (:uid IS NULL OR t.user_id = :uid)"
 _MAX_LIMIT = 500
 
@@ -221,6 +225,28 @@ class ThreadStore:
 
         return await run(self.conn, select)
 
+    async def origin(self, id: str) -> dict[str, Any] | None:
+        """Where a fork or branch came from, for the chat header; None for an original or when its source is gone.
+
+        ``{"kind": "fork"|"branch", "thread_id", "title", "trashed", "message_id", "at"}``: ``at`` is the number of
+        the shown message in the source the copy was taken at (None when that message is gone).
+        """
+
+        def select(db: sqlite3.Connection) -> dict[str, Any] | None:
+            thread = _get(db, id)
+            if thread["forked_from"] is None:
+                return None
+            source = _get(db, thread["forked_from"])
+            row = db.execute("SELECT position FROM messages WHERE id = ? AND thread_id = ?",
+                             (thread["forked_from_message"], source["id"])).fetchone()
+            at = None if row is None else db.execute(
+                f"SELECT count(*) FROM messages AS m WHERE m.thread_id = ? AND m.position <= ? AND {VISIBLE}",
+                (source["id"], row[0])).fetchone()[0]
+            return {"kind": thread["fork_kind"], "thread_id": source["id"], "title": source["title"],
+                    "trashed": source["trashed_at"] is not None, "message_id": thread["forked_from_message"], "at": at}
+
+        return await run(self.conn, select)
+
     async def tree(self, user_id: str | None = None, include_archived: bool = False) -> list[TreeNode]:
         """Visible threads in drawing order: roots by latest activity, each followed by its forks (depth-first).
 
@@ -267,38 +293,63 @@ def _delete(db: sqlite3.Connection, thread_id: str) -> None:
 
 
 def _copy(db: sqlite3.Connection, source_id: str, from_message_id: str | None, title: str | None) -> ThreadRecord:
-    """Fork (all messages) or branch (up to a message) in the current transaction; content is shared."""
+    """Fork (all messages) or branch (up to a message) in the current transaction; content is shared.
+
+    A branch also takes the other alternatives of the branched reply (``store.alternatives``).
+    Without a title the copy is named after its source: "<title> (fork)", "<title> (branch at N)".
+    """
     source = _get(db, source_id)
+    slot, index = None, None
     if from_message_id is None:
         kind = "fork"
-        row = db.execute("SELECT id, position FROM messages WHERE thread_id = ? ORDER BY position DESC LIMIT 1",
-                         (source_id,)).fetchone()
+        row = db.execute(f"SELECT id, position FROM messages WHERE thread_id = ? AND alt_state != {OTHER} "
+                         "ORDER BY position DESC LIMIT 1", (source_id,)).fetchone()
         from_message, upto = (row[0], row[1]) if row else (None, 0)
+        last = db.execute("SELECT max(position) FROM messages WHERE thread_id = ?", (source_id,)).fetchone()[0]
+        upto = max(upto, last or 0)
     else:
         kind = "branch"
-        row = db.execute("SELECT thread_id, position FROM messages WHERE id = ?", (from_message_id,)).fetchone()
+        row = db.execute("SELECT thread_id, position, alt_slot, alt_index FROM messages WHERE id = ?",
+                         (from_message_id,)).fetchone()
         if row is None or row[0] != source_id:
             raise InvalidArgumentError(f"Message {from_message_id} is not in thread {source_id}.")
-        from_message, upto = from_message_id, row[1]
+        from_message, upto, slot, index = from_message_id, row[1], row[2], row[3]
     new_thread, ts = new_id("thr"), now()
+    title_source = "user" if title else source["title_source"]
+    if title is None:
+        title = _default_title(db, source, kind, upto)
     db.execute(
         "INSERT INTO threads(id, agent_id, user_id, title, title_source, summary, provider, model, created_at, "
         "updated_at, forked_from, forked_from_message, fork_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (new_thread, source["agent_id"], source["user_id"], title or source["title"],
-         "user" if title else source["title_source"], source["summary"] if kind == "fork" else None,
+        (new_thread, source["agent_id"], source["user_id"], title, title_source,
+         source["summary"] if kind == "fork" else None,
          source["provider"], source["model"], ts, ts, source_id, from_message, kind))
     db.execute("INSERT INTO thread_links(child, parent) VALUES (?, ?)", (new_thread, source_id))
-    head, start = new_id_block("msg", upto + 1)
+    params = {"new": new_thread, "src": source_id, "upto": upto, "slot": slot, "idx": index}
+    wanted = ("thread_id = :src AND (position <= :upto OR "
+              f"(alt_slot = :slot AND alt_index != :idx AND alt_state = {OTHER}))")
+    top = db.execute(f"SELECT max(position) FROM messages WHERE {wanted}", params).fetchone()[0] or 0
+    head, start = new_id_block("msg", top + 1)
     db.execute(
         f"INSERT INTO messages(id, thread_id, position, {_MESSAGE_COPY_COLUMNS}) "
         f"SELECT printf('%s%010x', :head, :start + position), :new, position, {_COPIED_COLUMNS} "
-        "FROM messages WHERE thread_id = :src AND position <= :upto ORDER BY position",
-        {"head": head, "start": start, "new": new_thread, "src": source_id, "upto": upto})
+        f"FROM messages WHERE {wanted} ORDER BY position", {**params, "head": head, "start": start})
     # whoever could use the source thread can use its copy
     db.execute("INSERT OR IGNORE INTO grants(user_id, resource_type, resource_id, role, created_at) "
                "SELECT user_id, resource_type, ?, role, ? FROM grants "
                "WHERE resource_type = 'thread' AND resource_id = ?", (new_thread, ts, source_id))
     return _get(db, new_thread)
+
+
+def _default_title(db: sqlite3.Connection, source: ThreadRecord, kind: str, upto: int) -> str | None:
+    """"<title> (fork)" or "<title> (branch at N)", N counting the shown messages; None for an untitled source."""
+    if source["title"] is None:
+        return None
+    if kind == "fork":
+        return f"{source['title']} (fork)"
+    shown = db.execute(f"SELECT count(*) FROM messages AS m WHERE m.thread_id = ? AND m.position <= ? AND {VISIBLE}",
+                       (source["id"], upto)).fetchone()[0]
+    return f"{source['title']} (branch at {shown})"
 
 
 def _tree_order(threads: list[ThreadRecord]) -> list[TreeNode]:
