@@ -8,6 +8,8 @@ key, a header or a request object.
     ├── NotFoundError                 a record (agent, thread, message, job...) does not exist
     ├── PermissionDeniedError         the user lacks the role for an action
     ├── InvalidArgumentError          bad input (e.g. a message that is not in that thread)
+    │   ├── ImageError                an image cannot be sent (unknown type, too large for the API)
+    │   └── CapabilityError           the model cannot do what was asked (see images, call tools)
     ├── SchemaError                   the database was written by a newer version
     ├── StoreError                    the database failed (disk full, locked too long...)
     ├── ConfigError                   bad or missing configuration
@@ -36,6 +38,8 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "InvalidArgumentError",
+    "ImageError",
+    "CapabilityError",
     "SchemaError",
     "StoreError",
     "ConfigError",
@@ -79,6 +83,14 @@ class PermissionDeniedError(AgentError):
 
 class InvalidArgumentError(AgentError, ValueError):
     """An argument is malformed or inconsistent."""
+
+
+class ImageError(InvalidArgumentError):
+    """An image cannot be attached or sent: not PNG/JPEG/GIF/WebP, unreadable, or over the API's size limit."""
+
+
+class CapabilityError(InvalidArgumentError):
+    """The model lacks a capability the request needs (vision for images, tool calling for tools)."""
 
 
 class SchemaError(AgentError):
