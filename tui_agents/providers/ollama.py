@@ -34,7 +34,7 @@ DEFAULT_OLLAMA_URL = "http://localhost:11434"
 _DEFAULT_PORT = 11434
 _DONE_REASONS = {"stop": "end_turn", "length": "max_tokens"}
 MIN_NUM_CTX = 4_096  # Ollama's own default; asking for less gains nothing
-REPLY_RESERVE = 4_096  # room left for the reply when no max_tokens is given
+REPLY_RESERVE = 2_048  # room left for the reply when no max_tokens is given
 IMAGE_TOKENS = 1_024  # a vision model's tokens for one image, generously
 # A server told to listen everywhere is reached on loopback.
 _ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "::": "[::1]"}
