@@ -687,7 +687,12 @@ class FakeLLMServer:
             rendered = _render(protocol, reply, body if isinstance(body, dict) else {}, self._ids)
             return await self._send(reader, writer, rendered, reply)
         if method == "POST" and path == "/api/pull":
-            return await self._send(reader, writer, self._pull_stream(body or {}), Reply(delay=self.pull_delay))
+            stream = self._pull_stream(body or {})
+            keep = await self._send(reader, writer, stream, Reply(delay=self.pull_delay))
+            name = (body or {}).get("model") or (body or {}).get("name") or ""
+            if stream.frames and b'"success"' in stream.frames[-1].data and name not in self.models:
+                self.models.append(name)  # installed only once the whole pull went out
+            return keep
         if method == "DELETE" and path == "/api/delete":
             return await self._send(reader, writer, self._delete(body or {}), Reply())
         listing = self._listing(method, path, protocol, body)
@@ -772,8 +777,6 @@ class FakeLLMServer:
                 return _Stream(200, "application/x-ndjson", frames, streamed=True)
         frames += [line({"status": "verifying sha256 digest"}), line({"status": "writing manifest"}),
                    line({"status": "success"})]
-        if name not in self.models:
-            self.models.append(name)
         return _Stream(200, "application/x-ndjson", frames, streamed=True)
 
     def _delete(self, body: dict[str, Any]) -> _Stream:
