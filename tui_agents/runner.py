@@ -365,6 +365,7 @@ class AgentRunner:
         self._counter = self._make_counter()
         self._system_tokens: tuple[str | None, int] = (None, 0)  # the last system prompt and its count
         self._setups: dict[str | None, _AgentSetup] = {}
+        self._images: dict[str, Image] = {}  # the last window's images, so each turn does not read them again
         self._runner_tools: dict[str, Any] | None = None
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         if job_queue is not None:
@@ -469,6 +470,8 @@ class AgentRunner:
                                 "it was not sent to the model.",
                                 reason=flag.reason,
                             )
+            if text is not None:
+                self._images.update((image.sha256, image) for image in pictures)  # just stored: no need to read back
             turn = await self._prepare(thread, setup, user_id, resume=text is None)
             async with aclosing(self._loop(turn)) as events:
                 async for event in events:
@@ -597,11 +600,14 @@ class AgentRunner:
     async def _images_of(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Image]:
         """The bytes of every image the window's messages show: each is sent again with its message."""
         refs = [ref for record in records for ref in record.get("images") or ()]
-        if not refs:
-            return {}
-        from .store.images import ImageStore
+        known = {ref["sha256"]: self._images[ref["sha256"]] for ref in refs if ref["sha256"] in self._images}
+        missing = [ref for ref in refs if ref["sha256"] not in known]
+        if missing:
+            from .store.images import ImageStore
 
-        return await ImageStore(self.conn).get_many(refs)
+            known.update(await ImageStore(self.conn).get_many(missing))
+        self._images = known
+        return known
 
     def _model_for(self, thread: Mapping[str, Any], setup: _AgentSetup) -> str:
         """The thread's chosen model, else the provider's, else the agent record's."""

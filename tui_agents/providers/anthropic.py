@@ -40,6 +40,9 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4
 _TEXT_DELTA = re.compile(
     r'\{"type":"content_block_delta","index":(?:0|[1-9][0-9]*),"delta":\{"type":"text_delta","text":"'
 ).match
+_THINKING_DELTA = re.compile(
+    r'\{"type":"content_block_delta","index":(?:0|[1-9][0-9]*),"delta":\{"type":"thinking_delta","thinking":"'
+).match
 _scanstring = json.decoder.scanstring  # the C string scanner json.loads itself uses
 
 _STOP_REASONS = {
@@ -113,6 +116,12 @@ def to_anthropic_messages(messages: Sequence[Message], system: str | None = None
     return ("\n\n".join(systems) or None), out
 
 
+def _delta_index(data: str) -> int:
+    """The ``index`` of a compact ``content_block_delta`` event (its fixed prefix is already matched)."""
+    start = 38  # len('{"type":"content_block_delta","index":')
+    return int(data[start:data.index(",", start)])
+
+
 class _PendingCall:
     __slots__ = ("index", "id", "name", "parts", "initial")
 
@@ -170,6 +179,19 @@ class _AnthropicParser:
                         if piece:
                             text.append(piece)
                             out.append(TextDeltaEvent(piece))
+                        continue
+            elif self._thinking and not self._done and (match := _THINKING_DELTA(data)) is not None:
+                # The same shortcut for thinking, which streams as many deltas as the reply.
+                try:
+                    piece, end = _scanstring(data, match.end())
+                except ValueError:
+                    pass
+                else:
+                    index = _delta_index(data)
+                    if len(data) - end == 2 and data.endswith("}}") and index in self._thinking:
+                        if piece:
+                            self._thinking[index]["parts"].append(piece)
+                            out.append(ThinkingDeltaEvent(piece))
                         continue
             self._handle(name, data, out)
 
@@ -230,13 +252,13 @@ class _AnthropicParser:
             text = delta.get("thinking") or ""
             block = self._thinking.get(index)
             if block is not None:
-                block["thinking"] += text
+                block["parts"].append(text)
             if text:
                 out.append(ThinkingDeltaEvent(text))
         elif kind == "signature_delta":
             block = self._thinking.get(index)
             if block is not None:
-                block["signature"] += delta.get("signature") or ""
+                block["block"]["signature"] += delta.get("signature") or ""
         # citations_delta: not shown, tolerated
 
     def _block_start(self, index: int, block: dict[str, Any], out: list[StreamEvent]) -> None:
@@ -251,17 +273,21 @@ class _AnthropicParser:
             out.append(TextDeltaEvent(block["text"]))
         elif kind == "thinking":
             text = block.get("thinking") or ""
-            self._thinking[index] = {"type": "thinking", "thinking": text, "signature": block.get("signature") or ""}
+            self._thinking[index] = {"block": {"type": "thinking", "thinking": "",
+                                               "signature": block.get("signature") or ""}, "parts": [text]}
             if text:
                 out.append(ThinkingDeltaEvent(text))
         elif kind == "redacted_thinking":
             # Encrypted reasoning: nothing to show, but it must go back exactly as it came.
-            self._thinking[index] = dict(block)
+            self._thinking[index] = {"block": dict(block), "parts": None}
 
     def _block_stop(self, index: int, out: list[StreamEvent]) -> None:
         thinking = self._thinking.pop(index, None)
         if thinking is not None:
-            out.append(ThinkingBlockEvent(thinking))
+            block = thinking["block"]
+            if thinking["parts"] is not None:
+                block["thinking"] = "".join(thinking["parts"])
+            out.append(ThinkingBlockEvent(block))
             return
         call = self._blocks.pop(index, None)
         if call is None:
