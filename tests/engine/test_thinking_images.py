@@ -237,3 +237,32 @@ async def test_agent_thinking_option_reaches_the_wire(fake_llm):
         assert chat_requests(fake_llm, "ollama")[0].body["think"] == "high"
         saved = await MessageStore(agent.conn).list(agent.thread_id)
         assert saved[-1]["thinking"] == "hm"
+
+
+async def test_the_window_cap_keeps_tool_calls_with_their_results(conn):
+    thread_id = await new_thread(conn)
+    store = MessageStore(conn)
+    await store.add(thread_id, "user", "old " * 400)
+    await store.add(thread_id, "assistant", "", tool_calls=[{"id": "c1", "name": "t", "arguments": {}}])
+    await store.add(thread_id, "tool", "result " * 300, tool_call_id="c1")
+    await store.add(thread_id, "assistant", "done")
+    await store.add(thread_id, "user", "new question")
+    strategy = get_memory_strategy("last_n", n=50)
+    everything = await strategy.select(store, thread_id)
+    assert len(everything) == 5
+    capped = await strategy.select(store, thread_id, max_tokens=200)
+    assert [m["content"][:4] for m in capped] == ["done", "new "]  # the call and its result went together
+    kept = await strategy.select(store, thread_id, max_tokens=400)
+    assert [m["role"] for m in kept] == ["assistant", "tool", "assistant", "user"]
+    alone = await strategy.select(store, thread_id, max_tokens=1)
+    assert [m["content"] for m in alone] == ["new question"]  # the newest message always stays
+
+
+async def test_extra_body_options_are_not_changed_by_num_ctx(conn, fake_llm):
+    mine = {"num_gpu": 1}
+    provider = provider_for("ollama", fake_llm, extra_body={"options": mine})
+    runner = runner_for(conn, provider)
+    await runner.run(await new_thread(conn), "u", "hi")
+    assert mine == {"num_gpu": 1}
+    assert chat_requests(fake_llm, "ollama")[0].body["options"] == {"num_gpu": 1, "num_ctx": 4096}
+    await provider.aclose()

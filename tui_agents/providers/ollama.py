@@ -267,7 +267,7 @@ class OllamaProvider(HTTPProvider):
         return self._stream_fitted(body, options.get("max_tokens") or self._options.get("max_tokens"))
 
     async def _stream_fitted(self, body: dict[str, Any], max_tokens: Any) -> AsyncIterator[StreamEvent]:
-        model_options = body.setdefault("options", {})
+        model_options = body["options"] = dict(body.get("options") or {})  # never the caller's extra_body dict
         if "num_ctx" not in model_options:
             # Unless told, Ollama cuts the prompt to its small default window without a word.
             window = await self.get_context_window(body["model"])
