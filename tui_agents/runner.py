@@ -507,8 +507,10 @@ class AgentRunner:
         return pictures
 
     async def _check_capabilities(self, model: str, images: Sequence[Image], setup: _AgentSetup) -> None:
-        """A typed error before the request when the model says it cannot see images or call tools."""
-        if not images and not setup.definitions:
+        """A typed error before the request when the model says it cannot see images, call tools or think."""
+        thinking = self.thinking or getattr(self.provider, "thinking", None)
+        thinks = thinking is not None and thinking.enabled
+        if not images and not setup.definitions and not thinks:
             return
         try:
             caps = await self.provider.capabilities(model or None)
@@ -525,6 +527,9 @@ class AgentRunner:
             raise CapabilityError(
                 f"The model {model} cannot call tools; choose a model with tool support or give the agent no tools."
             )
+        if thinks and "thinking" not in caps:
+            raise CapabilityError(f"The model {model} cannot think; turn thinking off for it or choose a model "
+                                  "that thinks (e.g. qwen3, deepseek-r1, gpt-oss).")
 
     async def _count(self, message: Message) -> int:
         """The message's token count, cached on its row so the memory strategy never recounts it."""

@@ -68,7 +68,8 @@ async def test_anthropic_thinking_streams_saves_and_goes_back_with_tool_results(
 @pytest.mark.parametrize("kind", ["openai", "ollama"])
 async def test_thinking_of_earlier_turns_is_saved_but_never_sent_again(conn, fake_llm, kind):
     fake_llm.script(Reply(thinking="SECRET-REASONING", text="First answer."), Reply(text="Second."))
-    provider = provider_for(kind, fake_llm)
+    fake_llm.model_details["thinker"] = {"capabilities": ["completion", "thinking"]}
+    provider = provider_for(kind, fake_llm, model="thinker")
     runner = runner_for(conn, provider, thinking=True)
     thread_id = await new_thread(conn)
     assert await runner.run(thread_id, "u", "one") == "First answer."
@@ -232,7 +233,9 @@ async def test_openai_compatible_window_comes_from_the_server(fake_llm):
 
 async def test_agent_thinking_option_reaches_the_wire(fake_llm):
     fake_llm.script(Reply(thinking="hm", text="ok"))
-    async with Agent(role="r", provider="ollama", base_url=fake_llm.base_url, thinking="high") as agent:
+    fake_llm.model_details["gpt-oss"] = {"capabilities": ["completion", "thinking"]}
+    async with Agent(role="r", provider="ollama", base_url=fake_llm.base_url, model="gpt-oss",
+                     thinking="high") as agent:
         assert await agent.chat("hi") == "ok"
         assert chat_requests(fake_llm, "ollama")[0].body["think"] == "high"
         saved = await MessageStore(agent.conn).list(agent.thread_id)
@@ -265,4 +268,14 @@ async def test_extra_body_options_are_not_changed_by_num_ctx(conn, fake_llm):
     await runner.run(await new_thread(conn), "u", "hi")
     assert mine == {"num_gpu": 1}
     assert chat_requests(fake_llm, "ollama")[0].body["options"] == {"num_gpu": 1, "num_ctx": 4096}
+    await provider.aclose()
+
+
+async def test_thinking_on_a_model_that_cannot_think_is_told_before_the_request(conn, fake_llm):
+    fake_llm.model_details["plain"] = {"capabilities": ["completion"]}
+    provider = provider_for("ollama", fake_llm, model="plain", thinking=True)
+    runner = runner_for(conn, provider)
+    with pytest.raises(CapabilityError, match="cannot think"):
+        await runner.run(await new_thread(conn), "u", "hi")
+    assert chat_requests(fake_llm) == []
     await provider.aclose()
