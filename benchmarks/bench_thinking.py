@@ -19,6 +19,10 @@ Images (OpenAI and Ollama wire; Anthropic caps images at 3.75 MB): one runner tu
 what attaching costs: read, sha256, store once, load back, base64, JSON, send 6.7 MB over
 loopback. Target: under 100 ms.
 
+Pull progress bar: ``aiagents-tui models pull`` drawing on a terminal (a StringIO that says it is
+one) while the fake Ollama server (tests/fakes) streams 2,000 progress lines 1 ms apart; every redraw
+of rich's Live display is counted. Target: at most 10 redraws a second.
+
 Usage: python benchmarks/bench_thinking.py [--tokens 2000] [--runs 7] [--image-mb 5]
 """
 
@@ -310,6 +314,42 @@ async def run_all(args: argparse.Namespace) -> None:
                   flush=True)
 
 
+async def pull_redraws() -> None:
+    import io
+
+    import rich.live
+
+    from tests.fakes.llm_server import FakeLLMServer
+    from tui_agents.modelscli import _pull_with_bar
+    from tui_agents.providers.ollama_models import OllamaModels
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    redraws = 0
+    original = rich.live.Live.refresh
+
+    def counted(self: rich.live.Live) -> None:
+        nonlocal redraws
+        redraws += 1
+        original(self)
+
+    rich.live.Live.refresh = counted  # type: ignore[method-assign]
+    with FakeLLMServer() as fake:
+        fake.pullable["bench:1b"] = 2_000_000_000
+        fake.pull_steps, fake.pull_delay = 2000, 0.001
+        async with OllamaModels(base_url=fake.base_url) as models:
+            started = time.perf_counter()
+            await _pull_with_bar(models, "bench:1b", Terminal())
+            elapsed = time.perf_counter() - started
+    rich.live.Live.refresh = original  # type: ignore[method-assign]
+    print("\n## Pull progress bar on a terminal\n")
+    print("| progress lines | seconds | redraws | redraws/s (target <= 10) |")
+    print("|---:|---:|---:|---:|")
+    print(f"| 2,005 | {elapsed:.2f} | {redraws} | {redraws / elapsed:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=2000)
@@ -321,6 +361,7 @@ def main() -> None:
         serve(args.serve, args.tokens)
         return
     asyncio.run(run_all(args))
+    asyncio.run(pull_redraws())
 
 
 if __name__ == "__main__":

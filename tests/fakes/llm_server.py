@@ -554,6 +554,8 @@ class FakeLLMServer:
         """An error line ``/api/pull`` sends half way (e.g. "no space left on device")."""
         self.pull_delay: float = 0.0
         """Seconds between progress lines of a pull."""
+        self.pull_steps: int = 10
+        """How many progress lines a pull's layer download takes."""
         self.props_n_ctx: int | None = None
         """llama.cpp's ``/props`` ``n_ctx``; None answers 404 (not llama.cpp)."""
         self.max_model_len: int | None = None
@@ -768,7 +770,7 @@ class FakeLLMServer:
             frames.append(line({"error": "pull model manifest: file does not exist"}))
             return _Stream(200, "application/x-ndjson", frames, streamed=True)
         digest = "sha256:" + "ab" * 32
-        steps = 10
+        steps = max(1, self.pull_steps)
         for i in range(steps + 1):
             frames.append(line({"status": f"pulling {digest[7:19]}", "digest": digest, "total": size,
                                 "completed": size * i // steps}))
