@@ -158,7 +158,7 @@ class Agent:
                 elif isinstance(event, TurnFailed):
                     raise event.error
 
-    async def get_context_window(self) -> int:
+    async def get_context_window(self) -> int | None:
         """The context window in effect for this agent's model, in tokens (as the server reports it)."""
         return await self.provider.get_context_window(self.model)
 

@@ -417,7 +417,7 @@ class AgentRunner:
         """
         return self._turn(thread_id, user_id, text, images)
 
-    async def get_context_window(self, model: str | None = None) -> int:
+    async def get_context_window(self, model: str | None = None) -> int | None:
         """The context window in effect (tokens) for ``model`` (default: the provider's): what the
         server reports (Ollama ``/api/show``, llama.cpp ``/props``, vLLM ``max_model_len``), else the known table."""
         return await self.provider.get_context_window(model or self.provider.model)
@@ -600,6 +600,8 @@ class AgentRunner:
             window = await self.provider.get_context_window(model or None)
         except AgentError:
             return None  # the request itself will report an unreachable server
+        if window is None:
+            return None
         return max(1, window - min(_REPLY_RESERVE, window // 4))
 
     async def _images_of(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Image]:

@@ -162,10 +162,15 @@ class Provider(abc.ABC):
     async def list_models(self) -> list[str]:
         """Names of the models this provider offers."""
 
-    async def get_context_window(self, model: str | None = None) -> int:
-        """The context window in effect for ``model`` (tokens): what the server reports, else the known table."""
-        from .models import context_window
+    async def get_context_window(self, model: str | None = None) -> int | None:
+        """The context window in effect for ``model`` (tokens): what the server reports, else the known table.
 
+        None for a provider this package does not know (e.g. a scripted one in a test).
+        """
+        from .models import FALLBACK_CONTEXT_WINDOWS, context_window
+
+        if self.name not in FALLBACK_CONTEXT_WINDOWS:
+            return None
         return context_window(self.name, model or self.model)
 
     async def capabilities(self, model: str | None = None) -> frozenset[str] | None:
