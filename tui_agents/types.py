@@ -52,6 +52,8 @@ class Image(BaseModel):
     data: bytes = Field(repr=False)
     sha256: str = ""
     name: str | None = None
+    width: int | None = None
+    height: int | None = None
 
 
 class Message(BaseModel):

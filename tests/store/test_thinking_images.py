@@ -46,7 +46,8 @@ async def test_an_image_is_stored_once_and_shared_by_forks(conn, agents, threads
     assert await store.stats() == {"count": 1, "bytes": len(PNG)}
     [copy] = [m for m in await messages.list(fork["id"]) if m["content"] == "What is this?"]
     assert copy["images"] == first["images"] == [
-        {"sha256": hashlib.sha256(PNG).hexdigest(), "media_type": "image/png", "name": "cat.png", "bytes": len(PNG)}]
+        {"sha256": hashlib.sha256(PNG).hexdigest(), "media_type": "image/png", "name": "cat.png", "bytes": len(PNG),
+         "width": None, "height": None}]  # not a decodable PNG: no pixel size
     assert (await store.get(copy["images"][0]["sha256"])).data == PNG
 
 

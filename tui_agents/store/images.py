@@ -1,7 +1,7 @@
 """ImageStore: image bytes kept once, addressed by their sha256, shared by every message that shows them.
 
 A message's content lists its images as references ``{sha256, media_type,
-name, bytes}`` (``MessageRecord["images"]``); the bytes live here. Deleting
+name, bytes, width, height}`` (``MessageRecord["images"]``); the bytes live here. Deleting
 the last content that lists an image deletes the image (a trigger, see
 ``migrations``).
 """
@@ -24,7 +24,8 @@ __all__ = ["ImageStore", "image_ref"]
 
 def image_ref(image: Image) -> dict[str, Any]:
     """The reference a message keeps to a stored image."""
-    return {"sha256": image.sha256, "media_type": image.media_type, "name": image.name, "bytes": len(image.data)}
+    return {"sha256": image.sha256, "media_type": image.media_type, "name": image.name, "bytes": len(image.data),
+            "width": image.width, "height": image.height}
 
 
 def put_images(db: sqlite3.Connection, images: Iterable[Image]) -> None:
@@ -50,19 +51,21 @@ class ImageStore:
 
     async def get_many(self, refs: Iterable[str | dict[str, Any]]) -> dict[str, Image]:
         """Images by sha256 for these references (sha256 strings or message image refs); unknown ones skipped."""
-        names: dict[str, str | None] = {}
+        names: dict[str, dict[str, Any]] = {}
         for ref in refs:
             if isinstance(ref, str):
-                names.setdefault(ref, None)
+                names.setdefault(ref, {})
             else:
-                names[ref["sha256"]] = ref.get("name")
+                names[ref["sha256"]] = ref
 
         def select(db: sqlite3.Connection) -> dict[str, Image]:
             out: dict[str, Image] = {}
             for sha in names:
                 row = db.execute("SELECT media_type, data FROM images WHERE sha256 = ?", (sha,)).fetchone()
                 if row is not None:
-                    out[sha] = Image(media_type=row[0], data=bytes(row[1]), sha256=sha, name=names[sha])
+                    ref = names[sha]
+                    out[sha] = Image(media_type=row[0], data=bytes(row[1]), sha256=sha, name=ref.get("name"),
+                                     width=ref.get("width"), height=ref.get("height"))
             return out
 
         return await run(self.conn, select) if names else {}
