@@ -20,7 +20,7 @@ __all__ = ["add_parsers", "main"]
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130
-REDRAWS_PER_SECOND = 10
+REDRAWS_PER_SECOND = 8  # under 10 a second even counting the first and last frames
 
 
 def add_parsers(sub: Any) -> None:

@@ -159,3 +159,36 @@ async def test_complete_returns_thinking_and_blocks(fake_llm, make_provider):
 def test_tool_calls_still_parse_with_thinking():
     call = ToolCall(id="a", name="b", arguments={})
     assert Message(role="assistant", tool_calls=[call], thinking="x").thinking == "x"
+
+
+def test_anthropic_thinking_in_spaced_json_takes_the_full_parse_and_gives_the_same_events():
+    import json
+
+    from tui_agents.providers.anthropic import AnthropicProvider
+
+    def event(name, data, spaced):
+        text = json.dumps(data) if spaced else json.dumps(data, separators=(",", ":"))
+        return f"event: {name}\ndata: {text}\n\n".encode()
+
+    def run(spaced):
+        provider = AnthropicProvider(api_key="k", base_url="http://127.0.0.1:9")
+        parser = provider._new_parser()
+        frames = [
+            event("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 1}}}, spaced),
+            event("content_block_start", {"type": "content_block_start", "index": 0,
+                                          "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+                  spaced),
+            *[event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                            "delta": {"type": "thinking_delta", "thinking": t}}, spaced)
+              for t in ('a"b', "ü", "")],
+            event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "signature_delta", "signature": "S"}}, spaced),
+            event("content_block_stop", {"type": "content_block_stop", "index": 0}, spaced),
+            event("message_stop", {"type": "message_stop"}, spaced),
+        ]
+        events = [e for frame in frames for e in parser.feed(frame)] + parser.finish()
+        return [e for e in events if isinstance(e, (ThinkingDeltaEvent, ThinkingBlockEvent))]
+
+    assert run(True) == run(False) == [
+        ThinkingDeltaEvent('a"b'), ThinkingDeltaEvent("ü"),
+        ThinkingBlockEvent({"type": "thinking", "thinking": 'a"bü', "signature": "S"})]

@@ -41,7 +41,7 @@ _TEXT_DELTA = re.compile(
     r'\{"type":"content_block_delta","index":(?:0|[1-9][0-9]*),"delta":\{"type":"text_delta","text":"'
 ).match
 _THINKING_DELTA = re.compile(
-    r'\{"type":"content_block_delta","index":(?:0|[1-9][0-9]*),"delta":\{"type":"thinking_delta","thinking":"'
+    r'\{"type":"content_block_delta","index":(0|[1-9][0-9]*),"delta":\{"type":"thinking_delta","thinking":"'
 ).match
 _scanstring = json.decoder.scanstring  # the C string scanner json.loads itself uses
 
@@ -116,12 +116,6 @@ def to_anthropic_messages(messages: Sequence[Message], system: str | None = None
     return ("\n\n".join(systems) or None), out
 
 
-def _delta_index(data: str) -> int:
-    """The ``index`` of a compact ``content_block_delta`` event (its fixed prefix is already matched)."""
-    start = 38  # len('{"type":"content_block_delta","index":')
-    return int(data[start:data.index(",", start)])
-
-
 class _PendingCall:
     __slots__ = ("index", "id", "name", "parts", "initial")
 
@@ -165,10 +159,12 @@ class _AnthropicParser:
     def _records(self, records: list[SSEEvent], out: list[StreamEvent]) -> None:
         text = self.text
         for name, data in records:
-            # Fast path for the commonest event, a text delta in the API's compact form: the
-            # same event the full parse gives, without building three dicts. Anything else
-            # (other spacing, key order, an escape error) takes the full parse.
-            match = _TEXT_DELTA(data)
+            # Fast path for the commonest events, a text or thinking delta in the API's compact
+            # form: the same event the full parse gives, without building three dicts. Anything
+            # else (other spacing, key order, an escape error) takes the full parse. Blocks come
+            # one after another, so while a thinking block is open its deltas are the ones to try.
+            thinking = self._thinking
+            match = (_THINKING_DELTA if thinking else _TEXT_DELTA)(data)
             if match is not None and not self._done and name != "ping":
                 try:
                     piece, end = _scanstring(data, match.end())
@@ -176,23 +172,17 @@ class _AnthropicParser:
                     pass
                 else:
                     if len(data) - end == 2 and data.endswith("}}"):
-                        if piece:
-                            text.append(piece)
-                            out.append(TextDeltaEvent(piece))
-                        continue
-            elif self._thinking and not self._done and (match := _THINKING_DELTA(data)) is not None:
-                # The same shortcut for thinking, which streams as many deltas as the reply.
-                try:
-                    piece, end = _scanstring(data, match.end())
-                except ValueError:
-                    pass
-                else:
-                    index = _delta_index(data)
-                    if len(data) - end == 2 and data.endswith("}}") and index in self._thinking:
-                        if piece:
-                            self._thinking[index]["parts"].append(piece)
-                            out.append(ThinkingDeltaEvent(piece))
-                        continue
+                        if not thinking:
+                            if piece:
+                                text.append(piece)
+                                out.append(TextDeltaEvent(piece))
+                            continue
+                        block = thinking.get(int(match.group(1)))
+                        if block is not None and block["parts"] is not None:
+                            if piece:
+                                block["parts"].append(piece)
+                                out.append(ThinkingDeltaEvent(piece))
+                            continue
             self._handle(name, data, out)
 
     def finish(self) -> list[StreamEvent]:
