@@ -79,7 +79,7 @@ class Agent:
         from .providers.thinking import normalize_thinking
 
         self.thinking = normalize_thinking(thinking)
-        self.provider, self._owns_provider = self._make_provider(provider, api_key, model, base_url, self.thinking)
+        self.provider, self._owns_provider = self._make_provider(provider, api_key, model, base_url)
         self.model = model or self.provider.model
         self.judge_provider = self._make_judge(judge_provider)
         self._owns_judge = isinstance(judge_provider, str)
@@ -101,13 +101,13 @@ class Agent:
 
     @staticmethod
     def _make_provider(
-        provider: str | Provider, api_key: str | None, model: str | None, base_url: str | None, thinking: Any = None,
+        provider: str | Provider, api_key: str | None, model: str | None, base_url: str | None
     ) -> tuple[Provider, bool]:
         if isinstance(provider, Provider):
             return provider, False
         from .providers import get_provider
 
-        return get_provider(provider, api_key=api_key, model=model, base_url=base_url, thinking=thinking), True
+        return get_provider(provider, api_key=api_key, model=model, base_url=base_url), True
 
     @staticmethod
     def _make_judge(judge: Provider | str | None) -> Provider | None:
@@ -182,7 +182,8 @@ class Agent:
             self._conn, self.auth, self.provider, self.memory,
             judge_provider=self.judge_provider, tools=self.tools, rate_limiter=self.rate_limiter,
             job_queue=self.job_queue, guardrail_policy=self.guardrail_policy,
-            thinking=self.thinking if self._owns_provider is False else None,
+            # On the turns only: background jobs (titles, summaries) on the same provider do not think.
+            thinking=self.thinking,
         )
 
     def _tool_names(self) -> list[str]:
