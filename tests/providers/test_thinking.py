@@ -192,3 +192,10 @@ def test_anthropic_thinking_in_spaced_json_takes_the_full_parse_and_gives_the_sa
     assert run(True) == run(False) == [
         ThinkingDeltaEvent('a"b'), ThinkingDeltaEvent("ü"),
         ThinkingBlockEvent({"type": "thinking", "thinking": 'a"bü', "signature": "S"})]
+
+
+async def test_ollama_leaves_room_for_thoughts_in_num_ctx(fake_llm, make_provider):
+    provider = make_provider("ollama", api_key=None)
+    await collect(provider.stream(USER))
+    await collect(provider.stream(USER, thinking=True))
+    assert [r.body["options"]["num_ctx"] for r in fake_llm.chat_requests()] == [4096, 16384]

@@ -271,7 +271,8 @@ class OllamaProvider(HTTPProvider):
         if "num_ctx" not in model_options:
             # Unless told, Ollama cuts the prompt to its small default window without a word.
             window = await self.get_context_window(body["model"])
-            reply = int(max_tokens) if max_tokens else REPLY_RESERVE
+            thinks = body.get("think") not in (None, False)  # thoughts take room in the window too
+            reply = int(max_tokens) if max_tokens else REPLY_RESERVE * (4 if thinks else 1)
             model_options["num_ctx"] = fit_num_ctx(_estimate_tokens(body), reply, window)
         async for event in self._stream(self.chat_path, body, self._new_parser):
             yield event
