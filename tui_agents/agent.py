@@ -2,6 +2,7 @@
 
     agent = Agent(name="Assistant", role="You help users.", provider="anthropic")
     reply = await agent.chat("Hello!")          # same thread next time
+    await agent.chat("What is in this picture?", images=["cat.png"])
     agent.new_thread()                          # the next chat starts another one
 
 Without ``conn`` the agent keeps its history in a private in-memory database,
@@ -64,7 +65,9 @@ class Agent:
         rate_limiter: Any = None,
         job_queue: Any = None,
         user_id: str = "local",
+        thinking: Any = None,
     ) -> None:
+        """``thinking``: None/False (off), True, ``{"budget_tokens": N}`` or "low" | "medium" | "high"."""
         from .memory import get_memory_strategy
 
         if role is not None and definition is not None:
@@ -73,6 +76,9 @@ class Agent:
         self.role = role
         self.name = name or getattr(definition, "name", None) or DEFAULT_NAME
         self.system_prompt: str = _compile_definition(definition) if definition is not None else (role or "")
+        from .providers.thinking import normalize_thinking
+
+        self.thinking = normalize_thinking(thinking)
         self.provider, self._owns_provider = self._make_provider(provider, api_key, model, base_url)
         self.model = model or self.provider.model
         self.judge_provider = self._make_judge(judge_provider)
@@ -134,17 +140,18 @@ class Agent:
 
     # ---- chatting
 
-    async def chat(self, text: str, user_id: str | None = None) -> str:
-        """Send ``text`` on the current thread and return the reply."""
+    async def chat(self, text: str, user_id: str | None = None, images: Sequence[Any] | None = None) -> str:
+        """Send ``text`` (with ``images``: paths or bytes) on the current thread and return the reply."""
         uid = user_id or self.user_id
         thread_id = await self._prepare_thread(uid)
-        return await self._runner.run(thread_id, uid, text)
+        return await self._runner.run(thread_id, uid, text, images=images)
 
-    async def stream(self, text: str, user_id: str | None = None) -> AsyncIterator[str]:
-        """Send ``text`` and yield the reply as it arrives, in text chunks."""
+    async def stream(self, text: str, user_id: str | None = None,
+                     images: Sequence[Any] | None = None) -> AsyncIterator[str]:
+        """Send ``text`` and yield the reply as it arrives, in text chunks (thinking is not included)."""
         uid = user_id or self.user_id
         thread_id = await self._prepare_thread(uid)
-        async with aclosing(self._runner.run_stream(thread_id, uid, text)) as events:
+        async with aclosing(self._runner.run_stream(thread_id, uid, text, images=images)) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     yield event.text
@@ -161,6 +168,10 @@ class Agent:
             if self._runner is None:
                 await self._open()
         return await self._runner.regenerate(thread_id, uid)
+
+    async def get_context_window(self) -> int | None:
+        """The context window in effect for this agent's model, in tokens (as the server reports it)."""
+        return await self.provider.get_context_window(self.model)
 
     async def _prepare_thread(self, user_id: str) -> str:
         """Open the database and agent record on first use, and create the thread lazily."""
@@ -182,6 +193,8 @@ class Agent:
             self._conn, self.auth, self.provider, self.memory,
             judge_provider=self.judge_provider, tools=self.tools, rate_limiter=self.rate_limiter,
             job_queue=self.job_queue, guardrail_policy=self.guardrail_policy,
+            # On the turns only: background jobs (titles, summaries) on the same provider do not think.
+            thinking=self.thinking,
         )
 
     def _tool_names(self) -> list[str]:

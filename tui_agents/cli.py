@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("provider", nargs="?", choices=PROVIDERS)
     keys.set_defaults(func=_cmd_keys)
 
+    from . import modelscli
+
+    modelscli.add_parsers(sub)
     try:
         from . import datacli  # type: ignore[attr-defined]
     except ImportError:

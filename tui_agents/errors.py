@@ -8,6 +8,9 @@ key, a header or a request object.
     ├── NotFoundError                 a record (agent, thread, message, job...) does not exist
     ├── PermissionDeniedError         the user lacks the role for an action
     ├── InvalidArgumentError          bad input (e.g. a message that is not in that thread)
+    │   ├── ImageError                an image cannot be sent (unknown type, unreadable)
+    │   │   └── ImageTooLargeError    over the API's size limit (carries ``size`` and ``limit``)
+    │   └── CapabilityError           the model cannot do what was asked (see images, call tools)
     ├── SchemaError                   the database was written by a newer version
     ├── StoreError                    the database failed (disk full, locked too long...)
     ├── ConfigError                   bad or missing configuration
@@ -36,6 +39,9 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "InvalidArgumentError",
+    "ImageError",
+    "ImageTooLargeError",
+    "CapabilityError",
     "SchemaError",
     "StoreError",
     "ConfigError",
@@ -79,6 +85,23 @@ class PermissionDeniedError(AgentError):
 
 class InvalidArgumentError(AgentError, ValueError):
     """An argument is malformed or inconsistent."""
+
+
+class ImageError(InvalidArgumentError):
+    """An image cannot be attached or sent: not PNG/JPEG/GIF/WebP, unreadable, or over the API's size limit."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image is over the API's size limit; ``size`` and ``limit`` are in bytes (``images.shrink_image`` helps)."""
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
+class CapabilityError(InvalidArgumentError):
+    """The model lacks a capability the request needs (vision for images, tool calling for tools)."""
 
 
 class SchemaError(AgentError):

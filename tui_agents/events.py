@@ -15,6 +15,7 @@ from .types import Usage
 __all__ = [
     "TurnEvent",
     "TextDelta",
+    "ThinkingDelta",
     "ToolCallStarted",
     "ToolCallFinished",
     "UsageReported",
@@ -29,6 +30,15 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     """A fragment of the assistant's reply."""
+
+    thread_id: str
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    """A fragment of the model's thinking for the reply ``message_id`` (shown apart from its text)."""
 
     thread_id: str
     message_id: str
@@ -110,6 +120,7 @@ class TurnFinished:
     message_id: str
     text: str
     usage: Usage
+    thinking: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +136,7 @@ class TurnFailed:
 
 TurnEvent = (
     TextDelta
+    | ThinkingDelta
     | ToolCallStarted
     | ToolCallFinished
     | UsageReported

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from .errors import (
     AgentError,
+    CapabilityError,
     GuardrailBlockedError,
     InvalidArgumentError,
     PermissionDeniedError,
@@ -41,6 +42,7 @@ from .events import (
     StreamResumed,
     StreamStalled,
     TextDelta,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     TurnEvent,
@@ -48,8 +50,10 @@ from .events import (
     TurnFinished,
     UsageReported,
 )
-from .providers.base import Provider, TextDeltaEvent, ToolCallEndEvent, UsageEvent
-from .types import Message, ToolCall, ToolDefinition, Usage
+from .providers.base import (
+    Provider, TextDeltaEvent, ThinkingBlockEvent, ThinkingDeltaEvent, ToolCallEndEvent, UsageEvent,
+)
+from .types import Image, Message, ToolCall, ToolDefinition, Usage
 from .workers import MEMORY_JOB, TITLE_JOB
 
 __all__ = ["AgentRunner"]
@@ -60,6 +64,8 @@ T = TypeVar("T")
 # Texts longer than this are counted in a thread: tiktoken would block the loop.
 _INLINE_COUNT_CHARS = 4000
 _CANCELLED_TOOL = "The tool call was cancelled before it finished."
+_REPLY_RESERVE = 4096  # tokens of the model's window kept free for the reply
+_IMAGE_TOKENS = 1024  # what an image adds to its message's count (vision models vary; ~1k is typical)
 
 
 def _usage_dict(usage: Usage) -> dict[str, int]:
@@ -116,6 +122,7 @@ class _Round:
 
     message_id: str | None = None
     text: str = ""
+    thinking: str = ""
     calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
 
@@ -146,6 +153,10 @@ class _ReplyWriter:
         self._model = model
         self._interval = interval
         self._parts: list[str] = []
+        self._thinking: list[str] = []
+        self.blocks: list[dict[str, Any]] = []
+        self._thinking_started: float | None = None
+        self._thinking_ms: float | None = None
         self._dirty = False
         self._lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
@@ -155,14 +166,39 @@ class _ReplyWriter:
     def text(self) -> str:
         return "".join(self._parts)
 
+    @property
+    def thinking(self) -> str:
+        return "".join(self._thinking)
+
     async def append(self, text: str) -> str:
         """Add a fragment; the first one creates the ``streaming`` row. Returns the message id."""
         self._parts.append(text)
+        self._end_thinking()
+        return await self._touch()
+
+    async def append_thinking(self, text: str) -> str:
+        """Add a fragment of thinking; saved like the text, in its own field. Returns the message id."""
+        if self._thinking_started is None:
+            self._thinking_started = time.monotonic()
+        self._thinking.append(text)
+        return await self._touch()
+
+    def _end_thinking(self) -> None:
+        """The reply (or a tool call) began: the thinking time is known."""
+        if self._thinking_started is not None and self._thinking_ms is None:
+            self._thinking_ms = round((time.monotonic() - self._thinking_started) * 1000, 1)
+
+    def _meta(self) -> dict[str, Any] | None:
+        self._end_thinking()
+        return {"thinking_ms": self._thinking_ms} if self._thinking_ms is not None else None
+
+    async def _touch(self) -> str:
         if self.id is not None:
             self._dirty = True
             return self.id
         add = asyncio.ensure_future(
-            self._store.add(self._thread_id, "assistant", text, status="streaming", model=self._model)
+            self._store.add(self._thread_id, "assistant", self.text, status="streaming", model=self._model,
+                            thinking=self.thinking or None)
         )
         try:
             await _land(add)
@@ -181,7 +217,7 @@ class _ReplyWriter:
                 if self._dirty and self.id is not None:
                     self._dirty = False
                     try:
-                        await self._store.update(self.id, content=self.text)
+                        await self._store.update(self.id, content=self.text, thinking=self.thinking or None)
                     except Exception:
                         # The final write carries the whole text and reports a lasting failure.
                         log.warning("Could not save the partial reply %s; it is saved when it ends.", self.id,
@@ -210,18 +246,19 @@ class _ReplyWriter:
         await self._stop_flusher()
         calls = [call.model_dump() for call in tool_calls] or None
         usage_value = _usage_dict(usage) if usage is not None else None
+        thinking = {"thinking": self.thinking or None, "thinking_blocks": self.blocks or None, "meta": self._meta()}
         if self.id is None:
             if status != "complete":
                 return None
             record = await self._store.add(
                 self._thread_id, "assistant", "", tool_calls=calls, status=status,
-                model=self._model, usage=usage_value, token_count=token_count,
+                model=self._model, usage=usage_value, token_count=token_count, **thinking,
             )
             self.id = record["id"]
             return self.id
         await self._store.update(
             self.id, content=self.text, status=status, usage=usage_value,
-            token_count=token_count, tool_calls=calls,
+            token_count=token_count, tool_calls=calls, **thinking,
         )
         return self.id
 
@@ -298,8 +335,11 @@ class _StallWatch:
             await _land(asyncio.wait([reader]))
 
 
-def _to_message(record: Mapping[str, Any]) -> Message:
-    """A stored record as a provider message; ``model_construct`` because store rows are already valid."""
+def _to_message(record: Mapping[str, Any], images: Mapping[str, Image] | None = None) -> Message:
+    """A stored record as a provider message; ``model_construct`` because store rows are already valid.
+
+    ``images`` holds the loaded bytes of the record's image references, by sha256.
+    """
     role = record["role"]
     if role == "tool":
         meta = record.get("meta") or {}
@@ -308,13 +348,15 @@ def _to_message(record: Mapping[str, Any]) -> Message:
             name=meta.get("name"), is_error=meta.get("status", "ok") != "ok", id=record["id"],
         )
     calls = [ToolCall(**call) for call in record.get("tool_calls") or ()]
+    pictures = [images[ref["sha256"]] for ref in record.get("images") or () if images and ref["sha256"] in images]
     return Message.model_construct(
         role=role, content=record["content"], tool_calls=calls, tool_call_id=None, name=None,
-        is_error=False, id=record["id"],
+        is_error=False, id=record["id"], thinking=record.get("thinking") or "",
+        thinking_blocks=list(record.get("thinking_blocks") or ()), images=pictures,
     )
 
 
-def _history(records: Iterable[Mapping[str, Any]]) -> list[Message]:
+def _history(records: Iterable[Mapping[str, Any]], images: Mapping[str, Image] | None = None) -> list[Message]:
     """Provider messages from stored records, safe to send.
 
     Skips what a provider must not see or would reject: user messages the
@@ -338,7 +380,7 @@ def _history(records: Iterable[Mapping[str, Any]]) -> list[Message]:
             continue
         if role == "assistant" and not record["content"] and not record.get("tool_calls"):
             continue
-        message = _to_message(record)
+        message = _to_message(record, images)
         out.append(message)
         for call in message.tool_calls:
             called.add(call.id)
@@ -367,6 +409,7 @@ class AgentRunner:
         user_memory: bool = True,
         flush_interval: float = 0.25,
         stall_after: float | None = 20.0,
+        thinking: Any = None,
     ) -> None:
         from .store import AgentStore, MessageStore, ThreadStore, UserMemoryStore
 
@@ -387,6 +430,9 @@ class AgentRunner:
         self.user_memory = user_memory
         self.flush_interval = flush_interval
         self.stall_after = stall_after  # seconds without data mid-reply before StreamStalled; None: never
+        from .providers.thinking import normalize_thinking
+
+        self.thinking = normalize_thinking(thinking)  # None: the provider's own setting
         self._tool_items = list(tools) if tools is not None else None
         self._messages = MessageStore(conn)
         self._threads = ThreadStore(conn)
@@ -396,6 +442,7 @@ class AgentRunner:
         self._counter = self._make_counter()
         self._system_tokens: tuple[str | None, int] = (None, 0)  # the last system prompt and its count
         self._setups: dict[str | None, _AgentSetup] = {}
+        self._images: dict[str, Image] = {}  # the last window's images, so each turn does not read them again
         self._runner_tools: dict[str, Any] | None = None
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         if job_queue is not None:
@@ -427,20 +474,30 @@ class AgentRunner:
 
     # ---- public API
 
-    async def run(self, thread_id: str, user_id: str, text: str) -> str:
-        """Run one turn and return the reply text; raises the turn's typed error on failure."""
-        return await self._final_text(self.run_stream(thread_id, user_id, text))
+    async def run(self, thread_id: str, user_id: str, text: str, images: Sequence[Any] | None = None) -> str:
+        """Run one turn and return the reply text; raises the turn's typed error on failure.
+
+        ``images``: paths or bytes of PNG, JPEG, GIF or WebP images sent with ``text``.
+        """
+        return await self._final_text(self.run_stream(thread_id, user_id, text, images=images))
 
     async def resume(self, thread_id: str, user_id: str) -> str:
         """Answer the thread's last user message again and return the reply text."""
         return await self._final_text(self.resume_stream(thread_id, user_id))
 
-    def run_stream(self, thread_id: str, user_id: str, text: str) -> AsyncIterator[TurnEvent]:
+    def run_stream(self, thread_id: str, user_id: str, text: str,
+                   images: Sequence[Any] | None = None) -> AsyncIterator[TurnEvent]:
         """Run one turn, yielding its typed events; a failure ends the stream with ``TurnFailed``.
 
         Turns of one thread run one at a time: a second waits until the first has ended.
+        ``images`` (paths or bytes) are checked before anything is saved and stored with the message.
         """
-        return self._turn(thread_id, user_id, text)
+        return self._turn(thread_id, user_id, text, images)
+
+    async def get_context_window(self, model: str | None = None) -> int | None:
+        """The context window in effect (tokens) for ``model`` (default: the provider's): what the
+        server reports (Ollama ``/api/show``, llama.cpp ``/props``, vLLM ``max_model_len``), else the known table."""
+        return await self.provider.get_context_window(model or self.provider.model)
 
     def resume_stream(self, thread_id: str, user_id: str) -> AsyncIterator[TurnEvent]:
         """Answer the thread's last user message without saving a new one (regenerate, retry)."""
@@ -470,12 +527,13 @@ class AgentRunner:
 
     # ---- the turn
 
-    async def _turn(self, thread_id: str, user_id: str, text: str | None) -> AsyncIterator[TurnEvent]:
+    async def _turn(self, thread_id: str, user_id: str, text: str | None,
+                    images: Sequence[Any] | None = None) -> AsyncIterator[TurnEvent]:
         # One turn of a thread at a time: a second one would save its message between the first
         # one's message and reply, and answer without seeing that reply.
         lock = self._thread_locks.setdefault(thread_id, asyncio.Lock())
         async with lock:
-            async with aclosing(self._turn_steps(thread_id, user_id, text)) as events:
+            async with aclosing(self._turn_steps(thread_id, user_id, text, images)) as events:
                 async for event in events:
                     yield event
 
@@ -498,15 +556,18 @@ class AgentRunner:
                 if begun is not None:
                     await _land(self._messages.end_alternative(begun))
 
-    async def _turn_steps(self, thread_id: str, user_id: str, text: str | None) -> AsyncIterator[TurnEvent]:
+    async def _turn_steps(self, thread_id: str, user_id: str, text: str | None,
+                          images: Sequence[Any] | None = None) -> AsyncIterator[TurnEvent]:
         turn: _Turn | None = None
         try:
             await self._authorize(user_id, thread_id)
             thread = await self._threads.get(thread_id)
             setup = await self._setup_for(thread.get("agent_id"))
             if text is not None:
-                user_message_id = await self._save_user_message(thread_id, text)
+                pictures = await self._load_images(images)  # bad images fail the turn before anything is saved
+                user_message_id = await self._save_user_message(thread_id, text, pictures)
                 yield MessageSaved(thread_id, user_message_id, "user", "complete")
+                await self._check_capabilities(self._model_for(thread, setup), pictures, setup)
                 if self._judge is not None:
                     flag = await self._judge_message(thread_id, user_message_id, text)
                     if flag is not None:
@@ -517,6 +578,8 @@ class AgentRunner:
                                 "it was not sent to the model.",
                                 reason=flag.reason,
                             )
+            if text is not None:
+                self._images.update((image.sha256, image) for image in pictures)  # just stored: no need to read back
             turn = await self._prepare(thread, setup, user_id, resume=text is None)
             async with aclosing(self._loop(turn)) as events:
                 async for event in events:
@@ -537,10 +600,44 @@ class AgentRunner:
                 f"User {user_id} may not write to thread {thread_id}; ask its owner for the editor role."
             )
 
-    async def _save_user_message(self, thread_id: str, text: str) -> str:
-        tokens = await self._count(Message(role="user", content=text))
-        record = await self._messages.add(thread_id, "user", text, token_count=tokens)
+    async def _save_user_message(self, thread_id: str, text: str, images: Sequence[Image] = ()) -> str:
+        tokens = await self._count(Message(role="user", content=text)) + _IMAGE_TOKENS * len(images)
+        record = await self._messages.add(thread_id, "user", text, token_count=tokens, images=images or None)
         return record["id"]
+
+    async def _load_images(self, sources: Sequence[Any] | None) -> list[Image]:
+        """The images to attach, read and typed, each checked against the provider's size limit."""
+        from .images import check_size, load_images
+
+        pictures = await load_images(sources)
+        for image in pictures:
+            check_size(image, self.provider.max_image_bytes, getattr(self.provider, "label", "") or self.provider.name)
+        return pictures
+
+    async def _check_capabilities(self, model: str, images: Sequence[Image], setup: _AgentSetup) -> None:
+        """A typed error before the request when the model says it cannot see images, call tools or think."""
+        thinking = self.thinking or getattr(self.provider, "thinking", None)
+        thinks = thinking is not None and thinking.enabled
+        if not images and not setup.definitions and not thinks:
+            return
+        try:
+            caps = await self.provider.capabilities(model or None)
+        except AgentError:
+            return  # unknown: the request itself will tell
+        if caps is None:
+            return
+        if images and "vision" not in caps:
+            raise CapabilityError(
+                f"The model {model} cannot see images; choose a model with vision (e.g. gemma3, llava, "
+                "qwen2.5vl) and send the message again."
+            )
+        if setup.definitions and "tools" not in caps:
+            raise CapabilityError(
+                f"The model {model} cannot call tools; choose a model with tool support or give the agent no tools."
+            )
+        if thinks and "thinking" not in caps:
+            raise CapabilityError(f"The model {model} cannot think; turn thinking off for it or choose a model "
+                                  "that thinks (e.g. qwen3, deepseek-r1, gpt-oss).")
 
     async def _count(self, message: Message) -> int:
         """The message's token count, cached on its row so the memory strategy never recounts it."""
@@ -579,7 +676,10 @@ class AgentRunner:
         thread_id = thread["id"]
         system = await self._system_prompt(setup, user_id)
         reserve = await self._count_system(system)
-        records = list(await self.memory.select(self._messages, thread_id, self._counter, reserve_tokens=reserve))
+        model = self._model_for(thread, setup)
+        window = await self._window_for(model)
+        records = list(await self.memory.select(self._messages, thread_id, self._counter, reserve_tokens=reserve,
+                                                max_tokens=window))
         last_user = max((i for i, r in enumerate(records) if r["role"] == "user"), default=None)
         if resume:
             if last_user is None:
@@ -590,7 +690,7 @@ class AgentRunner:
                 )
             records = records[: last_user + 1]  # regenerate: ignore earlier attempts at the answer
         earlier_user = last_user is not None and any(r["role"] == "user" for r in records[:last_user])
-        model = self._model_for(thread, setup)
+        images = await self._images_of(records)
         return _Turn(
             thread_id=thread_id,
             user_id=user_id,
@@ -598,9 +698,31 @@ class AgentRunner:
             key=f"{self.provider.name}:{model}",
             system=system,
             setup=setup,
-            history=_history(records),
+            history=_history(records, images),
             first_exchange=thread.get("title") is None and not earlier_user,
         )
+
+    async def _window_for(self, model: str) -> int | None:
+        """Tokens the chosen messages may use: the model's window less room for the reply (None if unknown)."""
+        try:
+            window = await self.provider.get_context_window(model or None)
+        except AgentError:
+            return None  # the request itself will report an unreachable server
+        if window is None:
+            return None
+        return max(1, window - min(_REPLY_RESERVE, window // 4))
+
+    async def _images_of(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Image]:
+        """The bytes of every image the window's messages show: each is sent again with its message."""
+        refs = [ref for record in records for ref in record.get("images") or ()]
+        known = {ref["sha256"]: self._images[ref["sha256"]] for ref in refs if ref["sha256"] in self._images}
+        missing = [ref for ref in refs if ref["sha256"] not in known]
+        if missing:
+            from .store.images import ImageStore
+
+            known.update(await ImageStore(self.conn).get_many(missing))
+        self._images = known
+        return known
 
     def _model_for(self, thread: Mapping[str, Any], setup: _AgentSetup) -> str:
         """The thread's chosen model, else the provider's, else the agent record's."""
@@ -687,7 +809,7 @@ class AgentRunner:
                 "stopped; send another message to let it continue."
             )
         await self._enqueue_jobs(turn)
-        yield TurnFinished(turn.thread_id, last.message_id or "", last.text, turn.usage)
+        yield TurnFinished(turn.thread_id, last.message_id or "", last.text, turn.usage, last.thinking)
 
     async def _provider_round(self, turn: _Turn, result: _Round) -> AsyncIterator[TurnEvent]:
         """Stream one provider call into a saved assistant message; its outcome lands in ``result``."""
@@ -698,7 +820,9 @@ class AgentRunner:
         writer = _ReplyWriter(self._messages, turn.thread_id, turn.model, self.flush_interval)
         calls: dict[int, ToolCall] = {}
         usage = Usage()
-        options = {"model": turn.model} if turn.model else {}
+        options: dict[str, Any] = {"model": turn.model} if turn.model else {}
+        if self.thinking is not None:
+            options["thinking"] = self.thinking
         stream = self.provider.stream(
             list(turn.history), system=turn.system, tools=list(turn.setup.definitions) or None, **options
         )
@@ -710,12 +834,18 @@ class AgentRunner:
                     elif isinstance(event, TextDeltaEvent):
                         if event.text:
                             yield TextDelta(turn.thread_id, await writer.append(event.text), event.text)
+                    elif isinstance(event, ThinkingDeltaEvent):
+                        if event.text:
+                            yield ThinkingDelta(turn.thread_id, await writer.append_thinking(event.text), event.text)
+                    elif isinstance(event, ThinkingBlockEvent):
+                        writer.blocks.append(event.block)
                     elif isinstance(event, ToolCallEndEvent):
                         calls[event.index] = event.call
                     elif isinstance(event, UsageEvent):
                         usage = event.usage
             result.calls = [calls[i] for i in sorted(calls)]
-            message = Message(role="assistant", content=writer.text, tool_calls=result.calls)
+            message = Message(role="assistant", content=writer.text, tool_calls=result.calls,
+                              thinking=writer.thinking, thinking_blocks=list(writer.blocks))
             tokens = await self._count(message)  # may run in a thread: a stop can land here too
         except BaseException as exc:
             # Cancellation (or a consumer that stopped listening) leaves the reply
@@ -725,6 +855,7 @@ class AgentRunner:
             turn.partial = writer.text
             raise
         result.text = writer.text
+        result.thinking = writer.thinking
         result.usage = usage
         turn.usage = turn.usage + usage
         result.message_id = await _land(

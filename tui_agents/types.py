@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Role", "ToolCall", "Usage", "Message", "ToolDefinition", "Completion"]
+__all__ = ["Role", "ToolCall", "Usage", "Image", "Message", "ToolDefinition", "Completion"]
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -43,12 +43,27 @@ class Usage(BaseModel):
         )
 
 
+class Image(BaseModel):
+    """An image attached to a message: its bytes, MIME type and content address (sha256 hex)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    media_type: str
+    data: bytes = Field(repr=False)
+    sha256: str = ""
+    name: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
 class Message(BaseModel):
     """One message of a conversation.
 
     ``tool_calls`` is set on assistant messages that call tools; a ``tool``
     message answers one call through ``tool_call_id`` and says whether the
     result is an error with ``is_error``. ``id`` is the store's id, when known.
+    ``thinking`` is the model's reasoning, never sent back; ``thinking_blocks``
+    are Anthropic's signed blocks, sent back unchanged within a tool-using turn.
     """
 
     role: Role
@@ -58,6 +73,9 @@ class Message(BaseModel):
     name: str | None = None
     is_error: bool = False
     id: str | None = None
+    thinking: str = ""
+    thinking_blocks: list[dict[str, Any]] = Field(default_factory=list)
+    images: list[Image] = Field(default_factory=list)
 
 
 class ToolDefinition(BaseModel):

@@ -17,7 +17,17 @@ the exact wire format of the endpoint that was hit:
   ending in ``[DONE]``, with the usage chunk when ``stream_options.include_usage``),
   ``GET /v1/models``.
 - Ollama: ``POST /api/chat`` (NDJSON or one JSON object), ``GET /api/tags``,
-  ``POST /api/show``, ``GET /api/version``.
+  ``POST /api/show`` (context length and capabilities from ``model_details``),
+  ``GET /api/version``, ``GET /api/ps`` (``loaded``), ``POST /api/pull`` (NDJSON
+  progress of ``pullable`` models; ``pull_error`` fails it part way),
+  ``DELETE /api/delete``.
+- llama.cpp ``GET /props`` (``props_n_ctx``) and vLLM's ``max_model_len`` in
+  ``/v1/models`` (``max_model_len``).
+
+Thinking: ``Reply(thinking=...)`` streams as Anthropic ``thinking`` blocks
+(``signature``, then ``redacted_thinking`` blocks), OpenAI
+``delta.reasoning_content`` (or ``reasoning_field="reasoning"``) and Ollama
+``message.thinking``.
 
 Failure modes: ``status`` (an HTTP error with the provider's real error body),
 ``cut_after_chunks`` (the connection drops mid-stream), ``stall_after_chunks``
@@ -127,6 +137,9 @@ class Reply:
     raw: bytes | None = None
     error_event: str | dict[str, Any] | None = None
     model: str | None = None
+    signature: str = "sig_fake"
+    redacted_thinking: tuple[str, ...] = ()
+    reasoning_field: str = "reasoning_content"
 
     def resolved_stop_reason(self) -> str:
         """The normalised stop reason this reply ends with."""
@@ -267,7 +280,8 @@ def _render_anthropic(reply: Reply, body: dict[str, Any], ids: _Ids) -> _Stream:
     if not body.get("stream"):
         content: list[dict[str, Any]] = []
         if reply.thinking:
-            content.append({"type": "thinking", "thinking": reply.thinking, "signature": "sig_fake"})
+            content.append({"type": "thinking", "thinking": reply.thinking, "signature": reply.signature})
+        content += [{"type": "redacted_thinking", "data": data} for data in reply.redacted_thinking]
         if reply.text:
             content.append({"type": "text", "text": reply.text})
         content += [{"type": "tool_use", "id": cid, "name": s.name, "input": s.arguments} for cid, s in calls]
@@ -289,7 +303,12 @@ def _render_anthropic(reply: Reply, body: dict[str, Any], ids: _Ids) -> _Stream:
             frames.append(_Frame(_sse("content_block_delta", {"type": "content_block_delta", "index": index,
                                                               "delta": {"type": "thinking_delta", "thinking": piece}}), delta=True))
         frames.append(_Frame(_sse("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                          "delta": {"type": "signature_delta", "signature": "sig_fake"}})))
+                                                          "delta": {"type": "signature_delta", "signature": reply.signature}})))
+        frames.append(_Frame(_sse("content_block_stop", {"type": "content_block_stop", "index": index})))
+        index += 1
+    for data in reply.redacted_thinking:
+        frames.append(_Frame(_sse("content_block_start", {"type": "content_block_start", "index": index,
+                                                          "content_block": {"type": "redacted_thinking", "data": data}})))
         frames.append(_Frame(_sse("content_block_stop", {"type": "content_block_stop", "index": index})))
         index += 1
     if reply.text or not calls:
@@ -349,6 +368,8 @@ def _render_openai(reply: Reply, body: dict[str, Any], ids: _Ids) -> _Stream:
         return _sse(None, obj)
 
     frames = [_Frame(chunk({"role": "assistant", "content": "", "refusal": None}))]
+    for piece in _pieces(reply.thinking or "", reply.chunk_chars):
+        frames.append(_Frame(chunk({reply.reasoning_field: piece}), delta=True))
     for piece in _pieces(reply.text, reply.chunk_chars):
         frames.append(_Frame(chunk({"content": piece}), delta=True))
     for index, (call_id, spec) in enumerate(calls):
@@ -439,6 +460,7 @@ class FakeLLMServer:
         self.requests: list[RecordedRequest] = []
         self.models: list[str] = ["fake-model-large", "fake-model-small"]
         self.require_key: str | None = None
+        self._reset_local_state()
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._ids = _Ids()
@@ -511,6 +533,7 @@ class FakeLLMServer:
         self.requests.clear()
         self.models = ["fake-model-large", "fake-model-small"]
         self.require_key = None
+        self._reset_local_state()
         if self._loop is not None and self._handlers:
             async def drop() -> None:
                 for task in list(self._handlers):
@@ -518,6 +541,25 @@ class FakeLLMServer:
                 await asyncio.gather(*self._handlers, return_exceptions=True)
 
             asyncio.run_coroutine_threadsafe(drop(), self._loop).result(10)
+
+    def _reset_local_state(self) -> None:
+        """Settings of the local-server endpoints (Ollama management, llama.cpp, vLLM)."""
+        self.model_details: dict[str, dict[str, Any]] = {}
+        """Per model: ``context_length`` (int), ``capabilities`` (list), ``family``... for ``/api/show``."""
+        self.loaded: list[str] = []
+        """Models ``/api/ps`` reports as loaded."""
+        self.pullable: dict[str, int] = {}
+        """Models ``/api/pull`` can fetch, with the size in bytes of their one layer."""
+        self.pull_error: str | None = None
+        """An error line ``/api/pull`` sends half way (e.g. "no space left on device")."""
+        self.pull_delay: float = 0.0
+        """Seconds between progress lines of a pull."""
+        self.pull_steps: int = 10
+        """How many progress lines a pull's layer download takes."""
+        self.props_n_ctx: int | None = None
+        """llama.cpp's ``/props`` ``n_ctx``; None answers 404 (not llama.cpp)."""
+        self.max_model_len: int | None = None
+        """vLLM's ``max_model_len`` on each ``/v1/models`` entry; None leaves it out."""
 
     # ---- scripting
 
@@ -646,6 +688,15 @@ class FakeLLMServer:
                 await asyncio.sleep(reply.first_delay)
             rendered = _render(protocol, reply, body if isinstance(body, dict) else {}, self._ids)
             return await self._send(reader, writer, rendered, reply)
+        if method == "POST" and path == "/api/pull":
+            stream = self._pull_stream(body or {})
+            keep = await self._send(reader, writer, stream, Reply(delay=self.pull_delay))
+            name = (body or {}).get("model") or (body or {}).get("name") or ""
+            if stream.frames and b'"success"' in stream.frames[-1].data and name not in self.models:
+                self.models.append(name)  # installed only once the whole pull went out
+            return keep
+        if method == "DELETE" and path == "/api/delete":
+            return await self._send(reader, writer, self._delete(body or {}), Reply())
         listing = self._listing(method, path, protocol, body)
         if listing is None:
             not_found = Reply(status=404, error_message=f"Not found: {method} {path}")
@@ -675,19 +726,68 @@ class FakeLLMServer:
             return {"data": data, "has_more": False, "first_id": models[0] if models else None,
                     "last_id": models[-1] if models else None}
         if method == "GET" and path in ("/v1/models", "/models"):
+            extra = {"max_model_len": self.max_model_len} if self.max_model_len is not None else {}
             return {"object": "list", "data": [{"id": m, "object": "model", "created": 1715367049,
-                                                "owned_by": "system"} for m in models]}
+                                                "owned_by": "system", **extra} for m in models]}
+        if method == "GET" and path == "/props":
+            if self.props_n_ctx is None:
+                return None
+            return {"default_generation_settings": {"n_ctx": self.props_n_ctx, "params": {}},
+                    "total_slots": 1, "model_path": "/models/fake.gguf", "chat_template": ""}
+        if method == "GET" and path == "/api/ps":
+            return {"models": [{**self._ollama_model(m), "expires_at": "2099-01-01T00:00:00Z",
+                                "size_vram": 2019393189,
+                                "context_length": self.model_details.get(m, {}).get("num_ctx", 4096)}
+                               for m in self.loaded]}
         if method == "GET" and path == "/api/tags":
             return {"models": [self._ollama_model(m) for m in models]}
         if method == "GET" and path == "/api/version":
             return {"version": "0.6.2"}
         if method == "POST" and path == "/api/show":
             name = (body or {}).get("model") or (body or {}).get("name") or ""
+            extra = self.model_details.get(name, {})
+            if extra.get("missing"):
+                return None
+            arch = extra.get("family", "llama")
             return {"modelfile": f"FROM {name}\n", "parameters": "num_ctx 8192", "template": "{{ .Prompt }}",
-                    "details": self._ollama_model(name)["details"],
-                    "model_info": {"general.architecture": "llama", "llama.context_length": 131072},
-                    "capabilities": ["completion", "tools"], "modified_at": "2025-05-22T00:00:00Z"}
+                    "details": {**self._ollama_model(name)["details"], "family": arch},
+                    "model_info": {"general.architecture": arch,
+                                   f"{arch}.context_length": extra.get("context_length", 131072)},
+                    "capabilities": extra.get("capabilities", ["completion", "tools"]),
+                    "modified_at": "2025-05-22T00:00:00Z"}
         return None
+
+    def _pull_stream(self, body: dict[str, Any]) -> _Stream:
+        """``/api/pull`` progress lines, as Ollama streams them."""
+        name = body.get("model") or body.get("name") or ""
+
+        def line(obj: dict[str, Any]) -> _Frame:
+            return _Frame((_dumps(obj) + "\n").encode(), delta=True)
+
+        frames = [line({"status": "pulling manifest"})]
+        size = self.pullable.get(name)
+        if size is None:
+            frames.append(line({"error": "pull model manifest: file does not exist"}))
+            return _Stream(200, "application/x-ndjson", frames, streamed=True)
+        digest = "sha256:" + "ab" * 32
+        steps = max(1, self.pull_steps)
+        for i in range(steps + 1):
+            frames.append(line({"status": f"pulling {digest[7:19]}", "digest": digest, "total": size,
+                                "completed": size * i // steps}))
+            if self.pull_error and i == steps // 2:
+                frames.append(line({"error": self.pull_error}))
+                return _Stream(200, "application/x-ndjson", frames, streamed=True)
+        frames += [line({"status": "verifying sha256 digest"}), line({"status": "writing manifest"}),
+                   line({"status": "success"})]
+        return _Stream(200, "application/x-ndjson", frames, streamed=True)
+
+    def _delete(self, body: dict[str, Any]) -> _Stream:
+        name = body.get("model") or body.get("name") or ""
+        if name not in self.models:
+            data = _dumps({"error": f"model '{name}' not found"}).encode()
+            return _Stream(404, "application/json; charset=utf-8", [_Frame(data)], streamed=False)
+        self.models.remove(name)
+        return _Stream(200, "text/plain; charset=utf-8", [_Frame(b"")], streamed=False)
 
     @staticmethod
     def _ollama_model(name: str) -> dict[str, Any]:

@@ -116,7 +116,7 @@ async def test_ollama_request_shape(fake_llm, make_provider):
     assert request.body == {
         "model": "llama-test",
         "stream": True,
-        "options": {"temperature": 0, "num_predict": 64, "stop": ["\n\n"]},
+        "options": {"temperature": 0, "num_predict": 64, "stop": ["\n\n"], "num_ctx": 4096},
         "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city.",
                                                     "parameters": WEATHER.parameters}}],
         "messages": [
@@ -137,7 +137,7 @@ async def test_provider_wide_options_apply_and_per_call_options_win(fake_llm, ma
     provider = make_provider("ollama", temperature=0.9, max_tokens=10)
     await collect(provider.stream([Message(role="user", content="x")], temperature=0.1, model="other"))
     body = fake_llm.chat_requests()[0].body
-    assert body["options"] == {"temperature": 0.1, "num_predict": 10}
+    assert body["options"] == {"temperature": 0.1, "num_predict": 10, "num_ctx": 4096}
     assert body["model"] == "other"
 
 

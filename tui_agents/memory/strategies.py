@@ -135,10 +135,13 @@ class MemoryStrategy(abc.ABC):
         """The chosen light rows, reading as little of the thread as possible."""
 
     async def select(self, messages: Any, thread_id: str, counter: TokenCounter | None = None,
-                     reserve_tokens: int = 0) -> list[Record]:
+                     reserve_tokens: int = 0, max_tokens: int | None = None) -> list[Record]:
         """The message records to send, in conversation order, each with ``token_count`` set.
 
         ``messages`` is a ``MessageStore``; without ``counter`` a default ``TokenCounter`` is used.
+        ``max_tokens`` (the model's context window) caps any strategy's choice: the oldest units
+        go until the rest and ``reserve_tokens`` fit, the newest unit always stays. A message's
+        thinking is not in its ``token_count``: earlier turns' thinking is never sent again.
         """
         call = _Call(messages, thread_id, counter or TokenCounter(), reserve_tokens)
         while True:  # ends: each extra pass excludes at least one more message
@@ -157,6 +160,8 @@ class MemoryStrategy(abc.ABC):
         if call.counts:
             await messages.set_token_counts(call.counts)
             kept = [{**r, "token_count": call.counts.get(r["id"], r["token_count"])} for r in kept]
+        if max_tokens is not None:
+            kept = _fit(kept, max_tokens - max(0, reserve_tokens))
         return kept
 
 
@@ -342,6 +347,17 @@ def _plain_error(name: str, params: type[_Params], exc: ValidationError) -> str:
         return f"Memory strategy {name!r} has no parameter {field!r}; it takes: {known}."
     limit = params.model_fields[field].metadata[0].ge if field in params.model_fields else 0
     return f"Memory strategy {name!r} needs {field} to be a whole number of at least {limit}."
+
+
+def _fit(records: list[Record], limit: int) -> list[Record]:
+    """``records`` without their oldest units until their tokens fit in ``limit`` (the newest unit stays)."""
+    units = build_units(records)
+    total = sum(_row_tokens(r, {}) for r in records)
+    start = 0
+    while total > limit and start < len(units) - 1:
+        total -= sum(_row_tokens(r, {}) for r in units[start].rows)
+        start += 1
+    return list(_rows(units[start:])) if start else records
 
 
 def _ids(units: Sequence[Unit]) -> list[str]:

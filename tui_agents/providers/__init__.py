@@ -19,6 +19,8 @@ from .base import (
     StopEvent,
     StreamEvent,
     TextDeltaEvent,
+    ThinkingBlockEvent,
+    ThinkingDeltaEvent,
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,
@@ -32,6 +34,8 @@ __all__ = [
     "Provider",
     "StreamEvent",
     "TextDeltaEvent",
+    "ThinkingDeltaEvent",
+    "ThinkingBlockEvent",
     "ToolCallStartEvent",
     "ToolCallDeltaEvent",
     "ToolCallEndEvent",
@@ -55,6 +59,8 @@ def get_provider(
 ) -> Provider:
     """Build the provider called ``name``; ``options`` (temperature, max_tokens, stop...) apply to every request.
 
+    ``thinking`` (True, ``{"budget_tokens": N}`` or "low" | "medium" | "high"; default off) turns
+    the model's thinking on for every request; a ``stream``/``complete`` call may override it.
     The key comes from ``api_key``, else the env var, else the OS keyring; a
     missing key raises ``MissingAPIKeyError`` at the first request (check
     ``provider.has_key`` to ask first). ``timeout`` is how long, in seconds, a

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -23,6 +22,7 @@ from ._errors import error_from_response, error_from_transport, safe_url, scrub
 from ._transport import StreamingTransport
 from ..types import Message, ToolDefinition
 from .base import Provider, StreamEvent
+from .jsonbody import encode_body
 from .models import DEFAULT_MODELS
 
 __all__ = ["HTTPProvider", "StreamParser", "DEFAULT_TIMEOUT", "CONNECT_TIMEOUT"]
@@ -206,7 +206,7 @@ class HTTPProvider(Provider):
         key = self._require_key()
         headers = self._auth_headers(key)
         url = self.base_url + path
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = encode_body(payload)
         headers["content-type"] = "application/json"
         attempt = 0
         while True:

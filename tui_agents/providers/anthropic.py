@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -9,19 +10,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ProviderError
-from ..types import Message, ToolCall, ToolDefinition, Usage
+from ..images import check_size
+from ..types import Image, Message, ToolCall, ToolDefinition, Usage
 from ._errors import error_from_payload
 from ._http import HTTPProvider
 from .base import (
     StopEvent,
     StreamEvent,
     TextDeltaEvent,
+    ThinkingBlockEvent,
+    ThinkingDeltaEvent,
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,
     UsageEvent,
 )
 from .decoding import SSEDecoder, SSEEvent, loads
+from .thinking import normalize_thinking
 
 __all__ = ["AnthropicProvider", "to_anthropic_messages", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
 
@@ -29,9 +34,14 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 """Anthropic requires ``max_tokens``; this is used when the caller gives none."""
+MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4
+"""The API takes images of at most 5 MB of base64, i.e. 3.75 MB of image bytes."""
 
 _TEXT_DELTA = re.compile(
     r'\{"type":"content_block_delta","index":(?:0|[1-9][0-9]*),"delta":\{"type":"text_delta","text":"'
+).match
+_THINKING_DELTA = re.compile(
+    r'\{"type":"content_block_delta","index":(0|[1-9][0-9]*),"delta":\{"type":"thinking_delta","thinking":"'
 ).match
 _scanstring = json.decoder.scanstring  # the C string scanner json.loads itself uses
 
@@ -58,16 +68,37 @@ def _append(out: list[dict[str, Any]], role: str, content: str | list[dict[str, 
         out.append({"role": role, "content": content})
 
 
+def _image_block(image: Image) -> dict[str, Any]:
+    check_size(image, MAX_IMAGE_BYTES, "Anthropic")
+    return {"type": "image", "source": {"type": "base64", "media_type": image.media_type,
+                                        "data": base64.b64encode(image.data).decode("ascii")}}
+
+
+def _user_content(message: Message) -> str | list[dict[str, Any]]:
+    """A user message's content: its text, after its images (the order Anthropic recommends)."""
+    if not message.images:
+        return message.content
+    blocks = [_image_block(image) for image in message.images]
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    return blocks
+
+
 def to_anthropic_messages(messages: Sequence[Message], system: str | None = None) -> tuple[str | None, list[dict[str, Any]]]:
-    """Our messages as Anthropic's ``(system, messages)``: tool results become ``tool_result`` blocks."""
+    """Our messages as Anthropic's ``(system, messages)``: tool results become ``tool_result`` blocks.
+
+    Thinking blocks of the assistant messages after the last user message (a
+    tool-using turn in progress) go back first in their message, unchanged.
+    """
     systems = [system] if system else []
     out: list[dict[str, Any]] = []
-    for message in messages:
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    for position, message in enumerate(messages):
         if message.role == "system":
             if message.content:
                 systems.append(message.content)
         elif message.role == "user":
-            _append(out, "user", message.content)
+            _append(out, "user", _user_content(message))
         elif message.role == "tool":
             block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id or "",
                                      "content": message.content}
@@ -75,11 +106,13 @@ def to_anthropic_messages(messages: Sequence[Message], system: str | None = None
                 block["is_error"] = True
             _append(out, "user", [block])
         else:
-            blocks = _blocks(message.content)
+            thinking = [dict(b) for b in message.thinking_blocks] if position > last_user else []
+            blocks = thinking + _blocks(message.content)
             blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
                        for c in message.tool_calls]
             if blocks:  # the API rejects an assistant message with empty content
-                _append(out, "assistant", blocks if message.tool_calls else message.content)
+                plain = not message.tool_calls and not thinking
+                _append(out, "assistant", message.content if plain else blocks)
     return ("\n\n".join(systems) or None), out
 
 
@@ -97,7 +130,8 @@ class _PendingCall:
 class _AnthropicParser:
     """Anthropic's SSE events to stream events."""
 
-    __slots__ = ("_provider", "_sse", "text", "error", "_blocks", "_calls", "_input", "_output", "_stop", "_done")
+    __slots__ = ("_provider", "_sse", "text", "error", "_blocks", "_thinking", "_calls", "_input", "_output",
+                 "_stop", "_done")
 
     def __init__(self, provider: "AnthropicProvider") -> None:
         self._provider = provider
@@ -105,6 +139,7 @@ class _AnthropicParser:
         self.text: list[str] = []
         self.error: ProviderError | None = None
         self._blocks: dict[int, _PendingCall] = {}
+        self._thinking: dict[int, dict[str, Any]] = {}  # open thinking blocks by index
         self._calls = 0
         self._input = 0
         self._output = 0
@@ -124,10 +159,12 @@ class _AnthropicParser:
     def _records(self, records: list[SSEEvent], out: list[StreamEvent]) -> None:
         text = self.text
         for name, data in records:
-            # Fast path for the commonest event, a text delta in the API's compact form: the
-            # same event the full parse gives, without building three dicts. Anything else
-            # (other spacing, key order, an escape error) takes the full parse.
-            match = _TEXT_DELTA(data)
+            # Fast path for the commonest events, a text or thinking delta in the API's compact
+            # form: the same event the full parse gives, without building three dicts. Anything
+            # else (other spacing, key order, an escape error) takes the full parse. Blocks come
+            # one after another, so while a thinking block is open its deltas are the ones to try.
+            thinking = self._thinking
+            match = (_THINKING_DELTA if thinking else _TEXT_DELTA)(data)
             if match is not None and not self._done and name != "ping":
                 try:
                     piece, end = _scanstring(data, match.end())
@@ -135,10 +172,17 @@ class _AnthropicParser:
                     pass
                 else:
                     if len(data) - end == 2 and data.endswith("}}"):
-                        if piece:
-                            text.append(piece)
-                            out.append(TextDeltaEvent(piece))
-                        continue
+                        if not thinking:
+                            if piece:
+                                text.append(piece)
+                                out.append(TextDeltaEvent(piece))
+                            continue
+                        block = thinking.get(int(match.group(1)))
+                        if block is not None and block["parts"] is not None:
+                            if piece:
+                                block["parts"].append(piece)
+                                out.append(ThinkingDeltaEvent(piece))
+                            continue
             self._handle(name, data, out)
 
     def finish(self) -> list[StreamEvent]:
@@ -194,7 +238,18 @@ class _AnthropicParser:
             if call is not None and fragment:
                 call.parts.append(fragment)
                 out.append(ToolCallDeltaEvent(call.index, fragment))
-        # thinking_delta, signature_delta, citations_delta: not shown, tolerated
+        elif kind == "thinking_delta":
+            text = delta.get("thinking") or ""
+            block = self._thinking.get(index)
+            if block is not None:
+                block["parts"].append(text)
+            if text:
+                out.append(ThinkingDeltaEvent(text))
+        elif kind == "signature_delta":
+            block = self._thinking.get(index)
+            if block is not None:
+                block["block"]["signature"] += delta.get("signature") or ""
+        # citations_delta: not shown, tolerated
 
     def _block_start(self, index: int, block: dict[str, Any], out: list[StreamEvent]) -> None:
         kind = block.get("type")
@@ -206,8 +261,24 @@ class _AnthropicParser:
         elif kind == "text" and block.get("text"):
             self.text.append(block["text"])
             out.append(TextDeltaEvent(block["text"]))
+        elif kind == "thinking":
+            text = block.get("thinking") or ""
+            self._thinking[index] = {"block": {"type": "thinking", "thinking": "",
+                                               "signature": block.get("signature") or ""}, "parts": [text]}
+            if text:
+                out.append(ThinkingDeltaEvent(text))
+        elif kind == "redacted_thinking":
+            # Encrypted reasoning: nothing to show, but it must go back exactly as it came.
+            self._thinking[index] = {"block": dict(block), "parts": None}
 
     def _block_stop(self, index: int, out: list[StreamEvent]) -> None:
+        thinking = self._thinking.pop(index, None)
+        if thinking is not None:
+            block = thinking["block"]
+            if thinking["parts"] is not None:
+                block["thinking"] = "".join(thinking["parts"])
+            out.append(ThinkingBlockEvent(block))
+            return
         call = self._blocks.pop(index, None)
         if call is None:
             return
@@ -231,9 +302,11 @@ class AnthropicProvider(HTTPProvider):
     name = "anthropic"
     chat_path = "/v1/messages"
     label = "Anthropic"
+    max_image_bytes = MAX_IMAGE_BYTES
 
-    def __init__(self, *, base_url: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, base_url: str | None = None, thinking: Any = None, **kwargs: Any) -> None:
         url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        self.thinking = normalize_thinking(thinking)
         super().__init__(base_url=url, **kwargs)
 
     def _auth_headers(self, key: str | None) -> dict[str, str]:
@@ -255,10 +328,18 @@ class AnthropicProvider(HTTPProvider):
         if tools:
             body["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
                              for t in tools]
-        if opts.get("temperature") is not None:
-            body["temperature"] = opts["temperature"]
-        if opts.get("top_p") is not None:
-            body["top_p"] = opts["top_p"]
+        thinking = self.thinking if options.get("thinking") is None else normalize_thinking(options["thinking"])
+        if thinking is not None and thinking.enabled:
+            budget = thinking.budget_tokens()
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            if body["max_tokens"] <= budget:  # the budget is part of max_tokens and must be below it
+                body["max_tokens"] = budget + DEFAULT_MAX_TOKENS
+        else:
+            # Thinking does not allow a changed temperature or top_p: they apply only without it.
+            if opts.get("temperature") is not None:
+                body["temperature"] = opts["temperature"]
+            if opts.get("top_p") is not None:
+                body["top_p"] = opts["top_p"]
         stop = opts.get("stop")
         if stop:
             body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)

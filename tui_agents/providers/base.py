@@ -18,6 +18,8 @@ __all__ = [
     "ToolCallEndEvent",
     "UsageEvent",
     "StopEvent",
+    "ThinkingDeltaEvent",
+    "ThinkingBlockEvent",
 ]
 
 
@@ -26,6 +28,23 @@ class TextDeltaEvent:
     """A fragment of the reply's text."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDeltaEvent:
+    """A fragment of the model's thinking (reasoning), shown apart from the reply."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingBlockEvent:
+    """A whole Anthropic ``thinking`` (with its signature) or ``redacted_thinking`` block.
+
+    Kept unchanged and sent back with the tool results of the same turn, as the API requires.
+    """
+
+    block: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +89,7 @@ class StopEvent:
 
 StreamEvent = (
     TextDeltaEvent | ToolCallStartEvent | ToolCallDeltaEvent | ToolCallEndEvent | UsageEvent | StopEvent
+    | ThinkingDeltaEvent | ThinkingBlockEvent
 )
 
 
@@ -78,6 +98,8 @@ class _Accumulator:
     """Builds a ``Completion`` out of stream events."""
 
     text: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    blocks: list[dict[str, Any]] = field(default_factory=list)
     calls: dict[int, ToolCall] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     stop_reason: str | None = None
@@ -86,6 +108,10 @@ class _Accumulator:
         match event:
             case TextDeltaEvent(text=text):
                 self.text.append(text)
+            case ThinkingDeltaEvent(text=text):
+                self.thinking.append(text)
+            case ThinkingBlockEvent(block=block):
+                self.blocks.append(block)
             case ToolCallEndEvent(index=index, call=call):
                 self.calls[index] = call
             case UsageEvent(usage=usage):
@@ -95,7 +121,8 @@ class _Accumulator:
 
     def completion(self, model: str | None) -> Completion:
         calls = [self.calls[i] for i in sorted(self.calls)]
-        message = Message(role="assistant", content="".join(self.text), tool_calls=calls)
+        message = Message(role="assistant", content="".join(self.text), tool_calls=calls,
+                          thinking="".join(self.thinking), thinking_blocks=self.blocks)
         return Completion(message=message, usage=self.usage, stop_reason=self.stop_reason, model=model)
 
 
@@ -113,7 +140,10 @@ class Provider(abc.ABC):
         tools: Sequence[ToolDefinition] | None = None,
         **options: Any,
     ) -> AsyncIterator[StreamEvent]:
-        """Stream one reply as typed events. Options: temperature, max_tokens, stop, model."""
+        """Stream one reply as typed events. Options: temperature, max_tokens, stop, model, thinking.
+
+        ``thinking``: None/False (off), True, ``{"budget_tokens": N}`` or "low" | "medium" | "high".
+        """
 
     async def complete(
         self,
@@ -131,6 +161,24 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     async def list_models(self) -> list[str]:
         """Names of the models this provider offers."""
+
+    async def get_context_window(self, model: str | None = None) -> int | None:
+        """The context window in effect for ``model`` (tokens): what the server reports, else the known table.
+
+        None for a provider this package does not know (e.g. a scripted one in a test).
+        """
+        from .models import FALLBACK_CONTEXT_WINDOWS, context_window
+
+        if self.name not in FALLBACK_CONTEXT_WINDOWS:
+            return None
+        return context_window(self.name, model or self.model)
+
+    async def capabilities(self, model: str | None = None) -> frozenset[str] | None:
+        """What ``model`` can do ("vision", "tools", "thinking"...), or None when the provider does not say."""
+        return None
+
+    max_image_bytes: int | None = None
+    """The largest image (bytes, before base64) this provider's API accepts; None: no known limit."""
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from ..errors import ProviderError
@@ -16,19 +17,25 @@ from .base import (
     StopEvent,
     StreamEvent,
     TextDeltaEvent,
+    ThinkingDeltaEvent,
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,
     UsageEvent,
 )
 from .decoding import NDJSONDecoder, loads
+from .models import context_window as known_context_window
 from .openai import _function_tools, tool_result_text
+from .thinking import ThinkTagSplitter, normalize_thinking
 
-__all__ = ["OllamaProvider", "ollama_base_url", "to_ollama_messages", "DEFAULT_OLLAMA_URL"]
+__all__ = ["OllamaProvider", "ollama_base_url", "to_ollama_messages", "fit_num_ctx", "DEFAULT_OLLAMA_URL"]
 
 DEFAULT_OLLAMA_URL = "http://localhost:11434"
 _DEFAULT_PORT = 11434
 _DONE_REASONS = {"stop": "end_turn", "length": "max_tokens"}
+MIN_NUM_CTX = 4_096  # Ollama's own default; asking for less gains nothing
+REPLY_RESERVE = 2_048  # room left for the reply when no max_tokens is given
+IMAGE_TOKENS = 1_024  # a vision model's tokens for one image, generously
 # A server told to listen everywhere is reached on loopback.
 _ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "::": "[::1]"}
 
@@ -82,14 +89,42 @@ def to_ollama_messages(messages: Sequence[Message], system: str | None = None) -
                         "tool_calls": [{"function": {"name": c.name, "arguments": c.arguments}}
                                        for c in message.tool_calls]})
         else:
-            out.append({"role": message.role, "content": message.content})
+            entry = {"role": message.role, "content": message.content}
+            if message.images and message.role == "user":
+                entry["images"] = [base64.b64encode(image.data).decode("ascii") for image in message.images]
+            out.append(entry)
     return out
+
+
+def _estimate_tokens(body: dict[str, Any]) -> int:
+    """A generous guess of a request's prompt tokens: three characters a token, images a fixed amount."""
+    chars = 0
+    images = 0
+    for message in body["messages"]:
+        chars += len(message.get("content") or "") + 16
+        images += len(message.get("images") or ())
+        for call in message.get("tool_calls") or ():
+            chars += len(json.dumps(call, ensure_ascii=False))
+    if body.get("tools"):
+        chars += len(json.dumps(body["tools"], ensure_ascii=False))
+    return chars // 3 + images * IMAGE_TOKENS
+
+
+def fit_num_ctx(prompt_tokens: int, reply_tokens: int, model_window: int) -> int:
+    """The ``num_ctx`` for a request: the next power of two that holds prompt and reply, up to the model's window.
+
+    Powers of two because Ollama reloads a model whenever ``num_ctx`` changes:
+    a growing thread crosses a step a few times, not at every message.
+    """
+    needed = max(MIN_NUM_CTX, prompt_tokens + reply_tokens)
+    size = 1 << (needed - 1).bit_length()
+    return max(1, min(size, model_window))
 
 
 class _OllamaParser:
     """Ollama's NDJSON chunks to stream events."""
 
-    __slots__ = ("_provider", "_lines", "text", "error", "_calls", "_done")
+    __slots__ = ("_provider", "_lines", "text", "error", "_calls", "_done", "_think")
 
     def __init__(self, provider: "OllamaProvider") -> None:
         self._provider = provider
@@ -98,6 +133,7 @@ class _OllamaParser:
         self.error: ProviderError | None = None
         self._calls = 0
         self._done = False
+        self._think = ThinkTagSplitter()
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         return self._handle_lines(self._lines.feed_lines(chunk), False)
@@ -130,15 +166,18 @@ class _OllamaParser:
                 raise error_from_payload(self._provider.label, obj["error"], self._provider._secret)
             message = obj.get("message")
             if message:
+                thinking = message.get("thinking")
+                if thinking:
+                    out.append(ThinkingDeltaEvent(thinking))
                 content = message.get("content")
                 if content:
-                    self.text.append(content)
-                    out.append(TextDeltaEvent(content))
+                    self._content(*self._think.feed(content), out)
                 calls = message.get("tool_calls")
                 if calls:
                     self._tool_calls(calls, obj.get("created_at") or "", out)
             if obj.get("done"):
                 self._done = True
+                self._content(*self._think.finish(), out)
                 out.append(UsageEvent(Usage(input_tokens=obj.get("prompt_eval_count") or 0,
                                             output_tokens=obj.get("eval_count") or 0)))
                 raw = obj.get("done_reason")
@@ -148,6 +187,13 @@ class _OllamaParser:
                 out.append(StopEvent(reason, raw))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise self._provider._malformed(f"{type(exc).__name__} in a line") from exc
+
+    def _content(self, thinking: str, text: str, out: list[StreamEvent]) -> None:
+        if thinking:
+            out.append(ThinkingDeltaEvent(thinking))
+        if text:
+            self.text.append(text)
+            out.append(TextDeltaEvent(text))
 
     def _tool_calls(self, calls: list[dict[str, Any]], created_at: str, out: list[StreamEvent]) -> None:
         for call in calls:
@@ -177,8 +223,10 @@ class OllamaProvider(HTTPProvider):
     label = "Ollama"
     key_required = False
 
-    def __init__(self, *, base_url: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, base_url: str | None = None, thinking: Any = None, **kwargs: Any) -> None:
         url = ollama_base_url(base_url) if base_url else ollama_base_url()
+        self.thinking = normalize_thinking(thinking)
+        self._shown: dict[str, dict[str, Any]] = {}
         super().__init__(base_url=url, **kwargs)
 
 
@@ -205,8 +253,56 @@ class OllamaProvider(HTTPProvider):
             model_options["stop"] = [stop] if isinstance(stop, str) else list(stop)
         if model_options:
             body["options"] = model_options
+        thinking = self.thinking if options.get("thinking") is None else normalize_thinking(options["thinking"])
+        if thinking is not None:
+            # "low" | "medium" | "high" for the models that take a level (gpt-oss), else true/false.
+            body["think"] = (thinking.level or True) if thinking.enabled else False
         body.update(opts.get("extra_body") or {})
         return body
+
+    def stream(self, messages: Sequence[Message], system: str | None = None,
+               tools: Sequence[ToolDefinition] | None = None, **options: Any) -> AsyncIterator[StreamEvent]:
+        """Stream one reply; ``options.num_ctx`` is set to hold the request, up to the model's window."""
+        body = self.build_request(messages, system, tools, **options)
+        return self._stream_fitted(body, options.get("max_tokens") or self._options.get("max_tokens"))
+
+    async def _stream_fitted(self, body: dict[str, Any], max_tokens: Any) -> AsyncIterator[StreamEvent]:
+        model_options = body["options"] = dict(body.get("options") or {})  # never the caller's extra_body dict
+        if "num_ctx" not in model_options:
+            # Unless told, Ollama cuts the prompt to its small default window without a word.
+            window = await self.get_context_window(body["model"])
+            thinks = body.get("think") not in (None, False)  # thoughts take room in the window too
+            reply = int(max_tokens) if max_tokens else REPLY_RESERVE * (4 if thinks else 1)
+            model_options["num_ctx"] = fit_num_ctx(_estimate_tokens(body), reply, window)
+        async for event in self._stream(self.chat_path, body, self._new_parser):
+            yield event
+
+    async def get_context_window(self, model: str | None = None) -> int:
+        """The model's own context length from ``/api/show`` (cached per model), else the known table."""
+        name = model or self.model
+        info = await self._show_cached(name)
+        length = _context_length(info)
+        return length or known_context_window(self.name, name)
+
+    async def capabilities(self, model: str | None = None) -> frozenset[str] | None:
+        """What the model can do per ``/api/show``: "completion", "vision", "tools", "thinking", "embedding"..."""
+        info = await self._show_cached(model or self.model)
+        caps = info.get("capabilities")
+        return frozenset(caps) if isinstance(caps, list) else None
+
+    async def _show_cached(self, model: str) -> dict[str, Any]:
+        info = self._shown.get(model)
+        if info is None:
+            info = await self.show(model)
+            self._shown[model] = info
+        return info
+
+    def forget(self, model: str | None = None) -> None:
+        """Drop cached ``/api/show`` details (all, or one model's), e.g. after a pull or a delete."""
+        if model is None:
+            self._shown.clear()
+        else:
+            self._shown.pop(model, None)
 
     def _new_parser(self) -> _OllamaParser:
         return _OllamaParser(self)
@@ -223,3 +319,13 @@ class OllamaProvider(HTTPProvider):
     async def version(self) -> str:
         """The server's version from ``GET /api/version``: a cheap "is Ollama running?" check."""
         return str((await self._request_json("GET", "/api/version")).get("version", ""))
+
+
+def _context_length(info: dict[str, Any]) -> int | None:
+    """``<architecture>.context_length`` of an ``/api/show`` reply's ``model_info``."""
+    model_info = info.get("model_info") or {}
+    arch = model_info.get("general.architecture")
+    value = model_info.get(f"{arch}.context_length") if arch else None
+    if not isinstance(value, int):
+        value = next((v for k, v in model_info.items() if k.endswith(".context_length") and isinstance(v, int)), None)
+    return value if value and value > 0 else None

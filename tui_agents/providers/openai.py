@@ -6,29 +6,37 @@ Also serves any OpenAI-compatible server (vLLM, llama.cpp, LM Studio, Ollama's
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
+
 from ..errors import ProviderError
-from ..types import Message, ToolCall, ToolDefinition, Usage
+from ..images import check_size
+from ..types import Image, Message, ToolCall, ToolDefinition, Usage
 from ._errors import error_from_payload
 from ._http import HTTPProvider
 from .base import (
     StopEvent,
     StreamEvent,
     TextDeltaEvent,
+    ThinkingDeltaEvent,
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,
     UsageEvent,
 )
 from .decoding import SSEDecoder, loads
+from .thinking import ThinkTagSplitter, normalize_thinking
 
 __all__ = ["OpenAIProvider", "to_openai_messages", "tool_result_text"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+"""OpenAI takes images of at most 20 MB."""
 
 _FINISH_REASONS = {
     "stop": "end_turn",
@@ -51,8 +59,24 @@ def _function_tools(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
                                               "parameters": t.parameters}} for t in tools]
 
 
+def _image_part(image: Image) -> dict[str, Any]:
+    check_size(image, MAX_IMAGE_BYTES, "OpenAI")
+    data = base64.b64encode(image.data).decode("ascii")
+    return {"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{data}"}}
+
+
+def _user_content(message: Message) -> str | list[dict[str, Any]]:
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    return parts + [_image_part(image) for image in message.images]
+
+
 def to_openai_messages(messages: Sequence[Message], system: str | None = None) -> list[dict[str, Any]]:
-    """Our messages as Chat Completions messages: system first, ``tool_calls`` and ``role: tool``."""
+    """Our messages as Chat Completions messages: system first, ``tool_calls`` and ``role: tool``.
+
+    Images become ``image_url`` data-URL parts; thinking is never sent back.
+    """
     out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     for message in messages:
         if message.role == "tool":
@@ -63,6 +87,8 @@ def to_openai_messages(messages: Sequence[Message], system: str | None = None) -
                         "tool_calls": [{"id": c.id, "type": "function",
                                         "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
                                        for c in message.tool_calls]})
+        elif message.role == "user":
+            out.append({"role": "user", "content": _user_content(message)})
         else:
             out.append({"role": message.role, "content": message.content})
     return out
@@ -81,7 +107,8 @@ class _Call:
 class _OpenAIParser:
     """Chat Completions chunks to stream events."""
 
-    __slots__ = ("_provider", "_sse", "text", "error", "_calls", "_by_index", "_finish", "_usage", "_done", "_closed")
+    __slots__ = ("_provider", "_sse", "text", "error", "_calls", "_by_index", "_finish", "_usage", "_done", "_closed",
+                 "_think")
 
     def __init__(self, provider: "OpenAIProvider") -> None:
         self._provider = provider
@@ -94,6 +121,7 @@ class _OpenAIParser:
         self._usage: Usage | None = None
         self._done = False
         self._closed = 0
+        self._think = ThinkTagSplitter()
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         out: list[StreamEvent] = []
@@ -141,10 +169,12 @@ class _OpenAIParser:
                     continue  # n > 1 is not supported: the first choice is the reply
                 delta = choice.get("delta")
                 if delta:
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                    if reasoning:
+                        out.append(ThinkingDeltaEvent(reasoning))
                     content = delta.get("content")
                     if content:
-                        self.text.append(content)
-                        out.append(TextDeltaEvent(content))
+                        self._content(content, out)
                     calls = delta.get("tool_calls")
                     if calls:
                         self._tool_deltas(calls, out)
@@ -154,6 +184,14 @@ class _OpenAIParser:
                     self._close_calls(out)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise self._provider._malformed(f"{type(exc).__name__} in a chunk") from exc
+
+    def _content(self, content: str, out: list[StreamEvent]) -> None:
+        thinking, text = self._think.feed(content)
+        if thinking:
+            out.append(ThinkingDeltaEvent(thinking))
+        if text:
+            self.text.append(text)
+            out.append(TextDeltaEvent(text))
 
     def _tool_deltas(self, deltas: list[dict[str, Any]], out: list[StreamEvent]) -> None:
         for position, delta in enumerate(deltas):
@@ -185,6 +223,12 @@ class _OpenAIParser:
 
     def _end(self, out: list[StreamEvent]) -> None:
         self._done = True
+        thinking, text = self._think.finish()
+        if thinking:
+            out.append(ThinkingDeltaEvent(thinking))
+        if text:
+            self.text.append(text)
+            out.append(TextDeltaEvent(text))
         if self._calls:
             self._close_calls(out)
         if self._usage is not None:
@@ -207,9 +251,12 @@ class OpenAIProvider(HTTPProvider):
     name = "openai"
     chat_path = "/chat/completions"
     label = "OpenAI"
+    max_image_bytes = MAX_IMAGE_BYTES
 
-    def __init__(self, *, base_url: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, base_url: str | None = None, thinking: Any = None, **kwargs: Any) -> None:
         url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        self.thinking = normalize_thinking(thinking)
+        self._windows: dict[str, int] = {}
         self.custom_base_url = url.rstrip("/") != DEFAULT_BASE_URL
         self.key_required = not self.custom_base_url
         super().__init__(base_url=url, **kwargs)
@@ -235,6 +282,11 @@ class OpenAIProvider(HTTPProvider):
             body["max_tokens" if self.custom_base_url else "max_completion_tokens"] = int(opts["max_tokens"])
         if opts.get("stop"):
             body["stop"] = opts["stop"]
+        thinking = self.thinking if options.get("thinking") is None else normalize_thinking(options["thinking"])
+        if thinking is not None and thinking.enabled:
+            # The one request field Chat Completions defines for it; compatible servers that
+            # always reason ignore it and stream reasoning_content / reasoning anyway.
+            body["reasoning_effort"] = thinking.level or "medium"
         body.update(opts.get("extra_body") or {})
         return body
 
@@ -245,3 +297,36 @@ class OpenAIProvider(HTTPProvider):
         """Model ids from ``GET {base}/models``, sorted."""
         page = await self._request_json("GET", "/models")
         return sorted(m["id"] for m in page.get("data", []) if m.get("id"))
+
+    async def get_context_window(self, model: str | None = None) -> int:
+        """The window the server runs ``model`` with: vLLM's ``max_model_len`` in ``/models``, llama.cpp's
+        ``/props`` ``n_ctx``; the known table for the public API or when the server says neither."""
+        name = model or self.model
+        if not self.custom_base_url:
+            return await super().get_context_window(name)
+        cached = self._windows.get(name)
+        if cached is None:
+            cached = await self._served_window(name) or await super().get_context_window(name)
+            self._windows[name] = cached
+        return cached
+
+    async def _served_window(self, model: str) -> int | None:
+        try:
+            page = await self._request_json("GET", "/models")
+            entries = [m for m in page.get("data") or () if isinstance(m, dict)]
+            for entry in sorted(entries, key=lambda m: m.get("id") != model):  # the model's own entry first
+                if isinstance(entry.get("max_model_len"), int):
+                    return entry["max_model_len"]
+        except (ProviderError, AttributeError, TypeError):
+            pass
+        root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+        try:
+            response = await self._client.get(root + "/props", headers=self._auth_headers(self._secret))
+            if response.status_code == 200:
+                props = response.json()
+                n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx") or props.get("n_ctx")
+                if isinstance(n_ctx, int) and n_ctx > 0:
+                    return n_ctx
+        except (httpx.HTTPError, ValueError, AttributeError):
+            pass
+        return None

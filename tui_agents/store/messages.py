@@ -4,6 +4,9 @@ A message's text lives in the shared ``contents`` table (see ``migrations``):
 forks point at the same content, and ``update(content=...)`` on a shared
 message writes a new content row, so the other threads keep their text. The
 cached ``token_count`` belongs to the text, so it is shared with the copies.
+A message's thinking, Anthropic's signed thinking blocks and its image
+references sit on the same content row and are shared the same way; image
+bytes are stored once (``store.images``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from tui_agents.store.process import current_writer, writer_alive
 from tui_agents.store.records import (
     LightMessage, MessageRecord, dumps, fetch_all, fetch_one, loads, now, storable,
 )
+from tui_agents.store.images import image_ref, put_images
 from tui_agents.store.sharing import Lineage, collect_garbage, holders, released_by
+from tui_agents.types import Image
 
 __all__ = ["MessageStore", "ROLES", "STATUSES", "APP_CLOSED"]
 
@@ -34,7 +39,8 @@ APP_CLOSED = "app_closed"
 
 SELECT_MESSAGE = (
     "SELECT m.id, m.thread_id, m.position, m.role, c.text AS content, m.tool_calls, m.tool_call_id, m.status, "
-    "m.model, m.usage, c.token_count, m.guardrail, m.meta, m.created_at, m.updated_at "
+    "m.model, m.usage, c.token_count, m.guardrail, m.meta, m.created_at, m.updated_at, "
+    "c.thinking, c.thinking_blocks, c.images "
     "FROM messages AS m JOIN contents AS c ON c.id = m.content_id"
 )
 _SELECT_LIGHT = (
@@ -50,7 +56,8 @@ def message_record(row: sqlite3.Row) -> MessageRecord:
         content=row["content"], tool_calls=loads(row["tool_calls"]) or [], tool_call_id=row["tool_call_id"],
         status=row["status"], model=row["model"], usage=loads(row["usage"]), token_count=row["token_count"],
         guardrail=loads(row["guardrail"]), meta=loads(row["meta"]), created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        updated_at=row["updated_at"], thinking=row["thinking"], thinking_blocks=loads(row["thinking_blocks"]) or [],
+        images=loads(row["images"]) or [],
     )
 
 
@@ -109,12 +116,33 @@ def _check_text(content: Any) -> str:
 
 
 def insert_content(db: sqlite3.Connection, text: str, token_count: int | None, thread_id: str,
-                   position: int) -> int:
-    """A new contents row written at (thread, position), indexed by FTS5 through its trigger; returns its id."""
+                   position: int, *, thinking: str | None = None, thinking_blocks: str | None = None,
+                   images: str | None = None) -> int:
+    """A new contents row written at (thread, position), indexed by FTS5 through its trigger; returns its id.
+
+    ``thinking_blocks`` and ``images`` are JSON already; the images' bytes must be stored first.
+    """
     cur = db.execute(
-        "INSERT INTO contents(origin_thread, origin_position, token_count, chars, bytes, text) VALUES (?,?,?,?,?,?)",
-        (thread_id, position, token_count, len(text), len(text.encode("utf-8", "surrogatepass")), text))
+        "INSERT INTO contents(origin_thread, origin_position, token_count, chars, bytes, text, thinking, "
+        "thinking_blocks, images) VALUES (?,?,?,?,?,?,?,?,?)",
+        (thread_id, position, token_count, len(text), len(text.encode("utf-8", "surrogatepass")), text,
+         thinking, thinking_blocks, images))
     return int(cur.lastrowid)
+
+
+def _blocks(blocks: Iterable[Any] | None) -> str | None:
+    """Anthropic thinking blocks as JSON, kept exactly (their signatures are checked by the API)."""
+    out = [dict(_plain(b)) for b in blocks or ()]
+    if any(b.get("type") not in ("thinking", "redacted_thinking") for b in out):
+        raise InvalidArgumentError("Thinking blocks must be of type 'thinking' or 'redacted_thinking'.")
+    return dumps(out) if out else None
+
+
+def _images(images: Iterable[Any] | None) -> list[Image]:
+    out = list(images or ())
+    if any(not isinstance(i, Image) for i in out):
+        raise InvalidArgumentError("Images must be tui_agents.types.Image values (see tui_agents.images.load_image).")
+    return out
 
 
 def require_thread(db: sqlite3.Connection, thread_id: str) -> None:
@@ -156,11 +184,21 @@ class MessageStore:
     async def add(self, thread_id: str, role: str, content: str = "", tool_calls: Iterable[Any] | None = None,
                   tool_call_id: str | None = None, status: str = "complete", model: str | None = None,
                   usage: Any = None, token_count: int | None = None, guardrail: Any = None,
-                  meta: Mapping[str, Any] | None = None) -> MessageRecord:
-        """Append a message to a thread (bumping the thread's last activity) and return it."""
+                  meta: Mapping[str, Any] | None = None, thinking: str | None = None,
+                  thinking_blocks: Iterable[Any] | None = None, images: Iterable[Image] | None = None,
+                  ) -> MessageRecord:
+        """Append a message to a thread (bumping the thread's last activity) and return it.
+
+        ``thinking`` is the model's reasoning, ``thinking_blocks`` Anthropic's signed blocks, ``images``
+        ``Image`` values whose bytes are stored once (by sha256).
+        """
         if role not in ROLES:
             raise InvalidArgumentError(f"Message role {role!r} is not one of {', '.join(ROLES)}.")
         text = _check_text(content)
+        thought = None if thinking is None else _check_text(thinking)
+        blocks = _blocks(thinking_blocks)
+        pictures = _images(images)
+        refs = dumps([image_ref(i) for i in pictures]) if pictures else None
         cols = (_tool_calls(tool_calls), tool_call_id, _check_status(status), model, _usage(usage),
                 _mapping(guardrail, "guardrail"), _mapping(meta, "meta"))
         message_id, ts = new_id("msg"), now()
@@ -169,7 +207,9 @@ class MessageStore:
             require_thread(db, thread_id)
             position = db.execute("SELECT coalesce(max(position), 0) + 1 FROM messages WHERE thread_id = ?",
                                   (thread_id,)).fetchone()[0]
-            content_id = insert_content(db, text, token_count, thread_id, position)
+            put_images(db, pictures)
+            content_id = insert_content(db, text, token_count, thread_id, position, thinking=thought,
+                                        thinking_blocks=blocks, images=refs)
             db.execute(
                 "INSERT INTO messages(id, thread_id, position, role, content_id, tool_calls, tool_call_id, status, "
                 "model, usage, guardrail, meta, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -180,7 +220,8 @@ class MessageStore:
                 id=message_id, thread_id=thread_id, position=position, role=role, content=text,
                 tool_calls=loads(cols[0]) or [], tool_call_id=tool_call_id, status=status,
                 model=model, usage=loads(cols[4]), token_count=token_count, guardrail=loads(cols[5]),
-                meta=loads(cols[6]), created_at=ts, updated_at=ts)
+                meta=loads(cols[6]), created_at=ts, updated_at=ts, thinking=thought,
+                thinking_blocks=loads(blocks) or [], images=loads(refs) or [])
 
         return await write(self.conn, insert)
 
@@ -215,7 +256,8 @@ class MessageStore:
 
     async def update(self, id: str, content: str | None = None, status: str | None = None, usage: Any = None,
                      token_count: int | None = None, guardrail: Any = None, meta: Mapping[str, Any] | None = None,
-                     tool_calls: Iterable[Any] | None = None, model: str | None = None) -> MessageRecord:
+                     tool_calls: Iterable[Any] | None = None, model: str | None = None,
+                     thinking: str | None = None, thinking_blocks: Iterable[Any] | None = None) -> MessageRecord:
         """Change the given fields (None leaves a field as it is) and return the message."""
         sets: dict[str, Any] = {}
         if status is not None:
@@ -233,12 +275,21 @@ class MessageStore:
         if model is not None:
             sets["model"] = model
         text = None if content is None else _check_text(content)
+        extra: dict[str, Any] = {}
+        if thinking is not None:
+            extra["thinking"] = _check_text(thinking)
+        if thinking_blocks is not None:
+            extra["thinking_blocks"] = _blocks(thinking_blocks)
 
         def change(db: sqlite3.Connection) -> MessageRecord:
             row = db.execute("SELECT content_id, thread_id, position FROM messages WHERE id = ?", (id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"Message {id} does not exist.")
             content_id, thread_id, position = row
+            if extra:
+                content_id = _own_content(db, id, content_id, thread_id, position)
+                assignments = ", ".join(f"{col} = ?" for col in extra)
+                db.execute(f"UPDATE contents SET {assignments} WHERE id = ?", (*extra.values(), content_id))
             if text is not None:
                 _set_text(db, id, content_id, thread_id, position, text, token_count)
             elif token_count is not None:
@@ -363,14 +414,35 @@ def after_insert(db: sqlite3.Connection, thread_id: str, position: int, role: st
     alternatives.join(db, thread_id, position, role)
 
 
+def _shared(db: sqlite3.Connection, message_id: str, content_id: int, position: int) -> bool:
+    origin = db.execute("SELECT origin_thread FROM contents WHERE id = ?", (content_id,)).fetchone()[0]
+    return any(h["id"] != message_id for h in holders(db, Lineage(db), content_id, origin, position))
+
+
+def _copy_content(db: sqlite3.Connection, message_id: str, content_id: int, thread_id: str, position: int,
+                  text: str | None = None, token_count: int | None = None) -> int:
+    """Give one message its own copy of a shared content (its text replaced when ``text`` is given)."""
+    old = db.execute("SELECT text, token_count, thinking, thinking_blocks, images FROM contents WHERE id = ?",
+                     (content_id,)).fetchone()
+    new_text, count = (old[0], old[1]) if text is None else (text, token_count)
+    new_content = insert_content(db, new_text, count, thread_id, position, thinking=old[2],
+                                 thinking_blocks=old[3], images=old[4])
+    db.execute("UPDATE messages SET content_id = ? WHERE id = ?", (new_content, message_id))
+    return new_content
+
+
+def _own_content(db: sqlite3.Connection, message_id: str, content_id: int, thread_id: str, position: int) -> int:
+    """The message's content id, copied first when another message shares it."""
+    if _shared(db, message_id, content_id, position):
+        return _copy_content(db, message_id, content_id, thread_id, position)
+    return content_id
+
+
 def _set_text(db: sqlite3.Connection, message_id: str, content_id: int, thread_id: str, position: int, text: str,
               token_count: int | None) -> None:
-    """Change one message's text: in place when it alone holds it, else copy-on-write."""
-    origin = db.execute("SELECT origin_thread FROM contents WHERE id = ?", (content_id,)).fetchone()[0]
-    shared = any(h["id"] != message_id for h in holders(db, Lineage(db), content_id, origin, position))
-    if shared:
-        new_content = insert_content(db, text, token_count, thread_id, position)
-        db.execute("UPDATE messages SET content_id = ? WHERE id = ?", (new_content, message_id))
+    """Change one message's text: in place when it alone holds it, else copy-on-write (thinking and images too)."""
+    if _shared(db, message_id, content_id, position):
+        _copy_content(db, message_id, content_id, thread_id, position, text, token_count)
     else:
         db.execute("UPDATE contents SET text = ?, token_count = ?, chars = ?, bytes = ? WHERE id = ?",
                    (text, token_count, len(text), len(text.encode("utf-8", "surrogatepass")), content_id))

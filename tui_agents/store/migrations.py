@@ -207,3 +207,31 @@ def reply_writers_alternatives_drafts(db: sqlite3.Connection) -> None:
             value TEXT,
             updated_at REAL NOT NULL) WITHOUT ROWID""",
     ])
+
+
+@migration
+def thinking_and_images(db: sqlite3.Connection) -> None:
+    """A message's thinking, Anthropic's signed thinking blocks and image references beside its text; images once.
+
+    They live on ``contents`` so forks and branches share them like the text.
+    ``images`` holds each image's bytes once, keyed by sha256; a content lists the
+    ones it shows as JSON, and the trigger drops an image when no content lists it.
+    """
+    _run(db, [
+        "ALTER TABLE contents ADD COLUMN thinking TEXT",
+        "ALTER TABLE contents ADD COLUMN thinking_blocks TEXT",
+        "ALTER TABLE contents ADD COLUMN images TEXT",
+        "CREATE INDEX contents_with_images ON contents(id) WHERE images IS NOT NULL",
+        # data last: reading an image's size or type never walks its overflow pages
+        """CREATE TABLE images(
+            sha256 TEXT PRIMARY KEY,
+            media_type TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            data BLOB NOT NULL)""",
+        """CREATE TRIGGER contents_images_ad AFTER DELETE ON contents WHEN old.images IS NOT NULL BEGIN
+             DELETE FROM images WHERE sha256 IN (SELECT json_extract(value, '$.sha256') FROM json_each(old.images))
+               AND NOT EXISTS (SELECT 1 FROM contents AS c, json_each(c.images) AS j
+                               WHERE c.images IS NOT NULL AND json_extract(j.value, '$.sha256') = images.sha256);
+           END""",
+    ])

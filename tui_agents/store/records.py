@@ -77,6 +77,9 @@ class MessageRecord(TypedDict):
     meta: dict[str, Any] | None
     created_at: float
     updated_at: float
+    thinking: str | None
+    thinking_blocks: list[dict[str, Any]]
+    images: list[dict[str, Any]]
 
 
 class LightMessage(TypedDict):
