@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from ..secrets import Secret
 from .base import (
     Provider,
+    ProviderTimeouts,
     StopEvent,
     StreamEvent,
     TextDeltaEvent,
@@ -30,6 +31,7 @@ __all__ = [
     "get_provider",
     "PROVIDER_NAMES",
     "Provider",
+    "ProviderTimeouts",
     "StreamEvent",
     "TextDeltaEvent",
     "ToolCallStartEvent",
@@ -49,7 +51,7 @@ def get_provider(
     api_key: str | Secret | None = None,
     model: str | None = None,
     base_url: str | None = None,
-    timeout: float | httpx.Timeout | None = None,
+    timeout: ProviderTimeouts | float | httpx.Timeout | None = None,
     max_retries: int = 2,
     **options: Any,
 ) -> Provider:
@@ -57,8 +59,9 @@ def get_provider(
 
     The key comes from ``api_key``, else the env var, else the OS keyring; a
     missing key raises ``MissingAPIKeyError`` at the first request (check
-    ``provider.has_key`` to ask first). ``timeout`` is how long, in seconds, a
-    stream may stay silent.
+    ``provider.has_key`` to ask first). ``timeout`` is a ``ProviderTimeouts``
+    (connect 10 s, first byte 180 s, between chunks 120 s by default), or a
+    number of seconds for every wait, as before.
     """
     kwargs: dict[str, Any] = dict(api_key=api_key, model=model, base_url=base_url, timeout=timeout,
                                   max_retries=max_retries, **options)
