@@ -46,7 +46,8 @@ class ProviderTimeouts:
     def __post_init__(self) -> None:
         for name in ("connect", "first_byte", "read"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and value > 0 and not math.isnan(value)):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if value is not None and not (number and value > 0 and not math.isnan(value)):
                 raise InvalidArgumentError(f"The {name} timeout must be a positive number of seconds or None, "
                                            f"not {value!r}.")
 
