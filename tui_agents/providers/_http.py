@@ -312,7 +312,7 @@ class HTTPProvider(Provider):
     def _silence(self, watch: _Watchdog) -> ProviderTimeoutError:
         """The error for a wait the watchdog cut short (not retried: waiting again would double it)."""
         first = watch.phase == "first_byte"
-        what = "began to answer" if first else "sent more of its reply"
+        what = "begun to answer" if first else "sent more of its reply"
         error = ProviderTimeoutError(
             f"{self.label} at {safe_url(self.base_url)} had not {what} after {watch.limit:g} s "
             f"(the {watch.phase} timeout).",
