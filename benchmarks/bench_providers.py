@@ -20,7 +20,10 @@ Cases, per protocol:
 
 Every client must return exactly N text deltas whose concatenation is the
 served text. events/s = N / wall time from request to last event; median of
---runs runs after one warm-up. Runs are interleaved (round r runs every case
+--runs runs after one warm-up. "client CPU µs/event" is the benchmark
+process's CPU time per event (the server is a child process): on a loaded
+machine it moves far less than wall time, and 1e6 / it is the rate one free core
+would give. Runs are interleaved (round r runs every case
 once), so a burst of load from elsewhere hits all cases alike.
 
 Other sections (each its own table):
@@ -450,17 +453,20 @@ SDKS = {"openai": ("openai", openai_sdk), "anthropic": ("anthropic", anthropic_s
 
 # ------------------------------------------------------------------ runner
 
-Row = tuple[str, str, int, list[float]]
+Row = tuple[str, str, int, list[float], list[float]]
+"""protocol, case, n, events/s of each run, client CPU µs per event of each run."""
 
 
-async def timed(run: Callable[[], Awaitable[list[str]]], n: int, expected: str | None) -> float:
-    """events/s of one run, checking the deltas."""
+async def timed(run: Callable[[], Awaitable[list[str]]], n: int, expected: str | None) -> tuple[float, float]:
+    """events/s of one run and the client's CPU µs per event (the server is another process), checking the deltas."""
+    cpu = time.process_time()
     started = time.perf_counter()
     deltas = await run()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     if len(deltas) != n or (expected is not None and "".join(deltas) != expected):
         raise AssertionError(f"got {len(deltas)} deltas, expected {n} (or the text differs)")
-    return n / elapsed
+    return n / elapsed, cpu * 1e6 / n
 
 
 def _installed(module: str) -> bool:
@@ -474,12 +480,14 @@ async def interleaved(group: str, cases: list[tuple[str, Callable[[], Client], s
     """Run every case once per round (round 0 is a warm-up), so load from elsewhere hits all alike."""
     clients = [(label, make(), expected) for label, make, expected in cases]
     rates: dict[str, list[float]] = {label: [] for label, _, _ in clients}
+    cpus: dict[str, list[float]] = {label: [] for label, _, _ in clients}
     try:
         for attempt in range(runs + 1):
             for label, (run, _close), expected in clients:
-                rate = await timed(run, n, expected)
+                rate, cpu = await timed(run, n, expected)
                 if attempt:
                     rates[label].append(rate)
+                    cpus[label].append(cpu)
     finally:
         for _label, (_run, close), _expected in clients:
             result = close()
@@ -487,7 +495,7 @@ async def interleaved(group: str, cases: list[tuple[str, Callable[[], Client], s
                 await result
     rows = []
     for label, _, _ in clients:
-        rows.append((group, label, n, rates[label]))
+        rows.append((group, label, n, rates[label], cpus[label]))
         print(f"  {group:9} {label:55} {statistics.median(rates[label]):>10,.0f} events/s", file=sys.stderr)
     return rows
 
@@ -619,12 +627,12 @@ def bench_long_lines(runs: int) -> list[tuple[str, int, list[float]]]:
 
 def _table(title: str, rows: list[Row]) -> None:
     print(f"\n{title}\n")
-    print("| protocol | case | n | events/s (median) | µs/event | range (events/s) |")
-    print("|---|---|---:|---:|---:|---|")
-    for name, label, count, rates in rows:
+    print("| protocol | case | n | events/s (median) | µs/event | range (events/s) | client CPU µs/event (median) |")
+    print("|---|---|---:|---:|---:|---|---:|")
+    for name, label, count, rates, cpus in rows:
         median = statistics.median(rates)
         print(f"| {name} | {label} | {count:,} | {median:,.0f} | {1e6 / median:.1f} | "
-              f"{min(rates):,.0f}–{max(rates):,.0f} |")
+              f"{min(rates):,.0f}–{max(rates):,.0f} | {statistics.median(cpus):.1f} |")
 
 
 def main() -> None:
