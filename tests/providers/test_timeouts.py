@@ -119,3 +119,41 @@ async def test_a_silent_model_listing_is_not_retried_either():
     finally:
         await provider.aclose()
         server.close()
+
+
+@pytest.fixture
+def unanswered_port():
+    """A loopback port whose accept queue is full, so a new connection is never completed (Linux)."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    time.sleep(0.2)
+    yield port
+    for sock in (*fillers, listener):
+        sock.close()
+
+
+async def test_a_connect_timeout_is_its_own_short_wait_and_is_retried(unanswered_port):
+    provider = get_provider("ollama", base_url=f"http://127.0.0.1:{unanswered_port}", max_retries=1,
+                            timeout=ProviderTimeouts(connect=0.4, first_byte=30, read=30))
+    started = time.monotonic()
+    try:
+        with pytest.raises(ProviderTimeoutError, match="connect") as info:
+            await asyncio.wait_for(collect(provider.stream(HELLO)), 20)
+    finally:
+        await provider.aclose()
+    elapsed = time.monotonic() - started
+    assert info.value.retryable
+    assert 0.8 <= elapsed < 10  # two attempts of 0.4 s (and a backoff), far below first_byte
