@@ -12,8 +12,9 @@ SHA-256, found in this order:
 
 If neither is found the counter degrades to ``estimate_tokens`` (a word and
 punctuation based guess), logs one warning and says so (``counter.estimated``);
-it never raises and never touches the network. Loading an encoding costs ~130 ms, so it happens lazily,
-once per process and encoding: ``await counter.load()`` runs it in a thread.
+it never raises and never touches the network. Loading an encoding costs
+~130 ms, so it happens lazily, once per process and encoding:
+``await counter.load()`` runs it in a thread.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class ProviderTimeouts:
             return timeout
         if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
             seconds = float(timeout)
-            return cls(connect=min(seconds, 10.0) if seconds > 0 else seconds, first_byte=seconds, read=seconds)
+            return cls(connect=min(seconds, 10.0), first_byte=seconds, read=seconds)
         read = getattr(timeout, "read", False)
         if read is not False and hasattr(timeout, "connect"):  # an httpx.Timeout
             return cls(connect=timeout.connect, first_byte=read, read=read)
