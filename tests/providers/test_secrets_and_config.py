@@ -232,3 +232,30 @@ async def test_a_malformed_base_url_is_a_config_error_without_its_credentials(ba
     with pytest.raises(ConfigError):
         await provider.list_models()
     await provider.aclose()
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("http://user:pa/ss@host", "http://host"),  # a "/" in the password makes it no URL at all
+    ("http://user:pa/ss@host:8080/v1", "http://host:8080/v1"),
+    ("http://user:p@ss@example.com/v1", "http://example.com/v1"),
+    ("http://u:p#ss@example.com/", "http://example.com/"),
+    ("http://:sk-token@[::1]:11434", "http://[::1]:11434"),
+    ("https://api.example.com/v1?api-key=sk-secret", "https://api.example.com/v1"),
+    ("https://api.openai.com/v1", "https://api.openai.com/v1"),
+    ("user:pa/ss@host:11434", "host:11434"),
+])
+def test_safe_url_never_shows_a_password(url, shown):
+    from tui_agents.providers._errors import safe_url
+
+    assert safe_url(url) == shown
+    for secret in ("pa/ss", "p@ss", "p#ss", "sk-token", "sk-secret"):
+        assert secret not in safe_url(url)
+
+
+async def test_a_password_with_a_slash_stays_out_of_the_error_and_repr():
+    provider = get_provider("openai", base_url="http://user:hunter/2pass@127.0.0.1:9/v1", max_retries=0)
+    assert "hunter/2pass" not in repr(provider) and "2pass" not in repr(provider)
+    with pytest.raises(ConfigError) as info:
+        await collect(provider.stream(HELLO))
+    assert "2pass" not in str(info.value)
+    await provider.aclose()

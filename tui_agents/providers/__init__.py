@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from ..secrets import Secret
 from .base import (
     Provider,
+    ProviderTimeouts,
     StopEvent,
     StreamEvent,
     TextDeltaEvent,
@@ -32,6 +33,7 @@ __all__ = [
     "get_provider",
     "PROVIDER_NAMES",
     "Provider",
+    "ProviderTimeouts",
     "StreamEvent",
     "TextDeltaEvent",
     "ThinkingDeltaEvent",
@@ -53,7 +55,7 @@ def get_provider(
     api_key: str | Secret | None = None,
     model: str | None = None,
     base_url: str | None = None,
-    timeout: float | httpx.Timeout | None = None,
+    timeout: ProviderTimeouts | float | httpx.Timeout | None = None,
     max_retries: int = 2,
     **options: Any,
 ) -> Provider:
@@ -63,8 +65,9 @@ def get_provider(
     the model's thinking on for every request; a ``stream``/``complete`` call may override it.
     The key comes from ``api_key``, else the env var, else the OS keyring; a
     missing key raises ``MissingAPIKeyError`` at the first request (check
-    ``provider.has_key`` to ask first). ``timeout`` is how long, in seconds, a
-    stream may stay silent.
+    ``provider.has_key`` to ask first). ``timeout`` is a ``ProviderTimeouts``
+    (connect 10 s, first byte 180 s, between chunks 120 s by default), or a
+    number of seconds for every wait, as before.
     """
     kwargs: dict[str, Any] = dict(api_key=api_key, model=model, base_url=base_url, timeout=timeout,
                                   max_retries=max_retries, **options)

@@ -74,12 +74,23 @@ def scrub(text: str, secret: str | None) -> str:
 
 
 def safe_url(url: str) -> str:
-    """``url`` without any ``user:password@`` part, for messages and reprs."""
-    scheme, sep, rest = url.partition("://")
+    """``url`` without its ``user:password@`` part, query and fragment, for messages and reprs.
+
+    Parsed with ``httpx.URL``. Text that does not parse (``http://user:pa/ss@host``
+    is not a valid URL) loses everything up to its last ``@``, since a password
+    may hold ``/``, ``:`` or ``#``.
+    """
+    try:
+        parsed: httpx.URL | None = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        parsed = None
+    if parsed is not None and parsed.scheme and parsed.host:
+        return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
+    scheme, sep, rest = str(url).partition("://")
     if not sep:
-        return url
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
+        scheme, rest = "", scheme
+    rest = rest.rpartition("@")[2].partition("?")[0].partition("#")[0]
+    return f"{scheme}{sep}{rest}"
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -199,8 +210,11 @@ def error_from_transport(label: str, url: str, exc: httpx.HTTPError) -> Provider
     """The typed error for a connection failure or timeout (the URL loses any credentials)."""
     url = safe_url(url)
     if isinstance(exc, httpx.TimeoutException):
-        phase = "connect to" if isinstance(exc, httpx.ConnectTimeout) else "get an answer from"
-        return ProviderTimeoutError(f"Timed out trying to {phase} {label} at {url}.", provider=label.lower())
+        connect = isinstance(exc, httpx.ConnectTimeout)
+        phase = "connect to" if connect else "get an answer from"
+        error = ProviderTimeoutError(f"Timed out trying to {phase} {label} at {url}.", provider=label.lower())
+        error.retryable = connect  # waiting for an answer again would multiply the wait
+        return error
     if isinstance(exc, httpx.ConnectError):
         hint = " Is `ollama serve` running?" if label == "Ollama" else " Check the network and the base URL."
         return ProviderConnectionError(f"Could not connect to {label} at {url}.{hint}", provider=label.lower())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -15,21 +14,18 @@ from ..errors import (
     MissingAPIKeyError,
     ProviderConnectionError,
     ProviderError,
+    ProviderTimeoutError,
     StreamInterruptedError,
 )
 from ..secrets import ENV_VARS, Secret, env_var_for, get_key
 from ._errors import error_from_response, error_from_transport, safe_url, scrub
-from ._transport import StreamingTransport
 from ..types import Message, ToolDefinition
-from .base import Provider, StreamEvent
+from .base import Provider, ProviderTimeouts, StreamEvent
 from .jsonbody import encode_body
 from .models import DEFAULT_MODELS
 
-__all__ = ["HTTPProvider", "StreamParser", "DEFAULT_TIMEOUT", "CONNECT_TIMEOUT"]
+__all__ = ["HTTPProvider", "StreamParser"]
 
-DEFAULT_TIMEOUT = 300.0
-"""Seconds a stream may stay silent before it counts as stalled (long prompts can take minutes)."""
-CONNECT_TIMEOUT = 10.0
 MAX_RETRY_AFTER = 60.0
 """A ``retry-after`` longer than this is surfaced as an error rather than waited out."""
 
@@ -52,15 +48,64 @@ class StreamParser(Protocol):
         ...
 
 
-def _timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
-    if isinstance(timeout, httpx.Timeout):
-        return timeout
-    read = DEFAULT_TIMEOUT if timeout is None else float(timeout)
-    return httpx.Timeout(read, connect=min(read, CONNECT_TIMEOUT))
+class _Watchdog:
+    """Cancels the task waiting on the server once one wait outlasts ``limit`` seconds.
+
+    The stream marks each wait (``since`` and ``task``) and clears it when a
+    chunk arrives; one timer looks at that at most once per ``limit`` instead of
+    a timer per chunk. Time the consumer spends between chunks is not counted.
+    """
+
+    __slots__ = ("_loop", "_handle", "limit", "phase", "since", "task", "fired")
+
+    def __init__(self, limit: float | None, phase: str) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._handle: asyncio.TimerHandle | None = None
+        self.limit = limit
+        self.phase = phase
+        self.since: float | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.fired = False
+
+    def wait(self) -> None:
+        """A wait on the server begins now."""
+        self.since = self._loop.time()
+        self.task = asyncio.current_task()
+
+    def switch(self, limit: float | None, phase: str) -> None:
+        """Use ``limit`` from now on (e.g. once the first byte has arrived)."""
+        self.limit, self.phase = limit, phase
+        self.stop()
+        self.start()
+
+    def start(self) -> None:
+        if self.limit is not None:
+            self._handle = self._loop.call_at(self._loop.time() + self.limit, self._check)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _check(self) -> None:
+        assert self.limit is not None
+        now = self._loop.time()
+        since = self.since
+        if since is not None and now - since >= self.limit and self.task is not None:
+            self.fired = True
+            self._handle = None
+            self.task.cancel()
+            return
+        due = since + self.limit if since is not None else now + self.limit
+        self._handle = self._loop.call_at(due, self._check)
 
 
 class HTTPProvider(Provider):
-    """A provider reached over HTTP with one ``httpx.AsyncClient`` (HTTP/1.1 keep-alive).
+    """A provider reached over HTTP with one ``httpx.AsyncClient`` (httpx's own transport, HTTP/1.1 keep-alive).
+
+    ``timeout`` is a ``ProviderTimeouts`` (connect, first byte, between chunks),
+    a number of seconds for all three waits (connect at most 10 s), or None for
+    the defaults.
 
     The key comes from the argument, else the env var, else the OS keyring
     (that lookup blocks briefly: build providers off the event loop when it
@@ -77,7 +122,7 @@ class HTTPProvider(Provider):
         api_key: str | Secret | None = None,
         model: str | None = None,
         base_url: str,
-        timeout: float | httpx.Timeout | None = None,
+        timeout: ProviderTimeouts | float | httpx.Timeout | None = None,
         max_retries: int = 2,
         transport: httpx.AsyncBaseTransport | None = None,
         **options: Any,
@@ -89,17 +134,17 @@ class HTTPProvider(Provider):
         self._options = {k: v for k, v in options.items() if k not in unknown}
         # Look the key up even when optional: an OpenAI-compatible server may still want one.
         self._key: Secret | None = Secret(api_key) if api_key else (get_key(self.name) if self.name in ENV_VARS else None)
-        if transport is None and self.base_url.startswith("http://") and not urllib.request.getproxies():
-            # Our transport pays off where events arrive faster than one read each: a local or
-            # LAN server (Ollama, vLLM, LM Studio) over plain HTTP. The cloud APIs (https) and
-            # proxies keep httpx's own, battle-tested TLS and proxy stack.
-            transport = StreamingTransport(max_idle_per_origin=10, keepalive_expiry=30.0)
+        self.timeouts = ProviderTimeouts.of(timeout)
+        wait = self.timeouts.first_byte
         self._client = httpx.AsyncClient(
-            timeout=_timeout(timeout),
+            # JSON requests (model lists) use httpx's own per-read timeouts; streams use the watchdog.
+            timeout=httpx.Timeout(wait, connect=self.timeouts.connect),
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0),
             headers={"user-agent": "tui-agents/0.1"},
             transport=transport,
         )
+        # Streams: httpx bounds only the connect; the watchdog bounds the first byte and each silence.
+        self._stream_timeout = httpx.Timeout(None, connect=self.timeouts.connect)
 
     def __repr__(self) -> str:
         key = self._key.masked if self._key else None
@@ -212,13 +257,22 @@ class HTTPProvider(Provider):
         while True:
             parser = make_parser()
             started = False
+            watch = _Watchdog(self.timeouts.first_byte, "first_byte")
+            watch.start()
             try:
-                async with self._client.stream("POST", url, content=body, headers=headers) as response:
+                watch.wait()
+                async with self._client.stream("POST", url, content=body, headers=headers,
+                                               timeout=self._stream_timeout) as response:
                     if response.status_code >= 400:
                         await response.aread()
                         raise error_from_response(self.label, response.status_code, response.headers,
                                                   response.content, self._secret)
+                    first = True
                     async for chunk in response.aiter_bytes():
+                        watch.since = None
+                        if first:
+                            first = False
+                            watch.switch(self.timeouts.read, "read")
                         events = parser.feed(chunk)
                         if events:
                             started = True
@@ -226,18 +280,27 @@ class HTTPProvider(Provider):
                                 yield event
                             if parser.error is not None:
                                 raise parser.error
+                        watch.wait()
+                    watch.since = None
                     for event in parser.finish():
                         started = True
                         yield event
                     if parser.error is not None:
                         raise parser.error
                 return
+            except asyncio.CancelledError:
+                if not watch.fired or watch.task is None or watch.task.uncancel() > 0:
+                    raise  # not ours, or cancelled from outside as well
+                error = self._silence(watch)
+                cause = None
             except ProviderError as exc:
                 error, cause = exc, exc.__cause__
             except httpx.HTTPError as exc:
                 error, cause = error_from_transport(self.label, self.base_url, exc), exc
             except httpx.InvalidURL as exc:
                 raise self._bad_url() from exc
+            finally:
+                watch.stop()
             if started:
                 raise self._interrupted(error, parser) from error
             delay = self._retry_delay(attempt, error)
@@ -245,6 +308,18 @@ class HTTPProvider(Provider):
                 raise error from cause
             await asyncio.sleep(delay)
             attempt += 1
+
+    def _silence(self, watch: _Watchdog) -> ProviderTimeoutError:
+        """The error for a wait the watchdog cut short (not retried: waiting again would double it)."""
+        first = watch.phase == "first_byte"
+        what = "begun to answer" if first else "sent more of its reply"
+        error = ProviderTimeoutError(
+            f"{self.label} at {safe_url(self.base_url)} had not {what} after {watch.limit:g} s "
+            f"(the {watch.phase} timeout).",
+            provider=self.name, error_type=f"{watch.phase}_timeout",
+        )
+        error.retryable = False
+        return error
 
     def _interrupted(self, error: ProviderError, parser: StreamParser) -> StreamInterruptedError:
         if isinstance(error, StreamInterruptedError):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidArgumentError
 from ..types import Completion, Message, ToolCall, ToolDefinition, Usage
 
 __all__ = [
@@ -20,7 +22,58 @@ __all__ = [
     "StopEvent",
     "ThinkingDeltaEvent",
     "ThinkingBlockEvent",
+    "ProviderTimeouts",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTimeouts:
+    """How long a provider waits on its server, in seconds (``None``: no limit).
+
+    - ``connect`` (10 s): opening the connection (TCP and TLS). A connect
+      timeout is retried like any connection failure.
+    - ``first_byte`` (180 s): from sending the request to the first byte of
+      the reply's body. Cloud APIs answer within seconds; a local model may
+      spend a minute loading and more reading a long prompt before it writes
+      anything. Not retried, so a server that never answers holds a caller
+      about this long, not this long times the retries.
+    - ``read`` (120 s): the longest silence between two pieces of a reply
+      once it has begun (room for a reasoning model's pauses). Not retried.
+    """
+
+    connect: float | None = 10.0
+    first_byte: float | None = 180.0
+    read: float | None = 120.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "first_byte", "read"):
+            value = getattr(self, name)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if value is not None and not (number and value > 0 and not math.isnan(value)):
+                raise InvalidArgumentError(f"The {name} timeout must be a positive number of seconds or None, "
+                                           f"not {value!r}.")
+
+    @classmethod
+    def of(cls, timeout: Any) -> "ProviderTimeouts":
+        """Timeouts from ``get_provider``'s ``timeout``: None (the defaults), seconds, or a ``ProviderTimeouts``.
+
+        A number is the older single setting: it bounds the first byte and each
+        silence (``connect`` is the smaller of it and 10 s). An ``httpx.Timeout``
+        gives its ``connect`` and uses its ``read`` for both waits.
+        """
+        if timeout is None:
+            return cls()
+        if isinstance(timeout, cls):
+            return timeout
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+            seconds = float(timeout)
+            return cls(connect=min(seconds, 10.0), first_byte=seconds, read=seconds)
+        read = getattr(timeout, "read", False)
+        if read is not False and hasattr(timeout, "connect"):  # an httpx.Timeout
+            return cls(connect=timeout.connect, first_byte=read, read=read)
+        raise InvalidArgumentError(
+            f"timeout must be seconds, a ProviderTimeouts or None, not {type(timeout).__name__}."
+        )
 
 
 @dataclass(frozen=True, slots=True)

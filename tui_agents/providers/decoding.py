@@ -3,7 +3,9 @@
 Both take raw bytes in chunks cut anywhere (even inside a UTF-8 character) and
 return whole records. They are the hot path of every reply, so they work on
 whole chunks with ``str.split`` and keep per-line work to a few string tests;
-no regexes.
+no regexes. An unfinished line is kept as a list of pieces joined once its end
+arrives, so a long line costs time linear in its length; a line (or an SSE
+event's data) longer than ``max_line`` raises ``StreamLineTooLongError``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,18 @@ import codecs
 import json
 from typing import Any
 
-__all__ = ["SSEDecoder", "NDJSONDecoder", "SSEEvent", "loads"]
+from ..errors import StreamLineTooLongError
+
+__all__ = ["SSEDecoder", "NDJSONDecoder", "SSEEvent", "loads", "MAX_LINE"]
+
+MAX_LINE = 16 * 1024 * 1024
+"""The longest line (and SSE event data) a decoder accepts, in characters for SSE and bytes for NDJSON."""
+
+
+def _too_long(limit: int) -> StreamLineTooLongError:
+    return StreamLineTooLongError(
+        f"The server sent a stream line longer than {limit / 1048576:g} MiB; the reply was stopped there."
+    )
 
 _scan_once = json.JSONDecoder().scan_once
 
@@ -51,16 +64,20 @@ class SSEDecoder:
     are parsed and kept but not acted on.
     """
 
-    __slots__ = ("_decoder", "_buffer", "_pending_cr", "_data", "_event", "last_event_id", "retry")
+    __slots__ = ("_decoder", "_pieces", "_pending", "_pending_cr", "_data", "_data_size", "_event",
+                 "last_event_id", "retry", "max_line")
 
-    def __init__(self) -> None:
+    def __init__(self, max_line: int = MAX_LINE) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._pieces: list[str] = []  # the unfinished last line, in pieces
+        self._pending = 0  # its length
         self._pending_cr = False
         self._data: list[str] = []
+        self._data_size = 0
         self._event = ""
         self.last_event_id = ""
         self.retry: int | None = None
+        self.max_line = max_line
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode one chunk of bytes and return the events it completed."""
@@ -76,11 +93,30 @@ class SSEDecoder:
             self._pending_cr = text[-1] == "\r"
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         if "\n" not in text:
-            self._buffer += text
+            self._hold(text)
             return []
-        lines = (self._buffer + text).split("\n")
-        self._buffer = lines.pop()
+        if self._pieces:
+            self._pieces.append(text)
+            text = "".join(self._pieces)
+            self._pieces, self._pending = [], 0
+        lines = text.split("\n")
+        tail = lines.pop()
+        if len(text) > self.max_line:
+            self._check(lines)
+        if tail:
+            self._hold(tail)
         return self._process(lines)
+
+    def _hold(self, text: str) -> None:
+        """Keep ``text`` as (part of) the unfinished last line."""
+        self._pieces.append(text)
+        self._pending += len(text)
+        if self._pending > self.max_line:
+            raise _too_long(self.max_line)
+
+    def _check(self, lines: list[str]) -> None:
+        if any(len(line) > self.max_line for line in lines):
+            raise _too_long(self.max_line)
 
     def close(self) -> list[SSEEvent]:
         """End of stream: flush a last line and a last event that lack their blank line.
@@ -90,12 +126,15 @@ class SSEDecoder:
         A truncated JSON payload still fails to parse in the caller.
         """
         tail = self._decoder.decode(b"", final=True)
-        lines = [self._buffer + tail] if (self._buffer or tail) else []
-        self._buffer = ""
+        if tail:
+            self._hold(tail)
+        lines = ["".join(self._pieces)] if self._pieces else []
+        self._pieces, self._pending = [], 0
         events = self._process(lines)
         if self._data:
             events.append((self._event or "message", "\n".join(self._data)))
         self._data = []
+        self._data_size = 0
         self._event = ""
         return events
 
@@ -107,10 +146,13 @@ class SSEDecoder:
                 if data:
                     events.append((self._event or "message", "\n".join(data) if len(data) > 1 else data[0]))
                     data = self._data = []
+                    self._data_size = 0
                 self._event = ""
             elif line.startswith("data:"):
                 value = line[5:]
                 data.append(value[1:] if value[:1] == " " else value)
+                if len(data) > 1:  # data lines join into one event: cap their sum too
+                    self._add_data(data)
             elif line.startswith("event:"):
                 value = line[6:]
                 self._event = value[1:] if value[:1] == " " else value
@@ -128,12 +170,21 @@ class SSEDecoder:
             self._event = value
         elif name == "data":
             data.append(value)
+            if len(data) > 1:
+                self._add_data(data)
         elif name == "id":
             if "\0" not in value:
                 self.last_event_id = value
         elif name == "retry":
             if value.isdigit():
                 self.retry = int(value)
+
+    def _add_data(self, data: list[str]) -> None:
+        if not self._data_size:
+            self._data_size = len(data[0])
+        self._data_size += len(data[-1]) + 1
+        if self._data_size > self.max_line:
+            raise _too_long(self.max_line)
 
 
 class NDJSONDecoder:
@@ -144,35 +195,47 @@ class NDJSONDecoder:
     UTF-8 bytes directly.
     """
 
-    __slots__ = ("_buffer",)
+    __slots__ = ("_pieces", "_pending", "max_line")
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._pieces: list[bytes] = []  # the unfinished last line, in pieces
+        self._pending = 0  # its length
+        self.max_line = max_line
 
     def feed(self, chunk: bytes) -> list[Any]:
         """Decode one chunk; return the values of the lines it completed. Raises ``ValueError`` on bad JSON."""
-        if b"\n" not in chunk:
-            self._buffer += chunk
-            return []
-        lines = (self._buffer + chunk).split(b"\n")
-        self._buffer = lines.pop()
-        return [loads(line) for line in lines if line.strip()]
+        return [loads(line) for line in self.feed_lines(chunk)]
 
     def close(self) -> list[Any]:
         """End of stream: decode a last line that has no newline."""
-        tail, self._buffer = self._buffer, b""
-        return [loads(tail)] if tail.strip() else []
+        return [loads(line) for line in self.close_lines()]
 
     def feed_lines(self, chunk: bytes) -> list[bytes]:
         """Like ``feed``, but return the completed non-blank lines undecoded (the caller parses each)."""
         if b"\n" not in chunk:
-            self._buffer += chunk
+            self._hold(chunk)
             return []
-        lines = (self._buffer + chunk).split(b"\n")
-        self._buffer = lines.pop()
+        if self._pieces:
+            self._pieces.append(chunk)
+            chunk = b"".join(self._pieces)
+            self._pieces, self._pending = [], 0
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        if len(chunk) > self.max_line and any(len(line) > self.max_line for line in lines):
+            raise _too_long(self.max_line)
+        if tail:
+            self._hold(tail)
         return [line for line in lines if line.strip()]
 
     def close_lines(self) -> list[bytes]:
         """Like ``close``, undecoded."""
-        tail, self._buffer = self._buffer, b""
+        tail = b"".join(self._pieces)
+        self._pieces, self._pending = [], 0
         return [tail] if tail.strip() else []
+
+    def _hold(self, data: bytes) -> None:
+        """Keep ``data`` as (part of) the unfinished last line."""
+        self._pieces.append(data)
+        self._pending += len(data)
+        if self._pending > self.max_line:
+            raise _too_long(self.max_line)
