@@ -27,7 +27,7 @@ from typing import Any
 import pydantic_core
 
 from ..errors import InvalidArgumentError
-from ._redis import CommandLane, LuaScript, RedisConfig, as_redis_config, make_client, redis_errors
+from ._redis import RedisConfig, as_redis_config, make_client, pooled_client, redis_errors
 from .job_queue import Job, JobStatus, Outcome, QueueBackend, _new_job_id
 
 __all__ = ["RedisQueueBackend"]
@@ -113,30 +113,30 @@ _COMMON = (
 )
 
 # KEYS: job, pending, wake. ARGV: id, name, payload, max_retries.
-_ENQUEUE = LuaScript(_COMMON + r"""
+_ENQUEUE = _COMMON + r"""
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'name', ARGV[2], 'payload', ARGV[3], 'status', 'pending',
   'attempts', 0, 'max_retries', ARGV[4], 'created_at', ts, 'updated_at', ts)
 redis.call('RPUSH', KEYS[2], ARGV[1])
 wake(KEYS[3])
 return ts
-""")
+"""
 
 # KEYS: pending, scheduled, processing. ARGV: limit, lease µs, job key prefix, result ttl s.
 # Returns {µs until something is due (-1: none), server time, claimed rows...}.
-_CLAIM = LuaScript(_COMMON + r"""
+_CLAIM = _COMMON + r"""
 local jobs = claim(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4])
 local hint = -1
 if #jobs == 0 then hint = next_due(KEYS[2], KEYS[3]) end
 return {hint, ts, unpack(jobs)}
-""")
+"""
 
 # Many settles in one call (the worker batches the outcomes that finish together).
 # KEYS: pending, scheduled, processing, wake. ARGV: lease µs, job key prefix, result ttl s,
 # then per settle: id, attempts (fence), outcome (completed|failed|retry|release), result json,
 # error, delay µs, how many jobs to claim after it.
 # Returns {server time, {1 if settled else 0, claimed rows...} per settle}.
-_SETTLE = LuaScript(_COMMON + r"""
+_SETTLE = _COMMON + r"""
 local pending, scheduled, processing, wakes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local lease, prefix, ttl = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local out, wanted = {ts}, {}
@@ -185,15 +185,15 @@ if total > 0 then
   end
 end
 return out
-""")
+"""
 
 # KEYS: processing. ARGV: lease µs, ids... Extends the leases still held.
-_RENEW = LuaScript(r"""
+_RENEW = r"""
 local t = redis.call('TIME')
 local deadline = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i]) end
 return #ARGV - 1
-""")
+"""
 
 
 def _float(value: str | None) -> float | None:
@@ -253,7 +253,11 @@ class RedisQueueBackend(QueueBackend):
         self.lease_seconds = visibility_timeout
         self.result_ttl = result_ttl
         self._client = client if client is not None else make_client(self.config, decode_responses=True)
-        self._lane = CommandLane(self._client, self.config.socket_timeout)  # everything but the blocking wait
+        self._blocking = pooled_client(self._client)  # BLPOP must not hold up the scripts' connection
+        # Each script runs by EVALSHA and is loaded when the server answers NOSCRIPT.
+        script = self._client.register_script
+        self._enqueue_lua, self._claim_lua, self._settle_lua = script(_ENQUEUE), script(_CLAIM), script(_SETTLE)
+        self._renew_lua = script(_RENEW)
         base = f"{self.config.key_prefix}:q:{{{queue_name}}}:"
         self._job_prefix = base + "job:"
         self._pending = base + "pending"
@@ -276,7 +280,7 @@ class RedisQueueBackend(QueueBackend):
             while True:  # ids from two processes may collide, very rarely
                 job_id = _new_job_id()
                 keys = (self._job_prefix + job_id, self._pending, self._wake)
-                ts = await _ENQUEUE(self._lane, keys, (job_id, name, body, max_retries))
+                ts = await self._enqueue_lua(keys, (job_id, name, body, max_retries))
                 if ts is not None:
                     at = float(ts)
                     return Job(job_id, name, payload, JobStatus.PENDING, 0, max_retries, created_at=at, updated_at=at)
@@ -287,7 +291,7 @@ class RedisQueueBackend(QueueBackend):
     async def claim(self, limit: int) -> list[Job]:
         keys = (self._pending, self._scheduled, self._processing)
         with redis_errors(self.config):
-            hint, ts, *rows = await _CLAIM(self._lane, keys, self._claim_args(limit))
+            hint, ts, *rows = await self._claim_lua(keys, self._claim_args(limit))
         self._next_due = None if hint < 0 else hint / 1_000_000
         return [_claimed(row, ts) for row in rows]
 
@@ -297,7 +301,7 @@ class RedisQueueBackend(QueueBackend):
         # BLPOP's timeout 0 means forever, and it must end before the socket times out.
         timeout = min(max(timeout, 0.01), self.config.socket_timeout / 2)
         with redis_errors(self.config):
-            await self._client.blpop([self._wake], timeout=timeout)
+            await self._blocking.blpop([self._wake], timeout=timeout)
 
     async def settle(self, job: Job, outcome: Outcome, claim: int = 0) -> tuple[Job | None, list[Job]]:
         body = ""
@@ -327,7 +331,7 @@ class RedisQueueBackend(QueueBackend):
                 args.extend(settle_args)
             try:
                 with redis_errors(self.config):
-                    ts, *parts = await _SETTLE(self._lane, keys, tuple(args))
+                    ts, *parts = await self._settle_lua(keys, tuple(args))
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
@@ -339,15 +343,16 @@ class RedisQueueBackend(QueueBackend):
 
     async def renew(self, jobs: list[Job]) -> None:
         with redis_errors(self.config):
-            await _RENEW(self._lane, (self._processing,), (self._lease_us, *(job.id for job in jobs)))
+            await self._renew_lua((self._processing,), (self._lease_us, *(job.id for job in jobs)))
 
     async def get(self, job_id: str) -> Job | None:
         with redis_errors(self.config):
-            row = await self._lane.execute_command("HMGET", self._job_prefix + job_id, *_FIELDS)
+            row = await self._client.hmget(self._job_prefix + job_id, _FIELDS)
         return _decode(row) if row[0] is not None else None
 
     async def aclose(self) -> None:
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
-        await self._lane.aclose()
+        if self._blocking is not self._client:
+            await self._blocking.aclose()
         await self._client.aclose()
