@@ -11,6 +11,9 @@ Life of a job::
        └── retry (backoff)┘  └──────▶ pending       (stop_worker ran out of grace: released)
 
 ``attempts`` counts the runs that started; a job gets ``1 + max_retries`` runs.
+A run that outlasts its timeout is stopped and counts as a failed run. A
+released run does not count, but the time it ran is taken off the timeout of
+the next run of that attempt, so a job that never ends cannot come back forever.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import collections
 import heapq
 import inspect
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +33,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from ..errors import (
+    AgentError,
     AuthenticationError,
     BadRequestError,
     ConfigError,
@@ -41,12 +46,23 @@ from ..errors import (
 
 __all__ = [
     "JobStatus", "Job", "Outcome", "JobWatch", "QueueBackend", "MemoryQueueBackend", "JobQueue", "Handler",
-    "PERMANENT_ERRORS",
+    "PERMANENT_ERRORS", "JobTimeoutError", "DEFAULT_JOB_TIMEOUT",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
+
+DEFAULT_JOB_TIMEOUT = 600.0
+"""Seconds a job may run unless its queue, handler or enqueue call says otherwise."""
+
+# How long a timed-out handler gets to end after it is cancelled; one that
+# ignores cancellation is left behind so that it cannot hold its slot.
+_CANCEL_WAIT = 1.0
+
+
+class JobTimeoutError(AgentError, TimeoutError):
+    """A job ran longer than its timeout and was stopped."""
 
 
 class JobStatus(StrEnum):
@@ -90,6 +106,10 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     updated_at: float = 0.0
+    timeout: float | None = None
+    """Seconds a run may take, set at enqueue; None: the handler's or the queue's timeout."""
+    elapsed: float = 0.0
+    """Seconds this attempt already ran in runs handed back by a stopping worker."""
 
     @property
     def finished(self) -> bool:
@@ -100,12 +120,13 @@ class Job:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How one run of a job ended: ``kind`` is completed, failed, retry (after ``delay``
-    seconds) or release (handed back by a stopping worker; the run does not count)."""
+    seconds) or release (handed back by a stopping worker after ``elapsed`` seconds; the run does not count)."""
 
     kind: Literal["completed", "failed", "retry", "release"]
     result: Any = None
     error: str | None = None
     delay: float = 0.0
+    elapsed: float = 0.0
 
     def apply(self, job: Job, at: float) -> Job:
         """The snapshot of ``job`` once this outcome is recorded at time ``at``."""
@@ -115,8 +136,9 @@ class Outcome:
         if self.kind == "failed":
             return replace(job, status=JobStatus.FAILED, error=self.error, finished_at=at, updated_at=at)
         if self.kind == "retry":
-            return replace(job, status=JobStatus.PENDING, error=self.error, updated_at=at)
-        return replace(job, status=JobStatus.PENDING, attempts=job.attempts - 1, updated_at=at)
+            return replace(job, status=JobStatus.PENDING, error=self.error, updated_at=at, elapsed=0.0)
+        return replace(job, status=JobStatus.PENDING, attempts=job.attempts - 1, updated_at=at,
+                       elapsed=job.elapsed + self.elapsed)  # fmt: skip
 
 
 class QueueBackend(abc.ABC):
@@ -127,8 +149,8 @@ class QueueBackend(abc.ABC):
     """How long a claimed job stays with its worker without a ``renew``; None: no leases."""
 
     @abc.abstractmethod
-    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int) -> Job:
-        """Store a new pending job and return it."""
+    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int, timeout: float | None = None) -> Job:
+        """Store a new pending job (with its own run ``timeout``, if any) and return it."""
 
     @abc.abstractmethod
     async def claim(self, limit: int) -> list[Job]:
@@ -170,10 +192,11 @@ class MemoryQueueBackend(QueueBackend):
         self._finished: collections.deque[tuple[float, str]] = collections.deque()
         self._wake = asyncio.Event()
 
-    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int) -> Job:
+    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int, timeout: float | None = None) -> Job:
         now = time.time()
         self._expire(now)
-        job = Job(_new_job_id(), name, payload, JobStatus.PENDING, 0, max_retries, created_at=now, updated_at=now)
+        job = Job(_new_job_id(), name, payload, JobStatus.PENDING, 0, max_retries, created_at=now, updated_at=now,
+                  timeout=timeout)  # fmt: skip
         self._jobs[job.id] = job
         self._pending.append(job.id)
         self._wake.set()
@@ -299,6 +322,13 @@ class JobQueue:
     (capped at ``retry_max_delay``, with jitter of up to half that) while
     retries are left, except for errors in ``PERMANENT_ERRORS`` (bad payload,
     record not found, rejected key or request), which fail the job at once.
+
+    A run may last ``job_timeout`` seconds (None: no limit), unless the
+    handler's registration or the job's ``enqueue`` sets its own timeout; past
+    it the run is cancelled and counts as a failed run (``JobTimeoutError``),
+    retried like any other failure. A handler that ignores the cancellation is
+    left behind, and its slot is free for the next job; a sync handler's thread
+    cannot be stopped and runs on in the background.
     ``stop_worker`` lets running jobs finish for ``shutdown_grace`` seconds,
     then cancels them and puts them back in the queue.
     """
@@ -312,9 +342,11 @@ class JobQueue:
         retry_max_delay: float = 300.0,
         shutdown_grace: float = 10.0,
         poll_interval: float = 1.0,
+        job_timeout: float | None = DEFAULT_JOB_TIMEOUT,
     ) -> None:
         if concurrency < 1:
             raise InvalidArgumentError("The job queue's concurrency must be at least 1.")
+        self.job_timeout = _check_timeout(job_timeout, "job_timeout")
         self.backend = backend if backend is not None else MemoryQueueBackend()
         self.concurrency = concurrency
         self.retry_base_delay = retry_base_delay
@@ -322,6 +354,8 @@ class JobQueue:
         self.shutdown_grace = shutdown_grace
         self.poll_interval = poll_interval
         self._handlers: dict[str, Handler] = {}
+        self._handler_timeouts: dict[str, float] = {}
+        self._abandoned: set[asyncio.Future[Any]] = set()  # timed-out handlers that ignored cancellation
         self._watchers: set[JobWatch] = set()
         self._inflight: dict[str, asyncio.Task[None]] = {}  # one task per busy slot
         self._current: dict[str, Job] = {}  # the job each slot runs now
@@ -333,18 +367,26 @@ class JobQueue:
 
     # -- handlers -----------------------------------------------------------------
 
-    def handler(self, name: str) -> Callable[[Handler], Handler]:
+    def handler(self, name: str, *, timeout: float | None = None) -> Callable[[Handler], Handler]:
         """Decorator: run the function for jobs called ``name`` (it gets the payload dict)."""
 
         def register(fn: Handler) -> Handler:
-            self.register(name, fn)
+            self.register(name, fn, timeout=timeout)
             return fn
 
         return register
 
-    def register(self, name: str, fn: Handler) -> None:
-        """Run ``fn(payload)`` for jobs called ``name``; sync functions run in a thread."""
+    def register(self, name: str, fn: Handler, *, timeout: float | None = None) -> None:
+        """Run ``fn(payload)`` for jobs called ``name``; sync functions run in a thread.
+
+        ``timeout`` (seconds) replaces the queue's ``job_timeout`` for these jobs.
+        """
+        timeout = _check_timeout(timeout, "timeout")
         self._handlers[name] = fn
+        if timeout is None:
+            self._handler_timeouts.pop(name, None)
+        else:
+            self._handler_timeouts[name] = timeout
 
     def has_handler(self, name: str) -> bool:
         """True when a handler is registered for ``name``."""
@@ -352,13 +394,17 @@ class JobQueue:
 
     # -- jobs -----------------------------------------------------------------------
 
-    async def enqueue(self, name: str, payload: dict[str, Any] | None = None, max_retries: int = 3) -> str:
-        """Add a job and return its id (``job_…``)."""
+    async def enqueue(
+        self, name: str, payload: dict[str, Any] | None = None, max_retries: int = 3, *, timeout: float | None = None
+    ) -> str:
+        """Add a job and return its id (``job_…``); ``timeout`` (seconds) bounds each of its runs,
+        over the handler's and the queue's."""
         if not name:
             raise InvalidArgumentError("A job needs a name.")
         if max_retries < 0:
             raise InvalidArgumentError("max_retries must be 0 or more.")
-        job = await self.backend.enqueue(name, dict(payload or {}), max_retries)
+        timeout = _check_timeout(timeout, "timeout")
+        job = await self.backend.enqueue(name, dict(payload or {}), max_retries, timeout)
         self._publish(job)
         return job.id
 
@@ -492,11 +538,14 @@ class JobQueue:
         if handler is None:
             error = f"No handler is registered for job {job.name!r}; register one with @queue.handler({job.name!r})."
             return await self._settle(job, Outcome("failed", error=error))
+        limit = self._timeout_for(job)
+        started = time.monotonic()
         try:
-            result = await self._call(handler, job.payload)
+            result = await self._call_within(handler, job.payload, limit)
         except asyncio.CancelledError:
             if self._stopping:  # out of grace: hand the job back for another worker
-                await asyncio.shield(self._settle(job, Outcome("release"), claim=False))
+                ran = time.monotonic() - started
+                await asyncio.shield(self._settle(job, Outcome("release", elapsed=ran), claim=False))
             raise
         except Exception as exc:
             error = _describe(exc)
@@ -504,6 +553,51 @@ class JobQueue:
                 return await self._settle(job, Outcome("retry", error=error, delay=self._backoff(job.attempts)))
             return await self._settle(job, Outcome("failed", error=error))
         return await self._settle(job, Outcome("completed", result=result))
+
+    def _timeout_for(self, job: Job) -> float | None:
+        """Seconds this run may take: the job's, the handler's or the queue's timeout, less time already run."""
+        limit = job.timeout if job.timeout is not None else self._handler_timeouts.get(job.name, self.job_timeout)
+        if limit is None or math.isinf(limit):
+            return None
+        return max(limit - job.elapsed, 0.0)
+
+    async def _call_within(self, handler: Handler, payload: dict[str, Any], limit: float | None) -> Any:
+        """Run the handler; past ``limit`` seconds cancel it and raise ``JobTimeoutError``.
+
+        The handler runs as its own task, so that neither the timeout nor ``stop_worker``
+        waits on a handler that ignores cancellation.
+        """
+        if limit is not None and limit <= 0:
+            raise JobTimeoutError("The job used up its timeout in earlier runs that were stopped.")
+        task = asyncio.ensure_future(self._call(handler, payload))
+        try:
+            done, _ = await asyncio.wait((task,), timeout=limit)
+        except asyncio.CancelledError:
+            task.cancel()  # not awaited: a handler that ignores it must not hold up stop_worker
+            self._leave_behind(task)
+            raise
+        if done:
+            return task.result()
+        task.cancel()
+        await asyncio.wait((task,), timeout=_CANCEL_WAIT)
+        if not task.done():
+            log.warning("A job handler ignored its cancellation after its timeout; it is left running.")
+        self._leave_behind(task)
+        raise JobTimeoutError(f"The job ran longer than its timeout of {limit:g} s and was stopped.")
+
+    def _leave_behind(self, task: asyncio.Future[Any]) -> None:
+        """Keep a reference to a stopped handler until it ends, and swallow what it raises then."""
+        if task.done():
+            if not task.cancelled():
+                task.exception()
+            return
+        self._abandoned.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Future[Any]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()
 
     @staticmethod
     async def _call(handler: Handler, payload: dict[str, Any]) -> Any:
@@ -536,3 +630,12 @@ class JobQueue:
                     await self.backend.renew(jobs)
                 except Exception:
                     log.exception("Could not renew the leases of running jobs.")
+
+
+def _check_timeout(value: float | None, name: str) -> float | None:
+    """``value`` as seconds (None: no own timeout); refuses anything but a positive number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidArgumentError(f"{name} must be a positive number of seconds, or None.")
+    return float(value)
