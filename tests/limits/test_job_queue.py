@@ -466,3 +466,29 @@ async def test_redis_a_job_keeps_its_timeout_for_a_worker_in_another_process(red
     assert (job.status, job.timeout) == ("failed", 0.2)
     assert job.error == "JobTimeoutError: The job ran longer than its timeout of 0.2 s and was stopped."
     await consumer.aclose()
+
+
+async def test_stop_worker_does_not_wait_forever_on_a_handler_that_ignores_cancellation(
+    make_queue: MakeQueue,
+) -> None:
+    queue = make_queue(concurrency=1, job_timeout=None)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    @queue.handler("stubborn")
+    async def stubborn(payload: dict[str, Any]) -> None:
+        started.set()
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+
+    job_id = await queue.enqueue("stubborn", {})
+    await queue.start_worker()
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        await asyncio.wait_for(queue.stop_worker(grace=0.1), 5)
+        job = await queue.get_status(job_id)
+        assert (job.status, job.attempts) == ("pending", 0)  # handed back for the next worker
+    finally:
+        release.set()

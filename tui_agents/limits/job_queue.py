@@ -573,8 +573,12 @@ class JobQueue:
         try:
             done, _ = await asyncio.wait((task,), timeout=limit)
         except asyncio.CancelledError:
-            task.cancel()  # not awaited: a handler that ignores it must not hold up stop_worker
-            self._leave_behind(task)
+            # The handler gets a moment to clean up; one that ignores it must not hold up stop_worker.
+            task.cancel()
+            try:
+                await asyncio.wait((task,), timeout=_CANCEL_WAIT)
+            finally:
+                self._leave_behind(task)
             raise
         if done:
             return task.result()
