@@ -355,10 +355,14 @@ class JobQueue:
         self.poll_interval = poll_interval
         self._handlers: dict[str, Handler] = {}
         self._handler_timeouts: dict[str, float] = {}
-        self._abandoned: set[asyncio.Future[Any]] = set()  # timed-out handlers that ignored cancellation
+        # Slots whose handler ignored its cancellation: no longer counted, kept until they end.
+        self._abandoned: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()  # outcomes recorded for abandoned slots
         self._watchers: set[JobWatch] = set()
         self._inflight: dict[str, asyncio.Task[None]] = {}  # one task per busy slot
         self._current: dict[str, Job] = {}  # the job each slot runs now
+        self._started: dict[str, float] = {}  # when (monotonic) each slot's current run began
+        self._timed_out: set[str] = set()  # slots whose current run the timeout has cancelled
         self._dispatcher: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._idle: asyncio.Task[None] | None = None
@@ -469,7 +473,11 @@ class JobQueue:
             _, late = await asyncio.wait(running, timeout=self.shutdown_grace if grace is None else grace)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+            if late:
+                _, stuck = await asyncio.wait(late, timeout=_CANCEL_WAIT)
+                await self._release_stuck(stuck)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
@@ -519,40 +527,70 @@ class JobQueue:
     async def _run_slot(self, job: Job) -> None:
         """Run ``job``, then keep running the jobs claimed while settling it."""
         slot_id = job.id
+        task = asyncio.current_task()
         try:
             current: Job | None = job
             while current is not None:
                 self._current[slot_id] = current
-                following = await self._run_one(current)
+                self._started[slot_id] = time.monotonic()
+                following = await self._run_one(slot_id, current)
                 current = following[0] if following else None
                 if current is not None:
                     self._publish(current)
         finally:
-            self._inflight.pop(slot_id, None)
-            self._current.pop(slot_id, None)
-            self._slot_free.set()
+            if self._inflight.get(slot_id) is task:  # an abandoned slot was let go already
+                self._let_go(slot_id)
 
-    async def _run_one(self, job: Job) -> list[Job]:
+    def _owns(self, slot_id: str) -> bool:
+        """Whether the running slot still counts (it was not abandoned); only such slots take more jobs."""
+        return self._inflight.get(slot_id) is asyncio.current_task()
+
+    def _let_go(self, slot_id: str) -> None:
+        self._inflight.pop(slot_id, None)
+        self._current.pop(slot_id, None)
+        self._started.pop(slot_id, None)
+        self._timed_out.discard(slot_id)
+        self._slot_free.set()
+
+    async def _run_one(self, slot_id: str, job: Job) -> list[Job]:
         """Run one job to its outcome and settle it; returns jobs claimed for this slot next."""
         handler = self._handlers.get(job.name)
         if handler is None:
             error = f"No handler is registered for job {job.name!r}; register one with @queue.handler({job.name!r})."
-            return await self._settle(job, Outcome("failed", error=error))
+            return await self._settle(job, Outcome("failed", error=error), self._owns(slot_id))
         limit = self._timeout_for(job)
-        started = time.monotonic()
+        if limit is not None and limit <= 0:
+            error = JobTimeoutError("The job used up its timeout in earlier runs that were stopped.")
+            return await self._settle(job, self._failure(job, error), self._owns(slot_id))
+        # One timer per run, cheaper than a task per run; see _time_out.
+        timer = None if limit is None else asyncio.get_running_loop().call_later(
+            limit, self._time_out, slot_id, job, limit)  # fmt: skip
         try:
-            result = await self._call_within(handler, job.payload, limit)
+            result = await self._call(handler, job.payload)
         except asyncio.CancelledError:
-            if self._stopping:  # out of grace: hand the job back for another worker
-                ran = time.monotonic() - started
-                await asyncio.shield(self._settle(job, Outcome("release", elapsed=ran), claim=False))
-            raise
+            if not self._cancelled_by_timeout(slot_id):
+                if self._stopping and self._owns(slot_id):  # out of grace: hand the job back
+                    ran = time.monotonic() - self._started.get(slot_id, time.monotonic())
+                    await asyncio.shield(self._settle(job, Outcome("release", elapsed=ran), claim=False))
+                raise
+            outcome = self._failure(job, _timeout_error(limit))
         except Exception as exc:
-            error = _describe(exc)
-            if job.attempts <= job.max_retries and not isinstance(exc, PERMANENT_ERRORS):
-                return await self._settle(job, Outcome("retry", error=error, delay=self._backoff(job.attempts)))
-            return await self._settle(job, Outcome("failed", error=error))
-        return await self._settle(job, Outcome("completed", result=result))
+            outcome = self._failure(job, exc)
+        else:
+            # A handler that swallowed the timeout's cancellation and returned still completed.
+            self._cancelled_by_timeout(slot_id)
+            outcome = Outcome("completed", result=result)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return await self._settle(job, outcome, self._owns(slot_id))
+
+    def _failure(self, job: Job, exc: BaseException) -> Outcome:
+        """Retry after a backoff while retries are left and the error is not permanent; else fail."""
+        error = _describe(exc)
+        if job.attempts <= job.max_retries and not isinstance(exc, PERMANENT_ERRORS):
+            return Outcome("retry", error=error, delay=self._backoff(job.attempts))
+        return Outcome("failed", error=error)
 
     def _timeout_for(self, job: Job) -> float | None:
         """Seconds this run may take: the job's, the handler's or the queue's timeout, less time already run."""
@@ -561,47 +599,52 @@ class JobQueue:
             return None
         return max(limit - job.elapsed, 0.0)
 
-    async def _call_within(self, handler: Handler, payload: dict[str, Any], limit: float | None) -> Any:
-        """Run the handler; past ``limit`` seconds cancel it and raise ``JobTimeoutError``.
-
-        The handler runs as its own task, so that neither the timeout nor ``stop_worker``
-        waits on a handler that ignores cancellation.
-        """
-        if limit is not None and limit <= 0:
-            raise JobTimeoutError("The job used up its timeout in earlier runs that were stopped.")
-        task = asyncio.ensure_future(self._call(handler, payload))
-        try:
-            done, _ = await asyncio.wait((task,), timeout=limit)
-        except asyncio.CancelledError:
-            # The handler gets a moment to clean up; one that ignores it must not hold up stop_worker.
-            task.cancel()
-            try:
-                await asyncio.wait((task,), timeout=_CANCEL_WAIT)
-            finally:
-                self._leave_behind(task)
-            raise
-        if done:
-            return task.result()
-        task.cancel()
-        await asyncio.wait((task,), timeout=_CANCEL_WAIT)
-        if not task.done():
-            log.warning("A job handler ignored its cancellation after its timeout; it is left running.")
-        self._leave_behind(task)
-        raise JobTimeoutError(f"The job ran longer than its timeout of {limit:g} s and was stopped.")
-
-    def _leave_behind(self, task: asyncio.Future[Any]) -> None:
-        """Keep a reference to a stopped handler until it ends, and swallow what it raises then."""
-        if task.done():
-            if not task.cancelled():
-                task.exception()
+    def _time_out(self, slot_id: str, job: Job, limit: float) -> None:
+        """The run of ``job`` is past its timeout: cancel it, and let the slot go if it ignores that."""
+        task = self._inflight.get(slot_id)
+        if task is None or self._current.get(slot_id) is not job:
             return
-        self._abandoned.add(task)
-        task.add_done_callback(self._forget)
+        self._timed_out.add(slot_id)
+        task.cancel()
+        asyncio.get_running_loop().call_later(_CANCEL_WAIT, self._reap, slot_id, job, task, limit)
 
-    def _forget(self, task: asyncio.Future[Any]) -> None:
-        self._abandoned.discard(task)
-        if not task.cancelled():
-            task.exception()
+    def _cancelled_by_timeout(self, slot_id: str) -> bool:
+        """Whether the cancellation now ending a run came from its timeout alone (and absorb it)."""
+        if slot_id not in self._timed_out:
+            return False
+        self._timed_out.discard(slot_id)
+        task = asyncio.current_task()
+        return task is None or task.uncancel() == 0
+
+    def _reap(self, slot_id: str, job: Job, task: asyncio.Task[None], limit: float) -> None:
+        """Free the slot of a timed-out handler that ignored its cancellation; record the timeout."""
+        if self._inflight.get(slot_id) is not task or self._current.get(slot_id) is not job:
+            return  # it ended meanwhile
+        log.warning("Job %s ignored its cancellation after its timeout; it is left running.", job.id)
+        self._abandon(slot_id, task)
+        self._in_background(self._settle(job, self._failure(job, _timeout_error(limit)), claim=False))
+
+    def _abandon(self, slot_id: str, task: asyncio.Task[None]) -> None:
+        """Stop counting a slot whose handler will not end; its late outcome is fenced out by the backend."""
+        self._let_go(slot_id)
+        self._abandoned.add(task)
+        task.add_done_callback(self._abandoned.discard)
+
+    def _in_background(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _release_stuck(self, stuck: set[asyncio.Task[None]]) -> None:
+        """Hand back the jobs of slots that stop_worker cancelled and that would not end."""
+        for slot_id, task in list(self._inflight.items()):
+            if task not in stuck:
+                continue
+            job, started = self._current.get(slot_id), self._started.get(slot_id, time.monotonic())
+            log.warning("A job ignored its cancellation at shutdown; it is handed back and left running.")
+            self._abandon(slot_id, task)
+            if job is not None:
+                await self._settle(job, Outcome("release", elapsed=time.monotonic() - started), claim=False)
 
     @staticmethod
     async def _call(handler: Handler, payload: dict[str, Any]) -> Any:
@@ -634,6 +677,10 @@ class JobQueue:
                     await self.backend.renew(jobs)
                 except Exception:
                     log.exception("Could not renew the leases of running jobs.")
+
+
+def _timeout_error(limit: float) -> JobTimeoutError:
+    return JobTimeoutError(f"The job ran longer than its timeout of {limit:g} s and was stopped.")
 
 
 def _check_timeout(value: float | None, name: str) -> float | None:
