@@ -492,3 +492,23 @@ async def test_stop_worker_does_not_wait_forever_on_a_handler_that_ignores_cance
         assert (job.status, job.attempts) == ("pending", 0)  # handed back for the next worker
     finally:
         release.set()
+
+
+async def test_a_handler_that_stops_late_but_returns_still_completes(make_queue: MakeQueue) -> None:
+    queue = make_queue(job_timeout=0.1)
+
+    @queue.handler("tidy")
+    async def tidy(payload: dict[str, Any]) -> str:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # saves its work, then returns instead of re-raising
+        return "saved"
+
+    queue.register("after", lambda payload: "next")
+    job_id = await queue.enqueue("tidy", {}, max_retries=0)
+    after = await queue.enqueue("after", {})
+    await queue.start_worker()
+    job = await queue.wait_for(job_id, timeout=10)
+    assert (job.status, job.result) == ("completed", "saved")
+    assert (await queue.wait_for(after, timeout=10)).result == "next"  # the slot carries on
