@@ -137,7 +137,10 @@ def _limit_arg(value: int | None) -> int:
 
 
 class RedisBackend(RateLimitBackend):
-    """Rate-limit windows in Redis: the same limits shared by every process that uses the same server."""
+    """Rate-limit windows in Redis: the same limits shared by every process that uses the same server.
+
+    ``client`` is an optional ``redis.asyncio.Redis``, used instead of one built from ``config``.
+    """
 
     def __init__(self, config: Any = None, *, client: Any = None) -> None:
         self.config: RedisConfig = as_redis_config(config if config is not None else RedisConfig())

@@ -248,7 +248,9 @@ class RedisQueueBackend(QueueBackend):
     ``visibility_timeout`` is the lease of a running job: the worker renews it
     every third of it, and a job whose worker died is handed out again once it
     runs out. Finished jobs (and their results) are kept ``result_ttl`` seconds.
-    Payloads and results must be JSON-serializable.
+    Payloads and results must be JSON-serializable. ``client`` is an optional
+    ``redis.asyncio.Redis`` made with ``decode_responses=True``, used instead of
+    one built from ``config``.
     """
 
     def __init__(
