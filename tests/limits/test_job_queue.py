@@ -331,3 +331,184 @@ async def test_errors_no_retry_can_fix_fail_at_once(make_queue: MakeQueue) -> No
     await queue.start_worker()
     job = await queue.wait_for(job_id, timeout=10)
     assert (job.status, job.attempts, job.error) == ("failed", 1, "NotFoundError: Thread thr_x does not exist.")
+
+
+# -- timeouts -------------------------------------------------------------------------------
+
+
+async def test_a_job_past_its_timeout_is_cancelled_and_fails_after_its_retries(make_queue: MakeQueue) -> None:
+    queue = make_queue(job_timeout=0.2)
+    cancelled = 0
+
+    @queue.handler("forever")
+    async def forever(payload: dict[str, Any]) -> None:
+        nonlocal cancelled
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+
+    job_id = await queue.enqueue("forever", {}, max_retries=1)
+    await queue.start_worker()
+    job = await queue.wait_for(job_id, timeout=10)
+    assert (job.status, job.attempts, cancelled) == ("failed", 2, 2)
+    assert job.error == "JobTimeoutError: The job ran longer than its timeout of 0.2 s and was stopped."
+
+
+async def test_the_job_timeout_beats_the_handler_timeout_which_beats_the_queue_default(
+    make_queue: MakeQueue,
+) -> None:
+    queue = make_queue(job_timeout=0.1)
+
+    @queue.handler("nap", timeout=5.0)
+    async def nap(payload: dict[str, Any]) -> str:
+        await asyncio.sleep(payload["s"])
+        return "rested"
+
+    queue.register("short_nap", nap)  # only the queue's 0.1 s
+    by_handler = await queue.enqueue("nap", {"s": 0.3}, max_retries=0)
+    by_queue = await queue.enqueue("short_nap", {"s": 0.3}, max_retries=0)
+    by_job = await queue.enqueue("nap", {"s": 0.3}, max_retries=0, timeout=0.1)
+    assert (await queue.get_status(by_job)).timeout == 0.1
+    await queue.start_worker()
+    done = [await queue.wait_for(i, timeout=10) for i in (by_handler, by_queue, by_job)]
+    assert [j.status for j in done] == ["completed", "failed", "failed"]
+    assert "JobTimeoutError" in (done[1].error or "") and "0.1 s" in (done[2].error or "")
+
+
+async def test_handlers_that_ignore_cancellation_do_not_take_every_slot(make_queue: MakeQueue) -> None:
+    queue = make_queue(concurrency=2, job_timeout=0.2)
+    release = asyncio.Event()
+
+    @queue.handler("stubborn")
+    async def stubborn(payload: dict[str, Any]) -> None:
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue  # swallows every cancellation
+
+    queue.register("quick", lambda payload: "done")
+    stuck = [await queue.enqueue("stubborn", {}, max_retries=0) for _ in range(2)]
+    quick = await queue.enqueue("quick", {})
+    await queue.start_worker()
+    try:
+        assert (await queue.wait_for(quick, timeout=10)).result == "done"
+        assert [(await queue.wait_for(i, timeout=10)).status for i in stuck] == ["failed", "failed"]
+        await asyncio.wait_for(queue.stop_worker(grace=0.1), 5)  # nothing left to wait for
+    finally:
+        release.set()
+
+
+async def test_a_blocking_sync_handler_times_out_and_frees_its_slot(make_queue: MakeQueue) -> None:
+    import time
+
+    queue = make_queue(concurrency=1)
+    queue.register("block", lambda payload: time.sleep(0.8), timeout=0.1)
+    queue.register("quick", lambda payload: "done")
+    blocked = await queue.enqueue("block", {}, max_retries=0)
+    quick = await queue.enqueue("quick", {})
+    await queue.start_worker()
+    job = await queue.wait_for(blocked, timeout=10)
+    assert job.status == "failed" and "JobTimeoutError" in (job.error or "")
+    assert (await queue.wait_for(quick, timeout=10)).result == "done"
+    await asyncio.sleep(0.8)  # the thread cannot be stopped: let it end before the test does
+
+
+async def test_a_job_handed_back_at_shutdown_keeps_the_time_it_ran(make_queue: MakeQueue) -> None:
+    import time
+
+    queue = make_queue(concurrency=1, job_timeout=1.5)
+    started = asyncio.Event()
+
+    @queue.handler("hang")
+    async def hang(payload: dict[str, Any]) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    job_id = await queue.enqueue("hang", {}, max_retries=0)
+    await queue.start_worker()
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.sleep(1.0)
+    await queue.stop_worker(grace=0)
+    released = await queue.get_status(job_id)
+    assert (released.status, released.attempts) == ("pending", 0)
+    assert 0.9 <= released.elapsed < 1.5
+
+    began = time.monotonic()
+    await queue.start_worker()  # a run of its own would last 1.5 s; only ~0.5 s are left
+    job = await queue.wait_for(job_id, timeout=10)
+    assert (job.status, job.attempts) == ("failed", 1) and "JobTimeoutError" in (job.error or "")
+    assert time.monotonic() - began < 1.3
+
+
+async def test_bad_timeouts_are_refused(make_queue: MakeQueue) -> None:
+    queue = make_queue()
+    for bad in (0, -1.0, "5", True):
+        with pytest.raises(InvalidArgumentError, match="timeout"):
+            await queue.enqueue("x", {}, timeout=bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="timeout"):
+            queue.register("x", lambda payload: None, timeout=bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="job_timeout"):
+            JobQueue(job_timeout=bad)  # type: ignore[arg-type]
+
+
+async def test_redis_a_job_keeps_its_timeout_for_a_worker_in_another_process(redis_url: str) -> None:
+    producer = JobQueue(RedisQueueBackend(redis_url, queue_name="timeouts"))
+    job_id = await producer.enqueue("hang", {}, max_retries=0, timeout=0.2)
+    await producer.aclose()
+
+    consumer = JobQueue(RedisQueueBackend(redis_url, queue_name="timeouts"))  # default: 600 s
+    consumer.register("hang", lambda payload: asyncio.Event().wait())
+    await consumer.start_worker()
+    job = await consumer.wait_for(job_id, timeout=10)
+    assert (job.status, job.timeout) == ("failed", 0.2)
+    assert job.error == "JobTimeoutError: The job ran longer than its timeout of 0.2 s and was stopped."
+    await consumer.aclose()
+
+
+async def test_stop_worker_does_not_wait_forever_on_a_handler_that_ignores_cancellation(
+    make_queue: MakeQueue,
+) -> None:
+    queue = make_queue(concurrency=1, job_timeout=None)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    @queue.handler("stubborn")
+    async def stubborn(payload: dict[str, Any]) -> None:
+        started.set()
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+
+    job_id = await queue.enqueue("stubborn", {})
+    await queue.start_worker()
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        await asyncio.wait_for(queue.stop_worker(grace=0.1), 5)
+        job = await queue.get_status(job_id)
+        assert (job.status, job.attempts) == ("pending", 0)  # handed back for the next worker
+    finally:
+        release.set()
+
+
+async def test_a_handler_that_stops_late_but_returns_still_completes(make_queue: MakeQueue) -> None:
+    queue = make_queue(job_timeout=0.1)
+
+    @queue.handler("tidy")
+    async def tidy(payload: dict[str, Any]) -> str:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # saves its work, then returns instead of re-raising
+        return "saved"
+
+    queue.register("after", lambda payload: "next")
+    job_id = await queue.enqueue("tidy", {}, max_retries=0)
+    after = await queue.enqueue("after", {})
+    await queue.start_worker()
+    job = await queue.wait_for(job_id, timeout=10)
+    assert (job.status, job.result) == ("completed", "saved")
+    assert (await queue.wait_for(after, timeout=10)).result == "next"  # the slot carries on

@@ -6,7 +6,17 @@ Redis support loads lazily: importing this package never imports ``redis``.
 from __future__ import annotations
 
 from ._redis import RedisConfig, RedisUnavailableError
-from .job_queue import Job, JobQueue, JobStatus, JobWatch, MemoryQueueBackend, Outcome, QueueBackend
+from .job_queue import (
+    DEFAULT_JOB_TIMEOUT,
+    Job,
+    JobQueue,
+    JobStatus,
+    JobTimeoutError,
+    JobWatch,
+    MemoryQueueBackend,
+    Outcome,
+    QueueBackend,
+)
 from .rate_limiter import (
     DEFAULT_LIMITS,
     MemoryBackend,
@@ -19,10 +29,12 @@ from .redis_backend import RedisBackend
 from .redis_queue import RedisQueueBackend
 
 __all__ = [
+    "DEFAULT_JOB_TIMEOUT",
     "DEFAULT_LIMITS",
     "Job",
     "JobQueue",
     "JobStatus",
+    "JobTimeoutError",
     "JobWatch",
     "MemoryBackend",
     "MemoryQueueBackend",

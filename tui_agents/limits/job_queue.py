@@ -11,6 +11,9 @@ Life of a job::
        └── retry (backoff)┘  └──────▶ pending       (stop_worker ran out of grace: released)
 
 ``attempts`` counts the runs that started; a job gets ``1 + max_retries`` runs.
+A run that outlasts its timeout is stopped and counts as a failed run. A
+released run does not count, but the time it ran is taken off the timeout of
+the next run of that attempt, so a job that never ends cannot come back forever.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import collections
 import heapq
 import inspect
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +33,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from ..errors import (
+    AgentError,
     AuthenticationError,
     BadRequestError,
     ConfigError,
@@ -41,12 +46,23 @@ from ..errors import (
 
 __all__ = [
     "JobStatus", "Job", "Outcome", "JobWatch", "QueueBackend", "MemoryQueueBackend", "JobQueue", "Handler",
-    "PERMANENT_ERRORS",
+    "PERMANENT_ERRORS", "JobTimeoutError", "DEFAULT_JOB_TIMEOUT",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
+
+DEFAULT_JOB_TIMEOUT = 600.0
+"""Seconds a job may run unless its queue, handler or enqueue call says otherwise."""
+
+# How long a timed-out handler gets to end after it is cancelled; one that
+# ignores cancellation is left behind so that it cannot hold its slot.
+_CANCEL_WAIT = 1.0
+
+
+class JobTimeoutError(AgentError, TimeoutError):
+    """A job ran longer than its timeout and was stopped."""
 
 
 class JobStatus(StrEnum):
@@ -90,6 +106,10 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     updated_at: float = 0.0
+    timeout: float | None = None
+    """Seconds a run may take, set at enqueue; None: the handler's or the queue's timeout."""
+    elapsed: float = 0.0
+    """Seconds this attempt already ran in runs handed back by a stopping worker."""
 
     @property
     def finished(self) -> bool:
@@ -100,12 +120,13 @@ class Job:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How one run of a job ended: ``kind`` is completed, failed, retry (after ``delay``
-    seconds) or release (handed back by a stopping worker; the run does not count)."""
+    seconds) or release (handed back by a stopping worker after ``elapsed`` seconds; the run does not count)."""
 
     kind: Literal["completed", "failed", "retry", "release"]
     result: Any = None
     error: str | None = None
     delay: float = 0.0
+    elapsed: float = 0.0
 
     def apply(self, job: Job, at: float) -> Job:
         """The snapshot of ``job`` once this outcome is recorded at time ``at``."""
@@ -115,8 +136,9 @@ class Outcome:
         if self.kind == "failed":
             return replace(job, status=JobStatus.FAILED, error=self.error, finished_at=at, updated_at=at)
         if self.kind == "retry":
-            return replace(job, status=JobStatus.PENDING, error=self.error, updated_at=at)
-        return replace(job, status=JobStatus.PENDING, attempts=job.attempts - 1, updated_at=at)
+            return replace(job, status=JobStatus.PENDING, error=self.error, updated_at=at, elapsed=0.0)
+        return replace(job, status=JobStatus.PENDING, attempts=job.attempts - 1, updated_at=at,
+                       elapsed=job.elapsed + self.elapsed)  # fmt: skip
 
 
 class QueueBackend(abc.ABC):
@@ -127,8 +149,8 @@ class QueueBackend(abc.ABC):
     """How long a claimed job stays with its worker without a ``renew``; None: no leases."""
 
     @abc.abstractmethod
-    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int) -> Job:
-        """Store a new pending job and return it."""
+    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int, timeout: float | None = None) -> Job:
+        """Store a new pending job (with its own run ``timeout``, if any) and return it."""
 
     @abc.abstractmethod
     async def claim(self, limit: int) -> list[Job]:
@@ -170,10 +192,11 @@ class MemoryQueueBackend(QueueBackend):
         self._finished: collections.deque[tuple[float, str]] = collections.deque()
         self._wake = asyncio.Event()
 
-    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int) -> Job:
+    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int, timeout: float | None = None) -> Job:
         now = time.time()
         self._expire(now)
-        job = Job(_new_job_id(), name, payload, JobStatus.PENDING, 0, max_retries, created_at=now, updated_at=now)
+        job = Job(_new_job_id(), name, payload, JobStatus.PENDING, 0, max_retries, created_at=now, updated_at=now,
+                  timeout=timeout)  # fmt: skip
         self._jobs[job.id] = job
         self._pending.append(job.id)
         self._wake.set()
@@ -299,6 +322,13 @@ class JobQueue:
     (capped at ``retry_max_delay``, with jitter of up to half that) while
     retries are left, except for errors in ``PERMANENT_ERRORS`` (bad payload,
     record not found, rejected key or request), which fail the job at once.
+
+    A run may last ``job_timeout`` seconds (None: no limit), unless the
+    handler's registration or the job's ``enqueue`` sets its own timeout; past
+    it the run is cancelled and counts as a failed run (``JobTimeoutError``),
+    retried like any other failure. A handler that ignores the cancellation is
+    left behind, and its slot is free for the next job; a sync handler's thread
+    cannot be stopped and runs on in the background.
     ``stop_worker`` lets running jobs finish for ``shutdown_grace`` seconds,
     then cancels them and puts them back in the queue.
     """
@@ -312,9 +342,11 @@ class JobQueue:
         retry_max_delay: float = 300.0,
         shutdown_grace: float = 10.0,
         poll_interval: float = 1.0,
+        job_timeout: float | None = DEFAULT_JOB_TIMEOUT,
     ) -> None:
         if concurrency < 1:
             raise InvalidArgumentError("The job queue's concurrency must be at least 1.")
+        self.job_timeout = _check_timeout(job_timeout, "job_timeout")
         self.backend = backend if backend is not None else MemoryQueueBackend()
         self.concurrency = concurrency
         self.retry_base_delay = retry_base_delay
@@ -322,9 +354,15 @@ class JobQueue:
         self.shutdown_grace = shutdown_grace
         self.poll_interval = poll_interval
         self._handlers: dict[str, Handler] = {}
+        self._handler_timeouts: dict[str, float] = {}
+        # Slots whose handler ignored its cancellation: no longer counted, kept until they end.
+        self._abandoned: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()  # outcomes recorded for abandoned slots
         self._watchers: set[JobWatch] = set()
         self._inflight: dict[str, asyncio.Task[None]] = {}  # one task per busy slot
         self._current: dict[str, Job] = {}  # the job each slot runs now
+        self._started: dict[str, float] = {}  # when (monotonic) each slot's current run began
+        self._timed_out: set[str] = set()  # slots whose current run the timeout has cancelled
         self._dispatcher: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._idle: asyncio.Task[None] | None = None
@@ -333,18 +371,26 @@ class JobQueue:
 
     # -- handlers -----------------------------------------------------------------
 
-    def handler(self, name: str) -> Callable[[Handler], Handler]:
+    def handler(self, name: str, *, timeout: float | None = None) -> Callable[[Handler], Handler]:
         """Decorator: run the function for jobs called ``name`` (it gets the payload dict)."""
 
         def register(fn: Handler) -> Handler:
-            self.register(name, fn)
+            self.register(name, fn, timeout=timeout)
             return fn
 
         return register
 
-    def register(self, name: str, fn: Handler) -> None:
-        """Run ``fn(payload)`` for jobs called ``name``; sync functions run in a thread."""
+    def register(self, name: str, fn: Handler, *, timeout: float | None = None) -> None:
+        """Run ``fn(payload)`` for jobs called ``name``; sync functions run in a thread.
+
+        ``timeout`` (seconds) replaces the queue's ``job_timeout`` for these jobs.
+        """
+        timeout = _check_timeout(timeout, "timeout")
         self._handlers[name] = fn
+        if timeout is None:
+            self._handler_timeouts.pop(name, None)
+        else:
+            self._handler_timeouts[name] = timeout
 
     def has_handler(self, name: str) -> bool:
         """True when a handler is registered for ``name``."""
@@ -352,13 +398,17 @@ class JobQueue:
 
     # -- jobs -----------------------------------------------------------------------
 
-    async def enqueue(self, name: str, payload: dict[str, Any] | None = None, max_retries: int = 3) -> str:
-        """Add a job and return its id (``job_…``)."""
+    async def enqueue(
+        self, name: str, payload: dict[str, Any] | None = None, max_retries: int = 3, *, timeout: float | None = None
+    ) -> str:
+        """Add a job and return its id (``job_…``); ``timeout`` (seconds) bounds each of its runs,
+        over the handler's and the queue's."""
         if not name:
             raise InvalidArgumentError("A job needs a name.")
         if max_retries < 0:
             raise InvalidArgumentError("max_retries must be 0 or more.")
-        job = await self.backend.enqueue(name, dict(payload or {}), max_retries)
+        timeout = _check_timeout(timeout, "timeout")
+        job = await self.backend.enqueue(name, dict(payload or {}), max_retries, timeout)
         self._publish(job)
         return job.id
 
@@ -423,7 +473,11 @@ class JobQueue:
             _, late = await asyncio.wait(running, timeout=self.shutdown_grace if grace is None else grace)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+            if late:
+                _, stuck = await asyncio.wait(late, timeout=_CANCEL_WAIT)
+                await self._release_stuck(stuck)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
@@ -473,37 +527,124 @@ class JobQueue:
     async def _run_slot(self, job: Job) -> None:
         """Run ``job``, then keep running the jobs claimed while settling it."""
         slot_id = job.id
+        task = asyncio.current_task()
         try:
             current: Job | None = job
             while current is not None:
                 self._current[slot_id] = current
-                following = await self._run_one(current)
+                self._started[slot_id] = time.monotonic()
+                following = await self._run_one(slot_id, current)
                 current = following[0] if following else None
                 if current is not None:
                     self._publish(current)
         finally:
-            self._inflight.pop(slot_id, None)
-            self._current.pop(slot_id, None)
-            self._slot_free.set()
+            if self._inflight.get(slot_id) is task:  # an abandoned slot was let go already
+                self._let_go(slot_id)
 
-    async def _run_one(self, job: Job) -> list[Job]:
+    def _owns(self, slot_id: str) -> bool:
+        """Whether the running slot still counts (it was not abandoned); only such slots take more jobs."""
+        return self._inflight.get(slot_id) is asyncio.current_task()
+
+    def _let_go(self, slot_id: str) -> None:
+        self._inflight.pop(slot_id, None)
+        self._current.pop(slot_id, None)
+        self._started.pop(slot_id, None)
+        self._timed_out.discard(slot_id)
+        self._slot_free.set()
+
+    async def _run_one(self, slot_id: str, job: Job) -> list[Job]:
         """Run one job to its outcome and settle it; returns jobs claimed for this slot next."""
         handler = self._handlers.get(job.name)
         if handler is None:
             error = f"No handler is registered for job {job.name!r}; register one with @queue.handler({job.name!r})."
-            return await self._settle(job, Outcome("failed", error=error))
+            return await self._settle(job, Outcome("failed", error=error), self._owns(slot_id))
+        limit = self._timeout_for(job)
+        if limit is not None and limit <= 0:
+            error = JobTimeoutError("The job used up its timeout in earlier runs that were stopped.")
+            return await self._settle(job, self._failure(job, error), self._owns(slot_id))
+        # One timer per run, cheaper than a task per run; see _time_out.
+        timer = None if limit is None else asyncio.get_running_loop().call_later(
+            limit, self._time_out, slot_id, job, limit)  # fmt: skip
         try:
             result = await self._call(handler, job.payload)
         except asyncio.CancelledError:
-            if self._stopping:  # out of grace: hand the job back for another worker
-                await asyncio.shield(self._settle(job, Outcome("release"), claim=False))
-            raise
+            if not self._cancelled_by_timeout(slot_id):
+                if self._stopping and self._owns(slot_id):  # out of grace: hand the job back
+                    ran = time.monotonic() - self._started.get(slot_id, time.monotonic())
+                    await asyncio.shield(self._settle(job, Outcome("release", elapsed=ran), claim=False))
+                raise
+            outcome = self._failure(job, _timeout_error(limit))
         except Exception as exc:
-            error = _describe(exc)
-            if job.attempts <= job.max_retries and not isinstance(exc, PERMANENT_ERRORS):
-                return await self._settle(job, Outcome("retry", error=error, delay=self._backoff(job.attempts)))
-            return await self._settle(job, Outcome("failed", error=error))
-        return await self._settle(job, Outcome("completed", result=result))
+            outcome = self._failure(job, exc)
+        else:
+            # A handler that swallowed the timeout's cancellation and returned still completed.
+            self._cancelled_by_timeout(slot_id)
+            outcome = Outcome("completed", result=result)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return await self._settle(job, outcome, self._owns(slot_id))
+
+    def _failure(self, job: Job, exc: BaseException) -> Outcome:
+        """Retry after a backoff while retries are left and the error is not permanent; else fail."""
+        error = _describe(exc)
+        if job.attempts <= job.max_retries and not isinstance(exc, PERMANENT_ERRORS):
+            return Outcome("retry", error=error, delay=self._backoff(job.attempts))
+        return Outcome("failed", error=error)
+
+    def _timeout_for(self, job: Job) -> float | None:
+        """Seconds this run may take: the job's, the handler's or the queue's timeout, less time already run."""
+        limit = job.timeout if job.timeout is not None else self._handler_timeouts.get(job.name, self.job_timeout)
+        if limit is None or math.isinf(limit):
+            return None
+        return max(limit - job.elapsed, 0.0)
+
+    def _time_out(self, slot_id: str, job: Job, limit: float) -> None:
+        """The run of ``job`` is past its timeout: cancel it, and let the slot go if it ignores that."""
+        task = self._inflight.get(slot_id)
+        if task is None or self._current.get(slot_id) is not job:
+            return
+        self._timed_out.add(slot_id)
+        task.cancel()
+        asyncio.get_running_loop().call_later(_CANCEL_WAIT, self._reap, slot_id, job, task, limit)
+
+    def _cancelled_by_timeout(self, slot_id: str) -> bool:
+        """Whether the cancellation now ending a run came from its timeout alone (and absorb it)."""
+        if slot_id not in self._timed_out:
+            return False
+        self._timed_out.discard(slot_id)
+        task = asyncio.current_task()
+        return task is None or task.uncancel() == 0
+
+    def _reap(self, slot_id: str, job: Job, task: asyncio.Task[None], limit: float) -> None:
+        """Free the slot of a timed-out handler that ignored its cancellation; record the timeout."""
+        if self._inflight.get(slot_id) is not task or self._current.get(slot_id) is not job:
+            return  # it ended meanwhile
+        log.warning("Job %s ignored its cancellation after its timeout; it is left running.", job.id)
+        self._abandon(slot_id, task)
+        self._in_background(self._settle(job, self._failure(job, _timeout_error(limit)), claim=False))
+
+    def _abandon(self, slot_id: str, task: asyncio.Task[None]) -> None:
+        """Stop counting a slot whose handler will not end; its late outcome is fenced out by the backend."""
+        self._let_go(slot_id)
+        self._abandoned.add(task)
+        task.add_done_callback(self._abandoned.discard)
+
+    def _in_background(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _release_stuck(self, stuck: set[asyncio.Task[None]]) -> None:
+        """Hand back the jobs of slots that stop_worker cancelled and that would not end."""
+        for slot_id, task in list(self._inflight.items()):
+            if task not in stuck:
+                continue
+            job, started = self._current.get(slot_id), self._started.get(slot_id, time.monotonic())
+            log.warning("A job ignored its cancellation at shutdown; it is handed back and left running.")
+            self._abandon(slot_id, task)
+            if job is not None:
+                await self._settle(job, Outcome("release", elapsed=time.monotonic() - started), claim=False)
 
     @staticmethod
     async def _call(handler: Handler, payload: dict[str, Any]) -> Any:
@@ -536,3 +677,16 @@ class JobQueue:
                     await self.backend.renew(jobs)
                 except Exception:
                     log.exception("Could not renew the leases of running jobs.")
+
+
+def _timeout_error(limit: float) -> JobTimeoutError:
+    return JobTimeoutError(f"The job ran longer than its timeout of {limit:g} s and was stopped.")
+
+
+def _check_timeout(value: float | None, name: str) -> float | None:
+    """``value`` as seconds (None: no own timeout); refuses anything but a positive number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidArgumentError(f"{name} must be a positive number of seconds, or None.")
+    return float(value)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._redis import CommandLane, LuaScript, RedisConfig, as_redis_config, make_client, redis_errors
+from ._redis import RedisConfig, as_redis_config, make_client, redis_errors
 from .rate_limiter import RateLimitBackend
 
 __all__ = ["RedisBackend"]
@@ -132,20 +132,20 @@ else
 end
 """
 
-_SCRIPT = LuaScript(_LIMITER_LUA)
-
-
 def _limit_arg(value: int | None) -> int:
     return -1 if value is None else value
 
 
 class RedisBackend(RateLimitBackend):
-    """Rate-limit windows in Redis: the same limits shared by every process that uses the same server."""
+    """Rate-limit windows in Redis: the same limits shared by every process that uses the same server.
+
+    ``client`` is an optional ``redis.asyncio.Redis``, used instead of one built from ``config``.
+    """
 
     def __init__(self, config: Any = None, *, client: Any = None) -> None:
         self.config: RedisConfig = as_redis_config(config if config is not None else RedisConfig())
         self._client = client if client is not None else make_client(self.config)
-        self._lane = CommandLane(self._client, self.config.socket_timeout)
+        self._script = self._client.register_script(_LIMITER_LUA)  # EVALSHA, loaded on first NOSCRIPT
         self._prefix = f"{self.config.key_prefix}:rl:"
 
     def _keys(self, key: str) -> tuple[str, str, str]:
@@ -154,10 +154,8 @@ class RedisBackend(RateLimitBackend):
 
     async def _call(self, op: str, key: str, rpm: int | None, tpm: int | None, window: float, tokens: int) -> Any:
         with redis_errors(self.config):
-            return await _SCRIPT(
-                self._lane,
-                self._keys(key),
-                (op, _limit_arg(rpm), _limit_arg(tpm), int(window * 1_000_000), tokens),
+            return await self._script(
+                self._keys(key), (op, _limit_arg(rpm), _limit_arg(tpm), int(window * 1_000_000), tokens)
             )
 
     async def check(self, key: str, rpm: int | None, tpm: int | None, window: float, tokens: int) -> float:
@@ -181,5 +179,4 @@ class RedisBackend(RateLimitBackend):
         await self._call("record", key, None, None, window, tokens)
 
     async def aclose(self) -> None:
-        await self._lane.aclose()
         await self._client.aclose()

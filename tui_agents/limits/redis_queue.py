@@ -27,18 +27,18 @@ from typing import Any
 import pydantic_core
 
 from ..errors import InvalidArgumentError
-from ._redis import CommandLane, LuaScript, RedisConfig, as_redis_config, make_client, redis_errors
+from ._redis import RedisConfig, as_redis_config, make_client, pooled_client, redis_errors
 from .job_queue import Job, JobStatus, Outcome, QueueBackend, _new_job_id
 
 __all__ = ["RedisQueueBackend"]
 
 _FIELDS = (
     "id", "name", "payload", "status", "attempts", "max_retries",
-    "result", "error", "created_at", "started_at", "finished_at", "updated_at",
+    "result", "error", "created_at", "started_at", "finished_at", "updated_at", "timeout", "elapsed",
 )  # fmt: skip
 
 # What a claim returns of each job taken; the rest of the snapshot is known (processing, now).
-_CLAIMED = ("id", "name", "payload", "attempts", "max_retries", "error", "created_at")
+_CLAIMED = ("id", "name", "payload", "attempts", "max_retries", "error", "created_at", "timeout", "elapsed")
 
 _LOST = "The worker running this job stopped responding, so the job was handed out again."
 _LOST_FINAL = "The worker running this job stopped responding, and the job has no retries left."
@@ -74,6 +74,7 @@ local function claim(pending, scheduled, processing, limit, lease, prefix, ttl)
         redis.call('EXPIRE', key, ttl)
       else
         redis.call('HSET', key, 'status', 'pending', 'error', %LOST%, 'updated_at', ts)
+        redis.call('HDEL', key, 'elapsed')  -- the lost run counted: the next attempt gets its whole timeout
         redis.call('LPUSH', pending, id)
       end
     end
@@ -112,35 +113,36 @@ _COMMON = (
     .replace("%LOST_FINAL%", f"'{_LOST_FINAL}'")
 )
 
-# KEYS: job, pending, wake. ARGV: id, name, payload, max_retries.
-_ENQUEUE = LuaScript(_COMMON + r"""
+# KEYS: job, pending, wake. ARGV: id, name, payload, max_retries, timeout s ('' for none).
+_ENQUEUE = _COMMON + r"""
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'name', ARGV[2], 'payload', ARGV[3], 'status', 'pending',
   'attempts', 0, 'max_retries', ARGV[4], 'created_at', ts, 'updated_at', ts)
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'timeout', ARGV[5]) end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 wake(KEYS[3])
 return ts
-""")
+"""
 
 # KEYS: pending, scheduled, processing. ARGV: limit, lease µs, job key prefix, result ttl s.
 # Returns {µs until something is due (-1: none), server time, claimed rows...}.
-_CLAIM = LuaScript(_COMMON + r"""
+_CLAIM = _COMMON + r"""
 local jobs = claim(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4])
 local hint = -1
 if #jobs == 0 then hint = next_due(KEYS[2], KEYS[3]) end
 return {hint, ts, unpack(jobs)}
-""")
+"""
 
 # Many settles in one call (the worker batches the outcomes that finish together).
 # KEYS: pending, scheduled, processing, wake. ARGV: lease µs, job key prefix, result ttl s,
 # then per settle: id, attempts (fence), outcome (completed|failed|retry|release), result json,
-# error, delay µs, how many jobs to claim after it.
+# error, delay µs, how many jobs to claim after it, seconds a released run ran.
 # Returns {server time, {1 if settled else 0, claimed rows...} per settle}.
-_SETTLE = LuaScript(_COMMON + r"""
+_SETTLE = _COMMON + r"""
 local pending, scheduled, processing, wakes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local lease, prefix, ttl = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local out, wanted = {ts}, {}
-for i = 4, #ARGV, 7 do
+for i = 4, #ARGV, 8 do
   local id, outcome = ARGV[i], ARGV[i + 2]
   local key = prefix .. id
   local st = redis.call('HMGET', key, 'status', 'attempts')
@@ -156,12 +158,14 @@ for i = 4, #ARGV, 7 do
       redis.call('EXPIRE', key, ttl)
     elseif outcome == 'retry' then
       redis.call('HSET', key, 'status', 'pending', 'error', ARGV[i + 4], 'updated_at', ts)
+      redis.call('HDEL', key, 'elapsed')
       local delay = tonumber(ARGV[i + 5])
       if delay > 0 then redis.call('ZADD', scheduled, now + delay, id) else redis.call('RPUSH', pending, id) end
       wake(wakes)
     else
       redis.call('HSET', key, 'status', 'pending', 'updated_at', ts)
       redis.call('HINCRBY', key, 'attempts', -1)
+      redis.call('HINCRBYFLOAT', key, 'elapsed', ARGV[i + 7])
       redis.call('LPUSH', pending, id)
       wake(wakes)
     end
@@ -185,35 +189,41 @@ if total > 0 then
   end
 end
 return out
-""")
+"""
 
 # KEYS: processing. ARGV: lease µs, ids... Extends the leases still held.
-_RENEW = LuaScript(r"""
+_RENEW = r"""
 local t = redis.call('TIME')
 local deadline = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i]) end
 return #ARGV - 1
-""")
+"""
 
 
 def _float(value: str | None) -> float | None:
     return None if value is None else float(value)
 
 
+def _seconds(value: float | None) -> str:
+    """A timeout as a script argument ('' for none)."""
+    return "" if value is None else repr(value)
+
+
 def _claimed(row: list[str | None], ts: str) -> Job:
     """The snapshot of a job just claimed, from its ``_CLAIMED`` row and the server time."""
-    job_id, name, payload, attempts, max_retries, error, created_at = row
+    job_id, name, payload, attempts, max_retries, error, created_at, timeout, elapsed = row
     started = float(ts)
     return Job(
         job_id or "", name or "", json.loads(payload) if payload else {}, JobStatus.PROCESSING,
         int(attempts or 0), int(max_retries or 0), None, error, float(created_at or 0.0), started, None, started,
+        _float(timeout), float(elapsed or 0.0),
     )  # fmt: skip
 
 
 def _decode(row: list[str | None]) -> Job:
     """A Job from the HMGET row of ``_FIELDS``."""
     (job_id, name, payload, status, attempts, max_retries, result, error,
-     created_at, started_at, finished_at, updated_at) = row  # fmt: skip
+     created_at, started_at, finished_at, updated_at, timeout, elapsed) = row  # fmt: skip
     return Job(
         id=job_id or "",
         name=name or "",
@@ -227,6 +237,8 @@ def _decode(row: list[str | None]) -> Job:
         started_at=_float(started_at),
         finished_at=_float(finished_at),
         updated_at=float(updated_at or 0.0),
+        timeout=_float(timeout),
+        elapsed=float(elapsed or 0.0),
     )
 
 
@@ -236,7 +248,9 @@ class RedisQueueBackend(QueueBackend):
     ``visibility_timeout`` is the lease of a running job: the worker renews it
     every third of it, and a job whose worker died is handed out again once it
     runs out. Finished jobs (and their results) are kept ``result_ttl`` seconds.
-    Payloads and results must be JSON-serializable.
+    Payloads and results must be JSON-serializable. ``client`` is an optional
+    ``redis.asyncio.Redis`` made with ``decode_responses=True``, used instead of
+    one built from ``config``.
     """
 
     def __init__(
@@ -253,7 +267,11 @@ class RedisQueueBackend(QueueBackend):
         self.lease_seconds = visibility_timeout
         self.result_ttl = result_ttl
         self._client = client if client is not None else make_client(self.config, decode_responses=True)
-        self._lane = CommandLane(self._client, self.config.socket_timeout)  # everything but the blocking wait
+        self._blocking = pooled_client(self._client)  # BLPOP must not hold up the scripts' connection
+        # Each script runs by EVALSHA and is loaded when the server answers NOSCRIPT.
+        script = self._client.register_script
+        self._enqueue_lua, self._claim_lua, self._settle_lua = script(_ENQUEUE), script(_CLAIM), script(_SETTLE)
+        self._renew_lua = script(_RENEW)
         base = f"{self.config.key_prefix}:q:{{{queue_name}}}:"
         self._job_prefix = base + "job:"
         self._pending = base + "pending"
@@ -267,7 +285,7 @@ class RedisQueueBackend(QueueBackend):
         self._batch: list[tuple[tuple[Any, ...], asyncio.Future[tuple[str, list[Any]]]]] = []
         self._flusher: asyncio.Future[None] | None = None
 
-    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int) -> Job:
+    async def enqueue(self, name: str, payload: dict[str, Any], max_retries: int, timeout: float | None = None) -> Job:
         try:
             body = json.dumps(payload)
         except (TypeError, ValueError) as exc:
@@ -276,10 +294,11 @@ class RedisQueueBackend(QueueBackend):
             while True:  # ids from two processes may collide, very rarely
                 job_id = _new_job_id()
                 keys = (self._job_prefix + job_id, self._pending, self._wake)
-                ts = await _ENQUEUE(self._lane, keys, (job_id, name, body, max_retries))
+                ts = await self._enqueue_lua(keys, (job_id, name, body, max_retries, _seconds(timeout)))
                 if ts is not None:
                     at = float(ts)
-                    return Job(job_id, name, payload, JobStatus.PENDING, 0, max_retries, created_at=at, updated_at=at)
+                    return Job(job_id, name, payload, JobStatus.PENDING, 0, max_retries, created_at=at, updated_at=at,
+                               timeout=timeout)  # fmt: skip
 
     def _claim_args(self, limit: int) -> tuple[Any, ...]:
         return (limit, self._lease_us, self._job_prefix, self._ttl)
@@ -287,7 +306,7 @@ class RedisQueueBackend(QueueBackend):
     async def claim(self, limit: int) -> list[Job]:
         keys = (self._pending, self._scheduled, self._processing)
         with redis_errors(self.config):
-            hint, ts, *rows = await _CLAIM(self._lane, keys, self._claim_args(limit))
+            hint, ts, *rows = await self._claim_lua(keys, self._claim_args(limit))
         self._next_due = None if hint < 0 else hint / 1_000_000
         return [_claimed(row, ts) for row in rows]
 
@@ -297,7 +316,7 @@ class RedisQueueBackend(QueueBackend):
         # BLPOP's timeout 0 means forever, and it must end before the socket times out.
         timeout = min(max(timeout, 0.01), self.config.socket_timeout / 2)
         with redis_errors(self.config):
-            await self._client.blpop([self._wake], timeout=timeout)
+            await self._blocking.blpop([self._wake], timeout=timeout)
 
     async def settle(self, job: Job, outcome: Outcome, claim: int = 0) -> tuple[Job | None, list[Job]]:
         body = ""
@@ -308,7 +327,8 @@ class RedisQueueBackend(QueueBackend):
                 outcome = Outcome("completed", result=json.loads(body))
             except pydantic_core.PydanticSerializationError as exc:
                 outcome = Outcome("failed", error=f"The job's result could not be stored as JSON: {exc}")
-        args = (job.id, job.attempts, outcome.kind, body, outcome.error or "", int(outcome.delay * 1_000_000), claim)
+        args = (job.id, job.attempts, outcome.kind, body, outcome.error or "", int(outcome.delay * 1_000_000), claim,
+                repr(outcome.elapsed))  # fmt: skip
         future: asyncio.Future[tuple[str, list[Any]]] = asyncio.get_running_loop().create_future()
         self._batch.append((args, future))
         if self._flusher is None or self._flusher.done():
@@ -327,7 +347,7 @@ class RedisQueueBackend(QueueBackend):
                 args.extend(settle_args)
             try:
                 with redis_errors(self.config):
-                    ts, *parts = await _SETTLE(self._lane, keys, tuple(args))
+                    ts, *parts = await self._settle_lua(keys, tuple(args))
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
@@ -339,15 +359,16 @@ class RedisQueueBackend(QueueBackend):
 
     async def renew(self, jobs: list[Job]) -> None:
         with redis_errors(self.config):
-            await _RENEW(self._lane, (self._processing,), (self._lease_us, *(job.id for job in jobs)))
+            await self._renew_lua((self._processing,), (self._lease_us, *(job.id for job in jobs)))
 
     async def get(self, job_id: str) -> Job | None:
         with redis_errors(self.config):
-            row = await self._lane.execute_command("HMGET", self._job_prefix + job_id, *_FIELDS)
+            row = await self._client.hmget(self._job_prefix + job_id, _FIELDS)
         return _decode(row) if row[0] is not None else None
 
     async def aclose(self) -> None:
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
-        await self._lane.aclose()
+        if self._blocking is not self._client:
+            await self._blocking.aclose()
         await self._client.aclose()
