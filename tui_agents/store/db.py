@@ -16,14 +16,21 @@ Every store method runs as one function on the connection's worker thread
 (``run``/``write``), so its statements never interleave with another
 coroutine's, a write is one ``BEGIN IMMEDIATE`` transaction (no "database is
 locked" upgrade deadlock between processes), and a call costs one thread hop.
+
+That worker thread is a daemon, and connections still open at interpreter exit
+are closed then: a script that never closes its connection (say, after an
+exception) still exits when its main coroutine ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import sqlite3
+import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -48,11 +55,14 @@ async def connect(path: str | os.PathLike[str] = ":memory:") -> aiosqlite.Connec
     target = str(path)
     if target != ":memory:" and not target.startswith("file:"):
         await _make_parent(Path(target))
+    pending = aiosqlite.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+                                uri=target.startswith("file:"))
+    _worker_thread(pending).daemon = True  # set before it starts, when the connection is awaited
     try:
-        conn = await aiosqlite.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_S,
-                                       uri=target.startswith("file:"))
+        conn = await pending
     except sqlite3.Error as exc:
         raise StoreError(f"Could not open the database at {target}: {exc}.") from exc
+    _open_connections.add(conn)
     conn.row_factory = sqlite3.Row
     try:
         journal = await run(conn, _prepare)
@@ -62,6 +72,27 @@ async def connect(path: str | os.PathLike[str] = ":memory:") -> aiosqlite.Connec
     if journal == "wal":
         _checkpointers[conn] = _Checkpointer(target)
     return conn
+
+
+def _worker_thread(conn: aiosqlite.Connection) -> threading.Thread:
+    # aiosqlite before 0.21 made the connection itself the thread; later ones hold it in _thread.
+    return getattr(conn, "_thread", conn)  # type: ignore[return-value]
+
+
+_open_connections: weakref.WeakSet[aiosqlite.Connection] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close connections a program left open, so SQLite ends cleanly before the daemon threads stop."""
+    for conn in list(_open_connections):
+        thread = _worker_thread(conn)
+        if not thread.is_alive():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # stop() asks for an event loop, which is gone by now
+            conn.stop()
+        thread.join(timeout=2.0)
 
 
 async def _make_parent(path: Path) -> None:
