@@ -48,13 +48,15 @@ BUSY_TIMEOUT_S = 15.0
 AUTOCHECKPOINT_PAGES = 16384  # 64 MiB of 4 KiB pages: only if background checkpoints cannot keep up
 CHECKPOINT_BYTES = 4 << 20
 CHECKPOINT_EVERY_S = 1.0
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 async def connect(path: str | os.PathLike[str] = ":memory:") -> aiosqlite.Connection:
     """Open (creating if needed) and migrate the database at ``path``; ``":memory:"`` works."""
     target = str(path)
     if target != ":memory:" and not target.startswith("file:"):
-        await _make_parent(Path(target))
+        await asyncio.to_thread(_prepare_private_file, Path(target))
     pending = aiosqlite.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_S,
                                 uri=target.startswith("file:"))
     _worker_thread(pending).daemon = True  # set before it starts, when the connection is awaited
@@ -95,8 +97,38 @@ def _close_at_exit() -> None:
         thread.join(timeout=2.0)
 
 
-async def _make_parent(path: Path) -> None:
-    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+def _prepare_private_file(path: Path) -> None:
+    """Create missing folders 0700 and the database file 0600; tighten an existing file to 0600.
+
+    SQLite gives the -wal and -shm files the database file's mode, so they follow.
+    The file holds every chat and remembered fact: other local users must not read it.
+    """
+    try:
+        _make_private_dirs(path.parent)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
+        for suffix in ("", "-wal", "-shm"):
+            _tighten(Path(f"{path}{suffix}"))
+    except OSError as exc:
+        raise StoreError(f"Could not open the database at {path}: {exc.strerror or exc}.") from exc
+
+
+def _make_private_dirs(folder: Path) -> None:
+    missing: list[Path] = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+
+
+def _tighten(path: Path) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    owned = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    if info.st_mode & 0o077 and owned and path.is_file():
+        path.chmod(PRIVATE_FILE_MODE)
 
 
 class _Checkpointer:
