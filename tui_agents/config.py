@@ -83,6 +83,10 @@ class MemoryConfig(BaseModel):
     params: dict[str, int] = Field(default_factory=dict)
     """The strategy's parameters, e.g. ``n = 20``, ``first = 2``/``last = 10`` or ``max_tokens = 100000``."""
 
+    approve_model_facts: bool = False
+    """Facts the model saves about you (``remember`` tool, background extraction) wait for your approval
+    before they enter any prompt (mirrored to the store with ``UserMemoryStore.set_requires_approval``)."""
+
 
 class AppConfig(BaseModel):
     """Everything in ``config.toml``."""

@@ -178,3 +178,21 @@ def initial_schema(db: sqlite3.Connection) -> None:
 def unfinished_replies_index(db: sqlite3.Connection) -> None:
     """A small partial index so start-up can find replies a crash left ``streaming`` without a scan."""
     _run(db, ["CREATE INDEX IF NOT EXISTS messages_streaming ON messages(updated_at) WHERE status = 'streaming'"])
+
+
+@migration
+def user_memory_approval(db: sqlite3.Connection) -> None:
+    """Facts a model wrote that wait for the user's approval, and each user's choice to require it."""
+    _run(db, [
+        """CREATE TABLE user_memory_pending(
+            user_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            category TEXT NOT NULL DEFAULT 'general',
+            source TEXT NOT NULL CHECK (source IN ('tool', 'extractor')),
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (user_id, key))""",
+        """CREATE TABLE user_memory_policy(
+            user_id TEXT PRIMARY KEY,
+            approve_model_facts INTEGER NOT NULL DEFAULT 0)""",
+    ])
