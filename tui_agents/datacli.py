@@ -74,7 +74,7 @@ def _export_format(args: argparse.Namespace) -> str:
 
 
 async def _cmd_export(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
-    from tui_agents.export import export_thread_text
+    from tui_agents.store.transfer import export_thread_text
 
     text = await export_thread_text(conn, args.thread_id, _export_format(args))
     if args.output:
@@ -91,7 +91,7 @@ async def _cmd_export(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
 
 
 async def _cmd_import(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
-    from tui_agents.export import import_file
+    from tui_agents.store.transfer import import_file
     from tui_agents.store import AgentStore
 
     agent_id = None
