@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from tui_agents.errors import AgentError
-from tui_agents.files import write_text_atomic
+from tui_agents.files import write_text_through
 
 __all__ = ["add_parsers", "build_parser", "main", "db_path_of"]
 
@@ -68,7 +69,7 @@ async def _run(args: argparse.Namespace, handler: Handler, out: TextIO | None = 
 def _export_format(args: argparse.Namespace) -> str:
     if args.format:
         return args.format
-    if args.output and Path(args.output).suffix.lower() in (".md", ".markdown"):
+    if args.output and args.output != "-" and Path(args.output).suffix.lower() in (".md", ".markdown"):
         return "md"
     return "json"
 
@@ -77,16 +78,28 @@ async def _cmd_export(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
     from tui_agents.store.transfer import export_thread_text
 
     text = await export_thread_text(conn, args.thread_id, _export_format(args))
-    if args.output:
-        target = Path(args.output).expanduser()
+    if args.output and args.output != "-":
         try:
-            await asyncio.to_thread(write_text_atomic, target, text)
+            target = await asyncio.to_thread(write_text_through, args.output, text)
         except OSError as exc:
-            print(f"aiagents-tui: could not write {target}: {exc.strerror or exc}.", file=sys.stderr)
+            print(f"aiagents-tui: could not write {args.output}: {exc.strerror or exc}.", file=sys.stderr)
             return 1
         print(f"Exported {args.thread_id} to {target}.", file=out)
-    else:
+        return 0
+    return _write_out(out, text)
+
+
+def _write_out(out: TextIO, text: str) -> int:
+    """Write to stdout (or ``out``); a full disk or closed pipe is one line on stderr and exit 1."""
+    try:
         out.write(text)
+        out.flush()
+    except OSError as exc:
+        if out is sys.stdout:
+            # What could not be written stays buffered, and Python would report it again at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"aiagents-tui: could not write the export: {exc.strerror or exc}.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -181,7 +194,9 @@ def add_parsers(subparsers: Any) -> None:
     export.add_argument("thread_id", metavar="THREAD_ID")
     export.add_argument("--format", "-f", choices=("md", "json"),
                         help="md or json (default: from the -o suffix, else json)")
-    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE (through a symlink, keeping an existing file's mode) instead of "
+                             "stdout; - is stdout")
     _add_db(export)
     _bind(export, _cmd_export)
 
