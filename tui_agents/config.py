@@ -30,6 +30,7 @@ __all__ = [
     "ProvidersConfig",
     "config_path",
     "data_dir",
+    "user_themes_dir",
     "default_db_path",
     "resolve_db_path",
     "load_config",
@@ -130,6 +131,11 @@ def config_path() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(_platformdirs().user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def user_themes_dir() -> Path:
+    """The folder for the user's own theme files: ``themes`` in the user config dir."""
+    return Path(_platformdirs().user_config_dir(APP_NAME, appauthor=False)) / "themes"
 
 
 def data_dir() -> Path:
