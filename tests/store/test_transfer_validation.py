@@ -223,3 +223,12 @@ def test_export_to_stdout_on_a_full_disk_is_one_line_and_fails(seeded):
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 1
     assert done.stderr == "aiagents-tui: could not write the export: No space left on device.\n"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+async def test_importing_a_fifo_or_folder_is_refused_without_reading_it(conn, tmp_path, kind):
+    target = tmp_path / "thing"
+    os.mkfifo(target) if kind == "fifo" else target.mkdir()
+    # A FIFO with no writer would block a read forever; the bound turns that into a failure.
+    with pytest.raises(InvalidArgumentError, match="not a regular file" if kind == "fifo" else "a folder"):
+        await asyncio.wait_for(import_file(conn, target), 10)

@@ -32,6 +32,7 @@ import asyncio
 import json
 import re
 import sqlite3
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -587,7 +588,11 @@ def _require_agent(db: sqlite3.Connection, agent_id: str) -> None:
 
 def _read_json(path: Path) -> Any:
     try:
-        if path.stat().st_size > MAX_IMPORT_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # reading a FIFO or a device could block or never end
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise InvalidArgumentError(f"{path} is {kind}; give the JSON file to import.")
+        if info.st_size > MAX_IMPORT_BYTES:
             raise InvalidArgumentError(f"{path} is larger than {MAX_IMPORT_BYTES // 2**20} MiB; not imported.")
         raw = path.read_bytes()
     except OSError as exc:
