@@ -129,11 +129,19 @@ def _write_out(out: TextIO, text: str) -> int:
         out.flush()
     except OSError as exc:
         if out is sys.stdout:
-            # What could not be written stays buffered, and Python would report it again at exit.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _silence_stdout()
         print(f"aiagents-tui: could not write the export: {exc.strerror or exc}.", file=sys.stderr)
         return 1
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device: what could not be written stays buffered, and Python
+    would otherwise report it again, with a traceback, when it flushes at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture): nothing to silence
+        pass
 
 
 async def _cmd_import(args: argparse.Namespace, conn: Any, out: TextIO) -> int:

@@ -133,10 +133,10 @@ def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], 
         skipped.append((str(error.filename), f"unreadable folder ({error.strerror or error})"))
 
     for raw in paths:
-        path, problem = _resolve(raw)
+        path, what = _resolve(raw)
         if path is None:
-            skipped.append((str(raw), problem))
-        elif problem == "file":
+            skipped.append((str(raw), what))
+        elif what == "file":
             keep(path)
         else:  # a folder
             for root, dirs, names in os.walk(path, onerror=unreadable):

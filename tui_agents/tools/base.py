@@ -109,6 +109,7 @@ async def run_in_daemon_thread(func: Callable[..., T], /, *args: Any, **kwargs: 
     threading.Thread(target=work, name=f"tool-{getattr(func, '__name__', 'call')}", daemon=True).start()
     return await future
 
+
 ToolStatus = Literal["ok", "error", "timeout"]
 
 # What Anthropic and OpenAI both accept as a tool name.
