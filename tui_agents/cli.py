@@ -2,8 +2,8 @@
 
 ``aiagents-tui [--provider P] [--model M] [--db PATH] [--theme NAME]`` opens the
 app; ``paths`` prints where things live; ``keys set|delete|list`` manages API
-keys in the OS keyring. ``tui_agents.datacli`` (when present) adds ``export``,
-``import`` and ``docs``: its ``add_parsers(sub)`` registers subparsers that set
+keys in the OS keyring. ``tui_agents.datacli`` (when present) adds ``threads``,
+``export``, ``import`` and ``docs``: its ``add_parsers(sub)`` registers subparsers that set
 ``func`` (called as ``func(args)``, may return an int or a coroutine); the
 resolved database path is in ``args.db_path``.
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    paths = sub.add_parser("paths", help="print the config, data and database paths")
+    paths = sub.add_parser("paths", help="print the config, data, database and themes paths")
     _add_db(paths, top=False)
     paths.set_defaults(func=_cmd_paths)
 
@@ -65,11 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_paths(args: argparse.Namespace) -> int:
-    from .config import config_path, data_dir
+    from .config import config_path, data_dir, user_themes_dir
 
     print(f"config:   {config_path()}")
     print(f"data:     {data_dir()}")
     print(f"database: {args.db_path}")
+    print(f"themes:   {user_themes_dir()}")
     return 0
 
 

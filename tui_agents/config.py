@@ -3,7 +3,7 @@
 The settings live in ``config.toml`` under the user config dir (platformdirs;
 ``AIAGENTS_CONFIG`` overrides the file). They are read with ``tomllib``,
 validated by the pydantic models below and written atomically (temp file, then
-``os.replace``) by a small TOML writer that covers this file's simple shape.
+``os.replace``) with ``tomli-w``.
 
 The database is ``--db``, else ``AIAGENTS_DB``, else ``aiagents.db`` under the
 user data dir. API keys never live here: they are in the OS keyring or the
@@ -12,13 +12,12 @@ providers' env vars (``tui_agents.secrets``).
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
@@ -31,6 +30,7 @@ __all__ = [
     "ProvidersConfig",
     "config_path",
     "data_dir",
+    "user_themes_dir",
     "default_db_path",
     "resolve_db_path",
     "load_config",
@@ -84,6 +84,10 @@ class MemoryConfig(BaseModel):
     params: dict[str, int] = Field(default_factory=dict)
     """The strategy's parameters, e.g. ``n = 20``, ``first = 2``/``last = 10`` or ``max_tokens = 100000``."""
 
+    approve_model_facts: bool = False
+    """Facts the model saves about you (``remember`` tool, background extraction) wait for your approval
+    before they enter any prompt (mirrored to the store with ``UserMemoryStore.set_requires_approval``)."""
+
 
 class AppConfig(BaseModel):
     """Everything in ``config.toml``."""
@@ -127,6 +131,11 @@ def config_path() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(_platformdirs().user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def user_themes_dir() -> Path:
+    """The folder for the user's own theme files: ``themes`` in the user config dir."""
+    return Path(_platformdirs().user_config_dir(APP_NAME, appauthor=False)) / "themes"
 
 
 def data_dir() -> Path:
@@ -175,43 +184,16 @@ def save_config(config: AppConfig, path: Path | None = None) -> Path:
     from .files import write_text_atomic
 
     path = path or config_path()
-    write_text_atomic(path, dumps_toml(config.model_dump(mode="json", exclude_none=True)))
+    text = dumps_toml(config.model_dump(mode="json", exclude_none=True))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("A setting holds a broken character (half a surrogate pair); "
+                          "remove it and save again.") from None
+    write_text_atomic(path, text)
     return path
-
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else json.dumps(key)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        # JSON string escapes are valid TOML basic-string escapes.
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
 def dumps_toml(data: dict[str, Any]) -> str:
     """Serialise nested dicts of strings, numbers, booleans and lists as TOML."""
-    chunks: list[str] = []
-    _emit_table(data, "", chunks)
-    return "\n\n".join(chunks) + "\n"
-
-
-def _emit_table(table: dict[str, Any], name: str, chunks: list[str]) -> None:
-    scalars = [f"{_key(k)} = {_value(v)}" for k, v in table.items() if v is not None and not isinstance(v, dict)]
-    subtables = [(k, v) for k, v in table.items() if isinstance(v, dict)]
-    if name and (scalars or not subtables):
-        chunks.append("\n".join([f"[{name}]", *scalars]))
-    elif scalars:
-        chunks.append("\n".join(scalars))
-    for key, sub in subtables:
-        _emit_table(sub, f"{name}.{_key(key)}" if name else _key(key), chunks)
+    return tomli_w.dumps(data)

@@ -1,4 +1,4 @@
-"""The data subcommands of ``aiagents-tui``: ``export``, ``import`` and ``docs``.
+"""The data subcommands of ``aiagents-tui``: ``threads``, ``export``, ``import`` and ``docs``.
 
 ``add_parsers(subparsers)`` registers them on the main parser (``cli.py``);
 each sets ``func(args)`` returning a coroutine that gives the exit code. The
@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from tui_agents.errors import AgentError
-from tui_agents.files import write_text_atomic
+from tui_agents.files import write_text_through
 
 __all__ = ["add_parsers", "build_parser", "main", "db_path_of"]
 
@@ -62,36 +64,88 @@ async def _run(args: argparse.Namespace, handler: Handler, out: TextIO | None = 
             await conn.close()
 
 
+# --------------------------------------------------------------------------- threads
+
+
+def _local_time(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+async def _cmd_threads(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
+    from tui_agents.store import ThreadStore
+
+    threads = await ThreadStore(conn).list(user_id=args.user, include_archived=args.archived, limit=args.limit)
+    for thread in threads:
+        archived = "  [archived]" if thread.get("archived_at") else ""
+        title = _one_line(thread.get("title") or "Untitled", 60)
+        print(f"{thread['id']}  {_local_time(thread.get('updated_at'))}  {title}{archived}", file=out)
+    if not threads:
+        print("No threads." if args.archived else "No threads (--archived also lists archived ones).", file=out)
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 # --------------------------------------------------------------------------- export / import
 
 
 def _export_format(args: argparse.Namespace) -> str:
     if args.format:
         return args.format
-    if args.output and Path(args.output).suffix.lower() in (".md", ".markdown"):
+    if args.output and args.output != "-" and Path(args.output).suffix.lower() in (".md", ".markdown"):
         return "md"
     return "json"
 
 
 async def _cmd_export(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
-    from tui_agents.export import export_thread_text
+    from tui_agents.store.transfer import export_thread_text
 
     text = await export_thread_text(conn, args.thread_id, _export_format(args))
-    if args.output:
-        target = Path(args.output).expanduser()
+    if args.output and args.output != "-":
         try:
-            await asyncio.to_thread(write_text_atomic, target, text)
+            target = await asyncio.to_thread(write_text_through, args.output, text)
         except OSError as exc:
-            print(f"aiagents-tui: could not write {target}: {exc.strerror or exc}.", file=sys.stderr)
+            print(f"aiagents-tui: could not write {args.output}: {exc.strerror or exc}.", file=sys.stderr)
             return 1
         print(f"Exported {args.thread_id} to {target}.", file=out)
-    else:
+        return 0
+    return _write_out(out, text)
+
+
+def _write_out(out: TextIO, text: str) -> int:
+    """Write to stdout (or ``out``); a full disk or closed pipe is one line on stderr and exit 1."""
+    try:
         out.write(text)
+        out.flush()
+    except OSError as exc:
+        if out is sys.stdout:
+            _silence_stdout()
+        print(f"aiagents-tui: could not write the export: {exc.strerror or exc}.", file=sys.stderr)
+        return 1
     return 0
 
 
+def _silence_stdout() -> None:
+    """Point stdout at the null device: what could not be written stays buffered, and Python
+    would otherwise report it again, with a traceback, when it flushes at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture): nothing to silence
+        pass
+
+
 async def _cmd_import(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
-    from tui_agents.export import import_file
+    from tui_agents.store.transfer import import_file
     from tui_agents.store import AgentStore
 
     agent_id = None
@@ -131,13 +185,21 @@ async def _cmd_docs_add(args: argparse.Namespace, conn: Any, out: TextIO) -> int
     from tui_agents.store import DocumentStore
 
     report = await ingest_paths(DocumentStore(conn), args.paths)
+    if not report.added:  # nothing done: say why, one line per path, and fail
+        for path, reason in report.skipped:
+            print(f"aiagents-tui: could not add {path!r}: {reason}.", file=sys.stderr)
+        if not report.skipped:
+            print("aiagents-tui: no files found in the given folders; nothing added.", file=sys.stderr)
+        return 1
     for doc in report.added:
-        print(f"added   {doc['id']}  {_one_line(doc['title'], 60)}  ({doc.get('source')})", file=out)
+        verb = "replaced" if doc["id"] in report.replacing else "added   "
+        print(f"{verb} {doc['id']}  {_one_line(doc['title'], 60)}  ({doc.get('source')})", file=out)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=out)
-    replaced = f", {len(report.replaced)} replaced" if report.replaced else ""
-    print(f"{len(report.added)} document(s) added{replaced}, {len(report.skipped)} skipped.", file=out)
-    return 0 if report.added or not report.skipped else 1
+    new = len(report.added) - len(report.replacing)
+    replaced = f", {len(report.replacing)} replaced" if report.replacing else ""
+    print(f"{new} document(s) added{replaced}, {len(report.skipped)} skipped.", file=out)
+    return 0
 
 
 async def _cmd_docs_list(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
@@ -176,12 +238,21 @@ async def _cmd_docs_delete(args: argparse.Namespace, conn: Any, out: TextIO) -> 
 
 
 def add_parsers(subparsers: Any) -> None:
-    """Register ``export``, ``import`` and ``docs`` on the main CLI's subparsers."""
+    """Register ``threads``, ``export``, ``import`` and ``docs`` on the main CLI's subparsers."""
+    threads = subparsers.add_parser("threads", help="list threads with their ids, newest activity first")
+    threads.add_argument("--limit", "-n", type=_positive, default=50, metavar="N", help="at most N threads (50)")
+    threads.add_argument("--archived", action="store_true", help="include archived threads (marked [archived])")
+    threads.add_argument("--user", metavar="USER_ID", help="only threads of this user (default: all)")
+    _add_db(threads)
+    _bind(threads, _cmd_threads)
+
     export = subparsers.add_parser("export", help="export a thread as Markdown or JSON")
     export.add_argument("thread_id", metavar="THREAD_ID")
     export.add_argument("--format", "-f", choices=("md", "json"),
                         help="md or json (default: from the -o suffix, else json)")
-    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE (through a symlink, keeping an existing file's mode) instead of "
+                             "stdout; - is stdout")
     _add_db(export)
     _bind(export, _cmd_export)
 

@@ -5,7 +5,9 @@ extension; ``source`` is the file's absolute path. Adding a path that is already
 stored replaces that document, so re-running ``docs add`` on a folder refreshes
 it instead of duplicating it. Binary, unreadable, empty and oversized files are
 skipped with a note. Walking a folder skips hidden files and folders (``.git``,
-``.venv``...); a hidden file named directly is added.
+``.venv``...); a hidden file named directly is added. An empty path, a symlink
+loop, a FIFO or device, and a folder that cannot be read are skipped with a note
+saying so (never read, never mistaken for the current folder).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +50,16 @@ class LoadedFile:
 
 @dataclass
 class IngestReport:
-    """What ``ingest_paths`` did: documents added, replaced and files skipped (path, reason)."""
+    """What ``ingest_paths`` did: documents stored, ids they replaced, and files skipped (path, reason).
+
+    ``added`` holds every document stored, new or in place of an older one;
+    ``replacing`` maps the id of each that replaced documents to their ids.
+    """
 
     added: list[dict[str, Any]] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    replacing: dict[str, list[str]] = field(default_factory=dict)
 
 
 class _Skip(Exception):
@@ -108,9 +116,12 @@ def _is_hidden(name: str) -> bool:
 
 
 def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand files and folders (recursively, sorted, hidden entries skipped) into absolute file paths."""
+    """Expand files and folders (recursively, sorted, hidden entries skipped) into absolute file paths.
+
+    Returns the files and the paths skipped, each with the reason in plain words.
+    """
     files: list[Path] = []
-    missing: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []
     seen: set[Path] = set()
 
     def keep(path: Path) -> None:
@@ -118,19 +129,46 @@ def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], 
             seen.add(path)
             files.append(path)
 
+    def unreadable(error: OSError) -> None:
+        skipped.append((str(error.filename), f"unreadable folder ({error.strerror or error})"))
+
     for raw in paths:
-        path = Path(raw).expanduser().resolve()
-        if path.is_file():
+        path, what = _resolve(raw)
+        if path is None:
+            skipped.append((str(raw), what))
+        elif what == "file":
             keep(path)
-        elif path.is_dir():
-            for root, dirs, names in os.walk(path):
+        else:  # a folder
+            for root, dirs, names in os.walk(path, onerror=unreadable):
                 dirs[:] = sorted(d for d in dirs if not _is_hidden(d))
                 for name in sorted(names):
                     if not _is_hidden(name) and (Path(root) / name).is_file():
                         keep(Path(root) / name)
-        else:
-            missing.append((str(raw), "no such file or folder"))
-    return files, missing
+    return files, skipped
+
+
+def _resolve(raw: str | os.PathLike[str]) -> tuple[Path | None, str]:
+    """The absolute path and "file" or "folder", or None and why it cannot be added."""
+    if not os.fspath(raw).strip():
+        return None, "an empty path names no file or folder"
+    try:
+        path = Path(raw).expanduser().resolve()
+    except RuntimeError:  # Python 3.11 reports a symlink loop this way
+        return None, "a loop of symbolic links"
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None, "no such file or folder"
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return path, "file"
+    if stat.S_ISDIR(mode):
+        return path, "folder"
+    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return None, f"not a regular file ({kind})"
 
 
 async def ingest_paths(store: Any, paths: Iterable[str | os.PathLike[str]]) -> IngestReport:
@@ -146,4 +184,6 @@ async def ingest_paths(store: Any, paths: Iterable[str | os.PathLike[str]]) -> I
         record, replaced = await store.replace_source(loaded.title, loaded.text, str(path))
         report.added.append(record)
         report.replaced.extend(replaced)
+        if replaced:
+            report.replacing[record["id"]] = list(replaced)
     return report

@@ -931,15 +931,14 @@ class AgentRunner:
         if tool is None:
             return _Outcome(f"There is no tool named {call.name!r}.", "error", 0.0)
         from .tools import ToolContext
+        from .tools.base import WaitExpired, wait_or_abandon
 
         context = ToolContext(conn=self.conn, user_id=turn.user_id, thread_id=turn.thread_id)
         started = time.perf_counter()
         try:
-            if self.tool_timeout is not None:
-                result = await asyncio.wait_for(tool.run(call.arguments, context), self.tool_timeout)
-            else:
-                result = await tool.run(call.arguments, context)
-        except asyncio.TimeoutError:
+            # Not asyncio.wait_for: it waits for the cancelled tool to end, forever if the tool ignores it.
+            result = await wait_or_abandon(tool.run(call.arguments, context), self.tool_timeout)
+        except WaitExpired:
             elapsed = (time.perf_counter() - started) * 1000
             return _Outcome(f"The tool {call.name} did not finish within {self.tool_timeout} seconds.",
                             "timeout", elapsed)

@@ -209,13 +209,15 @@ async def conn(tmp_path):
     await connection.close()
 
 
-async def test_search_documents_returns_titles_sources_and_snippets(conn):
+async def test_search_documents_returns_titles_and_snippets_never_file_paths(conn, tmp_path):
     docs = DocumentStore(conn)
-    await docs.add("House rules", "Checkout time is 11 AM. Quiet hours start at 10 PM.", source="rules.md")
+    secret_path = str(tmp_path / "home" / "alice" / "private" / "rules.md")
+    await docs.add("House rules", "Checkout time is 11 AM. Quiet hours start at 10 PM.", source=secret_path)
     await docs.add("Wifi", "The wifi password is on the fridge.", source=None)
     result = await run("search_documents", {"query": "checkout time"}, ToolContext(conn, "u1", "thr_1"))
     assert result.status == "ok"
-    assert "1. House rules (source: rules.md" in result.content
+    assert "1. House rules (id: doc_" in result.content
+    assert "alice" not in result.content and "rules.md" not in result.content and str(tmp_path) not in result.content
     assert "[[Checkout]]" in result.content or "[[checkout]]" in result.content.lower()
     assert "Wifi" not in result.content
 

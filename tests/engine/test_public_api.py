@@ -18,7 +18,7 @@ PUBLIC_MODULES = [
     "tui_agents.runner",
     "tui_agents.definition",
     "tui_agents.documents",
-    "tui_agents.export",
+    "tui_agents.store.transfer",
     "tui_agents.files",
     "tui_agents.store",
     "tui_agents.providers",

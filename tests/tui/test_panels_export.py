@@ -12,7 +12,7 @@ import pytest
 from tests.data.builders import USER, tool_thread
 from tui_agents import datacli
 from tui_agents.errors import InvalidArgumentError
-from tui_agents.export import export_thread, import_data, import_file, to_json, to_markdown
+from tui_agents.store.transfer import export_thread, import_data, import_file, to_json, to_markdown
 from tui_agents.store import Auth, MessageStore, ThreadStore, connect
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -141,7 +141,7 @@ async def test_duplicate_positions_are_refused_before_writing(conn, tmp_path):
 
 async def test_a_failure_half_way_rolls_back_the_conversations_already_written(conn, tmp_path, monkeypatch):
     """Fault injection: the second conversation's insert fails after the first was written."""
-    from tui_agents import export
+    from tui_agents.store import transfer as export
 
     real, calls = export._insert_thread, []
 

@@ -16,14 +16,21 @@ Every store method runs as one function on the connection's worker thread
 (``run``/``write``), so its statements never interleave with another
 coroutine's, a write is one ``BEGIN IMMEDIATE`` transaction (no "database is
 locked" upgrade deadlock between processes), and a call costs one thread hop.
+
+That worker thread is a daemon, and connections still open at interpreter exit
+are closed then: a script that never closes its connection (say, after an
+exception) still exits when its main coroutine ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import sqlite3
+import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -41,18 +48,23 @@ BUSY_TIMEOUT_S = 15.0
 AUTOCHECKPOINT_PAGES = 16384  # 64 MiB of 4 KiB pages: only if background checkpoints cannot keep up
 CHECKPOINT_BYTES = 4 << 20
 CHECKPOINT_EVERY_S = 1.0
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 async def connect(path: str | os.PathLike[str] = ":memory:") -> aiosqlite.Connection:
     """Open (creating if needed) and migrate the database at ``path``; ``":memory:"`` works."""
     target = str(path)
     if target != ":memory:" and not target.startswith("file:"):
-        await _make_parent(Path(target))
+        await asyncio.to_thread(_prepare_private_file, Path(target))
+    pending = aiosqlite.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+                                uri=target.startswith("file:"))
+    _worker_thread(pending).daemon = True  # set before it starts, when the connection is awaited
     try:
-        conn = await aiosqlite.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_S,
-                                       uri=target.startswith("file:"))
+        conn = await pending
     except sqlite3.Error as exc:
         raise StoreError(f"Could not open the database at {target}: {exc}.") from exc
+    _open_connections.add(conn)
     conn.row_factory = sqlite3.Row
     try:
         journal = await run(conn, _prepare)
@@ -64,8 +76,59 @@ async def connect(path: str | os.PathLike[str] = ":memory:") -> aiosqlite.Connec
     return conn
 
 
-async def _make_parent(path: Path) -> None:
-    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+def _worker_thread(conn: aiosqlite.Connection) -> threading.Thread:
+    # aiosqlite before 0.21 made the connection itself the thread; later ones hold it in _thread.
+    return getattr(conn, "_thread", conn)  # type: ignore[return-value]
+
+
+_open_connections: weakref.WeakSet[aiosqlite.Connection] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close connections a program left open, so SQLite ends cleanly before the daemon threads stop."""
+    for conn in list(_open_connections):
+        thread = _worker_thread(conn)
+        if not thread.is_alive():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # stop() asks for an event loop, which is gone by now
+            conn.stop()
+        thread.join(timeout=2.0)
+
+
+def _prepare_private_file(path: Path) -> None:
+    """Create missing folders 0700 and the database file 0600; tighten an existing file to 0600.
+
+    SQLite gives the -wal and -shm files the database file's mode, so they follow.
+    The file holds every chat and remembered fact: other local users must not read it.
+    """
+    try:
+        _make_private_dirs(path.parent)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
+        for suffix in ("", "-wal", "-shm"):
+            _tighten(Path(f"{path}{suffix}"))
+    except OSError as exc:
+        raise StoreError(f"Could not open the database at {path}: {exc.strerror or exc}.") from exc
+
+
+def _make_private_dirs(folder: Path) -> None:
+    missing: list[Path] = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+
+
+def _tighten(path: Path) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    owned = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    if info.st_mode & 0o077 and owned and path.is_file():
+        path.chmod(PRIVATE_FILE_MODE)
 
 
 class _Checkpointer:

@@ -235,3 +235,21 @@ def thinking_and_images(db: sqlite3.Connection) -> None:
                                WHERE c.images IS NOT NULL AND json_extract(j.value, '$.sha256') = images.sha256);
            END""",
     ])
+
+
+@migration
+def user_memory_approval(db: sqlite3.Connection) -> None:
+    """Facts a model wrote that wait for the user's approval, and each user's choice to require it."""
+    _run(db, [
+        """CREATE TABLE user_memory_pending(
+            user_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            category TEXT NOT NULL DEFAULT 'general',
+            source TEXT NOT NULL CHECK (source IN ('tool', 'extractor')),
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (user_id, key))""",
+        """CREATE TABLE user_memory_policy(
+            user_id TEXT PRIMARY KEY,
+            approve_model_facts INTEGER NOT NULL DEFAULT 0)""",
+    ])

@@ -7,10 +7,12 @@ import sqlite3
 import time
 from typing import Any, Literal, TypedDict
 
+from tui_agents.errors import InvalidArgumentError
+
 __all__ = [
     "AgentRecord", "ThreadRecord", "MessageRecord", "LightMessage", "SearchHit", "MemoryRecord",
     "DocumentRecord", "DocumentHit", "GrantRecord", "TreeNode",
-    "fetch_all", "fetch_dicts", "fetch_one", "dumps", "loads", "now", "storable",
+    "fetch_all", "fetch_dicts", "fetch_one", "dumps", "loads", "now", "storable", "json_depth", "MAX_JSON_DEPTH",
 ]
 
 MessageStatus = Literal["complete", "streaming", "interrupted", "error"]
@@ -176,9 +178,36 @@ def fetch_one(db: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Row
     return cur.execute(sql, params).fetchone()
 
 
+MAX_JSON_DEPTH = 100  # of a stored JSON value (meta, tool arguments, definition...)
+
+
+def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deeply ``value`` nests dicts and lists, counted without recursion and only up to ``limit + 1``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > limit:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def dumps(value: Any) -> str | None:
-    """JSON text for a column, None stays NULL."""
-    return None if value is None else storable(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    """JSON text for a column, None stays NULL; a value nested deeper than ``MAX_JSON_DEPTH`` is refused."""
+    if value is None:
+        return None
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise InvalidArgumentError(f"A value to save (such as a message's meta or a tool call's arguments) "
+                                   f"is nested more than {MAX_JSON_DEPTH} levels deep; flatten it.")
+    return storable(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def loads(text: str | None) -> Any:

@@ -4,19 +4,25 @@
 arguments, injects a ``ToolContext`` where a tool asks for one, enforces the
 timeout, runs sync code off the event loop, and turns every failure of the tool
 into an error result for the model instead of raising.
+
+A timeout ends the wait even for a tool that swallows its cancellation, and sync
+tools run in daemon threads, so a tool that never ends holds neither the turn
+nor the process at exit: it is cancelled (or, in a thread, left) behind.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import contextvars
 import json
 import logging
 import re
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic_core import to_json
 
@@ -24,9 +30,85 @@ from ..errors import AgentError, ToolError
 from ..types import ToolDefinition
 from .schema import ArgumentsError, SignatureSchema, check_arguments, context_params
 
-__all__ = ["Tool", "ToolContext", "ToolResult", "ToolStatus", "ToolDefinition", "validate_tool_name"]
+__all__ = [
+    "Tool", "ToolContext", "ToolResult", "ToolStatus", "ToolDefinition", "WaitExpired",
+    "run_in_daemon_thread", "validate_tool_name", "wait_or_abandon",
+]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# asyncio keeps only weak references to tasks: an abandoned tool task lives here until it ends.
+_abandoned: set[asyncio.Future[Any]] = set()
+
+
+class WaitExpired(TimeoutError):
+    """``wait_or_abandon`` gave up waiting (told apart from a tool's own ``TimeoutError``)."""
+
+
+async def wait_or_abandon(work: Awaitable[T], timeout: float | None) -> T:
+    """Await ``work`` for at most ``timeout`` seconds, then cancel it and raise ``WaitExpired`` at once.
+
+    Unlike ``asyncio.wait_for`` it never waits for the cancelled work to end, so
+    work that swallows its cancellation cannot hold the caller; the same holds
+    when the caller itself is cancelled.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.wait({task}, timeout=timeout)
+    except BaseException:
+        _abandon(task)
+        raise
+    if not task.done():
+        _abandon(task)
+        raise WaitExpired
+    return task.result()
+
+
+def _abandon(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    _abandoned.add(task)
+    task.add_done_callback(_forget)
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled() and task.exception() is not None:  # retrieved, so asyncio does not log it
+        log.debug("an abandoned tool call ended with %r", task.exception())
+
+
+async def run_in_daemon_thread(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a blocking function in a new daemon thread and await its result.
+
+    Unlike ``asyncio.to_thread``, whose pool is joined at loop and interpreter
+    exit, a call that never returns does not keep the process alive.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():  # the caller gave up (timeout or cancellation)
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def work() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (context.run(func, *args, **kwargs), None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            outcome = (None, exc)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the loop has closed meanwhile: nobody is waiting
+            pass
+
+    threading.Thread(target=work, name=f"tool-{getattr(func, '__name__', 'call')}", daemon=True).start()
+    return await future
+
 
 ToolStatus = Literal["ok", "error", "timeout"]
 
@@ -110,13 +192,10 @@ class Tool(abc.ABC):
             return result(self._failure_text(exc), "error")
         timeout = self.timeout
         try:
-            async with asyncio.timeout(timeout) as deadline:
-                value = await self._call(args, kwargs)
-        except TimeoutError as exc:
-            if deadline.expired():
-                return result(f"Tool '{self.name}' timed out after {timeout:g} seconds.", "timeout")
-            return result(self._failure_text(exc), "error")  # the tool's own timeout, e.g. a network call
-        except Exception as exc:  # the model gets the failure as a result; the turn goes on
+            value = await wait_or_abandon(self._call(args, kwargs), timeout)
+        except WaitExpired:
+            return result(f"Tool '{self.name}' timed out after {timeout:g} seconds.", "timeout")
+        except Exception as exc:  # the model gets the failure (even a TimeoutError of its own) as a result
             log.info("tool %s failed: %s: %s", self.name, type(exc).__name__, exc)
             return result(self._failure_text(exc), "error")
         return result(self._to_text(value), "ok")

@@ -15,13 +15,12 @@ Registering a name that is already taken replaces the earlier tool: a user's
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from ..errors import ToolDefinitionError
-from .base import Tool, ToolContext, validate_tool_name
+from .base import Tool, ToolContext, run_in_daemon_thread, validate_tool_name
 from .schema import SignatureSchema
 
 __all__ = ["FunctionTool", "tool"]
@@ -59,8 +58,8 @@ class FunctionTool(Tool):
         if self.is_async:
             return await self.func(*args, **kwargs)
         # Sync code runs in a thread so a slow tool cannot stall the event loop. On timeout the
-        # thread is abandoned, not killed: Python cannot stop it.
-        value = await asyncio.to_thread(self.func, *args, **kwargs)
+        # thread is abandoned, not killed (Python cannot stop it); a daemon thread, so exit is not delayed.
+        value = await run_in_daemon_thread(self.func, *args, **kwargs)
         if inspect.isawaitable(value):
             value = await value
         return value

@@ -335,7 +335,7 @@ class PanelsMixin(_AppBase):
     async def export_to(self, thread_id: str, fmt: str, path: Path) -> Path | None:
         """Write the thread to ``path`` and say where; None if it could not be written."""
         from ..errors import AgentError
-        from ..export import export_thread_text
+        from ..store.transfer import export_thread_text
         from ..files import write_text_atomic
 
         try:
@@ -364,7 +364,7 @@ class PanelsMixin(_AppBase):
     async def import_from(self, path: Path) -> list[str]:
         """Import a file in one transaction; a malformed file changes nothing and says why."""
         from ..errors import AgentError
-        from ..export import import_file
+        from ..store.transfer import import_file
 
         await self.wait_ready()
         backend = self.backend

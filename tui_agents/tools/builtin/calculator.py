@@ -5,8 +5,9 @@ constants in ``CONSTANTS`` and calls to the functions in ``FUNCTIONS`` are
 allowed. Names, attributes, other calls, strings, lambdas, comprehensions and
 everything else are refused with a plain sentence. Size limits keep one
 expression from eating the CPU or memory: input length, nesting depth, number
-of operations, and the size of every integer result (checked *before* a power
-or product is computed).
+of operations, the size of every integer result (checked *before* a power
+or product is computed), and every function argument whose size sets the work
+(``round``'s digits, ``factorial``'s number), so that no call runs for long.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import time
 from collections.abc import Callable
 from typing import Annotated
 
@@ -32,6 +34,10 @@ MAX_INT_BITS = math.ceil(MAX_DIGITS * math.log2(10))
 MAX_EXPONENT = 10_000
 MAX_FACTORIAL = 1000
 MAX_ARGS = 100
+# round(x, n) beyond this many digits either way gives the same answer as at the bound
+# (x has at most MAX_DIGITS digits, or is a float), and Python would build 10**abs(n) first.
+MAX_ROUND_DIGITS = MAX_DIGITS + 2
+MAX_SECONDS = 0.5  # checked between operations, a last guard behind the limits above
 
 Number = int | float
 
@@ -57,7 +63,15 @@ def _round(x: Number, ndigits: Number | None = None) -> Number:
         return round(x)
     if not isinstance(ndigits, int):
         raise CalculationError("round() needs a whole number of digits.")
-    return round(x, ndigits)
+    return round(x, max(-MAX_ROUND_DIGITS, min(MAX_ROUND_DIGITS, ndigits)))
+
+
+def _min(*values: Number) -> Number:
+    return min(values)
+
+
+def _max(*values: Number) -> Number:
+    return max(values)
 
 
 def _log(x: Number, base: Number | None = None) -> float:
@@ -85,8 +99,8 @@ FUNCTIONS: dict[str, tuple[Callable[..., Number], int, int]] = {
     "radians": (math.radians, 1, 1),
     "hypot": (math.hypot, 1, MAX_ARGS),
     "factorial": (_factorial, 1, 1),
-    "min": (min, 1, MAX_ARGS),
-    "max": (max, 1, MAX_ARGS),
+    "min": (_min, 1, MAX_ARGS),
+    "max": (_max, 1, MAX_ARGS),
 }
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "tau": math.tau}
@@ -143,7 +157,7 @@ def evaluate(expression: str) -> Number:
         raise CalculationError("The expression is too complex to read.") from None
     _check_shape(tree.body)
     try:
-        result = _eval(tree.body)
+        result = _eval(tree.body, time.monotonic() + MAX_SECONDS)
     except CalculationError:
         raise
     except ZeroDivisionError:
@@ -152,6 +166,8 @@ def evaluate(expression: str) -> Number:
         raise CalculationError("The result is too large to compute.") from None
     except ValueError as exc:  # math domain errors: sqrt(-1), log(0)...
         raise CalculationError(f"The expression has no real-number result ({exc}).") from None
+    except (TypeError, ArithmeticError, RecursionError, MemoryError):
+        raise CalculationError("The expression cannot be computed.") from None
     return _checked(result)
 
 
@@ -173,27 +189,29 @@ def _check_shape(root: ast.expr) -> None:
             stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
-def _eval(node: ast.AST) -> Number:
+def _eval(node: ast.AST, deadline: float) -> Number:
+    if time.monotonic() > deadline:
+        raise CalculationError("The expression takes too long to compute.")
     if isinstance(node, ast.Constant):
         return _literal(node.value)
     if isinstance(node, ast.BinOp):
         op = _BINARY.get(type(node.op))
         if op is None:
             raise CalculationError(f"The operator {_op_text(node.op)} is not allowed; use + - * / // % **.")
-        left, right = _eval(node.left), _eval(node.right)
+        left, right = _eval(node.left, deadline), _eval(node.right, deadline)
         _precheck(type(node.op), left, right)
         return _checked(op(left, right))
     if isinstance(node, ast.UnaryOp):
         unary = _UNARY.get(type(node.op))
         if unary is None:
             raise CalculationError(f"The operator {_op_text(node.op)} is not allowed; use + - * / // % **.")
-        return unary(_eval(node.operand))
+        return unary(_eval(node.operand, deadline))
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
         raise CalculationError(f"Unknown name {node.id!r}; only the constants {', '.join(CONSTANTS)} are allowed.")
     if isinstance(node, ast.Call):
-        return _call(node)
+        return _call(node, deadline)
     what = _REFUSED.get(type(node), type(node).__name__)
     raise CalculationError(f"Only arithmetic is allowed; {what} cannot be used.")
 
@@ -205,7 +223,7 @@ def _literal(value: object) -> Number:
     return _checked(value)
 
 
-def _call(node: ast.Call) -> Number:
+def _call(node: ast.Call, deadline: float) -> Number:
     if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
         allowed = ", ".join(sorted(FUNCTIONS))
         raise CalculationError(f"Only these functions can be called: {allowed}.")
@@ -215,7 +233,7 @@ def _call(node: ast.Call) -> Number:
     if not low <= len(node.args) <= high:
         count = str(low) if low == high else f"{low} to {high}"
         raise CalculationError(f"{node.func.id}() takes {count} argument(s), not {len(node.args)}.")
-    return _checked(func(*(_eval(arg) for arg in node.args)))
+    return _checked(func(*(_eval(arg, deadline) for arg in node.args)))
 
 
 def _precheck(op: type[ast.operator], left: Number, right: Number) -> None:

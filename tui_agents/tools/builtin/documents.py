@@ -1,4 +1,8 @@
-"""``search_documents``: full-text search over the documents in the store, for RAG assistants."""
+"""``search_documents``: full-text search over the documents in the store, for RAG assistants.
+
+The model gets each hit's title, id and snippet, never its source: for a file
+that is an absolute path on the user's machine, which is not the provider's business.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ __all__ = ["search_documents", "format_hits"]
 
 
 def format_hits(query: str, hits: list[Any]) -> str:
-    """Numbered results with title, source and snippet, or a plain sentence when there are none."""
+    """Numbered results with title, id and snippet, or a plain sentence when there are none."""
     if not hits:
         return (
             f"No documents match {query!r}. Try other keywords; if nothing is found, "
@@ -22,19 +26,18 @@ def format_hits(query: str, hits: list[Any]) -> str:
         )
     lines = [f"Found {len(hits)} document(s) for {query!r}:"]
     for number, hit in enumerate(hits, start=1):
-        source = hit["source"] or "no source recorded"
-        lines.append(f"{number}. {hit['title']} (source: {source}, id: {hit['document_id']})")
+        lines.append(f"{number}. {hit['title']} (id: {hit['document_id']})")
         snippet = " ".join(str(hit["snippet"] or "").split())
         if snippet:
             lines.append(f"   {snippet}")
-    lines.append("Cite the title or source of each fact you use.")
+    lines.append("Cite the title of each fact you use.")
     return "\n".join(lines)
 
 
 @tool(
     description=(
         "Search the knowledge base documents by keywords. Use it before answering a factual "
-        "question, and cite the title or source of what you use."
+        "question, and cite the title of what you use."
     ),
     register=False,
 )
@@ -43,7 +46,7 @@ async def search_documents(
     context: ToolContext,
     limit: Annotated[int, Field(ge=1, le=20, description="How many documents to return (1-20).")] = 5,
 ) -> str:
-    """Search the stored documents and return titles, sources and snippets."""
+    """Search the stored documents and return titles and snippets."""
     if context.conn is None:
         raise ToolError("search_documents needs a database connection, and this conversation has none.")
     from ...store import DocumentStore  # the store is only needed once the tool runs

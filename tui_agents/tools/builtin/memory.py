@@ -1,4 +1,8 @@
-"""``remember``: the model saves a fact about the user, kept across threads."""
+"""``remember``: the model saves a fact about the user, kept across threads.
+
+The fact is saved with source ``"tool"``; when the user requires approval of
+facts a model writes, it waits for that approval before it enters any prompt.
+"""
 
 from __future__ import annotations
 
@@ -34,5 +38,10 @@ async def remember(
     from ...store import UserMemoryStore  # the store is only needed once the tool runs
 
     key, value, category = key.strip(), value.strip(), category.strip() or "general"
-    await UserMemoryStore(context.conn).set(context.user_id, key, value, category, source="tool")
+    store = UserMemoryStore(context.conn)
+    pending = await store.requires_approval(context.user_id)
+    await store.set(context.user_id, key, value, category, source="tool")
+    if pending:
+        return (f"Saved {key} = {value!r} (category: {category}) for the user to approve; "
+                "it is not remembered until they do.")
     return f"Remembered {key} = {value!r} (category: {category})."

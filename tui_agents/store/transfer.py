@@ -7,7 +7,10 @@ guardrail verdicts, usage, model, token counts, meta and timestamps.
 Import rules (also in ``aiagents-tui import --help``):
 
 - The whole file is parsed and validated first; a malformed file raises
-  ``InvalidArgumentError`` naming the cause and writes nothing.
+  ``InvalidArgumentError`` naming the cause and writes nothing. Every field is
+  checked for type and range: timestamps are finite Unix seconds from 1970 to
+  the year 9999, positions and counts fit 32 bits, numbers anywhere are finite,
+  and no value is nested deeper than ``MAX_IMPORT_DEPTH``.
 - Everything is written in one transaction: a failure part way leaves the
   database as it was.
 - Ids are kept when none collide (import into a fresh database gives back the
@@ -29,19 +32,21 @@ import asyncio
 import json
 import re
 import sqlite3
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tui_agents.errors import InvalidArgumentError, NotFoundError
+from tui_agents.errors import InvalidArgumentError, NotFoundError, StoreError
 from tui_agents.store.db import run, write
 from tui_agents.store.ids import new_id
 from tui_agents.store.messages import insert_content
-from tui_agents.store.records import dumps, now
+from tui_agents.store.records import MAX_JSON_DEPTH, dumps, now
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -55,18 +60,28 @@ __all__ = [
     "parse_import",
     "import_data",
     "import_file",
+    "check_tree",
+    "loads_json",
 ]
 
 EXPORT_FORMAT = "aiagents-tui/thread"
 EXPORT_VERSION = 1
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
+MAX_TIMESTAMP = 253402300799.0  # 9999-12-31 23:59:59 UTC, the last second a date can show
+MAX_COUNT = 2**31 - 1  # positions and token counts
+# The export's own structure (document > messages > message > meta) on top of the stored values' limit.
+MAX_IMPORT_DEPTH = MAX_JSON_DEPTH + 4
+
+Timestamp = Annotated[float, Field(ge=0, le=MAX_TIMESTAMP, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
 # --------------------------------------------------------------------------- models
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a number given as text, or 1.0 for a position, is a mistake to report, not to guess at.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ExportedToolCall(_Strict):
@@ -81,19 +96,19 @@ class ExportedMessage(_Strict):
     """A message as stored."""
 
     id: str
-    position: int
+    position: Count
     role: Literal["system", "user", "assistant", "tool"]
     content: str
     tool_calls: list[ExportedToolCall] = Field(default_factory=list)
     tool_call_id: str | None = None
     status: Literal["complete", "streaming", "interrupted", "error"] = "complete"
     model: str | None = None
-    usage: dict[str, int] | None = None
-    token_count: int | None = None
+    usage: dict[str, Count] | None = None
+    token_count: Count | None = None
     guardrail: dict[str, Any] | None = None
     meta: dict[str, Any] | None = None
-    created_at: float
-    updated_at: float
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class ExportedAgent(_Strict):
@@ -108,8 +123,8 @@ class ExportedAgent(_Strict):
     tools: list[str] = Field(default_factory=list)
     memory_strategy: str | None = None
     memory_params: dict[str, Any] = Field(default_factory=dict)
-    created_at: float
-    updated_at: float
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class ExportedThreadInfo(_Strict):
@@ -122,10 +137,10 @@ class ExportedThreadInfo(_Strict):
     summary: str | None = None
     provider: str | None = None
     model: str | None = None
-    created_at: float
-    updated_at: float
-    archived_at: float | None = None
-    trashed_at: float | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    archived_at: Timestamp | None = None
+    trashed_at: Timestamp | None = None
     forked_from: str | None = None
     forked_from_message: str | None = None
     fork_kind: Literal["fork", "branch"] | None = None
@@ -136,7 +151,7 @@ class ExportedThread(_Strict):
 
     format: Literal["aiagents-tui/thread"]
     version: Literal[1]
-    exported_at: float
+    exported_at: Timestamp
     thread: ExportedThreadInfo
     agent: ExportedAgent | None = None
     lineage: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
@@ -190,18 +205,28 @@ async def export_thread(conn: Any, thread_id: str) -> dict[str, Any]:
         "messages": [{k: m.get(k) for k in ExportedMessage.model_fields} for m in messages],
     }
     # Validate our own output so an export always imports.
-    return ExportedThread.model_validate(doc).model_dump(mode="json")
+    try:
+        return ExportedThread.model_validate(doc).model_dump(mode="json")
+    except (ValidationError, ValueError) as exc:
+        detail = _error_text(exc) if isinstance(exc, ValidationError) else str(exc)
+        raise StoreError(f"Thread {thread_id} holds a value that cannot be exported ({detail}).") from exc
 
 
 def to_json(doc: Mapping[str, Any]) -> str:
-    """Pretty JSON of an exported thread."""
-    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    """Pretty JSON of an exported thread (strict JSON: no NaN or Infinity)."""
+    try:
+        return json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    except ValueError as exc:
+        raise StoreError(f"The thread holds a number JSON cannot represent ({exc}).") from exc
 
 
-def _when(ts: float | None) -> str:
-    if ts is None:
+def _when(ts: Any) -> str:
+    if not isinstance(ts, (int, float)) or isinstance(ts, bool):
         return "-"
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return "-"
 
 
 def _fence(text: str, lang: str = "") -> str:
@@ -245,8 +270,9 @@ def _md_message(message: Mapping[str, Any]) -> list[str]:
         bits[0] = f"Tool result: {meta.get('name') or message.get('tool_call_id') or '?'}"
         if meta.get("status"):
             bits.append(meta["status"])
-        if meta.get("duration_ms") is not None:
-            bits.append(f"{float(meta['duration_ms']):.0f} ms")
+        duration = meta.get("duration_ms")
+        if isinstance(duration, (int, float)) and not isinstance(duration, bool) and math.isfinite(duration):
+            bits.append(f"{duration:.0f} ms")
     lines = ["", f"## {' · '.join(bits)}", ""]
     guardrail = message.get("guardrail")
     if guardrail:
@@ -284,24 +310,59 @@ async def export_thread_text(conn: Any, thread_id: str, fmt: Literal["md", "json
 # --------------------------------------------------------------------------- parsing
 
 
-def _first_error(exc: ValidationError, where: str) -> InvalidArgumentError:
+def _error_text(exc: ValidationError) -> str:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"]) or "(top)"
-    return InvalidArgumentError(f"{where} is not a valid export: {loc}: {first['msg']}.")
+    return f"{loc}: {first['msg']}"
 
 
-def _timestamp(value: Any) -> float | None:
-    """A ChatGPT time (Unix seconds, or an ISO string in some exports) as float seconds."""
+def _first_error(exc: ValidationError, where: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f"{where} is not a valid export: {_error_text(exc)}.")
+
+
+def _path_text(path: tuple[Any, ...]) -> str:
+    shown = ".".join(str(p) for p in path[:8])
+    return (shown + ".…" if len(path) > 8 else shown) or "(top)"
+
+
+def check_tree(data: Any, where: str = "The file", limit: int = MAX_IMPORT_DEPTH) -> None:
+    """Refuse JSON nested deeper than ``limit`` or holding a non-finite number, naming the field.
+
+    Iterative, so a hostile depth cannot exhaust the stack here.
+    """
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidArgumentError(f"{where} is not a valid export: {_path_text(path)}: "
+                                       f"{value} is not a finite number.")
+        if isinstance(value, Mapping):
+            items: Any = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            continue
+        if len(path) >= limit:
+            raise InvalidArgumentError(f"{where} is nested more than {limit} levels deep "
+                                       f"(at {_path_text(path)}); not imported.")
+        stack.extend((child, (*path, key)) for key, child in items)
+
+
+def _timestamp(value: Any, what: str) -> float | None:
+    """A ChatGPT time (Unix seconds, or an ISO string in some exports) as float seconds; out of range raises."""
     if isinstance(value, bool) or value is None:
         return None
+    seconds: float | None = None
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value) if not isinstance(value, int) or abs(value) < 2**63 else math.inf
+    elif isinstance(value, str):
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
+            seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except (ValueError, OverflowError, OSError):
             return None
-    return None
+    if seconds is not None and not 0 <= seconds <= MAX_TIMESTAMP:
+        raise InvalidArgumentError(f"{what} is {value!r}, not a time between 1970 and 9999.")
+    return seconds
 
 
 def _chatgpt_text(content: Any) -> str:
@@ -364,7 +425,8 @@ def _chatgpt_messages(conv: Mapping[str, Any], index: int, fallback_ts: float) -
         text = _chatgpt_text(msg.get("content"))
         if not text:
             continue
-        ts = _timestamp(msg.get("create_time")) or (out[-1]["created_at"] if out else fallback_ts)
+        ts = _timestamp(msg.get("create_time"), f"Conversation {index + 1}: a message's create_time") \
+            or (out[-1]["created_at"] if out else fallback_ts)
         model = metadata.get("model_slug") if isinstance(metadata.get("model_slug"), str) else None
         if out and out[-1]["role"] == role:  # tool steps between two replies were dropped
             out[-1]["content"] += "\n\n" + text
@@ -381,12 +443,13 @@ def _parse_chatgpt(data: list[Any]) -> list[dict[str, Any]]:
     for index, conv in enumerate(data):
         if not isinstance(conv, Mapping):
             raise InvalidArgumentError(f"Conversation {index + 1} is not a JSON object.")
-        created = _timestamp(conv.get("create_time")) or now()
+        created = _timestamp(conv.get("create_time"), f"Conversation {index + 1}: create_time") or now()
         messages = _chatgpt_messages(conv, index, created)
         for position, message in enumerate(messages, start=1):
             message["position"] = position
         title = conv.get("title") if isinstance(conv.get("title"), str) and conv.get("title").strip() else None
-        updated = _timestamp(conv.get("update_time")) or (messages[-1]["updated_at"] if messages else created)
+        updated = _timestamp(conv.get("update_time"), f"Conversation {index + 1}: update_time") \
+            or (messages[-1]["updated_at"] if messages else created)
         bundles.append({
             "thread": {"id": None, "title": title or "Imported ChatGPT conversation",
                        "title_source": "user", "created_at": created, "updated_at": max(updated, created)},
@@ -398,6 +461,7 @@ def _parse_chatgpt(data: list[Any]) -> list[dict[str, Any]]:
 
 def parse_import(data: Any, where: str = "The file") -> tuple[str, list[dict[str, Any]]]:
     """Recognise and validate an import: returns (kind, bundles) or raises InvalidArgumentError."""
+    check_tree(data, where)
     if isinstance(data, Mapping) and data.get("format") == EXPORT_FORMAT:
         try:
             doc = ExportedThread.model_validate(data)
@@ -524,17 +588,33 @@ def _require_agent(db: sqlite3.Connection, agent_id: str) -> None:
 
 def _read_json(path: Path) -> Any:
     try:
-        if path.stat().st_size > MAX_IMPORT_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # reading a FIFO or a device could block or never end
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise InvalidArgumentError(f"{path} is {kind}; give the JSON file to import.")
+        if info.st_size > MAX_IMPORT_BYTES:
             raise InvalidArgumentError(f"{path} is larger than {MAX_IMPORT_BYTES // 2**20} MiB; not imported.")
         raw = path.read_bytes()
     except OSError as exc:
         raise InvalidArgumentError(f"Could not read {path}: {exc.strerror or exc}.") from exc
     try:
-        return json.loads(raw.decode("utf-8-sig"))
+        return loads_json(raw.decode("utf-8-sig"), str(path))
     except UnicodeDecodeError as exc:
         raise InvalidArgumentError(f"{path} is not UTF-8 text, so not a JSON export.") from exc
+
+
+def loads_json(text: str, where: str = "The file") -> Any:
+    """Parse strict JSON (no NaN/Infinity); too deep a document is a plain error, not a RecursionError."""
+
+    def refuse(constant: str) -> Any:
+        raise InvalidArgumentError(f"{where} is not valid JSON: {constant} is not a JSON number.")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as exc:
-        raise InvalidArgumentError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}.") from exc
+        raise InvalidArgumentError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}.") from exc
+    except RecursionError:
+        raise InvalidArgumentError(f"{where} is nested too deeply to read; not imported.") from None
 
 
 async def import_file(conn: Any, path: str | Path, *, user_id: str | None = None,
