@@ -17,6 +17,8 @@ __all__ = [
     "TextDelta",
     "ToolCallStarted",
     "ToolCallFinished",
+    "ToolApproval",
+    "ToolServerFailed",
     "UsageReported",
     "GuardrailFlagged",
     "RateLimitWait",
@@ -64,12 +66,40 @@ class ToolCallFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolApproval:
+    """The runner's ``approve`` callable decided on a tool call (``server`` is None for local tools)."""
+
+    thread_id: str
+    call_id: str
+    name: str
+    server: str | None
+    arguments: dict[str, Any]
+    approved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ToolServerFailed:
+    """A tool server (MCP) could not start or stopped; the turn goes on without its tools."""
+
+    thread_id: str
+    server: str
+    error: AgentError
+    stderr_tail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class UsageReported:
-    """Token usage of one provider call (one per call in a tool loop)."""
+    """Token usage of one provider call (one per call in a tool loop), with its timing in milliseconds.
+
+    ``ttft_ms`` is the time from the request to the first reply text (None when
+    there was no text); ``duration_ms`` is the time to the end of the stream.
+    """
 
     thread_id: str
     usage: Usage
     model: str | None = None
+    ttft_ms: float | None = None
+    duration_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +157,8 @@ TurnEvent = (
     TextDelta
     | ToolCallStarted
     | ToolCallFinished
+    | ToolApproval
+    | ToolServerFailed
     | UsageReported
     | GuardrailFlagged
     | RateLimitWait

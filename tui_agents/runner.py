@@ -18,12 +18,13 @@ the user message stays saved, and ``resume_stream`` answers it again.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .errors import (
@@ -38,8 +39,10 @@ from .events import (
     MessageSaved,
     RateLimitWait,
     TextDelta,
+    ToolApproval,
     ToolCallFinished,
     ToolCallStarted,
+    ToolServerFailed,
     TurnEvent,
     TurnFailed,
     TurnFinished,
@@ -57,10 +60,27 @@ T = TypeVar("T")
 # Texts longer than this are counted in a thread: tiktoken would block the loop.
 _INLINE_COUNT_CHARS = 4000
 _CANCELLED_TOOL = "The tool call was cancelled before it finished."
+_DECLINED_TOOL = "The user declined: the tool {name} was not run."
+
+#: ``approve(name, server, arguments)``: True runs the call, False declines it; sync or async.
+ApproveFn = Callable[[str, "str | None", dict[str, Any]], "bool | Awaitable[bool]"]
+
+
+def _is_tool_source(item: Any) -> bool:
+    """Whether a ``tools=`` item contributes tools of its own at run time (an ``MCPServer``)."""
+    return callable(getattr(item, "load_tools", None)) and not isinstance(item, str)
 
 
 def _usage_dict(usage: Usage) -> dict[str, int]:
     return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+
+
+def _timing(sent: float, first_text: float | None, ended: float) -> dict[str, float]:
+    """A reply's ``meta`` timing in ms: ``ttft_ms`` (request to first text, if any) and ``duration_ms``."""
+    timing = {"duration_ms": round((ended - sent) * 1000, 1)}
+    if first_text is not None:
+        timing["ttft_ms"] = round((first_text - sent) * 1000, 1)
+    return timing
 
 
 async def _land(work: Awaitable[T]) -> T:
@@ -202,6 +222,7 @@ class _ReplyWriter:
         tool_calls: Sequence[ToolCall] = (),
         usage: Usage | None = None,
         token_count: int | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> str | None:
         """Write the final state in one statement; a failed call with no text leaves no row."""
         await self._stop_flusher()
@@ -212,13 +233,13 @@ class _ReplyWriter:
                 return None
             record = await self._store.add(
                 self._thread_id, "assistant", "", tool_calls=calls, status=status,
-                model=self._model, usage=usage_value, token_count=token_count,
+                model=self._model, usage=usage_value, token_count=token_count, meta=meta,
             )
             self.id = record["id"]
             return self.id
         await self._store.update(
             self.id, content=self.text, status=status, usage=usage_value,
-            token_count=token_count, tool_calls=calls,
+            token_count=token_count, tool_calls=calls, meta=meta,
         )
         return self.id
 
@@ -291,6 +312,7 @@ class AgentRunner:
         tool_timeout: float | None = None,
         user_memory: bool = True,
         flush_interval: float = 0.25,
+        approve: ApproveFn | None = None,
     ) -> None:
         from .store import AgentStore, MessageStore, ThreadStore, UserMemoryStore
 
@@ -311,6 +333,9 @@ class AgentRunner:
         self.user_memory = user_memory
         self.flush_interval = flush_interval
         self._tool_items = list(tools) if tools is not None else None
+        # Tool servers (MCP) list their tools only once started, so they join each turn's setup.
+        self._tool_sources = [item for item in self._tool_items or () if _is_tool_source(item)]
+        self.approve = approve
         self._messages = MessageStore(conn)
         self._threads = ThreadStore(conn)
         self._agents = AgentStore(conn)
@@ -343,6 +368,14 @@ class AgentRunner:
         from .workers import register_default_handlers
 
         register_default_handlers(queue, provider=self.provider, conn=self.conn)
+
+    async def aclose(self) -> None:
+        """Stop the tool servers (MCP) given in ``tools``; the connection and provider stay the caller's."""
+        for source in self._tool_sources:
+            try:
+                await source.aclose()
+            except Exception:  # closing one must not keep the others running
+                log.warning("Could not stop the tool server %r.", source, exc_info=True)
 
     def invalidate_cache(self) -> None:
         """Forget cached agent records (call after editing an agent's prompt or tools)."""
@@ -396,6 +429,10 @@ class AgentRunner:
             await self._authorize(user_id, thread_id)
             thread = await self._threads.get(thread_id)
             setup = await self._setup_for(thread.get("agent_id"))
+            if self._tool_sources:
+                setup, failures = await self._with_source_tools(setup)
+                for failure in failures:
+                    yield ToolServerFailed(thread_id, *failure)
             if text is not None:
                 user_message_id = await self._save_user_message(thread_id, text)
                 yield MessageSaved(thread_id, user_message_id, "user", "complete")
@@ -539,8 +576,26 @@ class AgentRunner:
         if self._runner_tools is None:
             from .tools import resolve_tools
 
-            self._runner_tools = {t.name: t for t in resolve_tools(self._tool_items or [])}
+            items = [item for item in self._tool_items or [] if not _is_tool_source(item)]
+            self._runner_tools = {t.name: t for t in resolve_tools(items)}
         return self._runner_tools
+
+    async def _with_source_tools(self, setup: _AgentSetup) -> tuple[_AgentSetup, list[tuple[str, AgentError, str]]]:
+        """The setup plus the tools of each tool server, started on first use; a server that fails is left out."""
+        tools = dict(setup.tools)
+        failures: list[tuple[str, AgentError, str]] = []
+        for source in self._tool_sources:
+            try:
+                loaded = await source.load_tools()
+            except AgentError as exc:
+                failures.append((getattr(source, "name", repr(source)), exc, getattr(exc, "stderr_tail", "")))
+                continue
+            for tool in loaded:
+                tools.setdefault(tool.name, tool)
+        if len(tools) == len(setup.tools):
+            return setup, failures
+        definitions = tuple(tool.get_definition() for tool in tools.values())
+        return replace(setup, tools=tools, definitions=definitions), failures
 
     @staticmethod
     def _tools_by_name(names: Iterable[str]) -> dict[str, Any]:
@@ -591,6 +646,8 @@ class AgentRunner:
         calls: dict[int, ToolCall] = {}
         usage = Usage()
         options = {"model": turn.model} if turn.model else {}
+        sent = time.perf_counter()
+        first_text: float | None = None
         stream = self.provider.stream(
             list(turn.history), system=turn.system, tools=list(turn.setup.definitions) or None, **options
         )
@@ -599,6 +656,8 @@ class AgentRunner:
                 async for event in events:
                     if isinstance(event, TextDeltaEvent):
                         if event.text:
+                            if first_text is None:
+                                first_text = time.perf_counter()
                             yield TextDelta(turn.thread_id, await writer.append(event.text), event.text)
                     elif isinstance(event, ToolCallEndEvent):
                         calls[event.index] = event.call
@@ -617,14 +676,15 @@ class AgentRunner:
         result.text = writer.text
         result.usage = usage
         turn.usage = turn.usage + usage
+        timing = _timing(sent, first_text, time.perf_counter())
         result.message_id = await _land(
-            writer.finish("complete", tool_calls=result.calls, usage=usage, token_count=tokens)
+            writer.finish("complete", tool_calls=result.calls, usage=usage, token_count=tokens, meta=timing)
         )
         message.id = result.message_id
         turn.history.append(message)
         if self.rate_limiter is not None:
             await self.rate_limiter.record(turn.key, usage.total_tokens)
-        yield UsageReported(turn.thread_id, usage, turn.model or None)
+        yield UsageReported(turn.thread_id, usage, turn.model or None, timing.get("ttft_ms"), timing["duration_ms"])
         yield MessageSaved(turn.thread_id, result.message_id or "", "assistant", "complete")
 
     async def _wait_for_rate_limit(self, turn: _Turn) -> AsyncIterator[TurnEvent]:
@@ -646,10 +706,18 @@ class AgentRunner:
         """Run the round's tool calls concurrently; save and report each result as it finishes."""
         message_id = round_.message_id or ""
         done: asyncio.Queue[tuple[ToolCall, float, _Outcome]] = asyncio.Queue()
+        declined: set[str] = set()
+        for call in round_.calls:
+            if self.approve is not None and call.name in turn.setup.tools:
+                # Asked one call at a time, in the model's order, before any of them runs.
+                decision = await self._approval(turn, call)
+                if not decision.approved:
+                    declined.add(call.id)
+                yield decision
         for call in round_.calls:
             started = time.time()
             yield ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments, started)
-        tasks = [asyncio.create_task(self._run_tool(turn, call, done)) for call in round_.calls]
+        tasks = [asyncio.create_task(self._run_tool(turn, call, done, call.id in declined)) for call in round_.calls]
         saved: set[str] = set()
         try:
             for _ in tasks:
@@ -673,9 +741,27 @@ class AgentRunner:
             if unfinished:  # cancelled mid-tool: keep calls and results paired in the store
                 await _land(self._save_cancelled(turn, unfinished))
 
-    async def _run_tool(self, turn: _Turn, call: ToolCall, done: asyncio.Queue) -> None:
+    async def _approval(self, turn: _Turn, call: ToolCall) -> ToolApproval:
+        """Ask ``approve`` about one call; a failing callable counts as a decline."""
+        tool = turn.setup.tools[call.name]
+        server = getattr(tool, "server_name", None)
+        name = getattr(tool, "remote_name", None) or call.name
+        try:
+            answer = self.approve(name, server, dict(call.arguments))  # type: ignore[misc]
+            if inspect.isawaitable(answer):
+                answer = await answer
+            approved = answer is True
+        except Exception:
+            log.warning("The approval callable failed for %s; the call is declined.", call.name, exc_info=True)
+            approved = False
+        return ToolApproval(turn.thread_id, call.id, name, server, dict(call.arguments), approved)
+
+    async def _run_tool(self, turn: _Turn, call: ToolCall, done: asyncio.Queue, declined: bool = False) -> None:
         started = time.time()
-        outcome = await self._execute(turn, call)
+        if declined:
+            outcome = _Outcome(_DECLINED_TOOL.format(name=call.name), "error", 0.0)
+        else:
+            outcome = await self._execute(turn, call)
         done.put_nowait((call, started, outcome))
 
     async def _execute(self, turn: _Turn, call: ToolCall) -> _Outcome:
