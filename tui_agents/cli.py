@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("provider", nargs="?", choices=PROVIDERS)
     keys.set_defaults(func=_cmd_keys)
 
+    from . import ask, usage  # each registers its subcommand; both import their work lazily
+
+    ask.add_parser(sub)
+    usage.add_parser(sub)
+
     try:
         from . import datacli  # type: ignore[attr-defined]
     except ImportError:

@@ -1,0 +1,127 @@
+"""``aiagents-tui ask`` end to end: a real subprocess, the fake LLM server over HTTP, a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+from tests.cli.conftest import ROOT
+from tests.fakes import Reply, ToolCallSpec
+from tui_agents.store import MessageStore, ThreadStore, connect
+
+
+async def _threads(db):
+    conn = await connect(db)
+    try:
+        threads = await ThreadStore(conn).list(limit=10)
+        return [(t, await MessageStore(conn).list(t["id"])) for t in threads]
+    finally:
+        await conn.close()
+
+
+def test_ask_prints_only_the_reply_and_saves_a_titled_thread(cli, fake_llm):
+    fake_llm.script(Reply(text="A monad is a monoid in the category of endofunctors.", chunk_chars=5),
+                    Reply(text="Monads explained"))
+    result = cli("ask", "--provider", "anthropic", "What is a monad?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "A monad is a monoid in the category of endofunctors.\n"
+    (thread, messages), = asyncio.run(_threads(cli.db))
+    assert thread["title"] == "Monads explained" and thread["provider"] == "anthropic"
+    assert [(m["role"], m["content"], m["status"]) for m in messages] == [
+        ("user", "What is a monad?", "complete"),
+        ("assistant", "A monad is a monoid in the category of endofunctors.", "complete"),
+    ]
+    assert "ttft_ms" in messages[1]["meta"]
+
+
+def test_piped_stdin_is_context_for_the_prompt(cli, fake_llm):
+    fake_llm.script(Reply(text="Looks fine."), Reply(text="Review"))
+    result = cli("ask", "--provider", "openai", "--model", "gpt-4o", "review this", stdin="-old\n+new\n")
+    assert result.returncode == 0, result.stderr
+    body = fake_llm.requests[0].body
+    assert body["model"] == "gpt-4o"
+    assert body["messages"][-1]["content"] == "review this\n\n-old\n+new"
+
+
+def test_continue_and_thread_add_to_an_existing_thread(cli, fake_llm):
+    fake_llm.script(Reply(text="First."), Reply(text="Title"), Reply(text="Second."), Reply(text="Third."))
+    assert cli("ask", "--provider", "ollama", "one").returncode == 0
+    assert cli("ask", "--continue", "two").returncode == 0
+    (thread, messages), = asyncio.run(_threads(cli.db))
+    assert [m["content"] for m in messages] == ["one", "First.", "two", "Second."]
+    third = cli("ask", "--thread", thread["id"], "three")
+    assert third.returncode == 0 and third.stdout == "Third.\n"
+    # the continued thread's history went to the model
+    sent = [m["content"] for m in fake_llm.requests[-1].body["messages"]]
+    assert sent[-5:] == ["one", "First.", "two", "Second.", "three"]
+
+
+def test_no_save_leaves_the_database_untouched(cli, fake_llm):
+    fake_llm.script(Reply(text="Saved."), Reply(text="T"), Reply(text="Not saved."))
+    assert cli("ask", "--provider", "ollama", "keep me").returncode == 0
+    result = cli("ask", "--continue", "--no-save", "forget me")
+    assert result.returncode == 0 and result.stdout == "Not saved.\n"
+    assert [m["content"] for m in fake_llm.requests[-1].body["messages"]][-3:] == ["keep me", "Saved.", "forget me"]
+    (_, messages), = asyncio.run(_threads(cli.db))
+    assert [m["content"] for m in messages] == ["keep me", "Saved."]
+
+
+def test_errors_are_one_plain_line_and_a_non_zero_exit(cli, fake_llm):
+    no_key = cli("ask", "--provider", "anthropic", "hi", env={"ANTHROPIC_API_KEY": ""})
+    assert no_key.returncode == 1 and no_key.stdout == ""
+    assert no_key.stderr.count("\n") == 1 and "ANTHROPIC_API_KEY" in no_key.stderr
+
+    down = cli("ask", "--provider", "ollama", "hi", env={"OLLAMA_HOST": "http://127.0.0.1:9"})
+    assert down.returncode == 1 and down.stderr.count("\n") == 1 and "Traceback" not in down.stderr
+
+    fake_llm.script(Reply(status=404, error_message="model 'nope' not found"))
+    unknown = cli("ask", "--provider", "ollama", "--model", "nope", "hi")
+    assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1 and "nope" in unknown.stderr
+
+    no_prompt = cli("ask")
+    assert no_prompt.returncode == 1 and "needs a question" in no_prompt.stderr
+
+    missing = cli("ask", "--thread", "thr_missing", "hi")
+    assert missing.returncode == 1 and "thr_missing" in missing.stderr
+
+
+def test_a_tool_needing_approval_is_refused_when_not_interactive(cli, fake_llm):
+    cli.config.write_text(
+        "[mcp_servers.t]\n"
+        f'command = "{sys.executable}"\n'
+        'args = ["-m", "tests.mcp.server", "stdio"]\n'
+        f'cwd = "{ROOT}"\n'
+    )
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("t__echo", {"text": "hi"})]), Reply(text="Could not."),
+                    Reply(text="Title"))
+    result = cli("ask", "--provider", "anthropic", "echo hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Could not.\n"
+    assert "t__echo" in {tool["name"] for tool in fake_llm.requests[0].body["tools"]}
+    assert "refused" in result.stderr and "t:echo" in result.stderr
+
+
+def test_a_tool_allowed_in_config_runs_in_a_pipe(cli, fake_llm):
+    cli.config.write_text(
+        "[tools]\nalways_allow = [\"t:*\"]\n\n"
+        "[mcp_servers.t]\n"
+        f'command = "{sys.executable}"\n'
+        'args = ["-m", "tests.mcp.server", "stdio"]\n'
+        f'cwd = "{ROOT}"\n'
+    )
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("t__echo", {"text": "hi there"})]), Reply(text="It said hi."),
+                    Reply(text="Title"))
+    result = cli("ask", "--provider", "anthropic", "echo hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "It said hi.\n" and "t__echo: ok" in result.stderr
+    (_, messages), = asyncio.run(_threads(cli.db))
+    assert [m["content"] for m in messages if m["role"] == "tool"] == ["hi there"]
+
+
+def test_ask_never_imports_textual():
+    code = ("import sys; from tui_agents.cli import build_parser; import tui_agents.ask, tui_agents.usage, "
+            "tui_agents.runner, tui_agents.store, tui_agents.providers, tui_agents.approvals, tui_agents.pricing; "
+            "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
