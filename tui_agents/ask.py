@@ -48,8 +48,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return ask
 
 
+def _warm_token_counter() -> None:
+    """Load the token encoding (the runner counts the message before sending it) while the rest imports."""
+    try:
+        from .memory.tokens import DEFAULT_ENCODING, _get_encoding
+
+        _get_encoding(DEFAULT_ENCODING)
+    except Exception:  # noqa: BLE001 - the runner loads (or estimates) it itself
+        pass
+
+
 async def run(args: argparse.Namespace) -> int:
     """Run ``ask``; returns the exit status."""
+    import threading
+
+    threading.Thread(target=_warm_token_counter, name="ask-token-warmup", daemon=True).start()
     session = _Ask(args, sys.stdin, sys.stdout, sys.stderr)
     try:
         return await session.run()
