@@ -15,6 +15,7 @@ so the first request leaves quickly.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any, TextIO
 
@@ -64,8 +65,13 @@ async def run(args: argparse.Namespace) -> int:
 
     threading.Thread(target=_warm_token_counter, name="ask-token-warmup", daemon=True).start()
     session = _Ask(args, sys.stdin, sys.stdout, sys.stderr)
+    _cancel_on_signals()
     try:
         return await session.run()
+    except asyncio.CancelledError:
+        # ctrl+c or SIGTERM: the runner has saved the partial reply as interrupted; tool servers stop below.
+        _error("interrupted; the partial reply is saved.")
+        return 130
     except AskError as exc:
         _error(str(exc))
     except Exception as exc:  # noqa: BLE001 - the CLI contract: one plain line, never a traceback
@@ -75,6 +81,18 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         await session.close()
     return 1
+
+
+def _cancel_on_signals() -> None:
+    """Turn ctrl+c and SIGTERM into a cancellation of this run, so everything it started is stopped."""
+    import signal
+
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(number, task.cancel)  # type: ignore[union-attr]
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            pass
 
 
 def _error(message: str) -> None:
@@ -261,10 +279,7 @@ class _Ask:
 
         where = f" of MCP server {server}" if server else ""
         self._note(f"The model wants to run {name}{where} with {json.dumps(arguments, ensure_ascii=False)}")
-        import asyncio
-
-        answer = await asyncio.to_thread(input, "Allow it? [y]es once, [a]lways, [N]o: ")
-        answer = answer.strip().lower()
+        answer = (await _read_line(self.stderr, "Allow it? [y]es once, [a]lways, [N]o: ")).strip().lower()
         return "always" if answer.startswith("a") else "once" if answer.startswith("y") else "deny"
 
     async def _stream(self, thread_id: str, user_id: str, text: str) -> bool:
@@ -329,6 +344,26 @@ class _Ask:
         for conn in (self.conn, getattr(self, "_source", None)):
             if conn is not None:
                 await conn.close()
+
+
+async def _read_line(stderr: TextIO, prompt: str) -> str:
+    """A line from stdin, read on a daemon thread: ctrl+c while waiting must not hang the exit on it."""
+    import threading
+
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        try:
+            line = sys.stdin.readline()
+        except (OSError, ValueError):
+            line = ""
+        loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+
+    stderr.write(prompt)
+    stderr.flush()
+    threading.Thread(target=read, name="ask-approval", daemon=True).start()
+    return await answer
 
 
 class _Output:

@@ -87,6 +87,9 @@ async def sleep_ms(ms: float) -> str:
 
 def main(argv: list[str]) -> None:
     mode = argv[1] if len(argv) > 1 else "stdio"
+    if os.environ.get("MCP_TEST_PIDFILE"):  # lets a test find this process after its parent is gone
+        with open(os.environ["MCP_TEST_PIDFILE"], "w") as pidfile:
+            pidfile.write(str(os.getpid()))
     sys.stderr.write(f"test server: starting ({mode})\n")
     sys.stderr.flush()
     if mode == "fail-start":
