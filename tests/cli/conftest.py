@@ -12,6 +12,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def write_mcp_config(path: Path, before: str = "") -> None:
+    """A config file with ``before`` and the test MCP server as ``[mcp_servers.t]`` (stdio)."""
+    path.write_text(
+        f"{before}[mcp_servers.t]\n"
+        f'command = "{sys.executable}"\n'
+        'args = ["-m", "tests.mcp.server", "stdio"]\n'
+        f'cwd = "{ROOT}"\n'
+    )
+
+
 @pytest.fixture
 def cli(tmp_path, fake_llm):
     """``cli(*args, stdin=None, env=None)`` runs ``python -m tui_agents.cli`` with a private db and config."""

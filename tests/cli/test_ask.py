@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import sys
 
-from tests.cli.conftest import ROOT
+from tests.cli.conftest import write_mcp_config
 from tests.fakes import Reply, ToolCallSpec
 from tui_agents.store import MessageStore, ThreadStore, connect
 
@@ -87,12 +87,7 @@ def test_errors_are_one_plain_line_and_a_non_zero_exit(cli, fake_llm):
 
 
 def test_a_tool_needing_approval_is_refused_when_not_interactive(cli, fake_llm):
-    cli.config.write_text(
-        "[mcp_servers.t]\n"
-        f'command = "{sys.executable}"\n'
-        'args = ["-m", "tests.mcp.server", "stdio"]\n'
-        f'cwd = "{ROOT}"\n'
-    )
+    write_mcp_config(cli.config)
     fake_llm.script(Reply(tool_calls=[ToolCallSpec("t__echo", {"text": "hi"})]), Reply(text="Could not."),
                     Reply(text="Title"))
     result = cli("ask", "--provider", "anthropic", "echo hi")
@@ -103,13 +98,7 @@ def test_a_tool_needing_approval_is_refused_when_not_interactive(cli, fake_llm):
 
 
 def test_a_tool_allowed_in_config_runs_in_a_pipe(cli, fake_llm):
-    cli.config.write_text(
-        "[tools]\nalways_allow = [\"t:*\"]\n\n"
-        "[mcp_servers.t]\n"
-        f'command = "{sys.executable}"\n'
-        'args = ["-m", "tests.mcp.server", "stdio"]\n'
-        f'cwd = "{ROOT}"\n'
-    )
+    write_mcp_config(cli.config, '[tools]\nalways_allow = ["t:*"]\n\n')
     fake_llm.script(Reply(tool_calls=[ToolCallSpec("t__echo", {"text": "hi there"})]), Reply(text="It said hi."),
                     Reply(text="Title"))
     result = cli("ask", "--provider", "anthropic", "echo hi")
@@ -125,3 +114,28 @@ def test_ask_never_imports_textual():
             "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_agent_gives_its_prompt_and_model_and_db_flag_picks_the_file(cli, fake_llm, tmp_path):
+    from tui_agents.store import AgentStore
+
+    other = tmp_path / "other.db"
+
+    async def make_agent():
+        conn = await connect(other)
+        await AgentStore(conn).create("pirate", "Talk like a pirate.", provider="openai", model="gpt-4.1-mini")
+        await conn.close()
+
+    asyncio.run(make_agent())
+    fake_llm.script(Reply(text="Arr."), Reply(text="Pirate talk"))
+    result = cli("--db", str(other), "ask", "--agent", "pirate", "hello")
+    assert result.returncode == 0 and result.stdout == "Arr.\n", result.stderr
+    body = fake_llm.requests[0].body
+    assert fake_llm.requests[0].path == "/v1/chat/completions" and body["model"] == "gpt-4.1-mini"
+    assert body["messages"][0] == {"role": "system", "content": "Talk like a pirate."}
+    (thread, messages), = asyncio.run(_threads(other))
+    assert thread["model"] == "gpt-4.1-mini" and [m["content"] for m in messages] == ["hello", "Arr."]
+    assert not cli.db.exists()  # AIAGENTS_DB was not used: --db wins
+
+    unknown = cli("--db", str(other), "ask", "--agent", "nobody", "hello")
+    assert unknown.returncode == 1 and "no agent named 'nobody'" in unknown.stderr

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from tests.cli.conftest import ROOT
+from tests.cli.conftest import ROOT, write_mcp_config
 from tests.fakes import Reply, ToolCallSpec
 from tests.mcp.conftest import pid_alive
 from tui_agents.config import load_config
@@ -53,15 +53,6 @@ def _run_on_pty(args, env, answer_when=None, answer=b"", timeout=60.0):
     return process.returncode, output.decode("utf-8", errors="replace")
 
 
-def _mcp_config(cli, extra=""):
-    cli.config.write_text(
-        f"{extra}[mcp_servers.t]\n"
-        f'command = "{sys.executable}"\n'
-        'args = ["-m", "tests.mcp.server", "stdio"]\n'
-        f'cwd = "{ROOT}"\n'
-    )
-
-
 def test_on_a_terminal_the_reply_is_rendered_markdown(cli, fake_llm):
     fake_llm.script(Reply(text="Some **bold** words.\n\n```python\nprint('hi')\n```\n", chunk_chars=4),
                     Reply(text="Title"))
@@ -72,7 +63,7 @@ def test_on_a_terminal_the_reply_is_rendered_markdown(cli, fake_llm):
 
 
 def test_on_a_terminal_a_tool_is_asked_about_and_allow_always_is_saved(cli, fake_llm):
-    _mcp_config(cli)
+    write_mcp_config(cli.config)
     fake_llm.script(Reply(tool_calls=[ToolCallSpec("t__echo", {"text": "approved"})]), Reply(text="It ran."),
                     Reply(text="Title"))
     code, output = _run_on_pty(["ask", "--provider", "anthropic", "echo"], _env(cli, fake_llm),
@@ -85,7 +76,7 @@ def test_on_a_terminal_a_tool_is_asked_about_and_allow_always_is_saved(cli, fake
 
 def test_ctrl_c_during_a_tool_call_stops_the_mcp_server(cli, fake_llm, tmp_path):
     pidfile = tmp_path / "server.pid"
-    _mcp_config(cli, extra='[tools]\nalways_allow = ["t:*"]\n\n')
+    write_mcp_config(cli.config, '[tools]\nalways_allow = ["t:*"]\n\n')
     text = cli.config.read_text().replace('cwd = ', f'env = {{ MCP_TEST_PIDFILE = "{pidfile}" }}\ncwd = ')
     cli.config.write_text(text)
     fake_llm.script(Reply(tool_calls=[ToolCallSpec("t__hang", {})]), Reply(text="never"))
