@@ -39,7 +39,7 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallStarted:
-    """A tool began to run."""
+    """A tool began to run; ``server`` names its MCP server (None for a local tool)."""
 
     thread_id: str
     message_id: str
@@ -47,6 +47,7 @@ class ToolCallStarted:
     name: str
     arguments: dict[str, Any]
     started_at: float
+    server: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class ToolCallFinished:
     duration_ms: float
     status: Literal["ok", "error", "timeout"]
     result_message_id: str | None = None
+    server: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,11 @@ _DECLINED_TOOL = "The user declined: the tool {name} was not run."
 ApproveFn = Callable[[str, "str | None", dict[str, Any]], "bool | Awaitable[bool]"]
 
 
+def _server_of(turn: "_Turn", call: ToolCall) -> str | None:
+    """The MCP server a called tool belongs to (None for a local or unknown tool)."""
+    return getattr(turn.setup.tools.get(call.name), "server_name", None)
+
+
 def _is_tool_source(item: Any) -> bool:
     """Whether a ``tools=`` item contributes tools of its own at run time (an ``MCPServer``)."""
     return callable(getattr(item, "load_tools", None)) and not isinstance(item, str)
@@ -716,7 +721,8 @@ class AgentRunner:
                 yield decision
         for call in round_.calls:
             started = time.time()
-            yield ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments, started)
+            yield ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments, started,
+                                  _server_of(turn, call))
         tasks = [asyncio.create_task(self._run_tool(turn, call, done, call.id in declined)) for call in round_.calls]
         saved: set[str] = set()
         try:
@@ -730,7 +736,7 @@ class AgentRunner:
                     result=None if outcome.is_error else outcome.content,
                     error=outcome.content if outcome.is_error else None,
                     duration_ms=outcome.duration_ms, status=outcome.status,  # type: ignore[arg-type]
-                    result_message_id=result_id,
+                    result_message_id=result_id, server=_server_of(turn, call),
                 )
         finally:
             for task in tasks:
@@ -794,6 +800,8 @@ class AgentRunner:
             "name": call.name, "arguments": call.arguments, "started_at": started,
             "duration_ms": outcome.duration_ms, "status": outcome.status,
         }
+        if server := _server_of(turn, call):
+            meta["server"] = server  # the inspector names an MCP tool's server, also after a restart
         tokens = await self._count(Message(role="tool", content=outcome.content, tool_call_id=call.id))
         record = await self._messages.add(
             turn.thread_id, "tool", outcome.content, tool_call_id=call.id, meta=meta, token_count=tokens,

@@ -51,12 +51,14 @@ async def test_the_model_calls_an_mcp_tool_and_gets_its_result(conn, providers, 
 
     finished = [e for e in events if isinstance(e, ToolCallFinished)]
     assert finished[0].name == "notes__echo" and finished[0].result == "from the server"
+    assert finished[0].server == "notes"
     assert isinstance(events[-1], TurnFinished) and events[-1].text == "Done."
     first = chat_requests(fake_llm)[0].body
     assert "notes__echo" in {tool["name"] for tool in first["tools"]}
     assert _tool_results(chat_requests(fake_llm)[1].body) == ["from the server"]
     tool_rows = [r for r in await rows(conn, thread_id) if r["role"] == "tool"]
     assert tool_rows[0]["meta"]["status"] == "ok" and tool_rows[0]["content"] == "from the server"
+    assert tool_rows[0]["meta"]["server"] == "notes"
 
 
 async def test_server_is_started_once_and_reused_across_turns_then_stopped(conn, providers, fake_llm):
