@@ -110,7 +110,8 @@ def test_a_tool_allowed_in_config_runs_in_a_pipe(cli, fake_llm):
 
 def test_ask_never_imports_textual():
     code = ("import sys; from tui_agents.cli import build_parser; import tui_agents.ask, tui_agents.usage, "
-            "tui_agents.runner, tui_agents.store, tui_agents.providers, tui_agents.approvals, tui_agents.pricing; "
+            "tui_agents.runner, tui_agents.store, tui_agents.providers, tui_agents.approvals, tui_agents.pricing, "
+            "tui_agents.mcp, mcp, mcp.client.stdio, mcp.client.streamable_http; "
             "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
