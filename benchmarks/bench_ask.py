@@ -9,6 +9,8 @@ Cases (each a fresh ``python -m tui_agents.cli ask`` process, a real SQLite file
   child's stdout (plain text into a pipe). Target <= 150 ms.
 - ``first token (tty)``: the same on a pseudo-terminal, where the reply is rendered Markdown.
 - ``whole run``: spawn -> exit for a two-sentence reply (includes the title request).
+- ``CPU time``: user + sys seconds of the whole ``ask`` process, less sensitive to load than wall time.
+- ``bare python``: the interpreter alone, to read the others against this machine's load.
 
 The server's first byte is taken as the request's arrival time (the fake records it) plus the
 scripted ``first_delay``: the fake sends the first frame right after that sleep.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import pty
+import resource
 import select
 import statistics
 import subprocess
@@ -72,6 +75,7 @@ def run_once(fake: FakeLLMServer, env: dict[str, str], tty: bool) -> dict[str, f
         process = subprocess.Popen(_command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
         out_fd = process.stdout.fileno()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     first_out = _read_first_byte(out_fd)
     while True:  # drain to the end
         ready, _, _ = select.select([out_fd], [], [], 30)
@@ -82,12 +86,25 @@ def run_once(fake: FakeLLMServer, env: dict[str, str], tty: bool) -> dict[str, f
             break
     process.wait(30)
     ended = time.time()
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     if tty:
         os.close(master)
     if process.returncode != 0:
         raise RuntimeError(f"ask exited with {process.returncode}")
     arrived = fake.requests[0].received_at
-    return {"startup": arrived - spawned, "first": first_out - (arrived + FIRST_DELAY), "whole": ended - spawned}
+    return {"startup": arrived - spawned, "first": first_out - (arrived + FIRST_DELAY), "whole": ended - spawned,
+            "cpu": cpu}
+
+
+def _bare_python(env: dict[str, str]) -> tuple[float, float]:
+    """The interpreter alone, for scale: (wall, CPU) seconds any Python CLI pays on this machine now."""
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.time()
+    subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+    wall = time.time() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
 
 
 def _row(case: str, values: list[float], target: float | None) -> str:
@@ -109,6 +126,7 @@ def main() -> None:
             run_once(fake, env, tty=False)  # warm the file cache and create the database
             pipe = [run_once(fake, env, tty=False) for _ in range(args.runs)]
             tty = [run_once(fake, env, tty=True) for _ in range(args.runs)]
+            bare = [_bare_python(env) for _ in range(args.runs)]
     finally:
         fake.stop()
     print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {os.getloadavg()[0]:.2f} "
@@ -120,6 +138,9 @@ def main() -> None:
     print(_row("first token, tty (rendered Markdown)", [r["first"] for r in tty], 150))
     print(_row("startup, tty", [r["startup"] for r in tty], 300))
     print(_row("whole run, pipe (incl. title request)", [r["whole"] for r in pipe], None))
+    print(_row("whole run, pipe: CPU time of the process (user + sys)", [r["cpu"] for r in pipe], None))
+    print(_row("reference: bare `python -c pass` (spawn -> exit)", [b[0] for b in bare], None))
+    print(_row("reference: bare `python -c pass`, CPU time", [b[1] for b in bare], None))
 
 
 if __name__ == "__main__":

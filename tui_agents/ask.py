@@ -417,15 +417,15 @@ class _MarkdownStream:
     def __init__(self, stream: TextIO) -> None:
         from rich.console import Console
         from rich.live import Live
+        from rich.markdown import Markdown  # paid before the request, not at the first token
 
+        self.markdown = Markdown
         self.console = Console(file=stream)
         self.live = Live(console=self.console, refresh_per_second=15, transient=True, auto_refresh=True)
         self.pending = ""
         self.started = False
 
     def write(self, text: str) -> None:
-        from rich.markdown import Markdown
-
         if not self.started:
             self.live.start()
             self.started = True
@@ -433,14 +433,12 @@ class _MarkdownStream:
         done = _complete_blocks(self.pending)
         if done:
             block, self.pending = self.pending[:done], self.pending[done:]
-            self.live.console.print(Markdown(block))
-        self.live.update(Markdown(self.pending), refresh=not done)
+            self.live.console.print(self.markdown(block))
+        self.live.update(self.markdown(self.pending), refresh=not done)
 
     def flush_all(self) -> None:
-        from rich.markdown import Markdown
-
         if self.pending.strip():
-            self.live.console.print(Markdown(self.pending))
+            self.live.console.print(self.markdown(self.pending))
         self.pending = ""
         if self.started:
             self.live.update("")
