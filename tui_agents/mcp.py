@@ -457,7 +457,7 @@ def servers_from_config(config: Any) -> list[MCPServer]:
             continue
         servers.append(MCPServer(
             name, command=entry.command, args=entry.args, env=entry.env or None, cwd=entry.cwd,
-            url=entry.url, headers=entry.headers or None, tools=entry.tools, timeout=entry.timeout,
+            url=entry.url, headers=entry.headers or None, tools=entry.tools or None, timeout=entry.timeout,
         ))
     return servers
 

@@ -374,6 +374,11 @@ class AgentRunner:
 
         register_default_handlers(queue, provider=self.provider, conn=self.conn)
 
+    @property
+    def tool_servers(self) -> list[Any]:
+        """The tool servers (MCP) given in ``tools``, e.g. to show their state, stderr tail and a retry."""
+        return list(self._tool_sources)
+
     async def aclose(self) -> None:
         """Stop the tool servers (MCP) given in ``tools``; the connection and provider stay the caller's."""
         for source in self._tool_sources:
@@ -434,10 +439,6 @@ class AgentRunner:
             await self._authorize(user_id, thread_id)
             thread = await self._threads.get(thread_id)
             setup = await self._setup_for(thread.get("agent_id"))
-            if self._tool_sources:
-                setup, failures = await self._with_source_tools(setup)
-                for failure in failures:
-                    yield ToolServerFailed(thread_id, *failure)
             if text is not None:
                 user_message_id = await self._save_user_message(thread_id, text)
                 yield MessageSaved(thread_id, user_message_id, "user", "complete")
@@ -451,6 +452,10 @@ class AgentRunner:
                                 "it was not sent to the model.",
                                 reason=flag.reason,
                             )
+            if self._tool_sources:  # started after the user's message is saved: a start can take seconds
+                setup, failures = await self._with_source_tools(setup)
+                for failure in failures:
+                    yield ToolServerFailed(thread_id, *failure)
             turn = await self._prepare(thread, setup, user_id, resume=text is None)
             async with aclosing(self._loop(turn)) as events:
                 async for event in events:
@@ -712,20 +717,22 @@ class AgentRunner:
         message_id = round_.message_id or ""
         done: asyncio.Queue[tuple[ToolCall, float, _Outcome]] = asyncio.Queue()
         declined: set[str] = set()
-        for call in round_.calls:
-            if self.approve is not None and call.name in turn.setup.tools:
-                # Asked one call at a time, in the model's order, before any of them runs.
-                decision = await self._approval(turn, call)
-                if not decision.approved:
-                    declined.add(call.id)
-                yield decision
-        for call in round_.calls:
-            started = time.time()
-            yield ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments, started,
-                                  _server_of(turn, call))
-        tasks = [asyncio.create_task(self._run_tool(turn, call, done, call.id in declined)) for call in round_.calls]
+        tasks: list[asyncio.Task[None]] = []
         saved: set[str] = set()
         try:
+            for call in round_.calls:
+                if self.approve is not None and call.name in turn.setup.tools:
+                    # Asked one call at a time, in the model's order, before any of them runs.
+                    decision = await self._approval(turn, call)
+                    if not decision.approved:
+                        declined.add(call.id)
+                    yield decision
+            for call in round_.calls:
+                started = time.time()
+                yield ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments, started,
+                                      _server_of(turn, call))
+            tasks = [asyncio.create_task(self._run_tool(turn, call, done, call.id in declined))
+                     for call in round_.calls]
             for _ in tasks:
                 call, started, outcome = await done.get()
                 result_id = await self._save_tool_result(turn, call, started, outcome)

@@ -98,6 +98,7 @@ async def test_a_server_that_cannot_start_is_reported_and_the_turn_goes_on(conn,
     await runner.aclose()
     failed = [e for e in events if isinstance(e, ToolServerFailed)]
     assert failed and failed[0].server == "broken"
+    assert runner.tool_servers[0].error is failed[0].error
     assert "missing configuration" in failed[0].stderr_tail
     assert isinstance(events[-1], TurnFinished) and events[-1].text == "Answered without tools."
     assert "tools" not in chat_requests(fake_llm)[0].body
@@ -190,3 +191,26 @@ async def test_the_reply_records_time_to_first_token_and_duration(conn, provider
     record = next(r for r in await rows(conn, thread_id) if r["id"] == reply)
     assert record["meta"]["ttft_ms"] == usage.ttft_ms and record["meta"]["duration_ms"] == usage.duration_ms
     assert record["usage"] == {"input_tokens": 5, "output_tokens": 3}
+
+
+async def test_a_turn_stopped_while_approval_is_pending_keeps_calls_and_results_paired(conn, providers, fake_llm):
+    import asyncio
+
+    asked = asyncio.Event()
+
+    async def approve(name, server, arguments):
+        asked.set()
+        await asyncio.Event().wait()  # the user never answers
+
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("calculate", {"expression": "1+1"})]))
+    thread_id = await new_thread(conn)
+    runner = runner_for(conn, providers("anthropic"), tools=["calculate"], approve=approve)
+    turn = asyncio.create_task(collect(runner.run_stream(thread_id, "alice", "add")))
+    await asyncio.wait_for(asked.wait(), 15)
+    turn.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    saved = await rows(conn, thread_id)
+    calls = [c["id"] for r in saved if r["role"] == "assistant" for c in r["tool_calls"]]
+    results = [r["tool_call_id"] for r in saved if r["role"] == "tool"]
+    assert calls and results == calls
