@@ -112,7 +112,8 @@ def _row(case: str, values: list[float], target: float | None) -> str:
     p50 = statistics.median(ms)
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     verdict = "" if target is None else ("met" if p50 <= target else "MISSED")
-    return f"| {case} | {len(ms)} | {p50:.0f} | {p95:.0f} | {'' if target is None else f'<= {target:.0f}'} | {verdict} |"
+    goal = "" if target is None else f"<= {target:.0f}"
+    return f"| {case} | {len(ms)} | {p50:.0f} | {p95:.0f} | {goal} | {verdict} |"
 
 
 def main() -> None:

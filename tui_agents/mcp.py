@@ -21,6 +21,8 @@ from tasks of their own.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import importlib.util
 import json
@@ -31,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import IO, Any
 
 from .errors import ConfigError, InvalidArgumentError, MCPServerError
@@ -40,7 +43,9 @@ from .types import ToolDefinition
 if importlib.util.find_spec("mcp") is None:  # checked without importing the SDK: it is slow to import
     raise ImportError("MCP servers need the optional 'mcp' package: pip install 'tui-agents[mcp]'.")
 
-__all__ = ["MCPServer", "MCPTool", "MCPServerError", "wire_name", "expand_env", "servers_from_config"]
+__all__ = [
+    "MCPServer", "MCPTool", "MCPToolResult", "MCPServerError", "wire_name", "expand_env", "servers_from_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +114,32 @@ def _block_text(block: Any) -> str:
     return f"[{kind or 'unknown'} content]"
 
 
+_Images = tuple[tuple[str, bytes], ...]
+
+
+def result_images(result: Any) -> _Images:
+    """The images of a ``CallToolResult`` as (MIME type, bytes); undecodable ones are left out."""
+    images = []
+    for block in result.content:
+        if getattr(block, "type", "") == "image":
+            try:
+                images.append((block.mime_type, base64.b64decode(block.data, validate=True)))
+            except (binascii.Error, ValueError):
+                log.info("An MCP image result was not valid base64; it is described in text only.")
+    return tuple(images)
+
+
+@dataclass(frozen=True)
+class MCPToolResult(ToolResult):
+    """A ``ToolResult`` that also carries the call's images as (MIME type, bytes).
+
+    The text names each image (``[image image/png, 68 bytes]``); the bytes are
+    here for a runner and provider that can send images in tool results.
+    """
+
+    images: _Images = ()
+
+
 def result_text(result: Any) -> str:
     """A ``CallToolResult`` as the text the model gets: its blocks, or its structured content as JSON."""
     parts = [_block_text(block) for block in result.content]
@@ -150,10 +181,10 @@ class MCPTool(Tool):
         try:
             args = _as_arguments(arguments)
         except ValueError as exc:
-            return ToolResult(f"Invalid arguments for tool '{self.name}': {exc}", True, "error",
+            return MCPToolResult(f"Invalid arguments for tool '{self.name}': {exc}", True, "error",
                               (time.perf_counter() - started) * 1000)
-        text, status = await self.server.call(self.remote_name, args)
-        return ToolResult(text, status != "ok", status, (time.perf_counter() - started) * 1000)
+        text, status, images = await self.server.call(self.remote_name, args)
+        return MCPToolResult(text, status != "ok", status, (time.perf_counter() - started) * 1000, images)
 
     def __repr__(self) -> str:
         return f"<MCPTool {self.name!r} of {self.server_name!r}>"
@@ -347,8 +378,8 @@ class MCPServer:
         await self.start()
         return list(self._tools or [])
 
-    async def call(self, tool: str, arguments: Mapping[str, Any]) -> tuple[str, ToolStatus]:
-        """Call ``tool`` (its own name) and return (text for the model, status); never raises for the server's failures."""
+    async def call(self, tool: str, arguments: Mapping[str, Any]) -> tuple[str, ToolStatus, _Images]:
+        """Call ``tool`` (its own name): (text for the model, status, images); never raises for server failures."""
         from mcp import MCPError
         from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
@@ -360,22 +391,23 @@ class MCPServer:
             async with asyncio.timeout(self.timeout + 5):  # a safety net over the SDK's own timeout
                 result = await client.call_tool(tool, dict(arguments), read_timeout_seconds=self.timeout)
         except MCPServerError as exc:
-            return str(exc), "error"
+            return str(exc), "error", ()
         except (MCPError, TimeoutError) as exc:
             code = getattr(exc, "code", REQUEST_TIMEOUT)
             if code == REQUEST_TIMEOUT:
                 return (f"The tool {tool} of MCP server {self.name} did not answer within {self.timeout:g} seconds.",
-                        "timeout")
+                        "timeout", ())
             if code == CONNECTION_CLOSED:
-                return str(await self._died(exc)), "error"
-            return f"The MCP server {self.name} refused the call of {tool}: {exc.message}", "error"  # type: ignore[union-attr]
+                return str(await self._died(exc)), "error", ()
+            refused = getattr(exc, "message", str(exc))
+            return f"The MCP server {self.name} refused the call of {tool}: {refused}", "error", ()
         except Exception as exc:  # transport failures: the connection is no longer usable
             log.warning("MCP server %s failed during a call of %s.", self.name, tool, exc_info=True)
-            return str(await self._died(exc)), "error"
+            return str(await self._died(exc)), "error", ()
         text = result_text(result)
         if result.is_error:
-            return text or f"The tool {tool} of MCP server {self.name} failed.", "error"
-        return text, "ok"
+            return text or f"The tool {tool} of MCP server {self.name} failed.", "error", ()
+        return text, "ok", result_images(result)
 
     async def _died(self, exc: BaseException) -> MCPServerError:
         """Record that the connection is gone and stop what is left of it."""

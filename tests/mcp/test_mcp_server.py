@@ -9,6 +9,7 @@ import re
 import pytest
 
 from tests.mcp.conftest import pid_alive, stdio_server
+from tests.mcp.server import PNG
 from tui_agents.errors import ConfigError, InvalidArgumentError, MCPServerError
 from tui_agents.mcp import MCPServer, expand_env, wire_name
 
@@ -38,6 +39,7 @@ async def test_calls_return_text_structured_and_image_results():
     assert (echoed.content, echoed.status, echoed.is_error) == ("héllo", "ok", False)
     assert json.loads(added.content) == {"sum": 42}
     assert picture.status == "ok" and re.fullmatch(r"\[image image/png, \d+ bytes\]", picture.content)
+    assert picture.images == (("image/png", PNG),)  # the bytes, for a provider that takes images in results
 
 
 async def test_error_result_becomes_a_tool_error_result_not_an_exception():
