@@ -377,12 +377,24 @@ class _Output:
 
     def write(self, text: str) -> None:
         self.wrote = True
-        if self.markdown is not None:
-            self.markdown.write(text)
-            return
-        self.stream.write(text)
-        self.stream.flush()
+        try:
+            if self.markdown is not None:
+                self.markdown.write(text)
+                return
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
         self.ends_with_newline = text.endswith("\n")
+
+    def _reader_gone(self) -> None:
+        """The reader closed the pipe (``| head``): the reply still streams in and is saved, but unseen."""
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.stream.fileno())  # so the final flush at exit cannot fail either
+        os.close(devnull)
+        self.markdown = None
 
     def pause(self) -> None:
         """Before a note on stderr: finish the current line, so the two do not mix on a terminal."""
@@ -390,12 +402,15 @@ class _Output:
             self.markdown.flush_all()
 
     def finish(self) -> None:
-        if self.markdown is not None:
-            self.markdown.close()
-        elif self.wrote and not self.ends_with_newline:
-            self.stream.write("\n")
-            self.ends_with_newline = True
-        self.stream.flush()
+        try:
+            if self.markdown is not None:
+                self.markdown.close()
+            elif self.wrote and not self.ends_with_newline:
+                self.stream.write("\n")
+                self.ends_with_newline = True
+            self.stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
 
 
 def _complete_blocks(text: str) -> int:

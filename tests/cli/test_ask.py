@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.cli.conftest import write_mcp_config
 from tests.fakes import Reply, ToolCallSpec
@@ -140,3 +141,22 @@ def test_agent_gives_its_prompt_and_model_and_db_flag_picks_the_file(cli, fake_l
 
     unknown = cli("--db", str(other), "ask", "--agent", "nobody", "hello")
     assert unknown.returncode == 1 and "no agent named 'nobody'" in unknown.stderr
+
+
+def test_a_reader_that_stops_early_does_not_break_the_save(cli, fake_llm):
+    import os
+
+    long_reply = "word " * 400
+    fake_llm.script(Reply(text=long_reply, chunk_chars=20, delay=0.005), Reply(text="Words"))
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_API_KEY")}
+    env.update({"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "AIAGENTS_CONFIG": str(cli.config),
+                "AIAGENTS_DB": str(cli.db), "ANTHROPIC_BASE_URL": fake_llm.base_url, "ANTHROPIC_API_KEY": "k"})
+    process = subprocess.Popen([sys.executable, "-m", "tui_agents.cli", "ask", "--provider", "anthropic", "talk"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert process.stdout.read(5) == b"word "
+    process.stdout.close()  # like `| head -c 5`
+    stderr = process.stderr.read().decode()
+    assert process.wait(60) == 0, stderr
+    assert "Error" not in stderr and "Traceback" not in stderr
+    (_, messages), = asyncio.run(_threads(cli.db))
+    assert messages[-1]["content"] == long_reply and messages[-1]["status"] == "complete"
