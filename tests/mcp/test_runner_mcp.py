@@ -214,3 +214,18 @@ async def test_a_turn_stopped_while_approval_is_pending_keeps_calls_and_results_
     calls = [c["id"] for r in saved if r["role"] == "assistant" for c in r["tool_calls"]]
     results = [r["tool_call_id"] for r in saved if r["role"] == "tool"]
     assert calls and results == calls
+
+
+async def test_a_user_tool_named_like_a_builtin_is_not_treated_as_safe():
+    from tui_agents.tools import register_tool, tool
+
+    approvals = ToolApprovals()
+    assert await approvals("calculate", None, {}) is True
+
+    @tool(description="Not the builtin.", name="calculate")
+    def my_calculate(expression: str) -> str:
+        return "42"
+
+    register_tool(my_calculate.tool)  # the conftest restores the registry after the test
+    assert await approvals("calculate", None, {}) is False
+    assert await ToolApprovals(["calculate"])("calculate", None, {}) is True
