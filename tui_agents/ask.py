@@ -118,6 +118,7 @@ class _Ask:
         self.args = args
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.conn: Any = None
+        self._source: Any = None  # the app's database opened for reading under --no-save
         self.provider: Any = None
         self.runner: Any = None
 
@@ -128,7 +129,7 @@ class _Ask:
         config = load_config()
         self.conn = await self._open_db()
         agent = await self._agent_record()
-        thread = await self._thread(agent, config)
+        thread = await self._thread(config)
         provider_name, model = self._choose_model(config, agent, thread)
         self.provider = self._make_provider(config, provider_name, model)
         if not self.provider.has_key:
@@ -136,8 +137,8 @@ class _Ask:
 
             raise AskError(f"No {provider_name} API key was found: set {env_var_for(provider_name)} "
                            f"or run `aiagents-tui keys set {provider_name}`.")
-        thread_id = await self._ensure_thread(thread, agent, config, provider_name, model)
-        self.runner = self._make_runner(config, agent)
+        thread_id, record = await self._ensure_thread(thread, agent, config, provider_name, model)
+        self.runner = self._make_runner(config, record)
         ok = await self._stream(thread_id, config.user_id, text)
         if ok and thread is None and not self.args.no_save:
             await self._title(thread_id)
@@ -167,13 +168,13 @@ class _Ask:
         """The app's database, for reading: the run's own one unless ``--no-save`` opened a private one."""
         if not self.args.no_save:
             return self.conn
-        if getattr(self, "_source", None) is None:
+        if self._source is None:
             from .store import connect
 
             self._source = await connect(self.args.db_path)
         return self._source
 
-    async def _thread(self, agent: dict[str, Any] | None, config: Any) -> dict[str, Any] | None:
+    async def _thread(self, config: Any) -> dict[str, Any] | None:
         """The thread to continue (``--continue``/``--thread``), or None for a new one."""
         if not (self.args.continue_ or self.args.thread):
             return None
@@ -219,14 +220,20 @@ class _Ask:
         return get_provider(name, model=model, **options)
 
     async def _ensure_thread(self, thread: dict[str, Any] | None, agent: dict[str, Any] | None, config: Any,
-                             provider: str, model: str | None) -> str:
-        """The thread to write to: the continued one, its private copy (``--no-save``), or a new one."""
+                             provider: str, model: str | None) -> tuple[str, dict[str, Any] | None]:
+        """The thread to write to (the continued one, its private copy under ``--no-save``, or a new one)
+        and the agent record its turns use."""
+        from .errors import NotFoundError
         from .store import AgentStore, ThreadStore
 
         if thread is not None and not self.args.no_save:
             if getattr(self.args, "provider", None) or getattr(self.args, "model", None):
                 await ThreadStore(self.conn).set_model(thread["id"], provider, model or self.provider.model)
-            return thread["id"]
+            try:
+                record = await AgentStore(self.conn).get(thread["agent_id"]) if thread.get("agent_id") else None
+            except NotFoundError:
+                record = None
+            return thread["id"], record
         agents = AgentStore(self.conn)
         name = agent["name"] if agent else DEFAULT_AGENT_NAME
         record = await agents.get_by_name(name)
@@ -239,7 +246,7 @@ class _Ask:
         await threads.set_model(created["id"], provider, model or self.provider.model)
         if thread is not None:  # --no-save: the history goes into the private copy
             await self._copy_history(thread["id"], created["id"])
-        return created["id"]
+        return created["id"], record
 
     async def _copy_history(self, source_id: str, target_id: str) -> None:
         from .store import MessageStore
@@ -252,13 +259,17 @@ class _Ask:
 
     # ---- the turn
 
-    def _make_runner(self, config: Any, agent: dict[str, Any] | None) -> Any:
+    def _make_runner(self, config: Any, record: dict[str, Any] | None) -> Any:
+        """A runner with the agent record's tools, the configured MCP servers and the config's approvals."""
         from .approvals import ToolApprovals
         from .memory import get_memory_strategy
         from .runner import AgentRunner
 
         memory = get_memory_strategy(config.memory.strategy, **config.memory.params)
-        tools: list[Any] = list((agent or {}).get("tools") or [])
+        from .tools import default_registry
+
+        # As the runner does for a record: a tool no longer registered is left out, not an error.
+        tools: list[Any] = [name for name in (record or {}).get("tools") or () if name in default_registry]
         tools += self._mcp_servers(config)
         ask = self._ask_on_terminal if self.stdin.isatty() and self.stderr.isatty() else None
         approvals = ToolApprovals.from_config(config, ask=ask)
@@ -341,7 +352,7 @@ class _Ask:
                     await closer()
                 except Exception:  # noqa: BLE001 - closing must not hide the run's outcome
                     pass
-        for conn in (self.conn, getattr(self, "_source", None)):
+        for conn in (self.conn, self._source):
             if conn is not None:
                 await conn.close()
 

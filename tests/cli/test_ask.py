@@ -160,3 +160,20 @@ def test_a_reader_that_stops_early_does_not_break_the_save(cli, fake_llm):
     assert "Error" not in stderr and "Traceback" not in stderr
     (_, messages), = asyncio.run(_threads(cli.db))
     assert messages[-1]["content"] == long_reply and messages[-1]["status"] == "complete"
+
+
+def test_the_agent_records_tools_stay_beside_the_mcp_servers(cli, fake_llm):
+    from tui_agents.store import AgentStore
+
+    async def make_agent():
+        conn = await connect(cli.db)
+        await AgentStore(conn).create("assistant", "Be brief.", tools=["calculate", "a_tool_since_removed"])
+        await conn.close()
+
+    asyncio.run(make_agent())
+    write_mcp_config(cli.config)
+    fake_llm.script(Reply(text="ok"), Reply(text="Title"))
+    result = cli("ask", "--provider", "anthropic", "hi")
+    assert result.returncode == 0, result.stderr
+    offered = {tool["name"] for tool in fake_llm.requests[0].body["tools"]}
+    assert {"calculate", "t__echo"} <= offered and "a_tool_since_removed" not in offered
