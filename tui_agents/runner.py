@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -76,6 +77,11 @@ def _is_tool_source(item: Any) -> bool:
     return callable(getattr(item, "load_tools", None)) and not isinstance(item, str)
 
 
+def _names_server(name: str, server: str) -> bool:
+    """Whether an agent record's tool name points at ``server``: its wire prefix, or ``"server:*"``."""
+    return name == f"{server}:*" or name.startswith(re.sub(r"[^A-Za-z0-9_-]", "_", server) + "__")
+
+
 def _usage_dict(usage: Usage) -> dict[str, int]:
     return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
 
@@ -117,6 +123,7 @@ class _AgentSetup:
     definitions: tuple[ToolDefinition, ...]
     provider: str | None = None
     model: str | None = None
+    server_tools: tuple[str, ...] = ()  # the record's names of tool-server tools (``files__read``, ``files:*``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +325,7 @@ class AgentRunner:
         user_memory: bool = True,
         flush_interval: float = 0.25,
         approve: ApproveFn | None = None,
+        tool_servers: Sequence[Any] | None = None,
     ) -> None:
         from .store import AgentStore, MessageStore, ThreadStore, UserMemoryStore
 
@@ -340,6 +348,8 @@ class AgentRunner:
         self._tool_items = list(tools) if tools is not None else None
         # Tool servers (MCP) list their tools only once started, so they join each turn's setup.
         self._tool_sources = [item for item in self._tool_items or () if _is_tool_source(item)]
+        # Servers an agent record may pick tools from by name; started only when a record does.
+        self._tool_servers = list(tool_servers or ())
         self.approve = approve
         self._messages = MessageStore(conn)
         self._threads = ThreadStore(conn)
@@ -376,12 +386,12 @@ class AgentRunner:
 
     @property
     def tool_servers(self) -> list[Any]:
-        """The tool servers (MCP) given in ``tools``, e.g. to show their state, stderr tail and a retry."""
-        return list(self._tool_sources)
+        """The tool servers (MCP) given in ``tools`` or ``tool_servers``, e.g. to show their state and a retry."""
+        return [*self._tool_sources, *(s for s in self._tool_servers if s not in self._tool_sources)]
 
     async def aclose(self) -> None:
         """Stop the tool servers (MCP) given in ``tools``; the connection and provider stay the caller's."""
-        for source in self._tool_sources:
+        for source in self.tool_servers:
             try:
                 await source.aclose()
             except Exception:  # closing one must not keep the others running
@@ -452,7 +462,7 @@ class AgentRunner:
                                 "it was not sent to the model.",
                                 reason=flag.reason,
                             )
-            if self._tool_sources:  # started after the user's message is saved: a start can take seconds
+            if self._tool_sources or setup.server_tools:  # after the user's message is saved: a start takes seconds
                 setup, failures = await self._with_source_tools(setup)
                 for failure in failures:
                     yield ToolServerFailed(thread_id, *failure)
@@ -568,16 +578,20 @@ class AgentRunner:
         if cached is not None:
             return cached
         record = await self._agents.get(agent_id) if agent_id else None
+        server_tools: tuple[str, ...] = ()
         if self._tool_items is not None:
             tools = self._resolved_runner_tools()
         else:
-            tools = self._tools_by_name((record or {}).get("tools") or [])
+            names = (record or {}).get("tools") or []
+            server_tools = tuple(n for n in names if any(_names_server(n, s.name) for s in self._tool_servers))
+            tools = self._tools_by_name([n for n in names if n not in server_tools])
         setup = _AgentSetup(
             system_prompt=(record or {}).get("system_prompt") or "",
             tools=tools,
             definitions=tuple(tool.get_definition() for tool in tools.values()),
             provider=(record or {}).get("provider"),
             model=(record or {}).get("model"),
+            server_tools=server_tools,
         )
         self._setups[agent_id] = setup
         return setup
@@ -594,18 +608,27 @@ class AgentRunner:
         """The setup plus the tools of each tool server, started on first use; a server that fails is left out."""
         tools = dict(setup.tools)
         failures: list[tuple[str, AgentError, str]] = []
-        for source in self._tool_sources:
+        picked = set(setup.server_tools)
+        for source, wanted in self._sources_for(setup):
             try:
                 loaded = await source.load_tools()
             except AgentError as exc:
                 failures.append((getattr(source, "name", repr(source)), exc, getattr(exc, "stderr_tail", "")))
                 continue
             for tool in loaded:
-                tools.setdefault(tool.name, tool)
+                if not wanted or tool.name in picked or f"{source.name}:*" in picked:
+                    tools.setdefault(tool.name, tool)
         if len(tools) == len(setup.tools):
             return setup, failures
         definitions = tuple(tool.get_definition() for tool in tools.values())
         return replace(setup, tools=tools, definitions=definitions), failures
+
+    def _sources_for(self, setup: _AgentSetup) -> list[tuple[Any, bool]]:
+        """(server, picked by name?): every server of ``tools=``, and the ``tool_servers`` the record names."""
+        pairs = [(source, False) for source in self._tool_sources]
+        pairs += [(server, True) for server in self._tool_servers
+                  if any(_names_server(name, server.name) for name in setup.server_tools)]
+        return pairs
 
     @staticmethod
     def _tools_by_name(names: Iterable[str]) -> dict[str, Any]:

@@ -229,3 +229,35 @@ async def test_a_user_tool_named_like_a_builtin_is_not_treated_as_safe():
     register_tool(my_calculate.tool)  # the conftest restores the registry after the test
     assert await approvals("calculate", None, {}) is False
     assert await ToolApprovals(["calculate"])("calculate", None, {}) is True
+
+
+async def test_tool_servers_give_an_agent_record_only_the_tools_it_names(conn, providers, fake_llm):
+    from tui_agents.store import AgentStore, ThreadStore
+
+    used, unused = stdio_server("files"), stdio_server("other")
+    agents, threads = AgentStore(conn), ThreadStore(conn)
+    picky = await agents.create("picky", "", tools=["calculate", "files__echo"])
+    plain = await agents.create("plain", "", tools=["calculate"])
+    fake_llm.script(Reply(text="one"), Reply(text="two"))
+    runner = runner_for(conn, providers("anthropic"), tool_servers=[used, unused])
+    await collect(runner.run_stream((await threads.create(picky["id"]))["id"], "alice", "hi"))
+    await collect(runner.run_stream((await threads.create(plain["id"]))["id"], "alice", "hi"))
+    first, second = (r.body for r in chat_requests(fake_llm))
+    assert {tool["name"] for tool in first["tools"]} == {"calculate", "files__echo"}
+    assert {tool["name"] for tool in second["tools"]} == {"calculate"}
+    assert used.running and not unused.running  # a server no record names is never started
+    assert runner.tool_servers == [used, unused]
+    await runner.aclose()
+    assert not used.running
+
+
+async def test_a_record_can_take_all_of_a_servers_tools(conn, providers, fake_llm):
+    from tui_agents.store import AgentStore, ThreadStore
+
+    agent = await AgentStore(conn).create("all", "", tools=["files:*"])
+    thread = await ThreadStore(conn).create(agent["id"])
+    fake_llm.script(Reply(text="ok"))
+    runner = runner_for(conn, providers("anthropic"), tool_servers=[stdio_server("files")])
+    await collect(runner.run_stream(thread["id"], "alice", "hi"))
+    await runner.aclose()
+    assert {"files__echo", "files__add", "files__hang"} <= {t["name"] for t in chat_requests(fake_llm)[0].body["tools"]}
