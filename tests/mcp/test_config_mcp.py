@@ -60,3 +60,15 @@ def test_a_server_needs_exactly_one_of_command_and_url(tmp_path, table):
     path.write_text(table)
     with pytest.raises(ConfigError, match="mcp_servers.x"):
         load_config(path)
+
+
+def test_configured_servers_cost_nothing_until_first_use():
+    import subprocess
+    import sys
+
+    code = ("import sys; from tui_agents.config import AppConfig, MCPServerConfig; "
+            "from tui_agents.mcp import servers_from_config; "
+            "servers = servers_from_config(AppConfig(mcp_servers={'a': MCPServerConfig(command='x')})); "
+            "print(len(servers), servers[0].running, 'mcp' in sys.modules, 'httpx2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "False", "False", "False"]  # the SDK is not even imported
