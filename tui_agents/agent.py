@@ -66,6 +66,7 @@ class Agent:
         job_queue: Any = None,
         user_id: str = "local",
         thinking: Any = None,
+        approve: Any = None,
     ) -> None:
         """``thinking``: None/False (off), True, ``{"budget_tokens": N}`` or "low" | "medium" | "high"."""
         from .memory import get_memory_strategy
@@ -92,6 +93,7 @@ class Agent:
         self.guardrail_policy = guardrail_policy
         self.rate_limiter = rate_limiter
         self.job_queue = job_queue
+        self.approve = approve  # approve(name, server, arguments) -> bool, before each tool call
         self._conn = conn
         self._owns_conn = conn is None
         self._runner: Any = None
@@ -192,15 +194,17 @@ class Agent:
         self._runner = AgentRunner(
             self._conn, self.auth, self.provider, self.memory,
             judge_provider=self.judge_provider, tools=self.tools, rate_limiter=self.rate_limiter,
-            job_queue=self.job_queue, guardrail_policy=self.guardrail_policy,
+            job_queue=self.job_queue, guardrail_policy=self.guardrail_policy, approve=self.approve,
             # On the turns only: background jobs (titles, summaries) on the same provider do not think.
             thinking=self.thinking,
         )
 
     def _tool_names(self) -> list[str]:
+        from .runner import _is_tool_source
         from .tools import resolve_tools
 
-        return [tool.name for tool in resolve_tools(self.tools)]
+        # A tool server's (MCP) tools are known only once it runs: the record keeps the local ones.
+        return [tool.name for tool in resolve_tools([t for t in self.tools if not _is_tool_source(t)])]
 
     async def _ensure_agent_record(self) -> str:
         """Create this agent's record, or reuse the one with its name (updated to match)."""
@@ -238,8 +242,13 @@ class Agent:
     # ---- lifetime
 
     async def aclose(self) -> None:
-        """Close what the agent opened itself: its provider clients (the judge's too) and its private database."""
+        """Close what the agent opened itself (provider clients, private database) and stop its tool servers."""
+        from .runner import _is_tool_source
+
         async with AsyncExitStack() as stack:  # every close runs, even when one of them fails
+            for source in self.tools:
+                if _is_tool_source(source):
+                    stack.push_async_callback(source.aclose)
             if self._owns_conn and self._conn is not None:
                 stack.push_async_callback(self._close_conn)
             if self._owns_judge and self.judge_provider is not None:

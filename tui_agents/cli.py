@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     from . import modelscli
 
     modelscli.add_parsers(sub)
+
+    from . import ask, usage  # each registers its subcommand; both import their work lazily
+
+    ask.add_parser(sub)
+    usage.add_parser(sub)
+
     try:
         from . import datacli  # type: ignore[attr-defined]
     except ImportError:

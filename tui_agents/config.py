@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 
@@ -26,6 +26,9 @@ __all__ = [
     "APP_NAME",
     "AppConfig",
     "MemoryConfig",
+    "MCPServerConfig",
+    "ToolsConfig",
+    "PriceConfig",
     "ProviderSettings",
     "ProvidersConfig",
     "config_path",
@@ -89,6 +92,66 @@ class MemoryConfig(BaseModel):
     before they enter any prompt (mirrored to the store with ``UserMemoryStore.set_requires_approval``)."""
 
 
+class MCPServerConfig(BaseModel):
+    """One ``[mcp_servers.NAME]`` table: an MCP server over stdio (``command``) or streamable HTTP (``url``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str | None = None
+    """Program that runs the server over stdin/stdout, e.g. ``npx``."""
+
+    args: list[str] = Field(default_factory=list)
+    """Its arguments."""
+
+    env: dict[str, str] = Field(default_factory=dict)
+    """Extra environment variables of the server process; ``${VAR}`` is taken from the environment."""
+
+    cwd: str | None = None
+    """Working directory of the server process."""
+
+    url: str | None = None
+    """Endpoint of a streamable HTTP server, e.g. ``http://127.0.0.1:8931/mcp``."""
+
+    headers: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers; ``${VAR}`` is taken from the environment, so tokens need not be written here."""
+
+    enabled: bool = True
+    """Whether the server's tools are offered at all."""
+
+    tools: list[str] | None = None
+    """Only these of the server's tools (by their own names); empty means all."""
+
+    timeout: float = Field(default=30.0, gt=0)
+    """Seconds a tool call may take."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> "MCPServerConfig":
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (stdio) or url (HTTP)")
+        return self
+
+
+class ToolsConfig(BaseModel):
+    """Tool approval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    always_allow: list[str] = Field(default_factory=list)
+    """Tools that run without asking: ``"server:tool"`` for an MCP tool, ``"server:*"`` for all of a server's."""
+
+
+class PriceConfig(BaseModel):
+    """A model's price in US dollars per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    """Per million input (prompt) tokens."""
+
+    output: float = Field(ge=0)
+    """Per million output (reply) tokens."""
+
+
 class AppConfig(BaseModel):
     """Everything in ``config.toml``."""
 
@@ -117,6 +180,15 @@ class AppConfig(BaseModel):
 
     keymap: dict[str, str] = Field(default_factory=dict)
     """Key overrides: binding id to keys, e.g. ``"thread.new" = "ctrl+t"`` (comma-separate several keys)."""
+
+    mcp_servers: dict[str, MCPServerConfig] = Field(default_factory=dict)
+    """MCP servers whose tools the model may call, by name (``[mcp_servers.NAME]``)."""
+
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    """Which tools run without asking first."""
+
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)
+    """Price overrides by model name (``[prices."gpt-4o"] input = 2.5, output = 10``), over the shipped table."""
 
 
 def _platformdirs():

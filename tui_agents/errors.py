@@ -16,7 +16,8 @@ key, a header or a request object.
     ├── ConfigError                   bad or missing configuration
     │   └── MissingAPIKeyError        no key in the argument, env var or keyring
     ├── ToolError                     a tool could not be found or run
-    │   └── ToolDefinitionError       a function or class cannot be made a tool (also a TypeError)
+    │   ├── ToolDefinitionError       a function or class cannot be made a tool (also a TypeError)
+    │   └── MCPServerError            an MCP server failed to start or stopped (carries ``stderr_tail``)
     ├── GuardrailBlockedError         the guardrail refused a user message
     └── ProviderError                 anything from a model provider
         ├── AuthenticationError       401
@@ -49,6 +50,7 @@ __all__ = [
     "MissingAPIKeyError",
     "ToolError",
     "ToolDefinitionError",
+    "MCPServerError",
     "GuardrailBlockedError",
     "ProviderError",
     "AuthenticationError",
@@ -128,6 +130,15 @@ class ToolError(AgentError):
 
 class ToolDefinitionError(ToolError, TypeError):
     """A function or class cannot be made a tool (e.g. ``*args``, a generator, a type JSON cannot describe)."""
+
+
+class MCPServerError(ToolError):
+    """An MCP server failed to start or stopped; ``stderr_tail`` holds its last output (stdio servers)."""
+
+    def __init__(self, message: str, *, server: str | None = None, stderr_tail: str = "") -> None:
+        super().__init__(message)
+        self.server = server
+        self.stderr_tail = stderr_tail
 
 
 class GuardrailBlockedError(AgentError):

@@ -18,6 +18,8 @@ __all__ = [
     "ThinkingDelta",
     "ToolCallStarted",
     "ToolCallFinished",
+    "ToolApproval",
+    "ToolServerFailed",
     "UsageReported",
     "GuardrailFlagged",
     "RateLimitWait",
@@ -47,7 +49,7 @@ class ThinkingDelta:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallStarted:
-    """A tool began to run."""
+    """A tool began to run; ``server`` names its MCP server (None for a local tool)."""
 
     thread_id: str
     message_id: str
@@ -55,6 +57,7 @@ class ToolCallStarted:
     name: str
     arguments: dict[str, Any]
     started_at: float
+    server: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +74,44 @@ class ToolCallFinished:
     duration_ms: float
     status: Literal["ok", "error", "timeout"]
     result_message_id: str | None = None
+    server: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolApproval:
+    """The runner's ``approve`` callable decided on a tool call (``server`` is None for local tools)."""
+
+    thread_id: str
+    call_id: str
+    name: str
+    server: str | None
+    arguments: dict[str, Any]
+    approved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ToolServerFailed:
+    """A tool server (MCP) could not start or stopped; the turn goes on without its tools."""
+
+    thread_id: str
+    server: str
+    error: AgentError
+    stderr_tail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class UsageReported:
-    """Token usage of one provider call (one per call in a tool loop)."""
+    """Token usage of one provider call (one per call in a tool loop), with its timing in milliseconds.
+
+    ``ttft_ms`` is the time from the request to the first reply text (None when
+    there was no text); ``duration_ms`` is the time to the end of the stream.
+    """
 
     thread_id: str
     usage: Usage
     model: str | None = None
+    ttft_ms: float | None = None
+    duration_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +171,8 @@ TurnEvent = (
     | ThinkingDelta
     | ToolCallStarted
     | ToolCallFinished
+    | ToolApproval
+    | ToolServerFailed
     | UsageReported
     | GuardrailFlagged
     | RateLimitWait

@@ -18,12 +18,14 @@ the user message stays saved, and ``resume_stream`` answers it again.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
+import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .errors import (
@@ -43,8 +45,10 @@ from .events import (
     StreamStalled,
     TextDelta,
     ThinkingDelta,
+    ToolApproval,
     ToolCallFinished,
     ToolCallStarted,
+    ToolServerFailed,
     TurnEvent,
     TurnFailed,
     TurnFinished,
@@ -67,9 +71,37 @@ _CANCELLED_TOOL = "The tool call was cancelled before it finished."
 _REPLY_RESERVE = 4096  # tokens of the model's window kept free for the reply
 _IMAGE_TOKENS = 1024  # what an image adds to its message's count (vision models vary; ~1k is typical)
 
+_DECLINED_TOOL = "The user declined: the tool {name} was not run."
+
+#: ``approve(name, server, arguments)``: True runs the call, False declines it; sync or async.
+ApproveFn = Callable[[str, "str | None", dict[str, Any]], "bool | Awaitable[bool]"]
+
+
+def _server_of(turn: "_Turn", call: ToolCall) -> str | None:
+    """The MCP server a called tool belongs to (None for a local or unknown tool)."""
+    return getattr(turn.setup.tools.get(call.name), "server_name", None)
+
+
+def _is_tool_source(item: Any) -> bool:
+    """Whether a ``tools=`` item contributes tools of its own at run time (an ``MCPServer``)."""
+    return callable(getattr(item, "load_tools", None)) and not isinstance(item, str)
+
+
+def _names_server(name: str, server: str) -> bool:
+    """Whether an agent record's tool name points at ``server``: its wire prefix, or ``"server:*"``."""
+    return name == f"{server}:*" or name.startswith(re.sub(r"[^A-Za-z0-9_-]", "_", server) + "__")
+
 
 def _usage_dict(usage: Usage) -> dict[str, int]:
     return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+
+
+def _timing(sent: float, first_text: float | None, ended: float) -> dict[str, float]:
+    """A reply's ``meta`` timing in ms: ``ttft_ms`` (request to first text, if any) and ``duration_ms``."""
+    timing = {"duration_ms": round((ended - sent) * 1000, 1)}
+    if first_text is not None:
+        timing["ttft_ms"] = round((first_text - sent) * 1000, 1)
+    return timing
 
 
 async def _land(work: Awaitable[T]) -> T:
@@ -101,6 +133,7 @@ class _AgentSetup:
     definitions: tuple[ToolDefinition, ...]
     provider: str | None = None
     model: str | None = None
+    server_tools: tuple[str, ...] = ()  # the record's names of tool-server tools (``files__read``, ``files:*``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,12 +274,14 @@ class _ReplyWriter:
         tool_calls: Sequence[ToolCall] = (),
         usage: Usage | None = None,
         token_count: int | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> str | None:
         """Write the final state in one statement; a failed call with no text leaves no row."""
         await self._stop_flusher()
         calls = [call.model_dump() for call in tool_calls] or None
         usage_value = _usage_dict(usage) if usage is not None else None
-        thinking = {"thinking": self.thinking or None, "thinking_blocks": self.blocks or None, "meta": self._meta()}
+        thinking = {"thinking": self.thinking or None, "thinking_blocks": self.blocks or None,
+                    "meta": {**(self._meta() or {}), **(meta or {})} or None}
         if self.id is None:
             if status != "complete":
                 return None
@@ -410,6 +445,8 @@ class AgentRunner:
         flush_interval: float = 0.25,
         stall_after: float | None = 20.0,
         thinking: Any = None,
+        approve: ApproveFn | None = None,
+        tool_servers: Sequence[Any] | None = None,
     ) -> None:
         from .store import AgentStore, MessageStore, ThreadStore, UserMemoryStore
 
@@ -434,6 +471,11 @@ class AgentRunner:
 
         self.thinking = normalize_thinking(thinking)  # None: the provider's own setting
         self._tool_items = list(tools) if tools is not None else None
+        # Tool servers (MCP) list their tools only once started, so they join each turn's setup.
+        self._tool_sources = [item for item in self._tool_items or () if _is_tool_source(item)]
+        # Servers an agent record may pick tools from by name; started only when a record does.
+        self._tool_servers = list(tool_servers or ())
+        self.approve = approve
         self._messages = MessageStore(conn)
         self._threads = ThreadStore(conn)
         self._agents = AgentStore(conn)
@@ -467,6 +509,19 @@ class AgentRunner:
         from .workers import register_default_handlers
 
         register_default_handlers(queue, provider=self.provider, conn=self.conn)
+
+    @property
+    def tool_servers(self) -> list[Any]:
+        """The tool servers (MCP) given in ``tools`` or ``tool_servers``, e.g. to show their state and a retry."""
+        return [*self._tool_sources, *(s for s in self._tool_servers if s not in self._tool_sources)]
+
+    async def aclose(self) -> None:
+        """Stop the tool servers (MCP) given in ``tools``; the connection and provider stay the caller's."""
+        for source in self.tool_servers:
+            try:
+                await source.aclose()
+            except Exception:  # closing one must not keep the others running
+                log.warning("Could not stop the tool server %r.", source, exc_info=True)
 
     def invalidate_cache(self) -> None:
         """Forget cached agent records (call after editing an agent's prompt or tools)."""
@@ -580,6 +635,10 @@ class AgentRunner:
                             )
             if text is not None:
                 self._images.update((image.sha256, image) for image in pictures)  # just stored: no need to read back
+            if self._tool_sources or setup.server_tools:  # after the user's message is saved: a start takes seconds
+                setup, failures = await self._with_source_tools(setup)
+                for failure in failures:
+                    yield ToolServerFailed(thread_id, *failure)
             turn = await self._prepare(thread, setup, user_id, resume=text is None)
             async with aclosing(self._loop(turn)) as events:
                 async for event in events:
@@ -751,16 +810,20 @@ class AgentRunner:
         if cached is not None:
             return cached
         record = await self._agents.get(agent_id) if agent_id else None
+        server_tools: tuple[str, ...] = ()
         if self._tool_items is not None:
             tools = self._resolved_runner_tools()
         else:
-            tools = self._tools_by_name((record or {}).get("tools") or [])
+            names = (record or {}).get("tools") or []
+            server_tools = tuple(n for n in names if any(_names_server(n, s.name) for s in self._tool_servers))
+            tools = self._tools_by_name([n for n in names if n not in server_tools])
         setup = _AgentSetup(
             system_prompt=(record or {}).get("system_prompt") or "",
             tools=tools,
             definitions=tuple(tool.get_definition() for tool in tools.values()),
             provider=(record or {}).get("provider"),
             model=(record or {}).get("model"),
+            server_tools=server_tools,
         )
         self._setups[agent_id] = setup
         return setup
@@ -769,8 +832,35 @@ class AgentRunner:
         if self._runner_tools is None:
             from .tools import resolve_tools
 
-            self._runner_tools = {t.name: t for t in resolve_tools(self._tool_items or [])}
+            items = [item for item in self._tool_items or [] if not _is_tool_source(item)]
+            self._runner_tools = {t.name: t for t in resolve_tools(items)}
         return self._runner_tools
+
+    async def _with_source_tools(self, setup: _AgentSetup) -> tuple[_AgentSetup, list[tuple[str, AgentError, str]]]:
+        """The setup plus the tools of each tool server, started on first use; a server that fails is left out."""
+        tools = dict(setup.tools)
+        failures: list[tuple[str, AgentError, str]] = []
+        picked = set(setup.server_tools)
+        for source, wanted in self._sources_for(setup):
+            try:
+                loaded = await source.load_tools()
+            except AgentError as exc:
+                failures.append((getattr(source, "name", repr(source)), exc, getattr(exc, "stderr_tail", "")))
+                continue
+            for tool in loaded:
+                if not wanted or tool.name in picked or f"{source.name}:*" in picked:
+                    tools.setdefault(tool.name, tool)
+        if len(tools) == len(setup.tools):
+            return setup, failures
+        definitions = tuple(tool.get_definition() for tool in tools.values())
+        return replace(setup, tools=tools, definitions=definitions), failures
+
+    def _sources_for(self, setup: _AgentSetup) -> list[tuple[Any, bool]]:
+        """(server, picked by name?): every server of ``tools=``, and the ``tool_servers`` the record names."""
+        pairs = [(source, False) for source in self._tool_sources]
+        pairs += [(server, True) for server in self._tool_servers
+                  if any(_names_server(name, server.name) for name in setup.server_tools)]
+        return pairs
 
     @staticmethod
     def _tools_by_name(names: Iterable[str]) -> dict[str, Any]:
@@ -823,6 +913,8 @@ class AgentRunner:
         options: dict[str, Any] = {"model": turn.model} if turn.model else {}
         if self.thinking is not None:
             options["thinking"] = self.thinking
+        sent = time.perf_counter()
+        first_text: float | None = None
         stream = self.provider.stream(
             list(turn.history), system=turn.system, tools=list(turn.setup.definitions) or None, **options
         )
@@ -833,6 +925,8 @@ class AgentRunner:
                         yield event
                     elif isinstance(event, TextDeltaEvent):
                         if event.text:
+                            if first_text is None:
+                                first_text = time.perf_counter()
                             yield TextDelta(turn.thread_id, await writer.append(event.text), event.text)
                     elif isinstance(event, ThinkingDeltaEvent):
                         if event.text:
@@ -858,14 +952,15 @@ class AgentRunner:
         result.thinking = writer.thinking
         result.usage = usage
         turn.usage = turn.usage + usage
+        timing = _timing(sent, first_text, time.perf_counter())
         result.message_id = await _land(
-            writer.finish("complete", tool_calls=result.calls, usage=usage, token_count=tokens)
+            writer.finish("complete", tool_calls=result.calls, usage=usage, token_count=tokens, meta=timing)
         )
         message.id = result.message_id
         turn.history.append(message)
         if self.rate_limiter is not None:
             await self.rate_limiter.record(turn.key, usage.total_tokens)
-        yield UsageReported(turn.thread_id, usage, turn.model or None)
+        yield UsageReported(turn.thread_id, usage, turn.model or None, timing.get("ttft_ms"), timing["duration_ms"])
         yield MessageSaved(turn.thread_id, result.message_id or "", "assistant", "complete")
 
     def _watch_stalls(self, turn: _Turn, stream: AsyncIterator[Any], writer: _ReplyWriter) -> AsyncIterator[Any]:
@@ -893,12 +988,23 @@ class AgentRunner:
         """Run the round's tool calls concurrently; save and report each result as it finishes."""
         message_id = round_.message_id or ""
         done: asyncio.Queue[tuple[ToolCall, float, _Outcome]] = asyncio.Queue()
-        for call in round_.calls:
-            started = time.time()
-            yield ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments, started)
-        tasks = [asyncio.create_task(self._run_tool(turn, call, done)) for call in round_.calls]
+        declined: set[str] = set()
+        tasks: list[asyncio.Task[None]] = []
         saved: set[str] = set()
         try:
+            for call in round_.calls:
+                if self.approve is not None and call.name in turn.setup.tools:
+                    # Asked one call at a time, in the model's order, before any of them runs.
+                    decision = await self._approval(turn, call)
+                    if not decision.approved:
+                        declined.add(call.id)
+                    yield decision
+            for call in round_.calls:
+                started = time.time()
+                yield ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments, started,
+                                      _server_of(turn, call))
+            tasks = [asyncio.create_task(self._run_tool(turn, call, done, call.id in declined))
+                     for call in round_.calls]
             for _ in tasks:
                 call, started, outcome = await done.get()
                 result_id = await self._save_tool_result(turn, call, started, outcome)
@@ -909,7 +1015,7 @@ class AgentRunner:
                     result=None if outcome.is_error else outcome.content,
                     error=outcome.content if outcome.is_error else None,
                     duration_ms=outcome.duration_ms, status=outcome.status,  # type: ignore[arg-type]
-                    result_message_id=result_id,
+                    result_message_id=result_id, server=_server_of(turn, call),
                 )
         finally:
             for task in tasks:
@@ -920,9 +1026,27 @@ class AgentRunner:
             if unfinished:  # cancelled mid-tool: keep calls and results paired in the store
                 await _land(self._save_cancelled(turn, unfinished))
 
-    async def _run_tool(self, turn: _Turn, call: ToolCall, done: asyncio.Queue) -> None:
+    async def _approval(self, turn: _Turn, call: ToolCall) -> ToolApproval:
+        """Ask ``approve`` about one call; a failing callable counts as a decline."""
+        tool = turn.setup.tools[call.name]
+        server = getattr(tool, "server_name", None)
+        name = getattr(tool, "remote_name", None) or call.name
+        try:
+            answer = self.approve(name, server, dict(call.arguments))  # type: ignore[misc]
+            if inspect.isawaitable(answer):
+                answer = await answer
+            approved = answer is True
+        except Exception:
+            log.warning("The approval callable failed for %s; the call is declined.", call.name, exc_info=True)
+            approved = False
+        return ToolApproval(turn.thread_id, call.id, name, server, dict(call.arguments), approved)
+
+    async def _run_tool(self, turn: _Turn, call: ToolCall, done: asyncio.Queue, declined: bool = False) -> None:
         started = time.time()
-        outcome = await self._execute(turn, call)
+        if declined:
+            outcome = _Outcome(_DECLINED_TOOL.format(name=call.name), "error", 0.0)
+        else:
+            outcome = await self._execute(turn, call)
         done.put_nowait((call, started, outcome))
 
     async def _execute(self, turn: _Turn, call: ToolCall) -> _Outcome:
@@ -954,6 +1078,8 @@ class AgentRunner:
             "name": call.name, "arguments": call.arguments, "started_at": started,
             "duration_ms": outcome.duration_ms, "status": outcome.status,
         }
+        if server := _server_of(turn, call):
+            meta["server"] = server  # the inspector names an MCP tool's server, also after a restart
         tokens = await self._count(Message(role="tool", content=outcome.content, tool_call_id=call.id))
         record = await self._messages.add(
             turn.thread_id, "tool", outcome.content, tool_call_id=call.id, meta=meta, token_count=tokens,

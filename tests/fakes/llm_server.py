@@ -164,6 +164,7 @@ class RecordedRequest:
     body: Any
     raw_body: bytes
     query: str = ""
+    received_at: float = 0.0  # time.time() when the request was read (benchmarks: first-byte timing)
 
     @property
     def json(self) -> Any:
@@ -656,7 +657,7 @@ class FakeLLMServer:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        self.requests.append(RecordedRequest(method, path, headers, body, raw, query))
+        self.requests.append(RecordedRequest(method, path, headers, body, raw, query, time.time()))
         keep = await self._route(method, path, headers, body, reader, writer)
         return keep and headers.get("connection", "").lower() != "close"
 

@@ -1,0 +1,179 @@
+"""``aiagents-tui ask`` end to end: a real subprocess, the fake LLM server over HTTP, a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.cli.conftest import write_mcp_config
+from tests.fakes import Reply, ToolCallSpec
+from tui_agents.store import MessageStore, ThreadStore, connect
+
+
+async def _threads(db):
+    conn = await connect(db)
+    try:
+        threads = await ThreadStore(conn).list(limit=10)
+        return [(t, await MessageStore(conn).list(t["id"])) for t in threads]
+    finally:
+        await conn.close()
+
+
+def test_ask_prints_only_the_reply_and_saves_a_titled_thread(cli, fake_llm):
+    fake_llm.script(Reply(text="A monad is a monoid in the category of endofunctors.", chunk_chars=5),
+                    Reply(text="Monads explained"))
+    result = cli("ask", "--provider", "anthropic", "What is a monad?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "A monad is a monoid in the category of endofunctors.\n"
+    (thread, messages), = asyncio.run(_threads(cli.db))
+    assert thread["title"] == "Monads explained" and thread["provider"] == "anthropic"
+    assert [(m["role"], m["content"], m["status"]) for m in messages] == [
+        ("user", "What is a monad?", "complete"),
+        ("assistant", "A monad is a monoid in the category of endofunctors.", "complete"),
+    ]
+    assert "ttft_ms" in messages[1]["meta"]
+
+
+def test_piped_stdin_is_context_for_the_prompt(cli, fake_llm):
+    fake_llm.script(Reply(text="Looks fine."), Reply(text="Review"))
+    result = cli("ask", "--provider", "openai", "--model", "gpt-4o", "review this", stdin="-old\n+new\n")
+    assert result.returncode == 0, result.stderr
+    body = fake_llm.chat_requests()[0].body
+    assert body["model"] == "gpt-4o"
+    assert body["messages"][-1]["content"] == "review this\n\n-old\n+new"
+
+
+def test_continue_and_thread_add_to_an_existing_thread(cli, fake_llm):
+    fake_llm.script(Reply(text="First."), Reply(text="Title"), Reply(text="Second."), Reply(text="Third."))
+    assert cli("ask", "--provider", "ollama", "one").returncode == 0
+    assert cli("ask", "--continue", "two").returncode == 0
+    (thread, messages), = asyncio.run(_threads(cli.db))
+    assert [m["content"] for m in messages] == ["one", "First.", "two", "Second."]
+    third = cli("ask", "--thread", thread["id"], "three")
+    assert third.returncode == 0 and third.stdout == "Third.\n"
+    # the continued thread's history went to the model
+    sent = [m["content"] for m in fake_llm.chat_requests()[-1].body["messages"]]
+    assert sent[-5:] == ["one", "First.", "two", "Second.", "three"]
+
+
+def test_no_save_leaves_the_database_untouched(cli, fake_llm):
+    fake_llm.script(Reply(text="Saved."), Reply(text="T"), Reply(text="Not saved."))
+    assert cli("ask", "--provider", "ollama", "keep me").returncode == 0
+    result = cli("ask", "--continue", "--no-save", "forget me")
+    assert result.returncode == 0 and result.stdout == "Not saved.\n"
+    assert [m["content"] for m in fake_llm.chat_requests()[-1].body["messages"]][-3:] == ["keep me", "Saved.", "forget me"]
+    (_, messages), = asyncio.run(_threads(cli.db))
+    assert [m["content"] for m in messages] == ["keep me", "Saved."]
+
+
+def test_errors_are_one_plain_line_and_a_non_zero_exit(cli, fake_llm):
+    no_key = cli("ask", "--provider", "anthropic", "hi", env={"ANTHROPIC_API_KEY": ""})
+    assert no_key.returncode == 1 and no_key.stdout == ""
+    assert no_key.stderr.count("\n") == 1 and "ANTHROPIC_API_KEY" in no_key.stderr
+
+    down = cli("ask", "--provider", "ollama", "hi", env={"OLLAMA_HOST": "http://127.0.0.1:9"})
+    assert down.returncode == 1 and down.stderr.count("\n") == 1 and "Traceback" not in down.stderr
+
+    fake_llm.script(Reply(status=404, error_message="model 'nope' not found"))
+    unknown = cli("ask", "--provider", "ollama", "--model", "nope", "hi")
+    assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1 and "nope" in unknown.stderr
+
+    no_prompt = cli("ask")
+    assert no_prompt.returncode == 1 and "needs a question" in no_prompt.stderr
+
+    missing = cli("ask", "--thread", "thr_missing", "hi")
+    assert missing.returncode == 1 and "thr_missing" in missing.stderr
+
+
+def test_a_tool_needing_approval_is_refused_when_not_interactive(cli, fake_llm):
+    write_mcp_config(cli.config)
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("t__echo", {"text": "hi"})]), Reply(text="Could not."),
+                    Reply(text="Title"))
+    result = cli("ask", "--provider", "anthropic", "echo hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Could not.\n"
+    assert "t__echo" in {tool["name"] for tool in fake_llm.chat_requests()[0].body["tools"]}
+    assert "refused" in result.stderr and "t:echo" in result.stderr
+
+
+def test_a_tool_allowed_in_config_runs_in_a_pipe(cli, fake_llm):
+    write_mcp_config(cli.config, '[tools]\nalways_allow = ["t:*"]\n\n')
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("t__echo", {"text": "hi there"})]), Reply(text="It said hi."),
+                    Reply(text="Title"))
+    result = cli("ask", "--provider", "anthropic", "echo hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "It said hi.\n" and "t__echo: ok" in result.stderr
+    (_, messages), = asyncio.run(_threads(cli.db))
+    assert [m["content"] for m in messages if m["role"] == "tool"] == ["hi there"]
+
+
+def test_ask_never_imports_textual():
+    code = ("import sys; from tui_agents.cli import build_parser; import tui_agents.ask, tui_agents.usage, "
+            "tui_agents.runner, tui_agents.store, tui_agents.providers, tui_agents.approvals, tui_agents.pricing, "
+            "tui_agents.mcp, mcp, mcp.client.stdio, mcp.client.streamable_http; "
+            "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_agent_gives_its_prompt_and_model_and_db_flag_picks_the_file(cli, fake_llm, tmp_path):
+    from tui_agents.store import AgentStore
+
+    other = tmp_path / "other.db"
+
+    async def make_agent():
+        conn = await connect(other)
+        await AgentStore(conn).create("pirate", "Talk like a pirate.", provider="openai", model="gpt-4.1-mini")
+        await conn.close()
+
+    asyncio.run(make_agent())
+    fake_llm.script(Reply(text="Arr."), Reply(text="Pirate talk"))
+    result = cli("--db", str(other), "ask", "--agent", "pirate", "hello")
+    assert result.returncode == 0 and result.stdout == "Arr.\n", result.stderr
+    body = fake_llm.chat_requests()[0].body
+    assert fake_llm.chat_requests()[0].path == "/v1/chat/completions" and body["model"] == "gpt-4.1-mini"
+    assert body["messages"][0] == {"role": "system", "content": "Talk like a pirate."}
+    (thread, messages), = asyncio.run(_threads(other))
+    assert thread["model"] == "gpt-4.1-mini" and [m["content"] for m in messages] == ["hello", "Arr."]
+    assert not cli.db.exists()  # AIAGENTS_DB was not used: --db wins
+
+    unknown = cli("--db", str(other), "ask", "--agent", "nobody", "hello")
+    assert unknown.returncode == 1 and "no agent named 'nobody'" in unknown.stderr
+
+
+def test_a_reader_that_stops_early_does_not_break_the_save(cli, fake_llm):
+    import os
+
+    long_reply = "word " * 400
+    fake_llm.script(Reply(text=long_reply, chunk_chars=20, delay=0.005), Reply(text="Words"))
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_API_KEY")}
+    env.update({"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "AIAGENTS_CONFIG": str(cli.config),
+                "AIAGENTS_DB": str(cli.db), "ANTHROPIC_BASE_URL": fake_llm.base_url, "ANTHROPIC_API_KEY": "k"})
+    process = subprocess.Popen([sys.executable, "-m", "tui_agents.cli", "ask", "--provider", "anthropic", "talk"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert process.stdout.read(5) == b"word "
+    process.stdout.close()  # like `| head -c 5`
+    stderr = process.stderr.read().decode()
+    assert process.wait(60) == 0, stderr
+    assert "Error" not in stderr and "Traceback" not in stderr
+    (_, messages), = asyncio.run(_threads(cli.db))
+    assert messages[-1]["content"] == long_reply and messages[-1]["status"] == "complete"
+
+
+def test_the_agent_records_tools_stay_beside_the_mcp_servers(cli, fake_llm):
+    from tui_agents.store import AgentStore
+
+    async def make_agent():
+        conn = await connect(cli.db)
+        await AgentStore(conn).create("assistant", "Be brief.", tools=["calculate", "a_tool_since_removed"])
+        await conn.close()
+
+    asyncio.run(make_agent())
+    write_mcp_config(cli.config)
+    fake_llm.script(Reply(text="ok"), Reply(text="Title"))
+    result = cli("ask", "--provider", "anthropic", "hi")
+    assert result.returncode == 0, result.stderr
+    offered = {tool["name"] for tool in fake_llm.chat_requests()[0].body["tools"]}
+    assert {"calculate", "t__echo"} <= offered and "a_tool_since_removed" not in offered

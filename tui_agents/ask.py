@@ -1,0 +1,476 @@
+"""``aiagents-tui ask``: one question from the shell, the reply streamed to stdout.
+
+    aiagents-tui ask "What is a monad?"
+    git diff | aiagents-tui ask "review this"
+    aiagents-tui ask --continue "and in Rust?"
+
+Only the reply's text goes to stdout (Markdown rendered on a terminal, plain
+text into a pipe); notes, tool activity and errors go to stderr. The exchange is
+saved in the app's database (a new thread, titled as usual, or the one
+continued) unless ``--no-save``. Any failure is one plain line on stderr and
+exit status 1. This module never imports Textual, and imports the rest lazily
+so the first request leaves quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any, TextIO
+
+__all__ = ["add_parser", "run"]
+
+# The app's own agent record (the same name and prompt as the app's new threads).
+DEFAULT_AGENT_NAME = "assistant"
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in Markdown."
+PROVIDERS = ("ollama", "openai", "anthropic")
+
+
+class AskError(Exception):
+    """A failure to report as one line on stderr."""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register the ``ask`` subcommand on the CLI's subparsers."""
+    ask = sub.add_parser("ask", help="ask one question; the reply streams to stdout")
+    # SUPPRESS: without the flag, the top-level --provider/--model/--db (if given) stay in effect.
+    ask.add_argument("--provider", choices=PROVIDERS, default=argparse.SUPPRESS, help="provider to ask")
+    ask.add_argument("--model", metavar="M", default=argparse.SUPPRESS, help="model to ask")
+    ask.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
+                     help="SQLite database (default: $AIAGENTS_DB, else the app's)")
+    ask.add_argument("--agent", metavar="NAME", help="agent whose prompt, model and tools to use")
+    where = ask.add_mutually_exclusive_group()
+    where.add_argument("--continue", dest="continue_", action="store_true", help="continue the most recent thread")
+    where.add_argument("--thread", metavar="ID", help="continue this thread")
+    ask.add_argument("--no-save", action="store_true", help="do not save the exchange")
+    ask.add_argument("prompt", nargs="?", default="", help="the question (piped stdin is added as context)")
+    ask.set_defaults(func=run)
+    return ask
+
+
+def _warm_token_counter() -> None:
+    """Load the token encoding (the runner counts the message before sending it) while the rest imports."""
+    try:
+        from .memory.tokens import DEFAULT_ENCODING, _get_encoding
+
+        _get_encoding(DEFAULT_ENCODING)
+    except Exception:  # noqa: BLE001 - the runner loads (or estimates) it itself
+        pass
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run ``ask``; returns the exit status."""
+    import threading
+
+    threading.Thread(target=_warm_token_counter, name="ask-token-warmup", daemon=True).start()
+    session = _Ask(args, sys.stdin, sys.stdout, sys.stderr)
+    _cancel_on_signals()
+    try:
+        return await session.run()
+    except asyncio.CancelledError:
+        # ctrl+c or SIGTERM: the runner has saved the partial reply as interrupted; tool servers stop below.
+        _error("interrupted; the partial reply is saved.")
+        return 130
+    except AskError as exc:
+        _error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the CLI contract: one plain line, never a traceback
+        from .errors import AgentError
+
+        _error(str(exc) if isinstance(exc, AgentError) else f"{type(exc).__name__}: {exc}")
+    finally:
+        await session.close()
+    return 1
+
+
+def _cancel_on_signals() -> None:
+    """Turn ctrl+c and SIGTERM into a cancellation of this run, so everything it started is stopped."""
+    import signal
+
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(number, task.cancel)  # type: ignore[union-attr]
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            pass
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"aiagents-tui: {message.splitlines()[0] if message else 'failed'}\n")
+    sys.stderr.flush()
+
+
+def _prompt_text(prompt: str, stdin: TextIO) -> str:
+    """The question, with piped stdin appended as context."""
+    context = "" if stdin is None or stdin.isatty() else stdin.read()
+    prompt, context = prompt.strip(), context.strip("\n")
+    if not prompt and not context.strip():
+        raise AskError('ask needs a question, e.g. aiagents-tui ask "What is a monad?"')
+    if not context.strip():
+        return prompt
+    return f"{prompt}\n\n{context}" if prompt else context
+
+
+class _Ask:
+    """One ``ask`` run: its database, provider, runner and output."""
+
+    def __init__(self, args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> None:
+        self.args = args
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.conn: Any = None
+        self._source: Any = None  # the app's database opened for reading under --no-save
+        self.provider: Any = None
+        self.runner: Any = None
+
+    async def run(self) -> int:
+        from .config import load_config
+
+        text = _prompt_text(self.args.prompt, self.stdin)
+        config = load_config()
+        self.conn = await self._open_db()
+        agent = await self._agent_record()
+        thread = await self._thread(config)
+        provider_name, model = self._choose_model(config, agent, thread)
+        self.provider = self._make_provider(config, provider_name, model)
+        if not self.provider.has_key:
+            from .secrets import env_var_for
+
+            raise AskError(f"No {provider_name} API key was found: set {env_var_for(provider_name)} "
+                           f"or run `aiagents-tui keys set {provider_name}`.")
+        thread_id, record = await self._ensure_thread(thread, agent, config, provider_name, model)
+        self.runner = self._make_runner(config, record)
+        ok = await self._stream(thread_id, config.user_id, text)
+        if ok and thread is None and not self.args.no_save:
+            await self._title(thread_id)
+        return 0 if ok else 1
+
+    # ---- database, agent and thread
+
+    async def _open_db(self) -> Any:
+        from .store import connect
+
+        if self.args.no_save:
+            return await connect(":memory:")
+        return await connect(self.args.db_path)
+
+    async def _agent_record(self) -> dict[str, Any] | None:
+        """The ``--agent`` record (from the app's database even with ``--no-save``), else None."""
+        if not self.args.agent:
+            return None
+        from .store import AgentStore
+
+        record = await AgentStore(await self._source_conn()).get_by_name(self.args.agent)
+        if record is None:
+            raise AskError(f"There is no agent named {self.args.agent!r}; the app's agents screen lists them.")
+        return record
+
+    async def _source_conn(self) -> Any:
+        """The app's database, for reading: the run's own one unless ``--no-save`` opened a private one."""
+        if not self.args.no_save:
+            return self.conn
+        if self._source is None:
+            from .store import connect
+
+            self._source = await connect(self.args.db_path)
+        return self._source
+
+    async def _thread(self, config: Any) -> dict[str, Any] | None:
+        """The thread to continue (``--continue``/``--thread``), or None for a new one."""
+        if not (self.args.continue_ or self.args.thread):
+            return None
+        from .errors import NotFoundError
+        from .store import ThreadStore
+
+        threads = ThreadStore(await self._source_conn())
+        if self.args.thread:
+            try:
+                return await threads.get(self.args.thread)
+            except NotFoundError:
+                raise AskError(f"There is no thread {self.args.thread}; `aiagents-tui ask --continue` "
+                               "continues the latest one.") from None
+        latest = await threads.list(user_id=config.user_id, limit=1)
+        if not latest:
+            raise AskError("There is no thread to continue yet; ask without --continue to start one.")
+        return latest[0]
+
+    def _choose_model(self, config: Any, agent: dict[str, Any] | None,
+                      thread: dict[str, Any] | None) -> tuple[str, str | None]:
+        """Provider and model: the flags, else the thread's, else the agent's, else the config's defaults."""
+        provider = getattr(self.args, "provider", None)
+        model = getattr(self.args, "model", None)
+        for source in (thread, agent):
+            if provider is None and source and source.get("provider"):
+                provider = source["provider"]
+                model = model or source.get("model")
+        provider = provider or config.default_provider
+        if model is None:
+            model = config.providers.get(provider).default_model
+            if model is None and provider == config.default_provider:
+                model = config.default_model
+        return provider, model
+
+    @staticmethod
+    def _make_provider(config: Any, name: str, model: str | None) -> Any:
+        from .providers import get_provider
+
+        options: dict[str, Any] = {}
+        base_url = config.providers.get(name).base_url
+        if base_url:
+            options["base_url"] = base_url
+        return get_provider(name, model=model, **options)
+
+    async def _ensure_thread(self, thread: dict[str, Any] | None, agent: dict[str, Any] | None, config: Any,
+                             provider: str, model: str | None) -> tuple[str, dict[str, Any] | None]:
+        """The thread to write to (the continued one, its private copy under ``--no-save``, or a new one)
+        and the agent record its turns use."""
+        from .errors import NotFoundError
+        from .store import AgentStore, ThreadStore
+
+        if thread is not None and not self.args.no_save:
+            if getattr(self.args, "provider", None) or getattr(self.args, "model", None):
+                await ThreadStore(self.conn).set_model(thread["id"], provider, model or self.provider.model)
+            try:
+                record = await AgentStore(self.conn).get(thread["agent_id"]) if thread.get("agent_id") else None
+            except NotFoundError:
+                record = None
+            return thread["id"], record
+        agents = AgentStore(self.conn)
+        name = agent["name"] if agent else DEFAULT_AGENT_NAME
+        record = await agents.get_by_name(name)
+        if record is None:
+            fields = {k: agent[k] for k in ("system_prompt", "provider", "model", "tools")} if agent else {}
+            fields.setdefault("system_prompt", DEFAULT_SYSTEM_PROMPT)
+            record = await agents.create(name, **fields)
+        threads = ThreadStore(self.conn)
+        created = await threads.create(record["id"], user_id=config.user_id)
+        await threads.set_model(created["id"], provider, model or self.provider.model)
+        if thread is not None:  # --no-save: the history goes into the private copy
+            await self._copy_history(thread["id"], created["id"])
+        return created["id"], record
+
+    async def _copy_history(self, source_id: str, target_id: str) -> None:
+        from .store import MessageStore
+
+        source, target = MessageStore(await self._source_conn()), MessageStore(self.conn)
+        for record in await source.list(source_id):
+            await target.add(target_id, record["role"], record["content"], tool_calls=record["tool_calls"] or None,
+                             tool_call_id=record["tool_call_id"], status=record["status"], model=record["model"],
+                             meta=record["meta"])
+
+    # ---- the turn
+
+    def _make_runner(self, config: Any, record: dict[str, Any] | None) -> Any:
+        """A runner with the agent record's tools, the configured MCP servers and the config's approvals."""
+        from .approvals import ToolApprovals
+        from .memory import get_memory_strategy
+        from .runner import AgentRunner
+
+        memory = get_memory_strategy(config.memory.strategy, **config.memory.params)
+        from .tools import default_registry
+
+        # As the runner does for a record: a tool no longer registered is left out, not an error.
+        tools: list[Any] = [name for name in (record or {}).get("tools") or () if name in default_registry]
+        tools += self._mcp_servers(config)
+        ask = self._ask_on_terminal if self.stdin.isatty() and self.stderr.isatty() else None
+        approvals = ToolApprovals.from_config(config, ask=ask)
+        return AgentRunner(self.conn, None, self.provider, memory, tools=tools or None, approve=approvals)
+
+    def _mcp_servers(self, config: Any) -> list[Any]:
+        if not any(entry.enabled for entry in config.mcp_servers.values()):
+            return []
+        try:
+            from .mcp import servers_from_config
+        except ImportError as exc:
+            self._note(f"MCP servers are configured but not available: {exc}")
+            return []
+        return servers_from_config(config)
+
+    async def _ask_on_terminal(self, name: str, server: str | None, arguments: dict[str, Any]) -> str:
+        import json
+
+        where = f" of MCP server {server}" if server else ""
+        self._note(f"The model wants to run {name}{where} with {json.dumps(arguments, ensure_ascii=False)}")
+        answer = (await _read_line(self.stderr, "Allow it? [y]es once, [a]lways, [N]o: ")).strip().lower()
+        return "always" if answer.startswith("a") else "once" if answer.startswith("y") else "deny"
+
+    async def _stream(self, thread_id: str, user_id: str, text: str) -> bool:
+        """Run the turn, writing reply text to stdout and everything else to stderr; False if it failed."""
+        from contextlib import aclosing
+
+        from .events import (
+            RateLimitWait, TextDelta, ToolApproval, ToolCallFinished, ToolCallStarted, ToolServerFailed, TurnFailed,
+        )
+
+        out = _Output(self.stdout)
+        declined: set[str] = set()
+        try:
+            async with aclosing(self.runner.run_stream(thread_id, user_id, text)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        out.write(event.text)
+                    elif isinstance(event, ToolCallStarted) and event.call_id not in declined:
+                        out.pause()
+                        self._note(f"running {event.name}")
+                    elif isinstance(event, ToolCallFinished) and event.call_id not in declined:
+                        self._note(f"{event.name}: {event.status} ({event.duration_ms:,.0f} ms)")
+                    elif isinstance(event, ToolApproval) and not event.approved:
+                        declined.add(event.call_id)
+                        out.pause()
+                        self._note(f"{event.name} was refused: allow it in the config's [tools] always_allow "
+                                   f"(\"{event.server + ':' if event.server else ''}{event.name}\") "
+                                   "or run ask on a terminal to be asked")
+                    elif isinstance(event, ToolServerFailed):
+                        self._note(f"{event.error} Its tools are left out.")
+                    elif isinstance(event, RateLimitWait):
+                        self._note(f"waiting {event.seconds:.1f} s for the rate limit")
+                    elif isinstance(event, TurnFailed):
+                        out.finish()
+                        _error(str(event.error))
+                        return False
+        finally:
+            out.finish()
+        return True
+
+    async def _title(self, thread_id: str) -> None:
+        """Title the new thread as the app does; a failure leaves it untitled (the app titles it later)."""
+        from .workers import generate_title
+
+        try:
+            await generate_title(self.provider, self.conn, thread_id)
+        except Exception:  # noqa: BLE001 - the reply is out and saved; a title is a nicety
+            pass
+
+    def _note(self, message: str) -> None:
+        self.stderr.write(f"· {message}\n")
+        self.stderr.flush()
+
+    async def close(self) -> None:
+        """Stop tool servers, close the provider and the databases."""
+        for closer in (getattr(self.runner, "aclose", None), getattr(self.provider, "aclose", None)):
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception:  # noqa: BLE001 - closing must not hide the run's outcome
+                    pass
+        for conn in (self.conn, self._source):
+            if conn is not None:
+                await conn.close()
+
+
+async def _read_line(stderr: TextIO, prompt: str) -> str:
+    """A line from stdin, read on a daemon thread: ctrl+c while waiting must not hang the exit on it."""
+    import threading
+
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        try:
+            line = sys.stdin.readline()
+        except (OSError, ValueError):
+            line = ""
+        loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+
+    stderr.write(prompt)
+    stderr.flush()
+    threading.Thread(target=read, name="ask-approval", daemon=True).start()
+    return await answer
+
+
+class _Output:
+    """The reply on stdout: plain text, flushed per fragment, into a pipe; rendered Markdown on a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.markdown = _MarkdownStream(stream) if stream.isatty() else None
+        self.wrote = False
+        self.ends_with_newline = True
+
+    def write(self, text: str) -> None:
+        self.wrote = True
+        try:
+            if self.markdown is not None:
+                self.markdown.write(text)
+                return
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+        self.ends_with_newline = text.endswith("\n")
+
+    def _reader_gone(self) -> None:
+        """The reader closed the pipe (``| head``): the reply still streams in and is saved, but unseen."""
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.stream.fileno())  # so the final flush at exit cannot fail either
+        os.close(devnull)
+        self.markdown = None
+
+    def pause(self) -> None:
+        """Before a note on stderr: finish the current line, so the two do not mix on a terminal."""
+        if self.markdown is not None:
+            self.markdown.flush_all()
+
+    def finish(self) -> None:
+        try:
+            if self.markdown is not None:
+                self.markdown.close()
+            elif self.wrote and not self.ends_with_newline:
+                self.stream.write("\n")
+                self.ends_with_newline = True
+            self.stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+
+def _complete_blocks(text: str) -> int:
+    """Where the finished Markdown blocks of ``text`` end: after its last blank line outside a code fence."""
+    in_fence = False
+    end = position = 0
+    for line in text.splitlines(keepends=True):
+        position += len(line)
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        elif not in_fence and not line.strip() and line.endswith("\n"):
+            end = position
+    return end
+
+
+class _MarkdownStream:
+    """Rendered Markdown on a terminal: finished blocks are printed once, the open one is shown live."""
+
+    def __init__(self, stream: TextIO) -> None:
+        from rich.console import Console
+        from rich.live import Live
+        from rich.markdown import Markdown  # paid before the request, not at the first token
+
+        self.markdown = Markdown
+        self.console = Console(file=stream)
+        self.live = Live(console=self.console, refresh_per_second=15, transient=True, auto_refresh=True)
+        self.pending = ""
+        self.started = False
+
+    def write(self, text: str) -> None:
+        if not self.started:
+            self.live.start()
+            self.started = True
+        self.pending += text
+        done = _complete_blocks(self.pending)
+        if done:
+            block, self.pending = self.pending[:done], self.pending[done:]
+            self.live.console.print(self.markdown(block))
+        self.live.update(self.markdown(self.pending), refresh=not done)
+
+    def flush_all(self) -> None:
+        if self.pending.strip():
+            self.live.console.print(self.markdown(self.pending))
+        self.pending = ""
+        if self.started:
+            self.live.update("")
+
+    def close(self) -> None:
+        self.flush_all()
+        if self.started:
+            self.live.stop()
+            self.started = False

@@ -1,0 +1,111 @@
+"""What replies cost: a price table per model, in US dollars per million tokens.
+
+The shipped prices are the providers' published list prices for standard
+(non-batch, uncached) input and output tokens, as of ``PRICES_AS_OF``; prices
+change, so ``[prices."MODEL"]`` in the config overrides or adds a model. Local
+models (Ollama) cost 0. A model that is in neither table has an unknown price:
+``cost`` returns None and the app says "unknown", never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PRICES_AS_OF", "DEFAULT_PRICES", "LOCAL_PROVIDERS", "Price", "PriceTable", "format_cost"]
+
+PRICES_AS_OF = "2025-11-30"
+"""When the shipped prices were taken from the providers' pricing pages."""
+
+LOCAL_PROVIDERS = frozenset({"ollama"})
+"""Providers whose models run on the user's machine: they cost nothing per token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """US dollars per million input and output tokens."""
+
+    input: float
+    output: float
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        """The cost of that many tokens, in US dollars."""
+        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+
+
+DEFAULT_PRICES: dict[str, Price] = {
+    # Anthropic (anthropic.com/pricing)
+    "claude-opus-4-5": Price(5.0, 25.0),
+    "claude-opus-4-1": Price(15.0, 75.0),
+    "claude-opus-4": Price(15.0, 75.0),
+    "claude-opus-4-0": Price(15.0, 75.0),
+    "claude-sonnet-4-5": Price(3.0, 15.0),
+    "claude-sonnet-4": Price(3.0, 15.0),
+    "claude-sonnet-4-0": Price(3.0, 15.0),
+    "claude-3-7-sonnet": Price(3.0, 15.0),
+    "claude-3-5-sonnet": Price(3.0, 15.0),
+    "claude-haiku-4-5": Price(1.0, 5.0),
+    "claude-3-5-haiku": Price(0.8, 4.0),
+    "claude-3-haiku": Price(0.25, 1.25),
+    "claude-3-opus": Price(15.0, 75.0),
+    # OpenAI (openai.com/api/pricing)
+    "gpt-5": Price(1.25, 10.0),
+    "gpt-5-mini": Price(0.25, 2.0),
+    "gpt-5-nano": Price(0.05, 0.40),
+    "gpt-4.1": Price(2.0, 8.0),
+    "gpt-4.1-mini": Price(0.40, 1.60),
+    "gpt-4.1-nano": Price(0.10, 0.40),
+    "gpt-4o": Price(2.50, 10.0),
+    "gpt-4o-mini": Price(0.15, 0.60),
+    "o3": Price(2.0, 8.0),
+    "o3-mini": Price(1.10, 4.40),
+    "o4-mini": Price(1.10, 4.40),
+    "o1": Price(15.0, 60.0),
+    "gpt-4-turbo": Price(10.0, 30.0),
+    "gpt-3.5-turbo": Price(0.50, 1.50),
+}
+"""Shipped list prices (USD per million tokens), taken on ``PRICES_AS_OF``."""
+
+# A dated or "latest" snapshot of a listed model has the model's price: claude-3-5-haiku-20241022, gpt-4o-2024-08-06.
+_SNAPSHOT = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
+
+
+class PriceTable:
+    """Prices by model: the shipped table with the user's overrides on top."""
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None, *, defaults: Mapping[str, Price] = DEFAULT_PRICES):
+        self.prices: dict[str, Price] = dict(defaults)
+        for model, price in (overrides or {}).items():
+            self.prices[model] = price if isinstance(price, Price) else Price(float(price.input), float(price.output))
+
+    @classmethod
+    def from_config(cls, config: Any) -> "PriceTable":
+        """The shipped prices with the config's ``[prices."MODEL"]`` tables on top."""
+        return cls(getattr(config, "prices", None) or {})
+
+    def price(self, provider: str | None, model: str | None) -> Price | None:
+        """The model's price; 0 for local providers; None when unknown."""
+        if provider in LOCAL_PROVIDERS:
+            return Price(0.0, 0.0)
+        if not model:
+            return None
+        found = self.prices.get(model)
+        if found is None:
+            found = self.prices.get(_SNAPSHOT.sub("", model))
+        return found
+
+    def cost(self, provider: str | None, model: str | None, input_tokens: int, output_tokens: int) -> float | None:
+        """The cost in US dollars, or None when the model's price is unknown."""
+        price = self.price(provider, model)
+        return None if price is None else price.cost(input_tokens, output_tokens)
+
+
+def format_cost(cost: float | None) -> str:
+    """``$1.23``, ``$0.0042`` for small sums, or ``unknown``."""
+    if cost is None:
+        return "unknown"
+    if cost == 0:
+        return "$0.00"
+    return f"${cost:,.4f}" if cost < 1 else f"${cost:,.2f}"
