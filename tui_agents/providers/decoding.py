@@ -149,13 +149,11 @@ class SSEDecoder:
                     self._data_size = 0
                 self._event = ""
             elif line.startswith("data:"):
-                value = line[5:]
-                data.append(value[1:] if value[:1] == " " else value)
+                data.append(line[6:] if line[5:6] == " " else line[5:])  # one slice, not two
                 if len(data) > 1:  # data lines join into one event: cap their sum too
                     self._add_data(data)
             elif line.startswith("event:"):
-                value = line[6:]
-                self._event = value[1:] if value[:1] == " " else value
+                self._event = line[7:] if line[6:7] == " " else line[6:]
             elif line[0] == ":":
                 continue
             else:
