@@ -286,13 +286,14 @@ class MCPServer:
     async def _start_locked(self) -> None:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[list[MCPTool]] = loop.create_future()
+        ready.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved, even after a timeout
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._serve(ready), name=f"mcp-server-{self.name}")
         try:
             async with asyncio.timeout(self.start_timeout):
                 self._tools = await asyncio.shield(ready)
         except BaseException as exc:
-            await self._stop_task()
+            await self._stop_task(now=True)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             self._error = self._failure("could not start", exc)
@@ -439,11 +440,15 @@ class MCPServer:
                 self._stderr.close()
                 self._stderr = None
 
-    async def _stop_task(self) -> None:
+    async def _stop_task(self, now: bool = False) -> None:
+        """End the owner task: asked to stop (the SDK then closes the session and the process), or
+        cancelled at once when ``now`` (a start that failed half way has no session to close politely)."""
         task, self._task = self._task, None
         if task is None:
             return
-        if self._stop is not None:
+        if now:
+            task.cancel()
+        elif self._stop is not None:
             self._stop.set()
         try:
             async with asyncio.timeout(_STOP_GRACE):
@@ -451,8 +456,9 @@ class MCPServer:
         except TimeoutError:
             task.cancel()
             await asyncio.wait([task])
-        except Exception:  # its failure is already recorded in self._error
-            pass
+        except BaseException:  # its failure is already recorded in self._error; a cancel of it is ours
+            if not task.done():
+                raise
         self._client = None
 
     async def __aenter__(self) -> "MCPServer":

@@ -175,3 +175,18 @@ def test_importing_without_the_sdk_names_the_extra():
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.returncode != 0
     assert "pip install 'tui-agents[mcp]'" in out.stderr
+
+
+async def test_a_server_that_never_answers_the_handshake_fails_after_start_timeout(tmp_path):
+    import sys
+    import time
+
+    pidfile = tmp_path / "pid"
+    script = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    server = MCPServer("mute", command=sys.executable, args=["-c", script], start_timeout=2)
+    started = time.monotonic()
+    with pytest.raises(MCPServerError, match="did not answer in time"):
+        await server.start()
+    assert time.monotonic() - started < 10
+    await server.aclose()
+    assert not pid_alive(int(pidfile.read_text()))
