@@ -88,20 +88,23 @@ def _actions_provider() -> type:
     return ActionsProvider
 
 
+def _default_provider() -> str:
+    from ..providers import registry
+
+    return registry.DEFAULT_PROVIDER
+
+
 def default_format_time(ts: float) -> str:
     """Local time of a message, e.g. ``2025-01-31 14:05``."""
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
 def _context_window(provider: str, model: str) -> int | None:
-    """The model's context window, once the provider code is loaded (importing it costs ~100 ms)."""
-    models = sys.modules.get("tui_agents.providers.models")
-    if models is None or not model:
-        return None
-    try:
-        return models.context_window(provider, model)
-    except Exception:  # noqa: BLE001 - an unknown model just shows no window
-        return None
+    """The model's context window from the provider registry (None for an unknown provider or no model)."""
+    from ..providers import registry
+
+    spec = registry.find(provider)
+    return spec.context_window(model) if spec is not None and model else None
 
 
 class AiAgentsApp(PanelsMixin, App):
@@ -151,7 +154,7 @@ class AiAgentsApp(PanelsMixin, App):
         self.backend: Backend | None = None
         self.current_thread_id: str | None = None
         self.turns: dict[str, TurnState] = {}
-        self.provider_name = provider or "ollama"
+        self.provider_name = provider or _default_provider()
         self.model_name = model or ""
         self.provider_ok: bool | None = True if (provider and model) else None
         self.provider_problem = ""
@@ -241,6 +244,13 @@ class AiAgentsApp(PanelsMixin, App):
     @property
     def status_bar(self) -> StatusBar:
         return self._main.query_one(StatusBar)
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """A toast shown literally, never parsed as markup: it may carry a server's, a model's or a file's text."""
+        from .sanitize import sanitize
+
+        super().notify(sanitize(message), title=sanitize(title), severity=severity, timeout=timeout, markup=False)
 
     # ---- crash reports never print locals (a key could be in one)
 
@@ -391,43 +401,19 @@ class AiAgentsApp(PanelsMixin, App):
             pass
 
     async def _check_provider(self) -> None:
-        """Decide whether chat can start: a key, or a reachable Ollama (and a model)."""
-        from ..errors import AgentError
+        """Decide whether chat can start: the provider says (a key, or a local server with a model)."""
+        from ..providers import registry
 
         assert self.backend is not None
-        name = self.provider_name
-        if name != "ollama":
-            ok = await self.backend.has_key(name)
-            from ..secrets import env_var_for
-
-            self.provider_problem = "" if ok else f"No API key for {name}: set {env_var_for(name)}, " \
-                f"run `aiagents-tui keys set {name}`, or add it in Settings (f2)."
-            self._set_provider_ok(ok)
+        spec = registry.find(self.provider_name)
+        if spec is not None and spec.local and self.cli_provider and self.cli_model:
+            self._set_provider_ok(True)  # named on the command line: trusted without a round trip
             return
-        if self.cli_provider and self.cli_model:
-            self._set_provider_ok(True)
-            return
-        try:
-            models = await asyncio.wait_for(self.backend.list_models("ollama"), 5)
-        except (AgentError, asyncio.TimeoutError, OSError):
-            url = self._ollama_url()
-            self.provider_problem = f"Ollama is not reachable at {url}."
-            self._set_provider_ok(False)
-            return
-        if not self.model_name and models:
-            self.model_name = models[0]
-        if not self.model_name:
-            self.provider_problem = "Ollama is running but has no models: run `ollama pull llama3.2`."
-            self._set_provider_ok(False)
-            return
-        self._set_provider_ok(True)
-
-    def _ollama_url(self) -> str:
-        try:
-            provider = self.backend.provider("ollama") if self.backend else None
-            return str(getattr(provider, "base_url", "") or "http://127.0.0.1:11434")
-        except Exception:  # noqa: BLE001
-            return "http://127.0.0.1:11434"
+        readiness = await self.backend.check(self.provider_name, self.model_name)
+        if readiness.ok and not self.model_name and readiness.models:
+            self.model_name = readiness.models[0]
+        self.provider_problem = readiness.problem
+        self._set_provider_ok(readiness.ok)
 
     def _set_provider_ok(self, ok: bool) -> None:
         was = self.provider_ok

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import AppConfig
+    from ..providers.registry import Readiness
 
-__all__ = ["Backend", "TurnState", "DEFAULT_AGENT_NAME", "PROVIDER_ENV"]
+__all__ = ["Backend", "TurnState", "DEFAULT_AGENT_NAME"]
 
 DEFAULT_AGENT_NAME = "assistant"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in Markdown."
-PROVIDER_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 PAGE = 200
 
 
@@ -209,10 +209,13 @@ class Backend:
         """The provider's model names (raises the provider's typed error)."""
         return list(await self.provider(name).list_models())
 
-    async def has_key(self, name: str) -> bool:
-        """Whether a key for ``name`` is in the environment or the keyring (Ollama needs none)."""
-        if name == "ollama":
-            return True
-        from .. import secrets
+    async def check(self, name: str, model: str | None = None) -> Readiness:
+        """Whether a chat can start with provider ``name`` (built in a thread: the keyring lookup blocks)."""
+        from ..errors import AgentError
+        from ..providers.registry import Readiness
 
-        return bool(await asyncio.to_thread(secrets.has_key, name))
+        try:
+            provider = await asyncio.to_thread(self.provider, name)
+        except AgentError as exc:
+            return Readiness(False, str(exc))
+        return await provider.check(model or None)

@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, SelectionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from ...providers import registry
 from ..sanitize import sanitize
 from .inspector import plain
 
@@ -55,7 +56,6 @@ TEMPLATES = {
     "rag_assistant": "RAG assistant",
     "property_manager": "Property manager",
 }
-PROVIDERS = ("ollama", "openai", "anthropic")
 NEW = "__new__"
 
 
@@ -185,7 +185,7 @@ class AgentsScreen(Screen[None]):
                                            for t in list_tools()], id="agent-tools")
                 yield Label("Provider, model and memory (empty: the app's defaults)", classes="field")
                 with Horizontal(classes="row"):
-                    yield Select([(p, p) for p in PROVIDERS], prompt="app default", id="agent-provider")
+                    yield Select([(p, p) for p in registry.names()], prompt="app default", id="agent-provider")
                     yield Input(placeholder="model", id="agent-model")
                 with Horizontal(classes="row"):
                     yield Select([(s, s) for s in STRATEGIES], prompt="app default", id="agent-memory")

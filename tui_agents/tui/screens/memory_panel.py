@@ -136,7 +136,7 @@ async def compute_context(conn: Any, user_id: str, thread_id: str | None, strate
                           agent_id: str | None = None, provider: str | None = None,
                           model: str | None = None) -> ContextView:
     """The in-context view: system prompt, facts block and ``strategy.select`` of the thread."""
-    from tui_agents.providers.models import context_window
+    from tui_agents.providers import registry
     from tui_agents.store import MessageStore, UserMemoryStore
 
     await counter.load()
@@ -156,7 +156,8 @@ async def compute_context(conn: Any, user_id: str, thread_id: str | None, strate
         view.rows.append(ContextRow(record["id"], str(record["position"]), record["role"],
                                     int(record.get("token_count") or 0), _preview(record)))
         view.message_ids.append(record["id"])
-    view.window = context_window(provider or "openai", model)
+    spec = registry.find(provider) or registry.get(registry.DEFAULT_PROVIDER)
+    view.window = spec.context_window(model)
     return view
 
 

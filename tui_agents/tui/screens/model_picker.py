@@ -11,11 +11,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from ...providers import registry
 from ..sanitize import sanitize
 
-__all__ = ["ModelPickerScreen", "PROVIDERS"]
-
-PROVIDERS = ("ollama", "openai", "anthropic")
+__all__ = ["ModelPickerScreen"]
 
 
 class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
@@ -27,13 +26,13 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
 
     def __init__(self, provider: str, model: str) -> None:
         super().__init__()
-        self.provider = provider if provider in PROVIDERS else "ollama"
+        self.provider = provider if registry.find(provider) else registry.DEFAULT_PROVIDER
         self.model = model
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text("Model", style="bold"), markup=False)
-            yield Select([(p, p) for p in PROVIDERS], value=self.provider, allow_blank=False, id="provider")
+            yield Select([(p, p) for p in registry.names()], value=self.provider, allow_blank=False, id="provider")
             yield Static(Text("Loading models…"), id="models-state", markup=False)
             yield OptionList(id="models")
             yield Input(self.model, placeholder="any model name, enter to use it", id="model-name")
