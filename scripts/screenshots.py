@@ -125,21 +125,20 @@ class Shooter:
 
 async def seed(app: Any) -> None:
     """The agent new chats use (it may call the calculator), the user's facts and a document."""
-    from tui_agents.store import DocumentStore, UserMemoryStore
-    from tui_agents.tui.backend import DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT
+    from tui_agents.session import DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT
 
-    await app.backend.agents.create(DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT, tools=["calculate", "current_time"])
-    facts = UserMemoryStore(app.conn)
+    await app.session.agents.create(DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT, tools=["calculate", "current_time"])
+    facts = app.stores.facts
     for key, value, category in FACTS:
         await facts.set(app.user_id, key, value, category=category)
-    await DocumentStore(app.conn).add("Lisbon notes", "Trams 28 and 12 climb to Alfama.", source="notes.md")
+    await app.stores.documents.add("Lisbon notes", "Trams 28 and 12 climb to Alfama.", source="notes.md")
 
 
 async def fix_tool_timings(app: Any, thread_id: str) -> None:
     """Give the thread's tool calls fixed durations, so the pictures do not change from run to run."""
-    for record in await app.backend.messages.list(thread_id):
+    for record in await app.session.messages.list(thread_id):
         if record["role"] == "tool" and record.get("meta"):
-            await app.backend.messages.update(record["id"], meta={**record["meta"], "duration_ms": 2.4})
+            await app.session.messages.update(record["id"], meta={**record["meta"], "duration_ms": 2.4})
 
 
 async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
@@ -150,7 +149,7 @@ async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
     await asyncio.wait_for(app.wait_ready(), TIMEOUT)
     app.composer.cursor_blink = False  # before anything is drawn in it, so every picture shows it alike
     await seed(app)
-    threads = app.backend.threads
+    threads = app.session.threads
 
     server.script(Reply(text=CODE_REPLY, chunk_chars=12, usage=(412, 96)))
     code = await shooter.send("How do I reverse a string in Python?", new_thread=True)
@@ -168,11 +167,9 @@ async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
     trip = await shooter.send("Plan a weekend in Lisbon", new_thread=True)
     await threads.rename(trip, "Weekend in Lisbon")
 
-    fork = await threads.fork(code, title="Reverse a string (unicode)")
-    reply = (await app.backend.messages.list(trip))[-1]
-    branch = await threads.branch(trip, reply["id"], title="Weekend in Porto instead")
-    for copy in (fork, branch):
-        await app.backend.grant(copy["id"])
+    await app.session.fork(code, title="Reverse a string (unicode)")
+    reply = (await app.session.messages.list(trip))[-1]
+    branch = await app.session.branch(trip, reply["id"], title="Weekend in Porto instead")
     await app.reload_threads()
     await app.open_thread(branch["id"])
     server.script(Reply(text=PORTO_REPLY, usage=(160, 28)))

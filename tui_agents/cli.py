@@ -63,10 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_paths(args: argparse.Namespace) -> int:
     from .config import config_path, data_dir
+    from .logs import log_path
 
     print(f"config:   {config_path()}")
     print(f"data:     {data_dir()}")
     print(f"database: {args.db_path}")
+    print(f"log:      {log_path()}")
     return 0
 
 
@@ -100,11 +102,10 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    import logging
+    from .logs import setup_logging
 
-    # Engine warnings must not be written over the screen (nor anywhere a key could leak).
-    logging.getLogger("tui_agents").addHandler(logging.NullHandler())
-    logging.getLogger("tui_agents").propagate = False
+    # Warnings and errors go to a rotating file (keys masked), never over the screen.
+    setup_logging()
     from .tui.app import AiAgentsApp
 
     # The flag (or None) goes in as is: the app resolves the path after its first frame.

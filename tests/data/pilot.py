@@ -33,7 +33,7 @@ async def wait_until(pilot: Any, predicate: Callable[[], Any], timeout: float = 
 class PanelHost(App[None]):
     """A tiny app that opens ``db_path`` and mounts one panel, as the real app's right-hand slot would.
 
-    ``make(app)`` builds the widget once ``app.conn`` is open; ``screen=True`` pushes it as a screen instead.
+    ``make(app)`` builds the widget once ``app.stores`` are open; ``screen=True`` pushes it as a screen instead.
     """
 
     CSS = "Screen { layout: horizontal; } #left { width: 1fr; } #slot { width: 60; }"
@@ -45,6 +45,7 @@ class PanelHost(App[None]):
         self._make = make
         self._as_screen = screen
         self.conn: Any = None
+        self.stores: Any = None
         self.user_id = user_id
         self.current_thread_id: str | None = None
         self.hidden = False
@@ -64,7 +65,10 @@ class PanelHost(App[None]):
 
             register_themes(self)
             self.theme = self._theme_name
+        from tui_agents.session import Stores
+
         self.conn = await connect(self.db_path)
+        self.stores = Stores.on(self.conn)
         self.panel = self._make(self)
         if self._as_screen:
             await self.push_screen(self.panel)

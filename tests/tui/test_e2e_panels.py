@@ -35,9 +35,9 @@ async def _use_new_agent(pilot, **fields) -> str:
     from tui_agents.tui.screens.agents import AgentSelected
 
     app = pilot.app
-    agent = await app.backend.agents.create(**fields)
+    agent = await app.session.agents.create(**fields)
     app.post_message(AgentSelected(agent["id"], agent["name"]))
-    await wait_until(pilot, lambda: app.backend.agent_id == agent["id"], what="the agent selection")
+    await wait_until(pilot, lambda: app.session.agent_id == agent["id"], what="the agent selection")
     return agent["id"]
 
 
@@ -104,7 +104,7 @@ async def test_inspect_from_the_message_menu_shows_that_turn(ollama_env, make_ap
         await send(pilot, "what is 6*7?")
         thread_id = app.current_thread_id
         await wait_until(pilot, lambda: app.turns[thread_id].status == "complete", what="the first turn")
-        records = await app.backend.messages.list(thread_id)
+        records = await app.session.messages.list(thread_id)
         asked = next(r for r in records if r["role"] == "assistant" and r["tool_calls"])
         await app.open_thread(thread_id)
         pane = app.chat_pane
@@ -124,13 +124,12 @@ async def test_inspect_from_the_message_menu_shows_that_turn(ollama_env, make_ap
 async def test_editing_a_fact_in_the_memory_panel_changes_the_next_system_prompt(ollama_env, make_app):
     from textual.widgets import Input
 
-    from tui_agents.store import UserMemoryStore
     from tui_agents.tui.screens.memory_panel import FactEditor, MemoryPanel
 
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await UserMemoryStore(app.conn).set(app.user_id, "city", "Paris")
+        await app.stores.facts.set(app.user_id, "city", "Paris")
         await send(pilot, "where do I live?")
         await wait_until(pilot, lambda: len(ollama_env.chat_requests()) == 1, what="the first request")
         assert "Paris" in _system_prompt(ollama_env.chat_requests()[-1])
@@ -181,7 +180,7 @@ async def test_the_in_context_view_is_exactly_what_the_next_turn_sends(ollama_en
         await wait_until(pilot, lambda: app.turns[thread_id].status == "error", what="the failed turn")
         await wait_until(pilot, lambda: "question 3" in [r.preview for r in panel.context.rows],
                          what="the view after the failure")
-        shown = await app.backend.messages.get_many(panel.context.message_ids)
+        shown = await app.session.messages.get_many(panel.context.message_ids)
 
         await pilot.press("f5")
         await wait_until(pilot, lambda: app.turns[thread_id].status == "complete", what="the retried turn")
@@ -209,7 +208,7 @@ async def test_an_agent_made_from_a_template_answers_new_chats_even_after_a_rest
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: any(a["name"] == "Landlord" for a in screen.agents.values()), what="save")
         await pilot.press("ctrl+u")
-        await wait_until(pilot, lambda: app.backend.agent_id == screen.agent_id, what="use for new chats")
+        await wait_until(pilot, lambda: app.session.agent_id == screen.agent_id, what="use for new chats")
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, AgentsScreen), what="back to the chat")
 
@@ -328,5 +327,5 @@ async def test_a_reply_left_streaming_by_a_crash_is_interrupted_at_the_next_star
     app = make_app(db_path=db_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        record = await app.backend.messages.get(reply["id"])
+        record = await app.session.messages.get(reply["id"])
         assert record["status"] == "interrupted" and record["content"] == "half a rep"

@@ -23,7 +23,7 @@ SIZE = (120, 44)
 
 
 def _host(db, **kw) -> PanelHost:
-    return PanelHost(db, lambda app: AgentsScreen(app.conn, **kw), screen=True)
+    return PanelHost(db, lambda app: AgentsScreen(app.stores.agents, **kw), screen=True)
 
 
 async def _ready(pilot) -> AgentsScreen:

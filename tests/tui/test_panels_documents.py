@@ -28,7 +28,7 @@ async def _seed(db) -> dict[str, str]:
 
 
 def _host(db) -> PanelHost:
-    return PanelHost(db, lambda app: DocumentsScreen(app.conn), screen=True)
+    return PanelHost(db, lambda app: DocumentsScreen(app.stores.documents), screen=True)
 
 
 async def _ready(pilot) -> DocumentsScreen:

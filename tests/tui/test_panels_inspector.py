@@ -25,7 +25,7 @@ async def _seed(path, **kw) -> dict:
 
 
 def _host(db, thread_id, message_id=None) -> PanelHost:
-    return PanelHost(db, lambda app: ToolInspector(app.conn, thread_id, message_id, format_time=fixed_time))
+    return PanelHost(db, lambda app: ToolInspector(app.stores.messages, thread_id, message_id, format_time=fixed_time))
 
 
 def _rows(inspector: ToolInspector) -> list[tuple[str, str, str]]:

@@ -49,7 +49,7 @@ async def _select_ids(path, thread_id, name, **params) -> list[str]:
 def _host(db, thread_id, **kw) -> PanelHost:
     kw.setdefault("strategy", "last_n")
     kw.setdefault("params", {"n": 20})
-    return PanelHost(db, lambda app: MemoryPanel(app.conn, USER, thread_id, **kw))
+    return PanelHost(db, lambda app: MemoryPanel(app.stores, USER, thread_id, **kw))
 
 
 def _ready(app) -> bool:

@@ -107,7 +107,7 @@ def test_snapshot_each_shipped_theme(snap_compare, tmp_path, theme):
             await conn.close()
 
     thread_id = asyncio.run(seed())
-    app = PanelHost(db, lambda a: ToolInspector(a.conn, thread_id, format_time=fixed_time), theme=theme)
+    app = PanelHost(db, lambda a: ToolInspector(a.stores.messages, thread_id, format_time=fixed_time), theme=theme)
 
     async def ready(pilot):
         await wait_until(pilot, lambda: pilot.app.panel is not None and pilot.app.panel.loaded)

@@ -15,10 +15,10 @@ pytestmark = pytest.mark.timeout(90)
 
 
 async def _thread_with_messages(app, count: int, title: str | None = None) -> str:
-    backend = app.backend
-    thread = await backend.new_thread("ollama", "fake-model-small", title=title)
+    session = app.session
+    thread = await session.new_thread("ollama", "fake-model-small", title=title)
     for i in range(count):
-        await backend.messages.add(thread["id"], "user" if i % 2 == 0 else "assistant", f"message {i} of the long thread")
+        await session.messages.add(thread["id"], "user" if i % 2 == 0 else "assistant", f"message {i} of the long thread")
     return thread["id"]
 
 
@@ -105,12 +105,12 @@ async def test_untitled_threads_are_labelled_with_their_first_words_after_a_rest
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        backend = app.backend
-        thread = await backend.new_thread("ollama", "fake-model-small")
-        await backend.messages.add(thread["id"], "user", "Planning a trip to Lisbon next spring with friends")
-        await backend.messages.add(thread["id"], "assistant", "Sounds lovely.")
-        named = await backend.new_thread("ollama", "fake-model-small", title="Named one")
-        await backend.messages.add(named["id"], "user", "this text is not the label")
+        session = app.session
+        thread = await session.new_thread("ollama", "fake-model-small")
+        await session.messages.add(thread["id"], "user", "Planning a trip to Lisbon next spring with friends")
+        await session.messages.add(thread["id"], "assistant", "Sounds lovely.")
+        named = await session.new_thread("ollama", "fake-model-small", title="Named one")
+        await session.messages.add(named["id"], "user", "this text is not the label")
     app2 = make_app()
     async with app2.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -136,7 +136,7 @@ async def test_the_sidebar_draws_a_page_of_threads_and_more_as_the_cursor_moves_
         await ready(pilot)
         first = await _thread_with_messages(app, 2, title="Oldest thread of all")
         for i in range(59):
-            await app.backend.new_thread("ollama", "fake-model-small", title=f"Thread number {i}")
+            await app.session.new_thread("ollama", "fake-model-small", title=f"Thread number {i}")
         await app.reload_threads()
         tree = app.sidebar.tree
         assert tree.shown_count == 20

@@ -2,10 +2,10 @@
 
 What other parts of the TUI (panels, screens) may use on the app object:
 
-- ``app.conn``: the open ``aiosqlite`` connection (None until startup has opened
-  the database; ``await app.wait_ready()`` first).
-- ``app.backend``: stores (``threads``, ``messages``, ``agents``, ``auth``),
-  ``job_queue``, ``provider(name, model)`` and ``runner(name)``.
+- ``app.stores``: the session's stores (None until startup has opened the
+  database; ``await app.wait_ready()`` first).
+- ``app.session``: the engine's ``ChatSession`` (stores, providers, runners, job
+  queue, thread creation, turns as event streams).
 - ``app.user_id``: the user the app acts as.
 - ``app.current_thread_id``: the thread in the chat pane (None for a new chat).
 - ``app.config``: the validated ``AppConfig``; ``app.save_config()`` writes it.
@@ -27,7 +27,7 @@ What other parts of the TUI (panels, screens) may use on the app object:
 from __future__ import annotations
 
 import asyncio
-import sys
+import logging
 import time
 from contextlib import suppress
 from collections.abc import Callable, Iterable
@@ -42,7 +42,7 @@ from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.worker import Worker
 
-from .backend import Backend, TurnState
+from .turns import TurnState
 from .panels import PANEL_ACTIONS, PANEL_BINDINGS, PanelsMixin
 from .screens.main import MainScreen, TitleBar
 from .widgets.chat_pane import FIRST_PAGE, NEWER_PAGE, OLDER_PAGE, ChatPane
@@ -54,9 +54,12 @@ from .widgets.welcome import Welcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import AppConfig
+    from ..session import ChatSession, Stores
     from textual.screen import Screen
 
 __all__ = ["AiAgentsApp", "ACTIONS"]
+
+log = logging.getLogger(__name__)
 
 # (action, title, help) for the command palette; every one also has a Binding with an id.
 ACTIONS: list[tuple[str, str, str]] = [
@@ -151,7 +154,7 @@ class AiAgentsApp(PanelsMixin, App):
         self._config = config
         self.config_path = config_path
         self.format_time = format_time or default_format_time
-        self.backend: Backend | None = None
+        self.session: ChatSession | None = None
         self.current_thread_id: str | None = None
         self.turns: dict[str, TurnState] = {}
         self.provider_name = provider or _default_provider()
@@ -183,14 +186,14 @@ class AiAgentsApp(PanelsMixin, App):
         save_config(self.config, self.config_path)
 
     @property
-    def conn(self) -> Any:
-        """The open database connection (None before startup finished)."""
-        return self.backend.conn if self.backend else None
+    def stores(self) -> Stores | None:
+        """The session's stores (None before startup finished)."""
+        return self.session.stores if self.session else None
 
     @property
     def user_id(self) -> str:
         """The user the app acts as."""
-        return self.backend.user_id if self.backend else (self._config.user_id if self._config else "local")
+        return self.session.user_id if self.session else (self._config.user_id if self._config else "local")
 
     async def wait_ready(self) -> None:
         """Wait until the database is open and the sidebar loaded."""
@@ -280,14 +283,14 @@ class AiAgentsApp(PanelsMixin, App):
         config = await self._load_config_safely()
         self._apply_config(config)
         from ..config import resolve_db_path
+        from ..session import ChatSession
 
-        self.backend = Backend(resolve_db_path(self._db_flag), config, config.user_id)
+        self.session = ChatSession(resolve_db_path(self._db_flag), config, config.user_id)
         try:
-            await self.backend.open()
+            await self.session.open()  # also marks replies a crashed run left streaming
         except (AgentError, OSError) as exc:
             await self.chat_pane.show(None, [], False, extra=[Notice(f"Could not open the database: {exc}")])
             return
-        await self.backend.messages.recover_unfinished()  # replies a crashed run left streaming
         await self.restore_panel_state()
         await self.reload_threads()
         assert self._db_ready is not None
@@ -328,8 +331,8 @@ class AiAgentsApp(PanelsMixin, App):
             from . import themes
 
             themes.register_themes(self)
-        except Exception:  # noqa: BLE001 - a broken theme file must not stop the app
-            pass
+        except Exception:  # a broken theme file must not stop the app
+            log.warning("Could not register the theme files.", exc_info=True)
         theme = self.cli_theme or config.theme
         if theme and theme in self.available_themes:
             self.theme = theme
@@ -354,12 +357,12 @@ class AiAgentsApp(PanelsMixin, App):
     async def _warm_up(self) -> None:
         """Start the job queue; import the engine, load the tokenizer and build the runner (in threads)."""
         await self.wait_ready()
-        assert self.backend is not None
-        if self.background_jobs and self.backend.job_queue is None:
+        assert self.session is not None
+        if self.background_jobs and self.session.job_queue is None:
             try:
-                await self.backend.start_jobs()
-            except Exception:  # noqa: BLE001 - chat works without titles and memory jobs
-                pass
+                await self.session.start_jobs()
+            except Exception:  # chat works without titles and memory jobs
+                log.warning("The background job queue did not start.", exc_info=True)
             else:
                 self.run_worker(self._watch_jobs(), name="jobs", exit_on_error=False)
         await asyncio.to_thread(self._import_engine)
@@ -367,14 +370,14 @@ class AiAgentsApp(PanelsMixin, App):
             from ..memory.tokens import TokenCounter
 
             await TokenCounter().load()  # the encoding is shared: the runner's counter finds it loaded
-        except Exception:  # noqa: BLE001 - counting falls back to estimates
-            pass
+        except Exception:  # counting falls back to estimates
+            log.warning("The tokenizer did not load; token counts are estimates.", exc_info=True)
         if self.provider_ok:
             try:
                 # in a thread: its HTTP client builds SSL contexts (~100 ms) the UI should not wait for
-                await asyncio.to_thread(self.backend.runner, self.provider_name)
-            except Exception:  # noqa: BLE001 - the turn reports it
-                pass
+                await asyncio.to_thread(self.session.runner, self.provider_name)
+            except Exception:  # the turn reports it to the user
+                log.warning("Could not build the %s runner ahead of a turn.", self.provider_name, exc_info=True)
         # not needed to start a turn: a turn does not wait for it
         self.run_worker(asyncio.to_thread(self._warm_lexers), name="warm-lexers", exit_on_error=False)
 
@@ -386,8 +389,8 @@ class AiAgentsApp(PanelsMixin, App):
                      "tui_agents.memory.tokens", "rich.markdown", "tui_agents.store.auth"):
             try:
                 importlib.import_module(name)
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception:  # the turn imports it again and reports a failure
+                log.warning("Could not preload %s.", name, exc_info=True)
 
     @staticmethod
     def _warm_lexers() -> None:
@@ -397,19 +400,19 @@ class AiAgentsApp(PanelsMixin, App):
 
             for language in ("python", "bash", "javascript", "json"):
                 get_lexer_by_name(language)
-        except Exception:  # noqa: BLE001 - highlighting still works, just later
-            pass
+        except Exception:  # highlighting still works, just later
+            log.warning("Could not preload the code lexers.", exc_info=True)
 
     async def _check_provider(self) -> None:
         """Decide whether chat can start: the provider says (a key, or a local server with a model)."""
         from ..providers import registry
 
-        assert self.backend is not None
+        assert self.session is not None
         spec = registry.find(self.provider_name)
         if spec is not None and spec.local and self.cli_provider and self.cli_model:
             self._set_provider_ok(True)  # named on the command line: trusted without a round trip
             return
-        readiness = await self.backend.check(self.provider_name, self.model_name)
+        readiness = await self.session.check(self.provider_name, self.model_name)
         if readiness.ok and not self.model_name and readiness.models:
             self.model_name = readiness.models[0]
         self.provider_problem = readiness.problem
@@ -428,7 +431,7 @@ class AiAgentsApp(PanelsMixin, App):
                                                         self.provider_name, self.model_name)])
 
     async def _watch_jobs(self) -> None:
-        queue = self.backend.job_queue if self.backend else None
+        queue = self.session.job_queue if self.session else None
         if queue is None or not hasattr(queue, "watch"):
             return
         async for job in queue.watch():
@@ -443,10 +446,10 @@ class AiAgentsApp(PanelsMixin, App):
         for state in self.turns.values():
             if state.worker is not None and state.running:
                 state.worker.cancel()
-        if self.backend is not None:
+        if self.session is not None:
             # let cancelled turns save their partial replies first
             await asyncio.sleep(0)
-            await self.backend.close()
+            await self.session.close()
 
     # ---- status
 
@@ -463,14 +466,14 @@ class AiAgentsApp(PanelsMixin, App):
 
     async def reload_threads(self) -> None:
         """Re-read the sidebar's threads (active or archived view)."""
-        if self.backend is None or self.backend.conn is None or not self.is_running:
+        if self.session is None or self.session.stores is None or not self.is_running:
             return
         await self.sidebar.filled()
         tree = self.sidebar.tree
         if tree.show_archived:
-            nodes = [dict(t, parent_id=None, depth=0) for t in await self.backend.threads.list_archived()]
+            nodes = [dict(t, parent_id=None, depth=0) for t in await self.session.threads.list_archived()]
         else:
-            nodes = await self.backend.threads.tree()
+            nodes = await self.session.threads.tree()
         for node in nodes:
             if not node.get("title") and node["id"] in self._previews:
                 node["preview"] = self._previews[node["id"]]
@@ -484,8 +487,8 @@ class AiAgentsApp(PanelsMixin, App):
     async def _load_previews(self, thread_ids: list[str]) -> dict[str, str]:
         """Look up (and remember) the first words of untitled threads, and label them in the sidebar."""
         wanted = [t for t in thread_ids if t not in self._previews]
-        if wanted and self.backend is not None and self.backend.conn is not None:
-            texts = await self.backend.first_user_texts(wanted)
+        if wanted and self.session is not None and self.session.stores is not None:
+            texts = await self.session.first_user_texts(wanted)
             self._previews.update({t: first_words(text) for t, text in texts.items()})
         found = {t: self._previews[t] for t in thread_ids if t in self._previews}
         with suppress(NoMatches):  # the app may be closing
@@ -502,11 +505,11 @@ class AiAgentsApp(PanelsMixin, App):
 
     async def on_sidebar_search_requested(self, event: Sidebar.SearchRequested) -> None:
         await self.wait_ready()
-        assert self.backend is not None
+        assert self.session is not None
         from ..errors import AgentError
 
         try:
-            hits = await self.backend.threads.search(event.query, limit=50, order=event.order)
+            hits = await self.session.search(event.query, limit=50, order=event.order)
         except AgentError as exc:
             self.notify(str(exc), severity="warning")
             return
@@ -525,19 +528,19 @@ class AiAgentsApp(PanelsMixin, App):
     async def open_thread(self, thread_id: str, message_id: str | None = None) -> None:
         """Show a thread in the chat pane (at ``message_id`` when given)."""
         await self.wait_ready()
-        assert self.backend is not None
-        backend = self.backend
-        thread = await backend.threads.get(thread_id)
+        assert self.session is not None
+        session = self.session
+        thread = await session.threads.get(thread_id)
         self.composer.switch_draft(thread_id)
         self.current_thread_id = thread_id
         records: list[dict[str, Any]]
         has_newer = False
         if message_id:
-            hit = await backend.messages.get(message_id)
-            records = await backend.messages.list(thread_id, limit=FIRST_PAGE * 2, before=hit["position"] + 6)
+            hit = await session.messages.get(message_id)
+            records = await session.messages.list(thread_id, limit=FIRST_PAGE * 2, before=hit["position"] + 6)
             has_newer = bool(records) and records[-1]["position"] < await self._last_position(thread_id)
         else:
-            records = await backend.messages.list(thread_id, limit=FIRST_PAGE)
+            records = await session.messages.list(thread_id, limit=FIRST_PAGE)
         state = self.turns.get(thread_id)
         if state is not None and state.running and state.reply_id:
             records = [r for r in records if r["id"] != state.reply_id]
@@ -574,25 +577,25 @@ class AiAgentsApp(PanelsMixin, App):
                 pane.post_message(ChatPane.LoadOlder(thread_id, views[0].record["position"]))
 
     async def on_chat_pane_load_older(self, event: ChatPane.LoadOlder) -> None:
-        if self.backend is None or self.backend.conn is None:
+        if self.session is None or self.session.stores is None:
             return
-        records = await self.backend.messages.list(event.thread_id, limit=OLDER_PAGE, before=event.before)
+        records = await self.session.messages.list(event.thread_id, limit=OLDER_PAGE, before=event.before)
         with suppress(NoMatches):  # the app may be closing
             if self.chat_pane.thread_id == event.thread_id:
                 await self.chat_pane.prepend(records, has_older=len(records) >= OLDER_PAGE)
 
     async def _last_position(self, thread_id: str) -> int:
-        assert self.backend is not None
-        last = await self.backend.messages.list(thread_id, limit=1)
+        assert self.session is not None
+        last = await self.session.messages.list(thread_id, limit=1)
         return last[0]["position"] if last else -1
 
     async def _messages_after(self, thread_id: str, after: int, count: int) -> list[dict[str, Any]]:
         """Up to ``count`` messages after position ``after`` (positions may have gaps: the window widens)."""
-        assert self.backend is not None
+        assert self.session is not None
         last = await self._last_position(thread_id)
         span = count
         while after < last:
-            records = await self.backend.messages.list(thread_id, limit=span, before=after + 1 + span)
+            records = await self.session.messages.list(thread_id, limit=span, before=after + 1 + span)
             newer = [r for r in records if r["position"] > after]
             if newer:
                 return newer[:count]
@@ -600,7 +603,7 @@ class AiAgentsApp(PanelsMixin, App):
         return []
 
     async def on_chat_pane_load_newer(self, event: ChatPane.LoadNewer) -> None:
-        if self.backend is None or self.backend.conn is None:
+        if self.session is None or self.session.stores is None:
             return
         records = await self._messages_after(event.thread_id, event.after, NEWER_PAGE)
         has_newer = bool(records) and records[-1]["position"] < await self._last_position(event.thread_id)
@@ -629,7 +632,7 @@ class AiAgentsApp(PanelsMixin, App):
 
     async def on_composer_submitted(self, event: Composer.Submitted) -> None:
         await self.wait_ready()
-        assert self.backend is not None
+        assert self.session is not None
         text = event.text
         if not self.can_chat():
             self.notify(self.provider_problem or "No provider is ready yet.", severity="warning")
@@ -639,7 +642,7 @@ class AiAgentsApp(PanelsMixin, App):
             self.notify("A reply is still streaming here; press escape to stop it.", severity="warning")
             return
         if thread_id is None:
-            thread = await self.backend.new_thread(self.provider_name, self.model_name)
+            thread = await self.session.new_thread(self.provider_name, self.model_name)
             thread_id = thread["id"]
             self._previews[thread_id] = first_words(text)
             self.current_thread_id = thread_id
@@ -653,15 +656,15 @@ class AiAgentsApp(PanelsMixin, App):
 
     async def start_turn(self, thread_id: str, text: str | None) -> TurnState:
         """Run a turn (``text`` None: answer the last user message again) in a worker keyed by thread."""
-        assert self.backend is not None
-        thread = await self.backend.threads.get(thread_id)
+        assert self.session is not None
+        thread = await self.session.threads.get(thread_id)
         state = TurnState(thread_id, thread.get("provider") or self.provider_name,
                           thread.get("model") or self.model_name)
         self.turns[thread_id] = state
         pane = self.chat_pane
         if pane.thread_id == thread_id and pane.has_newer:
             # the window was scrolled away from the end: show the end again, the reply goes there
-            records = await self.backend.messages.list(thread_id, limit=FIRST_PAGE)
+            records = await self.session.messages.list(thread_id, limit=FIRST_PAGE)
             await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE)
         if pane.thread_id == thread_id:
             old = pane.last_notice()
@@ -690,15 +693,13 @@ class AiAgentsApp(PanelsMixin, App):
     async def _run_turn(self, state: TurnState, text: str | None) -> None:
         from ..errors import AgentError
 
-        assert self.backend is not None
+        assert self.session is not None
         try:
             await asyncio.shield(self.warm_up())  # the job queue must run before the runner is built
-            await self.backend.grant(state.thread_id)
-            runner = self.backend.runner(state.provider)
             if text is None:
-                stream = runner.resume_stream(state.thread_id, self.user_id)
+                stream = self.session.resume(state.thread_id, provider=state.provider)
             else:
-                stream = runner.run_stream(state.thread_id, self.user_id, text)
+                stream = self.session.send(state.thread_id, text, provider=state.provider)
             async with aclosing(stream) as events:
                 async for event in events:
                     await self._apply_event(state, event)
@@ -708,7 +709,8 @@ class AiAgentsApp(PanelsMixin, App):
             raise
         except AgentError as exc:
             state.status, state.error = "error", exc
-        except Exception as exc:  # noqa: BLE001 - an engine bug must not take the app down
+        except Exception as exc:  # an engine bug must not take the app down
+            log.error("A turn of thread %s failed unexpectedly.", state.thread_id, exc_info=True)
             state.status = "error"
             state.error = AgentError(f"The turn failed unexpectedly ({type(exc).__name__}).")
         if state.status == "streaming":
@@ -747,11 +749,6 @@ class AiAgentsApp(PanelsMixin, App):
                     view.finish_tool_call(cid, status, ms, result if error is None else error)
             case UsageReported(usage=usage):
                 state.usage = usage
-                if self.current_thread_id == state.thread_id:
-                    bar = self.status_bar
-                    if bar.context_window is None:
-                        bar.context_window = _context_window(state.provider, state.model)
-                    bar.context_used = usage.input_tokens + usage.output_tokens
             case RateLimitWait(seconds=seconds):
                 self.status_bar.wait_until = time.time() + seconds
             case GuardrailFlagged(reason=reason, action=action):
@@ -763,11 +760,26 @@ class AiAgentsApp(PanelsMixin, App):
                 state.chunks[:] = [text]
                 if self.current_thread_id == state.thread_id:
                     self.status_bar.last_turn = usage.total_tokens
+                    self.run_worker(self._count_context(state), group="ctx", exclusive=True, exit_on_error=False)
             case TurnFailed(error=error, status=status, partial_text=partial):
                 state.status = status
                 state.error = error
                 if partial and not state.chunks:
                     state.chunks.append(partial)
+
+    async def _count_context(self, state: TurnState) -> None:
+        """Show in the status bar what the next turn of the thread sends (the memory panel lists the same)."""
+        from ..errors import AgentError
+
+        assert self.session is not None
+        try:
+            context = await self.session.context(state.thread_id, provider=state.provider, model=state.model)
+        except AgentError:
+            log.warning("Could not count the context of thread %s.", state.thread_id, exc_info=True)
+            return
+        if self.current_thread_id == state.thread_id:
+            self.status_bar.context_window = context.window
+            self.status_bar.context_used = context.tokens
 
     async def _end_turn(self, state: TurnState) -> None:
         with suppress(NoMatches):
@@ -845,13 +857,13 @@ class AiAgentsApp(PanelsMixin, App):
     async def action_regenerate(self) -> None:
         """Answer the last user message again in a branch; the old reply stays where it was."""
         thread_id = self.current_thread_id
-        if thread_id is None or self.backend is None:
+        if thread_id is None or self.session is None:
             return
         state = self.turns.get(thread_id)
         if state is not None and state.running:
             self.notify("Stop the streaming reply first (escape).", severity="warning")
             return
-        records = await self.backend.messages.list(thread_id, limit=50)
+        records = await self.session.messages.list(thread_id, limit=50)
         users = [r for r in records if r["role"] == "user"]
         if not users:
             return
@@ -859,8 +871,7 @@ class AiAgentsApp(PanelsMixin, App):
         if records[-1]["id"] == last_user["id"]:
             await self.start_turn(thread_id, None)  # nothing to keep: no reply yet
             return
-        branch = await self.backend.threads.branch(thread_id, last_user["id"])
-        await self.backend.grant(branch["id"])
+        branch = await self.session.branch(thread_id, last_user["id"])
         await self.reload_threads()
         await self.open_thread(branch["id"])
         await self.start_turn(branch["id"], None)
@@ -894,10 +905,9 @@ class AiAgentsApp(PanelsMixin, App):
     async def action_fork_thread(self) -> None:
         """Fork the target thread and open the copy."""
         target = self._target_thread()
-        if target is None or self.backend is None:
+        if target is None or self.session is None:
             return
-        fork = await self.backend.threads.fork(target["id"])
-        await self.backend.grant(fork["id"])
+        fork = await self.session.fork(target["id"])
         await self.reload_threads()
         await self.open_thread(fork["id"])
         self.notify("Forked the thread.")
@@ -907,9 +917,9 @@ class AiAgentsApp(PanelsMixin, App):
         from .screens.dialogs import TextPromptScreen
 
         target = self._target_thread()
-        if target is None or self.backend is None:
+        if target is None or self.session is None:
             return
-        backend = self.backend
+        backend = self.session
 
         async def done(title: str | None) -> None:
             if title and title.strip():
@@ -924,14 +934,14 @@ class AiAgentsApp(PanelsMixin, App):
     async def action_archive_thread(self) -> None:
         """Archive the target thread, or unarchive it in the archived view."""
         target = self._target_thread()
-        if target is None or self.backend is None:
+        if target is None or self.session is None:
             return
-        thread = await self.backend.threads.get(target["id"])
+        thread = await self.session.threads.get(target["id"])
         if thread.get("archived_at"):
-            await self.backend.threads.unarchive(thread["id"])
+            await self.session.threads.unarchive(thread["id"])
             self.notify("Unarchived the thread.")
         else:
-            await self.backend.threads.archive(thread["id"])
+            await self.session.threads.archive(thread["id"])
             self.notify("Archived the thread (v in the sidebar shows archived threads).")
         await self.reload_threads()
 
@@ -940,9 +950,9 @@ class AiAgentsApp(PanelsMixin, App):
         from .screens.dialogs import ConfirmScreen
 
         target = self._target_thread()
-        if target is None or self.backend is None:
+        if target is None or self.session is None:
             return
-        backend = self.backend
+        backend = self.session
         thread_id = target["id"]
 
         async def done(yes: bool | None) -> None:
@@ -960,11 +970,11 @@ class AiAgentsApp(PanelsMixin, App):
 
     async def action_undo_delete(self) -> None:
         """Restore the thread moved to the trash last."""
-        if not self._trash or self.backend is None:
+        if not self._trash or self.session is None:
             self.notify("Nothing to undo.")
             return
         thread_id = self._trash.pop()
-        await self.backend.threads.restore(thread_id)
+        await self.session.threads.restore(thread_id)
         await self.reload_threads()
         self.sidebar.tree.select_thread(thread_id)
         self.notify("Restored the thread.")
@@ -973,7 +983,7 @@ class AiAgentsApp(PanelsMixin, App):
         """Delete the threads in the trash for good."""
         from .screens.dialogs import ConfirmScreen
 
-        backend = self.backend
+        backend = self.session
         if backend is None:
             return
 
@@ -992,13 +1002,13 @@ class AiAgentsApp(PanelsMixin, App):
         self.push_screen(ModelPickerScreen(self.provider_name, self.model_name), self._model_picked)
 
     async def _model_picked(self, choice: tuple[str, str] | None) -> None:
-        if not choice or self.backend is None:
+        if not choice or self.session is None:
             return
         provider, model = choice
         self.provider_name, self.model_name = provider, model
         thread = None
         if self.current_thread_id:
-            thread = await self.backend.threads.set_model(self.current_thread_id, provider, model)
+            thread = await self.session.threads.set_model(self.current_thread_id, provider, model)
         self.provider_ok = None
         await self._check_provider()
         self._update_status(thread)
@@ -1012,9 +1022,9 @@ class AiAgentsApp(PanelsMixin, App):
         self.push_screen(SettingsScreen(), self._settings_closed)
 
     async def _settings_closed(self, changed: bool | None) -> None:
-        if changed and self.backend is not None:
-            self.backend.config = self.config
-            self.backend.forget_providers()
+        if changed and self.session is not None:
+            self.session.config = self.config
+            self.session.forget_providers()
             self._apply_config(self.config)
             self.provider_ok = None
             await self._check_provider()
@@ -1059,11 +1069,10 @@ class AiAgentsApp(PanelsMixin, App):
         self.push_screen(MenuScreen("Message", choices), chosen)
 
     async def _message_action(self, record: dict[str, Any], choice: str) -> None:
-        assert self.backend is not None
+        assert self.session is not None
         thread_id = record.get("thread_id") or self.current_thread_id
         if choice == "branch" and thread_id:
-            branch = await self.backend.threads.branch(thread_id, record["id"])
-            await self.backend.grant(branch["id"])
+            branch = await self.session.branch(thread_id, record["id"])
             await self.reload_threads()
             await self.open_thread(branch["id"])
             self.notify("Branched from that message.")
@@ -1089,15 +1098,14 @@ class AiAgentsApp(PanelsMixin, App):
 
     async def _edit_and_resend(self, thread_id: str, record: dict[str, Any], text: str) -> None:
         """Send an edited user message in a branch that ends just before the original."""
-        assert self.backend is not None
-        before = await self.backend.messages.list(thread_id, limit=1, before=record["position"])
+        assert self.session is not None
+        before = await self.session.messages.list(thread_id, limit=1, before=record["position"])
         if before:
-            branch = await self.backend.threads.branch(thread_id, before[0]["id"])
+            branch = await self.session.branch(thread_id, before[0]["id"])
         else:
-            source = await self.backend.threads.get(thread_id)
-            branch = await self.backend.new_thread(source.get("provider") or self.provider_name,
+            source = await self.session.threads.get(thread_id)
+            branch = await self.session.new_thread(source.get("provider") or self.provider_name,
                                                    source.get("model") or self.model_name)
-        await self.backend.grant(branch["id"])
         await self.reload_threads()
         await self.open_thread(branch["id"])
         await self.start_turn(branch["id"], text)

@@ -149,17 +149,17 @@ class PanelsMixin(_AppBase):
 
     async def restore_panel_state(self) -> None:
         """After the database opened: new chats start from the agent chosen last time (if it still exists)."""
-        backend = self.backend
+        session = self.session
         agent_id = (await asyncio.to_thread(_read_state, self._state_path())).get("new_chat_agent_id")
-        if not agent_id or backend is None:
+        if not agent_id or session is None:
             return
         from ..errors import NotFoundError
 
         try:
-            await backend.agents.get(agent_id)
+            await session.agents.get(agent_id)
         except NotFoundError:
             return
-        backend.agent_id = agent_id
+        session.agent_id = agent_id
 
     def _state_path(self) -> Path:
         from ..config import config_path
@@ -167,12 +167,8 @@ class PanelsMixin(_AppBase):
         return (self.config_path or config_path()).with_name(STATE_FILE)
 
     def _new_chat_agent_id(self) -> str | None:
-        backend = self.backend
-        return backend.agent_id if backend is not None else None
-
-    def _runners(self) -> list[Any]:
-        backend = self.backend
-        return backend.runners() if backend is not None else []
+        session = self.session
+        return session.agent_id if session is not None else None
 
     def _token_counter(self) -> Any:
         if self._panel_counter is None:
@@ -201,7 +197,7 @@ class PanelsMixin(_AppBase):
         if isinstance(panel, ToolInspector):
             await panel.show(thread_id, message_id)
         else:
-            panel = ToolInspector(self.conn, thread_id, message_id, format_time=self.clock)
+            panel = ToolInspector(self.session.messages, thread_id, message_id, format_time=self.clock)
             await self.show_panel(panel)
         panel.query_one(VirtualTable).focus()
 
@@ -220,7 +216,7 @@ class PanelsMixin(_AppBase):
             return
         await self.wait_ready()
         memory = self.config.memory
-        panel = MemoryPanel(self.conn, self.user_id, self.current_thread_id,
+        panel = MemoryPanel(self.session.stores, self.user_id, self.current_thread_id,
                             strategy=memory.strategy, params=memory.params, agent_id=self._new_chat_agent_id(),
                             provider=self.provider_name, model=self.model_name,
                             counter=self._token_counter())
@@ -230,12 +226,10 @@ class PanelsMixin(_AppBase):
     def on_memory_panel_strategy_changed(self, event: Any) -> None:
         """Use the panel's strategy from the next turn on, and save it in the settings."""
         from ..config import MemoryConfig
-        from ..memory import get_memory_strategy
 
-        config = self.config
-        config.memory = MemoryConfig(strategy=event.strategy, params=dict(event.params))
-        for runner in self._runners():
-            runner.memory = get_memory_strategy(event.strategy, **event.params)
+        if self.session is not None:
+            self.session.set_memory(event.strategy, dict(event.params))
+        self.config.memory = MemoryConfig(strategy=event.strategy, params=dict(event.params))
         self._save_config_soon()
 
     def _save_config_soon(self) -> None:
@@ -257,14 +251,14 @@ class PanelsMixin(_AppBase):
         from .screens.agents import AgentsScreen
 
         await self.wait_ready()
-        default = await self.backend.default_agent_id()
-        await self.push_screen(AgentsScreen(self.conn, default, default), self._agents_closed)
+        default = await self.session.default_agent_id()
+        await self.push_screen(AgentsScreen(self.session.agents, default, default), self._agents_closed)
 
     def _agents_closed(self, _result: Any = None) -> None:
         from .screens.memory_panel import MemoryPanel
 
-        for runner in self._runners():  # prompts and tools may have changed
-            runner.invalidate_cache()
+        if self.session is not None:
+            self.session.agents_changed()  # prompts and tools may have changed
         panel = self.panel
         if isinstance(panel, MemoryPanel):
             panel.agent_id = self._new_chat_agent_id()
@@ -274,10 +268,10 @@ class PanelsMixin(_AppBase):
         """New chats start from the chosen agent, now and after a restart."""
         from ..files import write_text_atomic
 
-        backend = self.backend
-        if backend is None:
+        session = self.session
+        if session is None:
             return
-        backend.agent_id = event.agent_id
+        session.agent_id = event.agent_id
         path = self._state_path()
 
         def save() -> None:
@@ -294,7 +288,7 @@ class PanelsMixin(_AppBase):
         from .screens.documents import DocumentsScreen
 
         await self.wait_ready()
-        await self.push_screen(DocumentsScreen(self.conn))
+        await self.push_screen(DocumentsScreen(self.session.stores.documents))
 
     # ---- export and import
 
@@ -321,7 +315,7 @@ class PanelsMixin(_AppBase):
         from ..config import data_dir
         from .screens.dialogs import TextPromptScreen
 
-        thread = await self.backend.threads.get(thread_id)
+        thread = await self.session.threads.get(thread_id)
         default = data_dir() / "exports" / export_file_name(thread.get("title"), thread_id, fmt)
         label = "Markdown" if fmt == "md" else "JSON"
 
@@ -335,11 +329,10 @@ class PanelsMixin(_AppBase):
     async def export_to(self, thread_id: str, fmt: str, path: Path) -> Path | None:
         """Write the thread to ``path`` and say where; None if it could not be written."""
         from ..errors import AgentError
-        from ..export import export_thread_text
         from ..files import write_text_atomic
 
         try:
-            text = await export_thread_text(self.conn, thread_id, fmt)
+            text = await self.session.export_text(thread_id, fmt)
             await asyncio.to_thread(write_text_atomic, path, text)
         except AgentError as exc:
             self.notify(str(exc), title="Not exported", severity="error", markup=False)
@@ -364,18 +357,13 @@ class PanelsMixin(_AppBase):
     async def import_from(self, path: Path) -> list[str]:
         """Import a file in one transaction; a malformed file changes nothing and says why."""
         from ..errors import AgentError
-        from ..export import import_file
 
         await self.wait_ready()
-        backend = self.backend
         try:
-            report = await import_file(self.conn, path, user_id=self.user_id,
-                                       default_agent_id=await backend.default_agent_id())
+            report = await self.session.import_file(path)
         except AgentError as exc:
             self.notify(str(exc), title="Nothing imported", severity="error", timeout=15, markup=False)
             return []
-        for thread_id in report.thread_ids:
-            await backend.grant(thread_id)
         await self.reload_threads()
         notes = "".join(f"\n{note}" for note in report.notes)
         self.notify(f"Imported {len(report.thread_ids)} thread(s) from {path}.{notes}", title="Imported",

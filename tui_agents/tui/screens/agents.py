@@ -1,6 +1,6 @@
 """The agents screen: create, edit and delete agents from their parts or a template.
 
-``AgentsScreen(conn, selected_agent_id=None, default_agent_id=None)`` lists
+``AgentsScreen(agents, selected_agent_id=None, default_agent_id=None)`` lists
 the agents; the form edits an ``AgentDefinition`` (role, goal, constraints,
 personality, examples), the tools the agent may use, and its provider, model
 and memory strategy. The compiled system prompt is previewed live. "Use for
@@ -44,7 +44,7 @@ __all__ = [
 APP_BINDINGS = [
     Binding("f3", "agents", "Agents", id="app.agents"),
 ]
-"""Proposed app-level key: f3 opens the agents screen (``app.push_screen(AgentsScreen(app.conn))``)."""
+"""Proposed app-level key: f3 opens the agents screen (``app.push_screen(AgentsScreen(app.session.stores.agents))``)."""
 
 APP_ACTIONS = [
     ("agents", "Agents", "Create, edit and delete agents, preview their system prompt, pick the one new chats use (f3)"),
@@ -146,9 +146,9 @@ class AgentsScreen(Screen[None]):
         Binding("ctrl+u", "use", "Use for new chats", id="agents.use"),
     ]
 
-    def __init__(self, conn: Any, selected_agent_id: str | None = None, default_agent_id: str | None = None) -> None:
+    def __init__(self, agents: Any, selected_agent_id: str | None = None, default_agent_id: str | None = None) -> None:
         super().__init__()
-        self.conn = conn
+        self.store = agents
         self.agent_id: str | None = selected_agent_id
         self.default_agent_id = default_agent_id
         self.agents: dict[str, Mapping[str, Any]] = {}
@@ -209,9 +209,7 @@ class AgentsScreen(Screen[None]):
     @work(exclusive=True, group="agents-load")
     async def reload(self) -> None:
         """Re-read the agents and show the selected one (or an empty form)."""
-        from tui_agents.store import AgentStore
-
-        agents = await AgentStore(self.conn).list()
+        agents = await self.store.list()
         self.agents = {a["id"]: a for a in agents}
         options = self.query_one("#agents-list", OptionList)
         options.clear_options()
@@ -345,11 +343,9 @@ class AgentsScreen(Screen[None]):
     async def action_save(self) -> None:
         """Create or update the agent from the form."""
         from tui_agents.errors import AgentError
-        from tui_agents.store import AgentStore
-
         try:
             fields = self._record_fields()
-            store = AgentStore(self.conn)
+            store = self.store
             if self.agent_id:
                 record = await store.update(self.agent_id, **fields)
             else:
@@ -372,13 +368,11 @@ class AgentsScreen(Screen[None]):
     async def action_delete(self) -> None:
         """Delete the agent (refused while threads use it)."""
         from tui_agents.errors import AgentError
-        from tui_agents.store import AgentStore
-
         if not self.agent_id:
             return
         name = self.agents.get(self.agent_id, {}).get("name", self.agent_id)
         try:
-            await AgentStore(self.conn).delete(self.agent_id)
+            await self.store.delete(self.agent_id)
         except AgentError as exc:
             self.notify(str(exc), title="Not deleted", severity="error", markup=False)
             return

@@ -1,6 +1,6 @@
 """The tool-call inspector: every tool call and guardrail verdict of a thread or of one turn.
 
-``ToolInspector(conn, thread_id, message_id=None)`` is a right-hand panel
+``ToolInspector(messages, thread_id, message_id=None)`` (a ``MessageStore``) is a right-hand panel
 widget. It reads the stored record (tool-result messages and their ``meta``,
 paired with the assistant message's ``tool_calls``; guardrail verdicts on
 messages), so it shows the same after a restart, and ``apply_event`` keeps it
@@ -153,31 +153,12 @@ def _guard_entry(message: Mapping[str, Any]) -> CallEntry | None:
     )
 
 
-# One indexed read of just the rows the inspector needs, without their text: tool results
-# (meta), callers (tool_calls), verdicts (guardrail) and user messages (turn boundaries).
-_ENTRY_ROWS = (
-    "SELECT id, position, role, tool_calls, tool_call_id, meta, guardrail, created_at FROM messages "
-    "WHERE thread_id = ? AND (role IN ('tool', 'user') OR tool_calls IS NOT NULL OR guardrail IS NOT NULL "
-    "OR id = ?) ORDER BY position"
-)
-
-
-def _decode(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    for column in ("tool_calls", "meta", "guardrail"):
-        out[column] = json.loads(out[column]) if out[column] else None
-    return out
-
-
-async def load_entries(conn: Any, thread_id: str,
+async def load_entries(messages: Any, thread_id: str,
                        message_id: str | None = None) -> tuple[list[CallEntry], list[Mapping[str, Any]]]:
     """Every tool call and verdict of the thread in conversation order, and its user/caller rows
 
     (with the row of ``message_id``, so its turn can be found)."""
-    from tui_agents.store.db import run
-    from tui_agents.store.records import fetch_all
-
-    rows = [_decode(r) for r in await run(conn, fetch_all, _ENTRY_ROWS, (thread_id, message_id))]
+    rows = await messages.call_rows(thread_id, message_id)
     by_call = {r["tool_call_id"]: r for r in rows if r["role"] == "tool" and r["tool_call_id"]}
     entries: list[CallEntry] = []
     for row in rows:
@@ -193,15 +174,14 @@ async def load_entries(conn: Any, thread_id: str,
     return entries, rows
 
 
-async def load_content(conn: Any, entry: CallEntry) -> CallEntry:
+async def load_content(messages: Any, entry: CallEntry) -> CallEntry:
     """The entry with its stored result (or error, or the flagged message's text) filled in."""
     from tui_agents.errors import NotFoundError
-    from tui_agents.store import MessageStore
 
     if entry.content_loaded or not entry.result_message_id:
         return entry
     try:
-        text = (await MessageStore(conn).get(entry.result_message_id))["content"]
+        text = (await messages.get(entry.result_message_id))["content"]
     except NotFoundError:
         text = "(the stored message is gone)"
     if entry.kind == "guardrail" or entry.status == "ok":
@@ -431,11 +411,11 @@ class ToolInspector(Vertical, can_focus=False):
     class Closed(Message):
         """The user closed the inspector (the app hides its panel)."""
 
-    def __init__(self, conn: Any, thread_id: str | None, message_id: str | None = None, *,
+    def __init__(self, messages: Any, thread_id: str | None, message_id: str | None = None, *,
                  format_time: Callable[[float], str] | None = None, name: str | None = None,
                  id: str | None = "inspector", classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.conn = conn
+        self.messages = messages
         self.thread_id = thread_id
         self.message_id = message_id
         self.scope = "turn" if message_id else "thread"
@@ -466,10 +446,10 @@ class ToolInspector(Vertical, can_focus=False):
     @work(exclusive=True, group="inspector-load")
     async def reload(self) -> None:
         """Re-read the stored record of the thread."""
-        if self.thread_id is None or self.conn is None:
+        if self.thread_id is None or self.messages is None:
             self._fill([])
             return
-        entries, self._light = await load_entries(self.conn, self.thread_id, self.message_id)
+        entries, self._light = await load_entries(self.messages, self.thread_id, self.message_id)
         self._span = turn_span(self._light, self.message_id) if self.message_id else None
         self._fill(entries)
 
@@ -564,7 +544,7 @@ class ToolInspector(Vertical, can_focus=False):
     @work(exclusive=True, group="inspector-content")
     async def _fetch_content(self, entry: CallEntry) -> None:
         """Read the selected call's result text (only the selected one is ever read)."""
-        loaded = await load_content(self.conn, entry)
+        loaded = await load_content(self.messages, entry)
         if self.entries.get(entry.key) is entry:  # a live event may have replaced it meanwhile
             self.entries[entry.key] = loaded
         current = self._current()
@@ -634,7 +614,7 @@ class ToolInspector(Vertical, can_focus=False):
         if entry is None:
             return
         if not entry.content_loaded:
-            entry = self.entries[entry.key] = await load_content(self.conn, entry)
+            entry = self.entries[entry.key] = await load_content(self.messages, entry)
         self.app.copy_to_clipboard(entry.output)
         self.notify("Result copied." if entry.kind == "tool" else "Message copied.", markup=False)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,6 +17,8 @@ from ...providers import registry
 from ..sanitize import sanitize
 
 __all__ = ["ModelPickerScreen"]
+
+log = logging.getLogger(__name__)
 
 
 class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
@@ -55,16 +59,17 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         options = self.query_one("#models", OptionList)
         options.clear_options()
         state.update(Text("Loading models…"))
-        backend = getattr(self.app, "backend", None)
-        if backend is None:
+        session = self.app.session  # type: ignore[attr-defined]
+        if session is None or session.stores is None:
             state.update(Text("The database is still opening; type a model name."))
             return
         try:
-            models = await backend.list_models(provider)
+            models = await session.list_models(provider)
         except AgentError as exc:
             state.update(Text(sanitize(str(exc)) + " You can still type a model name."))
             return
-        except Exception as exc:  # noqa: BLE001 - never a traceback in a picker
+        except Exception as exc:  # never a traceback in a picker
+            log.warning("Listing the %s models failed unexpectedly.", provider, exc_info=True)
             state.update(Text(f"Could not list models ({type(exc).__name__}). You can still type a model name."))
             return
         state.update(Text(f"{len(models)} models from {provider}" if models else "No models listed."))
