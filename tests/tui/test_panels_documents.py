@@ -9,7 +9,7 @@ from textual.widgets import Input, Static
 from tests.data.pilot import PanelHost, wait_until
 from tui_agents.store import DocumentStore, connect
 from tui_agents.tui.screens.dialogs import ConfirmScreen
-from tui_agents.tui.screens.documents import APP_ACTIONS, DocumentsScreen
+from tui_agents.tui.screens.documents import DocumentsScreen
 from tui_agents.tui.screens.inspector import VirtualTable
 
 SIZE = (110, 24)
@@ -99,10 +99,6 @@ async def test_add_a_folder_from_the_screen(tmp_path):
         table = screen.query_one("#documents-table", VirtualTable)
         await wait_until(pilot, lambda: len(table.keys) == 4, what="folder added")
         assert any("Added 2 document(s); 1 skipped" in n.message for n in app._notifications)
-
-
-def test_key_proposals():
-    assert APP_ACTIONS[0][0] == "documents" and DocumentsScreen.HELP
 
 
 def test_snapshot_documents_screen(snap_compare, tmp_path):

@@ -37,13 +37,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.worker import Worker
 
 from .turns import TurnState
-from .panels import PANEL_ACTIONS, PANEL_BINDINGS, PanelsMixin
+from . import actions
+from .panels import PanelsMixin
 from .screens.main import MainScreen, TitleBar
 from .widgets.chat_pane import FIRST_PAGE, NEWER_PAGE, OLDER_PAGE, ChatPane
 from .widgets.composer import Composer
@@ -57,33 +57,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..session import ChatSession, Stores
     from textual.screen import Screen
 
-__all__ = ["AiAgentsApp", "ACTIONS"]
+__all__ = ["AiAgentsApp"]
 
 log = logging.getLogger(__name__)
-
-# (action, title, help) for the command palette; every one also has a Binding with an id.
-ACTIONS: list[tuple[str, str, str]] = [
-    ("new_thread", "New chat", "Start a new chat (ctrl+n)"),
-    ("focus_search", "Search threads", "Search titles and messages of all threads (ctrl+f)"),
-    ("toggle_sidebar", "Toggle sidebar", "Show or hide the thread sidebar (ctrl+b)"),
-    ("pick_model", "Pick model", "Choose the provider and model of this chat (ctrl+o)"),
-    ("regenerate", "Regenerate reply", "Answer the last message again; the old reply stays in a branch (ctrl+r)"),
-    ("stop_reply", "Stop reply", "Stop the streaming reply; the partial text is kept (escape)"),
-    ("retry", "Retry", "Retry a failed reply, or check the provider again (f5)"),
-    ("previous_thread", "Previous thread", "Open the thread above in the sidebar (ctrl+pageup)"),
-    ("next_thread", "Next thread", "Open the thread below in the sidebar (ctrl+pagedown)"),
-    ("fork_thread", "Fork thread", "Copy this thread with all its messages (f in the sidebar)"),
-    ("rename_thread", "Rename thread", "Give this thread a title (r in the sidebar)"),
-    ("archive_thread", "Archive / unarchive thread", "Hide or restore this thread (a in the sidebar)"),
-    ("delete_thread", "Delete thread", "Move this thread to the trash (delete in the sidebar)"),
-    ("undo_delete", "Undo delete", "Restore the thread deleted last (u in the sidebar)"),
-    ("empty_trash", "Empty trash", "Delete the threads in the trash for good"),
-    ("toggle_archived", "Show archived threads", "Switch the sidebar between active and archived threads"),
-    ("settings", "Settings", "Providers, base URLs, API keys, default model, memory, theme (f2)"),
-    ("help", "Keys", "Show the keys of the focused area (f1)"),
-]
-ACTIONS += PANEL_ACTIONS
-
 
 def _actions_provider() -> type:
     from .commands import ActionsProvider
@@ -117,20 +93,7 @@ class AiAgentsApp(PanelsMixin, App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     COMMANDS = App.COMMANDS | {_actions_provider}
 
-    BINDINGS = [
-        Binding("ctrl+n", "new_thread", "New chat", id="thread.new"),
-        Binding("ctrl+f", "focus_search", "Search", id="search.focus"),
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="sidebar.toggle"),
-        Binding("ctrl+o", "pick_model", "Model", id="model.pick"),
-        Binding("ctrl+r", "regenerate", "Regenerate", id="reply.regenerate"),
-        Binding("escape", "stop_reply", "Stop", id="reply.stop"),
-        Binding("f5", "retry", "Retry", id="reply.retry"),
-        Binding("ctrl+pageup", "previous_thread", "Previous thread", id="thread.previous", priority=True),
-        Binding("ctrl+pagedown", "next_thread", "Next thread", id="thread.next", priority=True),
-        *PANEL_BINDINGS,
-        Binding("f2", "settings", "Settings", id="app.settings"),
-        Binding("f1", "help", "Keys", id="app.help"),
-    ]
+    BINDINGS = actions.bindings("app")  # declared once, with the palette entries, in actions.py
 
     def __init__(
         self,
@@ -1116,8 +1079,8 @@ class AiAgentsApp(PanelsMixin, App):
         yield from super().get_system_commands(screen)
 
     def palette_actions(self) -> list[tuple[str, str, str]]:
-        """(title, help, action) of every app action, for the palette provider."""
-        return [(title, help_text, action) for action, title, help_text in ACTIONS]
+        """(title, help with the keys in effect, action) of every app action, for the palette provider."""
+        return actions.palette_entries(self.config.keymap)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name == "startup" and event.state.name == "ERROR":

@@ -14,10 +14,8 @@
   (ctrl+l), and a theme picker (f9, also Textual's "Theme" palette command)
   whose choice is saved in the settings.
 
-``PANEL_BINDINGS`` and ``PANEL_ACTIONS`` are appended to the app's ``BINDINGS``
-and ``ACTIONS``. They repeat the panel modules' ``APP_BINDINGS``/``APP_ACTIONS``
-instead of importing them, because importing the panel modules costs more
-start-up time than the rest of the app; a test keeps the two in step.
+Their keys and palette entries are declared once in ``actions.py`` (data, so
+the panel modules still load only when first opened).
 """
 
 from __future__ import annotations
@@ -29,8 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.binding import Binding
-
 if TYPE_CHECKING:  # pragma: no cover
     from textual.timer import Timer
 
@@ -38,35 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 else:
     _AppBase = object
 
-__all__ = ["PANEL_ACTIONS", "PANEL_BINDINGS", "PanelsMixin", "STATE_FILE", "export_file_name"]
-
-PANEL_BINDINGS = [
-    Binding("ctrl+t", "toggle_inspector", "Inspector", id="panel.inspector"),
-    Binding("ctrl+g", "toggle_memory_panel", "Memory", id="panel.memory"),
-    Binding("f3", "agents", "Agents", id="app.agents"),
-    Binding("f4", "documents", "Documents", id="app.documents"),
-    Binding("f8", "export_thread", "Export", id="thread.export"),
-    Binding("ctrl+l", "import_threads", "Import", id="thread.import"),
-    Binding("f9", "pick_theme", "Theme", id="app.theme"),
-]
-"""App-level keys of the panels and screens (each with an id for the keymap)."""
-
-PANEL_ACTIONS: list[tuple[str, str, str]] = [
-    ("toggle_inspector", "Tool-call inspector",
-     "Show every tool call and guardrail verdict of this thread: arguments, result, time, status (ctrl+t)"),
-    ("toggle_memory_panel", "Memory panel",
-     "Your saved facts (add, edit, delete) and exactly what the next turn sends, with token counts (ctrl+g)"),
-    ("agents", "Agents",
-     "Create, edit and delete agents, preview their system prompt, pick the one new chats use (f3)"),
-    ("documents", "Documents",
-     "List, search, view, add and delete the documents the search_documents tool uses (f4)"),
-    ("export_thread('md')", "Export thread as Markdown", "Write this thread to a Markdown file (f8)"),
-    ("export_thread('json')", "Export thread as JSON",
-     "Write this thread with every detail to a JSON file that import reads back (f8)"),
-    ("import_threads", "Import threads", "Import our JSON export or a ChatGPT conversations.json (ctrl+l)"),
-    ("pick_theme", "Pick theme", "Switch the colour theme; the choice is saved in the settings (f9)"),
-]
-"""(action, title, help) palette entries, in the app's ``ACTIONS`` format."""
+__all__ = ["PanelsMixin", "STATE_FILE", "export_file_name"]
 
 SHIPPED_THEMES = ("aiagents-dark", "aiagents-light", "aiagents-high-contrast")
 STATE_FILE = "state.json"

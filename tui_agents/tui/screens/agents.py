@@ -31,8 +31,6 @@ from ..sanitize import sanitize
 from .inspector import plain
 
 __all__ = [
-    "APP_ACTIONS",
-    "APP_BINDINGS",
     "AgentSelected",
     "AgentsScreen",
     "TEMPLATES",
@@ -40,16 +38,6 @@ __all__ = [
     "parse_examples",
     "parse_personality",
 ]
-
-APP_BINDINGS = [
-    Binding("f3", "agents", "Agents", id="app.agents"),
-]
-"""Proposed app-level key: f3 opens the agents screen (``app.push_screen(AgentsScreen(app.session.stores.agents))``)."""
-
-APP_ACTIONS = [
-    ("agents", "Agents", "Create, edit and delete agents, preview their system prompt, pick the one new chats use (f3)"),
-]
-"""(action, title, help) palette entries, in the app's ``ACTIONS`` format."""
 
 TEMPLATES = {
     "assistant": "Assistant",

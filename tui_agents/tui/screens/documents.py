@@ -23,17 +23,7 @@ from textual.widgets import Footer, Input, Static
 from ..sanitize import highlight_snippet
 from .inspector import VirtualTable, one_line, plain
 
-__all__ = ["APP_ACTIONS", "APP_BINDINGS", "DocumentsScreen", "MAX_VIEW_CHARS"]
-
-APP_BINDINGS = [
-    Binding("f4", "documents", "Documents", id="app.documents"),
-]
-"""Proposed app-level key: f4 opens the documents screen (``app.push_screen(DocumentsScreen(app.session.stores.documents))``)."""
-
-APP_ACTIONS = [
-    ("documents", "Documents", "List, search, view, add and delete the documents the search_documents tool uses (f4)"),
-]
-"""(action, title, help) palette entries, in the app's ``ACTIONS`` format."""
+__all__ = ["DocumentsScreen", "MAX_VIEW_CHARS"]
 
 MAX_VIEW_CHARS = 100_000  # the viewer shows the start of a huge document
 

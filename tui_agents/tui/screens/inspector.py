@@ -7,9 +7,9 @@ messages), so it shows the same after a restart, and ``apply_event`` keeps it
 live while a turn runs. Arguments, results and model text are untrusted: they
 pass through ``sanitize`` and are rendered as plain ``Text``, never markup.
 
-For the app (the lead wires these): ``APP_BINDINGS`` and ``APP_ACTIONS`` below,
-``HELP`` on the widget. This module also holds small helpers the other panels
-share (``load_tcss``, ``plain``, ``one_line``).
+Its app-level key and palette entry are in ``tui/actions.py``; ``HELP`` is on
+the widget. This module also holds small helpers the other panels share
+(``load_tcss``, ``plain``, ``one_line``).
 """
 
 from __future__ import annotations
@@ -40,8 +40,6 @@ from tui_agents.events import GuardrailFlagged, ToolCallFinished, ToolCallStarte
 from ..sanitize import sanitize
 
 __all__ = [
-    "APP_ACTIONS",
-    "APP_BINDINGS",
     "CallEntry",
     "ToolInspector",
     "VirtualTable",
@@ -51,17 +49,6 @@ __all__ = [
     "one_line",
     "plain",
 ]
-
-APP_BINDINGS = [
-    Binding("ctrl+t", "toggle_inspector", "Inspector", id="panel.inspector"),
-]
-"""Proposed app-level keys: ctrl+t toggles the inspector of the open thread."""
-
-APP_ACTIONS = [
-    ("toggle_inspector", "Tool-call inspector",
-     "Show every tool call and guardrail verdict of this thread: arguments, result, time, status (ctrl+t)"),
-]
-"""(action, title, help) palette entries, in the app's ``ACTIONS`` format."""
 
 MAX_SHOWN_CHARS = 20_000  # a huge result is cut on screen; copying still gives all of it
 _GUARD_PREFIX = "guard:"

@@ -35,8 +35,6 @@ from textual.widgets import Button, Input, Label, Static
 from .inspector import VirtualTable, load_tcss, one_line, plain
 
 __all__ = [
-    "APP_ACTIONS",
-    "APP_BINDINGS",
     "ContextRow",
     "ContextView",
     "FactEditor",
@@ -45,17 +43,6 @@ __all__ = [
     "compute_context",
     "parse_params",
 ]
-
-APP_BINDINGS = [
-    Binding("ctrl+g", "toggle_memory_panel", "Memory", id="panel.memory"),
-]
-"""Proposed app-level key: ctrl+g toggles the memory panel of the open thread."""
-
-APP_ACTIONS = [
-    ("toggle_memory_panel", "Memory panel",
-     "Your saved facts (add, edit, delete) and exactly what the next turn sends, with token counts (ctrl+g)"),
-]
-"""(action, title, help) palette entries, in the app's ``ACTIONS`` format."""
 
 SOURCE_LABELS = {"user": "you", "tool": "remember tool", "extractor": "extractor"}
 PREVIEW_CHARS = 200

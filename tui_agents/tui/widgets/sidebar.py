@@ -23,6 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 
+from .. import actions
 from ..sanitize import highlight_snippet, sanitize
 
 __all__ = ["Sidebar", "ThreadTree", "SearchResults", "thread_label", "first_words", "SIDEBAR_PAGE"]
@@ -60,14 +61,7 @@ class ThreadTree(Tree[dict]):
     HELP = ("Threads. enter opens one; f forks, r renames, a archives or unarchives, delete moves to the trash "
             "(u undoes), v shows the archived threads.")
 
-    BINDINGS = [
-        Binding("f", "app.fork_thread", "Fork", id="thread.fork"),
-        Binding("r", "app.rename_thread", "Rename", id="thread.rename"),
-        Binding("a", "app.archive_thread", "Archive/unarchive", id="thread.archive"),
-        Binding("delete", "app.delete_thread", "Delete", id="thread.delete"),
-        Binding("u", "app.undo_delete", "Undo delete", id="thread.undo_delete"),
-        Binding("v", "toggle_archived", "Archived view", id="sidebar.archived"),
-    ]
+    BINDINGS = actions.bindings("sidebar")  # declared once, in actions.py
 
     class RowsShown(Message):
         """Rows were drawn for ``threads`` (records; the app adds previews of untitled ones)."""
