@@ -10,7 +10,7 @@ from tests.data.pilot import PanelHost, wait_until
 from tui_agents.store import DocumentStore, connect
 from tui_agents.tui.screens.dialogs import ConfirmScreen
 from tui_agents.tui.screens.documents import DocumentsScreen
-from tui_agents.tui.screens.inspector import VirtualTable
+from tui_agents.tui.widgets.virtual_table import VirtualTable
 
 SIZE = (110, 24)
 

@@ -11,7 +11,8 @@ from tests.data.builders import HOSTILE, tool_thread
 from tests.data.pilot import PanelHost, fixed_time, wait_until
 from tui_agents.events import GuardrailFlagged, ToolCallFinished, ToolCallStarted
 from tui_agents.store import MessageStore, connect
-from tui_agents.tui.screens.inspector import ToolInspector, VirtualTable
+from tui_agents.tui.screens.inspector import ToolInspector
+from tui_agents.tui.widgets.virtual_table import VirtualTable
 
 SIZE = (110, 34)
 

@@ -10,7 +10,7 @@ from tests.data.builders import USER, seed_facts, tool_thread
 from tests.data.pilot import PanelHost, wait_until
 from tui_agents.memory import TokenCounter, get_memory_strategy
 from tui_agents.store import MessageStore, UserMemoryStore, connect
-from tui_agents.tui.screens.inspector import VirtualTable
+from tui_agents.tui.widgets.virtual_table import VirtualTable
 from tui_agents.tui.screens.memory_panel import (
     FactEditor,
     MemoryPanel,

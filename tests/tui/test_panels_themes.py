@@ -95,7 +95,8 @@ def test_snapshot_each_shipped_theme(snap_compare, tmp_path, theme):
     from tests.data.builders import tool_thread
     from tests.data.pilot import PanelHost, fixed_time, wait_until
     from tui_agents.store import connect
-    from tui_agents.tui.screens.inspector import ToolInspector, VirtualTable
+    from tui_agents.tui.screens.inspector import ToolInspector
+    from tui_agents.tui.widgets.virtual_table import VirtualTable
 
     db = tmp_path / "theme.db"
 

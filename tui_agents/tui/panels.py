@@ -158,7 +158,8 @@ class PanelsMixin(_AppBase):
 
     async def open_inspector(self, thread_id: str | None, message_id: str | None = None) -> None:
         """Show the inspector at a thread, or at one message's turn."""
-        from .screens.inspector import ToolInspector, VirtualTable
+        from .screens.inspector import ToolInspector
+        from .widgets.virtual_table import VirtualTable
 
         await self.wait_ready()
         panel = self.panel
@@ -176,7 +177,7 @@ class PanelsMixin(_AppBase):
 
     async def action_toggle_memory_panel(self) -> None:
         """Show or hide the memory panel of the open thread."""
-        from .screens.inspector import VirtualTable
+        from .widgets.virtual_table import VirtualTable
         from .screens.memory_panel import MemoryPanel
 
         if isinstance(self.panel, MemoryPanel):

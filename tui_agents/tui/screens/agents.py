@@ -28,7 +28,7 @@ from textual.widgets.option_list import Option
 
 from ...providers import registry
 from ..sanitize import sanitize
-from .inspector import plain
+from ..widgets.text import plain
 
 __all__ = [
     "AgentSelected",

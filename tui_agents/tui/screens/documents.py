@@ -21,7 +21,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from ..sanitize import highlight_snippet
-from .inspector import VirtualTable, one_line, plain
+from ..widgets.text import one_line, plain
+from ..widgets.virtual_table import VirtualTable
 
 __all__ = ["DocumentsScreen", "MAX_VIEW_CHARS"]
 

@@ -32,7 +32,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from .inspector import VirtualTable, load_tcss, one_line, plain
+from ..widgets.text import load_tcss, one_line, plain
+from ..widgets.virtual_table import VirtualTable
 
 __all__ = [
     "ContextRow",
