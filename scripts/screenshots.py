@@ -113,7 +113,7 @@ class Shooter:
         """Type a message (in a new chat, or the open thread), wait for the whole reply; the thread id."""
         app = self.app
         if new_thread:
-            await app.action_new_thread()
+            await app.screen_main.action_new_thread()
         app.composer.focus()
         app.composer.load_text(text)
         await self.pilot.press("enter")
@@ -170,23 +170,23 @@ async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
     await app.session.fork(code, title="Reverse a string (unicode)")
     reply = (await app.session.messages.list(trip))[-1]
     branch = await app.session.branch(trip, reply["id"], title="Weekend in Porto instead")
-    await app.reload_threads()
-    await app.open_thread(branch["id"])
+    await app.screen_main.threads.reload_threads()
+    await app.screen_main.threads.open_thread(branch["id"])
     server.script(Reply(text=PORTO_REPLY, usage=(160, 28)))
     await shooter.send("Make it Porto instead")
 
     # 1. main screen: a streamed reply with a highlighted code block
-    await app.open_thread(code)
+    await app.screen_main.threads.open_thread(code)
     app.composer.focus()
     await shooter.shot("main")
 
     # 2. the sidebar's family tree of forks and branches, a branch open
-    await app.open_thread(branch["id"])
+    await app.screen_main.threads.open_thread(branch["id"])
     app.sidebar.tree.focus()
     await shooter.shot("sidebar-tree")
 
     # 3. the tool-call inspector
-    await app.open_thread(maths)
+    await app.screen_main.threads.open_thread(maths)
     await pilot.press("ctrl+t")
     await wait_until(pilot, lambda: getattr(app.panel, "loaded", False) and len(app.panel.entries) == 2,
                      what="the inspector")
@@ -206,7 +206,7 @@ async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
     await wait_until(pilot, lambda: len(getattr(app.sidebar.query_one("SearchResults"), "hits", [])) >= 2,
                      what="search hits")
     await shooter.shot("search")
-    app.action_clear_search()
+    app.screen_main.action_clear_search()
 
     # 6. settings
     await pilot.press("f2")
@@ -217,7 +217,7 @@ async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
 
     # 7. a light theme
     app.set_theme("aiagents-light")
-    await app.open_thread(code)
+    await app.screen_main.threads.open_thread(code)
     app.composer.focus()
     await shooter.shot("theme-light")
     return shooter.saved
@@ -236,7 +236,7 @@ async def generate(out: Path) -> list[Path]:
         app = AiAgentsApp(db_path=WORK / "aiagents.db", provider="ollama", model="llama3.2",
                           config=AppConfig(theme="aiagents-dark"), config_path=WORK / "config" / "config.toml",
                           format_time=lambda _ts: "2025-01-31 09:30", background_jobs=False)
-        app.clock = lambda _ts: "09:30:05"
+        app.panels.clock = lambda _ts: "09:30:05"
         async with app.run_test(size=SIZE) as pilot:
             return await scenario(pilot, server, out)
     finally:

@@ -49,7 +49,7 @@ async def test_escape_stops_the_reply_and_the_partial_text_survives_a_restart(ol
         records = await app2.session.messages.list(thread_id)
         assert records[-1]["status"] == "interrupted"
         assert records[-1]["content"].startswith("partial words")
-        await app2.open_thread(thread_id)
+        await app2.screen_main.threads.open_thread(thread_id)
         await wait_until(pilot, lambda: "interrupted" in screen_text(app2), what="the mark after restart")
 
 

@@ -80,7 +80,7 @@ async def test_a_tool_call_fills_the_inspector_live_and_again_after_a_restart(ol
     app2 = make_app(config_path=tmp_path / "config.toml")
     async with app2.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await app2.open_thread(thread_id)
+        await app2.screen_main.threads.open_thread(thread_id)
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: _calculate_row(app2) is not None, what="the stored tool call")
         row = _calculate_row(app2)
@@ -106,7 +106,7 @@ async def test_inspect_from_the_message_menu_shows_that_turn(ollama_env, make_ap
         await wait_until(pilot, lambda: app.turns[thread_id].status == "complete", what="the first turn")
         records = await app.session.messages.list(thread_id)
         asked = next(r for r in records if r["role"] == "assistant" and r["tool_calls"])
-        await app.open_thread(thread_id)
+        await app.screen_main.threads.open_thread(thread_id)
         pane = app.chat_pane
         for _ in range(len(pane.views)):  # alt+up walks the message cursor up to the tool-calling reply
             await pilot.press("alt+up")

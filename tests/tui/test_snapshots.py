@@ -31,7 +31,7 @@ async def _seed_threads(app) -> dict[str, str]:
     await session.threads.fork(root["id"], title="Garden plan copy")
     other = await session.new_thread("ollama", "fake-model-small", title="Rust lifetimes")
     await session.messages.add(other["id"], "user", "Explain lifetimes in one paragraph.")
-    await app.reload_threads()
+    await app.screen_main.threads.reload_threads()
     return {"root": root["id"], "other": other["id"]}
 
 
@@ -60,7 +60,7 @@ def test_sidebar_tree_with_forks_and_branches(snap_compare, make_app, ollama_env
     async def run_before(pilot) -> None:
         await _steady(pilot)
         ids = await _seed_threads(app)
-        await app.open_thread(ids["root"])
+        await app.screen_main.threads.open_thread(ids["root"])
         app.composer.focus()
         await pilot.pause(0.2)
 

@@ -82,7 +82,7 @@ async def test_branch_and_edit_and_resend_from_the_message_menu(ollama_env, make
         branch = app.current_thread_id
         assert [r["content"] for r in await app.session.messages.list(branch)] == ["question A", "answer A"]
         # edit and resend "question B" of the original thread: a new branch, the original untouched
-        await app.open_thread(thread_id)
+        await app.screen_main.threads.open_thread(thread_id)
         await pilot.press("alt+up", "alt+up")
         assert app.chat_pane.selected().record["content"] == "question B"
         await pilot.press("enter")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-__all__ = ["ACTIONS", "Action", "bindings", "keys_in_effect", "palette_entries"]
+__all__ = ["ACTIONS", "Action", "bindings", "by_action", "keys_in_effect", "palette_entries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class Action:
     short: str = ""
     """Footer and F1 label (defaults to the title)."""
     where: str = "app"
-    """``"app"`` (everywhere) or ``"sidebar"`` (while the thread list has the focus)."""
+    """``"app"`` (everywhere), ``"chat"`` (the chat screen) or ``"sidebar"`` (while the thread list has the focus)."""
     priority: bool = False
     show: bool = True
     via: str = ""
@@ -42,57 +42,64 @@ class Action:
 
     @property
     def palette_action(self) -> str:
-        """The app action the palette runs (a sidebar key targets the tree's cursor; the palette, the open thread)."""
-        return self.action.removeprefix("app.")
+        """The action the palette runs (a sidebar key targets the tree's cursor; the palette, the open thread)."""
+        return self.action.removeprefix("screen.")
 
 
 ACTIONS: tuple[Action, ...] = (
-    Action("thread.new", "new_thread", "New chat", "Start a new chat", "ctrl+n"),
+    Action("thread.new", "new_thread", "New chat", "Start a new chat", "ctrl+n", where="chat"),
     Action("search.focus", "focus_search", "Search threads", "Search titles and messages of all threads",
-           "ctrl+f", short="Search"),
+           "ctrl+f", short="Search", where="chat"),
     Action("sidebar.toggle", "toggle_sidebar", "Toggle sidebar", "Show or hide the thread sidebar", "ctrl+b",
-           short="Sidebar"),
+           short="Sidebar", where="chat"),
     Action("model.pick", "pick_model", "Pick model", "Choose the provider and model of this chat", "ctrl+o",
-           short="Model"),
+           short="Model", where="chat"),
     Action("reply.regenerate", "regenerate", "Regenerate reply",
-           "Answer the last message again; the old reply stays in a branch", "ctrl+r", short="Regenerate"),
+           "Answer the last message again; the old reply stays in a branch", "ctrl+r", short="Regenerate",
+           where="chat"),
     Action("reply.stop", "stop_reply", "Stop reply", "Stop the streaming reply; the partial text is kept", "escape",
-           short="Stop"),
-    Action("reply.retry", "retry", "Retry", "Retry a failed reply, or check the provider again", "f5"),
+           short="Stop", where="chat"),
+    Action("reply.retry", "retry", "Retry", "Retry a failed reply, or check the provider again", "f5", where="chat"),
     Action("thread.previous", "previous_thread", "Previous thread", "Open the thread above in the sidebar",
-           "ctrl+pageup", priority=True),
+           "ctrl+pageup", priority=True, where="chat"),
     Action("thread.next", "next_thread", "Next thread", "Open the thread below in the sidebar", "ctrl+pagedown",
-           priority=True),
-    Action("thread.fork", "app.fork_thread", "Fork thread", "Copy this thread with all its messages", "f",
+           priority=True, where="chat"),
+    Action("message.previous", "chat_cursor(-1)", "Previous message", "Select the message above", "alt+up",
+           where="chat", show=False, palette=False),
+    Action("message.next", "chat_cursor(1)", "Next message", "Select the message below", "alt+down",
+           where="chat", show=False, palette=False),
+    Action("thread.fork", "screen.fork_thread", "Fork thread", "Copy this thread with all its messages", "f",
            short="Fork", where="sidebar"),
-    Action("thread.rename", "app.rename_thread", "Rename thread", "Give this thread a title", "r", short="Rename",
+    Action("thread.rename", "screen.rename_thread", "Rename thread", "Give this thread a title", "r", short="Rename",
            where="sidebar"),
-    Action("thread.archive", "app.archive_thread", "Archive / unarchive thread", "Hide or restore this thread", "a",
+    Action("thread.archive", "screen.archive_thread", "Archive / unarchive thread", "Hide or restore this thread", "a",
            short="Archive/unarchive", where="sidebar"),
-    Action("thread.delete", "app.delete_thread", "Delete thread", "Move this thread to the trash", "delete",
+    Action("thread.delete", "screen.delete_thread", "Delete thread", "Move this thread to the trash", "delete",
            short="Delete", where="sidebar"),
-    Action("thread.undo_delete", "app.undo_delete", "Undo delete", "Restore the thread deleted last", "u",
+    Action("thread.undo_delete", "screen.undo_delete", "Undo delete", "Restore the thread deleted last", "u",
            where="sidebar"),
-    Action("thread.empty_trash", "empty_trash", "Empty trash", "Delete the threads in the trash for good"),
+    Action("thread.empty_trash", "empty_trash", "Empty trash", "Delete the threads in the trash for good",
+           where="chat"),
     Action("sidebar.archived", "toggle_archived", "Show archived threads",
            "Switch the sidebar between active and archived threads", "v", short="Archived view", where="sidebar"),
     Action("panel.inspector", "toggle_inspector", "Tool-call inspector",
            "Show every tool call and guardrail verdict of this thread: arguments, result, time, status", "ctrl+t",
-           short="Inspector"),
+           short="Inspector", where="chat"),
     Action("panel.memory", "toggle_memory_panel", "Memory panel",
            "Your saved facts (add, edit, delete) and exactly what the next turn sends, with token counts", "ctrl+g",
-           short="Memory"),
+           short="Memory", where="chat"),
     Action("app.agents", "agents", "Agents",
            "Create, edit and delete agents, preview their system prompt, pick the one new chats use", "f3"),
     Action("app.documents", "documents", "Documents",
            "List, search, view, add and delete the documents the search_documents tool uses", "f4"),
     # f8 opens a menu of the two formats; the palette lists the two choices instead
     Action("thread.export", "export_thread", "Export thread", "Write this thread to a Markdown or JSON file", "f8",
-           short="Export", palette=False),
+           short="Export", palette=False, where="chat"),
     Action("thread.export_md", "export_thread('md')", "Export thread as Markdown",
-           "Write this thread to a Markdown file", via="thread.export"),
+           "Write this thread to a Markdown file", via="thread.export", where="chat"),
     Action("thread.export_json", "export_thread('json')", "Export thread as JSON",
-           "Write this thread with every detail to a JSON file that import reads back", via="thread.export"),
+           "Write this thread with every detail to a JSON file that import reads back", via="thread.export",
+           where="chat"),
     Action("thread.import", "import_threads", "Import threads",
            "Import our JSON export or a ChatGPT conversations.json", "ctrl+l", short="Import"),
     Action("app.theme", "pick_theme", "Pick theme", "Switch the colour theme; the choice is saved in the settings",
@@ -103,10 +110,16 @@ ACTIONS: tuple[Action, ...] = (
 )
 
 _BY_ID = {a.id: a for a in ACTIONS}
+_BY_ACTION = {a.palette_action: a for a in ACTIONS}
+
+
+def by_action(action: str) -> Action | None:
+    """The declared action a palette entry runs (None for one not declared here)."""
+    return _BY_ACTION.get(action)
 
 
 def bindings(where: str = "app", actions: Iterable[Action] = ACTIONS) -> list[Binding]:
-    """The ``BINDINGS`` of one place (``"app"`` or ``"sidebar"``): every action there that has a key."""
+    """The ``BINDINGS`` of one place (``"app"``, ``"chat"`` or ``"sidebar"``): every action there that has a key."""
     return [
         Binding(a.key, a.action, a.short or a.title, id=a.id, priority=a.priority, show=a.show)
         for a in actions if a.where == where and a.key

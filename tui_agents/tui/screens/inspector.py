@@ -224,6 +224,14 @@ class ToolInspector(Vertical, can_focus=False):
         self.scope = "turn" if message_id else "thread"
         self.reload()
 
+    def follow(self, thread_id: str | None, new_chat_agent_id: str | None = None) -> None:
+        """The ``Panel`` protocol: show the thread now open in the chat."""
+        self.call_later(self.show, thread_id)
+
+    def receive(self, event: Any) -> None:
+        """The ``Panel`` protocol: a runner event of a turn (other threads' are ignored)."""
+        self.apply_event(event)
+
     def _in_scope(self, entry: CallEntry) -> bool:
         if self.scope == "thread" or self._span is None:
             return True

@@ -397,6 +397,19 @@ class MemoryPanel(Vertical):
         self.thread_id = thread_id
         self.refresh_context()
 
+    def follow(self, thread_id: str | None, new_chat_agent_id: str | None = None) -> None:
+        """The ``Panel`` protocol: show the context of the thread now open (a new chat starts from the agent given)."""
+        self.agent_id = new_chat_agent_id
+        self.set_thread(thread_id)
+
+    def receive(self, event: Any) -> None:
+        """The ``Panel`` protocol: after a turn of this panel's thread, re-read facts and context."""
+        from tui_agents.events import TurnFailed, TurnFinished
+
+        if isinstance(event, (TurnFinished, TurnFailed)) and event.thread_id == self.thread_id:
+            self.reload_facts()  # the remember tool may have added one
+            self.refresh_context()
+
     def action_refresh(self) -> None:
         """Re-read facts and the context."""
         self.reload_facts()
