@@ -21,13 +21,24 @@ def fixed_time(ts: float) -> str:
 
 
 async def wait_until(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> None:
-    """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds (generous for loaded CI)."""
+    """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds (generous for loaded CI).
+
+    The one polling helper of the UI tests. A predicate that raises (it may look at
+    widgets not mounted yet) counts as false.
+    """
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while not _holds(predicate):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         await pilot.pause(0.02)
     await pilot.pause()
+
+
+def _holds(predicate: Callable[[], Any]) -> bool:
+    try:
+        return bool(predicate())
+    except Exception:  # noqa: BLE001 - not mounted yet, or not there yet: keep waiting
+        return False
 
 
 class PanelHost(App[None]):
