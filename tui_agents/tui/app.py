@@ -37,7 +37,6 @@ from .widgets.composer import Composer
 from .widgets.message import Notice
 from .widgets.sidebar import Sidebar
 from .widgets.status_bar import StatusBar
-from .widgets.welcome import Welcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import AppConfig

@@ -17,23 +17,20 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from rich.style import Style
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.reactive import reactive
 from textual.widgets import Static
 
 from tui_agents.events import GuardrailFlagged, ToolCallFinished, ToolCallStarted
 
 from ..sanitize import sanitize
-from ..widgets.text import load_tcss, one_line, plain
+from ..widgets.text import load_tcss, plain
 from ..widgets.virtual_table import VirtualTable
 
 __all__ = ["CallEntry", "ToolInspector", "load_content", "load_entries"]
