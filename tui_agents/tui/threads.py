@@ -82,8 +82,13 @@ class ThreadController:
         self.app.run_worker(self.reload_threads(), exit_on_error=False)
 
     def thread_chosen(self, event: Sidebar.ThreadChosen) -> None:
-        self.app.run_worker(self.open_thread(event.thread_id, event.message_id), exclusive=True, group="open",
-                        exit_on_error=False)
+        self.app.run_worker(self.open_and_type(event.thread_id, event.message_id), exclusive=True, group="open",
+                            exit_on_error=False)
+
+    async def open_and_type(self, thread_id: str, message_id: str | None = None) -> None:
+        """Open a thread and put the focus in the composer, so what the user types next is never lost."""
+        await self.open_thread(thread_id, message_id)
+        self.app.composer.focus()
 
     async def search(self, event: Sidebar.SearchRequested) -> None:
         await self.app.wait_ready()
@@ -102,8 +107,9 @@ class ThreadController:
         await self.app.sidebar.show_hits(event.query, hits)
 
     def clear_search(self) -> None:
+        """Clear the search and return to the composer."""
         self.app.sidebar.end_search()
-        self.app.sidebar.tree.focus()
+        self.app.composer.focus()
 
     async def open_thread(self, thread_id: str, message_id: str | None = None) -> None:
         """Show a thread in the chat pane (at ``message_id`` when given)."""
@@ -236,7 +242,7 @@ class ThreadController:
             index = (ids.index(self.app.current_thread_id) + delta) % len(ids)
         else:
             index = 0 if delta > 0 else len(ids) - 1
-        await self.open_thread(ids[index])
+        await self.open_and_type(ids[index])
 
     async def previous(self) -> None:
         await self.step(-1)
@@ -260,7 +266,7 @@ class ThreadController:
             return
         fork = await self.app.session.fork(target["id"])
         await self.reload_threads()
-        await self.open_thread(fork["id"])
+        await self.open_and_type(fork["id"])
         self.app.notify("Forked the thread.")
 
     def rename(self) -> None:
@@ -373,7 +379,7 @@ class ThreadController:
         if choice == "branch" and thread_id:
             branch = await self.app.session.branch(thread_id, record["id"])
             await self.reload_threads()
-            await self.open_thread(branch["id"])
+            await self.open_and_type(branch["id"])
             self.app.notify("Branched from that message.")
         elif choice == "edit" and thread_id:
             from .screens.dialogs import TextPromptScreen

@@ -295,7 +295,7 @@ class TurnController:
             return
         branch = await self.app.session.branch(thread_id, last_user["id"])
         await self.threads.reload_threads()
-        await self.threads.open_thread(branch["id"])
+        await self.threads.open_and_type(branch["id"])
         await self.start_turn(branch["id"], None)
         self.app.notify("Regenerating in a branch; the earlier reply stays in the original thread.")
 
@@ -310,7 +310,7 @@ class TurnController:
             branch = await self.app.session.new_thread(source.get("provider") or self.app.provider_name,
                                                    source.get("model") or self.app.model_name)
         await self.threads.reload_threads()
-        await self.threads.open_thread(branch["id"])
+        await self.threads.open_and_type(branch["id"])
         await self.start_turn(branch["id"], text)
 
     # ---- the provider and model of the chat

@@ -77,6 +77,10 @@ class MainScreen(Screen):
     def on_mount(self) -> None:
         self.query_one(Composer).focus()
 
+    def on_screen_resume(self) -> None:
+        # Back from any dialog or screen: typing goes to the composer, never to a widget left focused.
+        self.query_one(Composer).focus()
+
     def set_thread_title(self, title: str | None) -> None:
         """Show the open thread's title (None: no thread) in the title bar."""
         self.query_one(TitleBar).set_thread_title(title)
