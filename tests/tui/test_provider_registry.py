@@ -91,3 +91,22 @@ async def test_settings_and_model_picker_offer_the_new_provider_and_a_chat_runs_
         await wait_until(pilot, lambda: last_reply(app) is not None and "echoed" in rendered_text(last_reply(app)))
         assert app.status_bar.provider == "echo"
     assert fake_llm.requests[-1].path == "/v1/chat/completions"
+
+
+async def test_an_openai_compatible_server_without_a_key_is_ready_lists_models_and_chats(fake_llm, make_app,
+                                                                                       monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.base_url + "/v1")  # a local llama.cpp / vLLM / LM Studio
+    fake_llm.models = ["local-model"]
+    fake_llm.script(Reply(text="served locally"))
+    app = make_app(provider="openai", model=None, config=AppConfig(default_provider="openai"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: app.provider_ok is True, what="ready without a key")
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ModelPickerScreen")
+        await wait_until(pilot, lambda: app.screen.query_one("#models").option_count == 1, what="the server's models")
+        await pilot.press("escape")
+        await send(pilot, "hello")
+        await wait_until(pilot, lambda: last_reply(app) is not None
+                         and "served locally" in rendered_text(last_reply(app)), what="the reply")
+    assert "authorization" not in fake_llm.requests[-1].headers
