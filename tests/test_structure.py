@@ -1,4 +1,7 @@
-"""The layout a newcomer relies on: small app modules, no import cycles, SQL only in the store, one provider registry."""
+"""The layout a newcomer relies on.
+
+Small app modules, no import cycles, SQL only in the store, provider names only in the registry.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ def _runtime_imports(name: str, path: Path, known: set[str]) -> set[str]:
             if isinstance(sub, ast.ImportFrom):
                 base = sub.module or ""
                 if sub.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - sub.level + 1] + ([base] if base else []))
+                    parts = package.split(".")
+                    base = ".".join(parts[: len(parts) - sub.level + 1] + ([base] if base else []))
                 for alias in sub.names:
                     full = f"{base}.{alias.name}"
                     found.add(full if full in known else base)

@@ -18,7 +18,8 @@ async def _thread_with_messages(app, count: int, title: str | None = None) -> st
     session = app.session
     thread = await session.new_thread("ollama", "fake-model-small", title=title)
     for i in range(count):
-        await session.messages.add(thread["id"], "user" if i % 2 == 0 else "assistant", f"message {i} of the long thread")
+        role = "user" if i % 2 == 0 else "assistant"
+        await session.messages.add(thread["id"], role, f"message {i} of the long thread")
     return thread["id"]
 
 
