@@ -139,7 +139,7 @@ class ThreadController:
             view = await pane.add_message({"role": "assistant", "model": state.model, "created_at": state.started_at,
                                            "id": state.reply_id}, streaming=True)
             view.feed(state.text)
-            state.view = view  # type: ignore[attr-defined]
+            state.view = view
         if not thread.get("title") and thread_id not in self._previews:
             await self._load_previews([thread_id])
         self.screen.set_thread_title(self.thread_title(thread))

@@ -131,9 +131,9 @@ class TurnController:
             if old is not None:
                 await old.remove()
             if text is not None:
-                state.user_view = await pane.add_message(  # type: ignore[attr-defined]
+                state.user_view = await pane.add_message(
                     {"role": "user", "content": text, "created_at": time.time(), "thread_id": thread_id})
-            state.view = await pane.add_message(  # type: ignore[attr-defined]
+            state.view = await pane.add_message(
                 {"role": "assistant", "model": state.model, "created_at": time.time(), "thread_id": thread_id},
                 streaming=True)
             pane.anchor()
@@ -142,7 +142,7 @@ class TurnController:
         return state
 
     def _view_of(self, state: TurnState) -> MessageView | None:
-        view = getattr(state, "view", None)
+        view = state.view
         try:
             if view is not None and view.is_attached and self.app.chat_pane.thread_id == state.thread_id:
                 return view
@@ -192,7 +192,7 @@ class TurnController:
                     view.feed(text)
             case MessageSaved(role="user", message_id=mid):
                 state.user_message_id = mid
-                user_view = getattr(state, "user_view", None)
+                user_view = state.user_view
                 if user_view is not None:
                     user_view.set_id(mid)
             case MessageSaved(role="assistant", message_id=mid):
