@@ -70,12 +70,16 @@ class Host(App[None]):
         super().__init__()
         self.db = db
         self.conn: Any = None
+        self.stores: Any = None
 
     def compose(self) -> ComposeResult:
         yield Vertical(id="slot")
 
     async def on_mount(self) -> None:
+        from tui_agents.session import Stores
+
         self.conn = await connect(self.db)
+        self.stores = Stores.on(self.conn)
 
     async def on_unmount(self) -> None:
         await self.conn.close()
@@ -151,10 +155,10 @@ async def main() -> None:
         for case, n, name, params in cases:
             samples = [await time_open(
                 pilot,
-                lambda: MemoryPanel(app.conn, USER, chat_id, strategy=name, params=params, counter=counter),
+                lambda: MemoryPanel(app.stores, USER, chat_id, strategy=name, params=params, counter=counter),
                 lambda p: p.context is not None and p.facts_loaded, paints) for _ in range(runs)]
             lines.append(row(case, n, samples))
-        samples = [await time_open(pilot, lambda: ToolInspector(app.conn, tools_id), lambda p: p.loaded, paints)
+        samples = [await time_open(pilot, lambda: ToolInspector(app.stores.messages, tools_id), lambda p: p.loaded, paints)
                    for _ in range(runs)]
         lines.append(row("inspector, whole thread", tool_calls, samples))
     print(f"{'case':<44} {'n':>7} {'p50 ms':>8} {'p95 ms':>8}")

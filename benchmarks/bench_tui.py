@@ -241,12 +241,16 @@ def bench_open_thread(db: Path, thread_id: str, repeats: int) -> list[tuple[str,
                           **extra)
         async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
             await app.wait_ready()
+            # the chat screen owns these since the app was split; an older tree (--src) has them on the app
+            chat = getattr(app.screen_main, "threads", None)
+            new_chat = app.screen_main.action_new_thread if chat else app.action_new_thread
+            open_thread = chat.open_thread if chat else app.open_thread
             for _ in range(repeats):
-                await app.action_new_thread()
+                await new_chat()
                 await pilot.pause(0.2)
                 painted = asyncio.get_running_loop().create_future()
                 t0 = time.perf_counter()
-                await app.open_thread(thread_id)
+                await open_thread(thread_id)
                 app.call_after_refresh(lambda: painted.done() or painted.set_result(time.perf_counter()))
                 times.append(await painted - t0)
 

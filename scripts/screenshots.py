@@ -113,7 +113,7 @@ class Shooter:
         """Type a message (in a new chat, or the open thread), wait for the whole reply; the thread id."""
         app = self.app
         if new_thread:
-            await app.action_new_thread()
+            await app.screen_main.action_new_thread()
         app.composer.focus()
         app.composer.load_text(text)
         await self.pilot.press("enter")
@@ -125,21 +125,20 @@ class Shooter:
 
 async def seed(app: Any) -> None:
     """The agent new chats use (it may call the calculator), the user's facts and a document."""
-    from tui_agents.store import DocumentStore, UserMemoryStore
-    from tui_agents.tui.backend import DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT
+    from tui_agents.session import DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT
 
-    await app.backend.agents.create(DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT, tools=["calculate", "current_time"])
-    facts = UserMemoryStore(app.conn)
+    await app.session.agents.create(DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT, tools=["calculate", "current_time"])
+    facts = app.stores.facts
     for key, value, category in FACTS:
         await facts.set(app.user_id, key, value, category=category)
-    await DocumentStore(app.conn).add("Lisbon notes", "Trams 28 and 12 climb to Alfama.", source="notes.md")
+    await app.stores.documents.add("Lisbon notes", "Trams 28 and 12 climb to Alfama.", source="notes.md")
 
 
 async def fix_tool_timings(app: Any, thread_id: str) -> None:
     """Give the thread's tool calls fixed durations, so the pictures do not change from run to run."""
-    for record in await app.backend.messages.list(thread_id):
+    for record in await app.session.messages.list(thread_id):
         if record["role"] == "tool" and record.get("meta"):
-            await app.backend.messages.update(record["id"], meta={**record["meta"], "duration_ms": 2.4})
+            await app.session.messages.update(record["id"], meta={**record["meta"], "duration_ms": 2.4})
 
 
 async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
@@ -150,7 +149,7 @@ async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
     await asyncio.wait_for(app.wait_ready(), TIMEOUT)
     app.composer.cursor_blink = False  # before anything is drawn in it, so every picture shows it alike
     await seed(app)
-    threads = app.backend.threads
+    threads = app.session.threads
 
     server.script(Reply(text=CODE_REPLY, chunk_chars=12, usage=(412, 96)))
     code = await shooter.send("How do I reverse a string in Python?", new_thread=True)
@@ -168,28 +167,26 @@ async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
     trip = await shooter.send("Plan a weekend in Lisbon", new_thread=True)
     await threads.rename(trip, "Weekend in Lisbon")
 
-    fork = await threads.fork(code, title="Reverse a string (unicode)")
-    reply = (await app.backend.messages.list(trip))[-1]
-    branch = await threads.branch(trip, reply["id"], title="Weekend in Porto instead")
-    for copy in (fork, branch):
-        await app.backend.grant(copy["id"])
-    await app.reload_threads()
-    await app.open_thread(branch["id"])
+    await app.session.fork(code, title="Reverse a string (unicode)")
+    reply = (await app.session.messages.list(trip))[-1]
+    branch = await app.session.branch(trip, reply["id"], title="Weekend in Porto instead")
+    await app.screen_main.threads.reload_threads()
+    await app.screen_main.threads.open_thread(branch["id"])
     server.script(Reply(text=PORTO_REPLY, usage=(160, 28)))
     await shooter.send("Make it Porto instead")
 
     # 1. main screen: a streamed reply with a highlighted code block
-    await app.open_thread(code)
+    await app.screen_main.threads.open_thread(code)
     app.composer.focus()
     await shooter.shot("main")
 
     # 2. the sidebar's family tree of forks and branches, a branch open
-    await app.open_thread(branch["id"])
+    await app.screen_main.threads.open_thread(branch["id"])
     app.sidebar.tree.focus()
     await shooter.shot("sidebar-tree")
 
     # 3. the tool-call inspector
-    await app.open_thread(maths)
+    await app.screen_main.threads.open_thread(maths)
     await pilot.press("ctrl+t")
     await wait_until(pilot, lambda: getattr(app.panel, "loaded", False) and len(app.panel.entries) == 2,
                      what="the inspector")
@@ -209,7 +206,7 @@ async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
     await wait_until(pilot, lambda: len(getattr(app.sidebar.query_one("SearchResults"), "hits", [])) >= 2,
                      what="search hits")
     await shooter.shot("search")
-    app.action_clear_search()
+    app.screen_main.action_clear_search()
 
     # 6. settings
     await pilot.press("f2")
@@ -220,7 +217,7 @@ async def scenario(pilot: Any, server: Any, out: Path) -> list[Path]:
 
     # 7. a light theme
     app.set_theme("aiagents-light")
-    await app.open_thread(code)
+    await app.screen_main.threads.open_thread(code)
     app.composer.focus()
     await shooter.shot("theme-light")
     return shooter.saved
@@ -239,7 +236,7 @@ async def generate(out: Path) -> list[Path]:
         app = AiAgentsApp(db_path=WORK / "aiagents.db", provider="ollama", model="llama3.2",
                           config=AppConfig(theme="aiagents-dark"), config_path=WORK / "config" / "config.toml",
                           format_time=lambda _ts: "2025-01-31 09:30", background_jobs=False)
-        app.clock = lambda _ts: "09:30:05"
+        app.panels.clock = lambda _ts: "09:30:05"
         async with app.run_test(size=SIZE) as pilot:
             return await scenario(pilot, server, out)
     finally:

@@ -19,12 +19,13 @@ import asyncio
 import sys
 from typing import Any, TextIO
 
+from .providers import registry
+
 __all__ = ["add_parser", "run"]
 
 # The app's own agent record (the same name and prompt as the app's new threads).
 DEFAULT_AGENT_NAME = "assistant"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in Markdown."
-PROVIDERS = ("ollama", "openai", "anthropic")
 
 
 class AskError(Exception):
@@ -35,7 +36,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register the ``ask`` subcommand on the CLI's subparsers."""
     ask = sub.add_parser("ask", help="ask one question; the reply streams to stdout")
     # SUPPRESS: without the flag, the top-level --provider/--model/--db (if given) stay in effect.
-    ask.add_argument("--provider", choices=PROVIDERS, default=argparse.SUPPRESS, help="provider to ask")
+    ask.add_argument("--provider", choices=registry.names(), default=argparse.SUPPRESS, help="provider to ask")
     ask.add_argument("--model", metavar="M", default=argparse.SUPPRESS, help="model to ask")
     ask.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
                      help="SQLite database (default: $AIAGENTS_DB, else the app's)")

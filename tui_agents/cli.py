@@ -18,8 +18,7 @@ import sys
 from typing import Any
 
 from . import __version__
-
-PROVIDERS = ("ollama", "openai", "anthropic")
+from .providers import registry
 
 
 def _add_db(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -36,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``aiagents-tui`` and its subcommands."""
     parser = argparse.ArgumentParser(prog="aiagents-tui", description="Terminal chat for Claude, GPT and Ollama.")
     parser.add_argument("--version", action="version", version=f"aiagents-tui {__version__}")
-    parser.add_argument("--provider", choices=PROVIDERS, help="provider of new chats (ollama, openai, anthropic)")
+    names = registry.names()
+    parser.add_argument("--provider", choices=names, help=f"provider of new chats ({', '.join(names)})")
     parser.add_argument("--model", metavar="M", help="model of new chats")
     parser.add_argument("--theme", metavar="NAME", help="colour theme")
     _add_db(parser, top=True)
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage API keys in the OS keyring")
     _add_db(keys, top=False)
     keys.add_argument("action", choices=("set", "delete", "list"))
-    keys.add_argument("provider", nargs="?", choices=PROVIDERS)
+    keys.add_argument("provider", nargs="?", choices=names)
     keys.set_defaults(func=_cmd_keys)
 
     from . import modelscli
@@ -72,11 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_paths(args: argparse.Namespace) -> int:
     from .config import config_path, data_dir, user_themes_dir
+    from .logs import log_path
 
     print(f"config:   {config_path()}")
     print(f"data:     {data_dir()}")
     print(f"database: {args.db_path}")
     print(f"themes:   {user_themes_dir()}")
+    print(f"log:      {log_path()}")
     return 0
 
 
@@ -86,11 +88,9 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "list":
-            for name in PROVIDERS:
-                if name == "ollama":
-                    continue
-                state = "key set" if secrets.has_key(name) else "no key"
-                print(f"{name}: {state}")
+            for spec in registry.specs():
+                if spec.keyed:
+                    print(f"{spec.name}: {'key set' if secrets.has_key(spec.name) else 'no key'}")
             return 0
         if args.provider is None:
             print(f"aiagents-tui: keys {args.action} needs a provider", file=sys.stderr)
@@ -112,11 +112,10 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    import logging
+    from .logs import setup_logging
 
-    # Engine warnings must not be written over the screen (nor anywhere a key could leak).
-    logging.getLogger("tui_agents").addHandler(logging.NullHandler())
-    logging.getLogger("tui_agents").propagate = False
+    # Warnings and errors go to a rotating file (keys masked), never over the screen.
+    setup_logging()
     from .tui.app import AiAgentsApp
 
     # The flag (or None) goes in as is: the app resolves the path after its first frame.

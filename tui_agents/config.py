@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 APP_NAME = "aiagents-tui"
-ProviderName = Literal["ollama", "openai", "anthropic"]
 
 
 class ProviderSettings(BaseModel):
@@ -51,29 +50,43 @@ class ProviderSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     base_url: str | None = None
-    """Server URL; empty means the provider's env var (OLLAMA_HOST, OPENAI_BASE_URL, ANTHROPIC_BASE_URL) or its default."""
+    """Server URL; empty means the provider's env var (e.g. OLLAMA_HOST, OPENAI_BASE_URL) or its default."""
 
     default_model: str | None = None
     """Model used with this provider when a thread names none."""
 
 
-class ProvidersConfig(BaseModel):
-    """Per-provider settings."""
+class ProvidersConfig(RootModel[dict[str, ProviderSettings]]):
+    """Per-provider settings, one table per provider of ``providers.registry`` (``[providers.ollama]``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    root: dict[str, ProviderSettings] = Field(default_factory=dict)
 
-    ollama: ProviderSettings = Field(default_factory=ProviderSettings)
-    """The local Ollama server."""
+    @model_validator(mode="after")
+    def _known_and_complete(self) -> ProvidersConfig:
+        from .providers import registry
 
-    openai: ProviderSettings = Field(default_factory=ProviderSettings)
-    """OpenAI, or any OpenAI-compatible server through ``base_url``."""
-
-    anthropic: ProviderSettings = Field(default_factory=ProviderSettings)
-    """Anthropic's Messages API."""
+        unknown = sorted(set(self.root) - set(registry.names()))
+        if unknown:
+            raise ValueError(f"unknown provider {unknown[0]!r}; use one of {', '.join(registry.names())}")
+        # every registered provider has a table, in registry order
+        self.root = {name: self.root.get(name) or ProviderSettings() for name in registry.names()}
+        return self
 
     def get(self, name: str) -> ProviderSettings:
         """The settings of provider ``name`` (empty settings for an unknown name)."""
-        return getattr(self, name, None) or ProviderSettings()
+        return self.root.get(name) or ProviderSettings()
+
+    def __getattr__(self, name: str) -> ProviderSettings:
+        root = self.__dict__.get("root")
+        if root is not None and name in root:
+            return root[name]
+        raise AttributeError(name)
+
+
+def _default_provider() -> str:
+    from .providers import registry
+
+    return registry.DEFAULT_PROVIDER
 
 
 class MemoryConfig(BaseModel):
@@ -157,8 +170,8 @@ class AppConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    default_provider: ProviderName = "ollama"
-    """Provider of new threads: ollama, openai or anthropic."""
+    default_provider: str = Field(default_factory=_default_provider)
+    """Provider of new threads: a name from the provider registry (ollama, openai, anthropic)."""
 
     default_model: str | None = None
     """Model of new threads; empty means the provider's default."""
@@ -177,6 +190,15 @@ class AppConfig(BaseModel):
 
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     """Context strategy and its parameters."""
+
+    @field_validator("default_provider")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        from .providers import registry
+
+        if registry.find(name) is None:
+            raise ValueError(f"unknown provider {name!r}; use one of {', '.join(registry.names())}")
+        return name
 
     keymap: dict[str, str] = Field(default_factory=dict)
     """Key overrides: binding id to keys, e.g. ``"thread.new" = "ctrl+t"`` (comma-separate several keys)."""

@@ -14,12 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PRICES_AS_OF", "DEFAULT_PRICES", "LOCAL_PROVIDERS", "Price", "PriceTable", "format_cost"]
+__all__ = ["PRICES_AS_OF", "DEFAULT_PRICES", "Price", "PriceTable", "format_cost"]
 
 PRICES_AS_OF = "2025-11-30"
 """When the shipped prices were taken from the providers' pricing pages."""
 
-LOCAL_PROVIDERS = frozenset({"ollama"})
 """Providers whose models run on the user's machine: they cost nothing per token."""
 
 
@@ -87,7 +86,7 @@ class PriceTable:
 
     def price(self, provider: str | None, model: str | None) -> Price | None:
         """The model's price; 0 for local providers; None when unknown."""
-        if provider in LOCAL_PROVIDERS:
+        if _is_local(provider):
             return Price(0.0, 0.0)
         if not model:
             return None
@@ -109,3 +108,11 @@ def format_cost(cost: float | None) -> str:
     if cost == 0:
         return "$0.00"
     return f"${cost:,.4f}" if cost < 1 else f"${cost:,.2f}"
+
+
+def _is_local(provider: str | None) -> bool:
+    """Whether the registry marks ``provider`` as a local server (its replies cost nothing)."""
+    from .providers import registry
+
+    spec = registry.find(provider)
+    return spec is not None and spec.local

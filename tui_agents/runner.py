@@ -26,7 +26,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .errors import (
     AgentError,
@@ -58,17 +58,17 @@ from .providers.base import (
     Provider, TextDeltaEvent, ThinkingBlockEvent, ThinkingDeltaEvent, ToolCallEndEvent, UsageEvent,
 )
 from .types import Image, Message, ToolCall, ToolDefinition, Usage
+from .memory.context import CANCELLED_TOOL as _CANCELLED_TOOL
+from .memory.context import TurnContext
 from .workers import MEMORY_JOB, TITLE_JOB
 
-__all__ = ["AgentRunner"]
+__all__ = ["AgentRunner", "Authorizer", "JobSink", "MemorySelector", "TurnLimiter"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Texts longer than this are counted in a thread: tiktoken would block the loop.
 _INLINE_COUNT_CHARS = 4000
-_CANCELLED_TOOL = "The tool call was cancelled before it finished."
-_REPLY_RESERVE = 4096  # tokens of the model's window kept free for the reply
 _IMAGE_TOKENS = 1024  # what an image adds to its message's count (vision models vary; ~1k is typical)
 
 _DECLINED_TOOL = "The user declined: the tool {name} was not run."
@@ -122,6 +122,37 @@ async def _land(work: Awaitable[T]) -> T:
             log.warning("A save failed while the turn was being stopped.", exc_info=task.exception())
         raise cancelled
     return task.result()
+
+
+class Authorizer(Protocol):
+    """Who may write to a thread (``store.Auth``)."""
+
+    async def check(self, user_id: str, action: str, resource_type: str, resource_id: str) -> bool: ...
+
+
+class MemorySelector(Protocol):
+    """A memory strategy: which stored messages of a thread go into the context (``memory.MemoryStrategy``)."""
+
+    async def select(self, messages: Any, thread_id: str, counter: Any = None,
+                     reserve_tokens: int = 0) -> Sequence[Mapping[str, Any]]: ...
+
+    def describe(self) -> str: ...
+
+
+class TurnLimiter(Protocol):
+    """Requests and tokens a minute (``limits.RateLimiter``): reserve atomically, then record what was used."""
+
+    async def try_acquire(self, key: str, estimated_tokens: int = 0) -> float: ...
+
+    async def record(self, key: str, actual_tokens: int = 0) -> None: ...
+
+
+class JobSink(Protocol):
+    """Where background jobs go (``limits.JobQueue``); handlers are registered by name."""
+
+    def register(self, name: str, fn: Any) -> None: ...
+
+    async def enqueue(self, name: str, payload: dict[str, Any] | None = None, max_retries: int = 3) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,74 +401,19 @@ class _StallWatch:
             await _land(asyncio.wait([reader]))
 
 
-def _to_message(record: Mapping[str, Any], images: Mapping[str, Image] | None = None) -> Message:
-    """A stored record as a provider message; ``model_construct`` because store rows are already valid.
-
-    ``images`` holds the loaded bytes of the record's image references, by sha256.
-    """
-    role = record["role"]
-    if role == "tool":
-        meta = record.get("meta") or {}
-        return Message.model_construct(
-            role="tool", content=record["content"], tool_calls=[], tool_call_id=record["tool_call_id"],
-            name=meta.get("name"), is_error=meta.get("status", "ok") != "ok", id=record["id"],
-        )
-    calls = [ToolCall(**call) for call in record.get("tool_calls") or ()]
-    pictures = [images[ref["sha256"]] for ref in record.get("images") or () if images and ref["sha256"] in images]
-    return Message.model_construct(
-        role=role, content=record["content"], tool_calls=calls, tool_call_id=None, name=None,
-        is_error=False, id=record["id"], thinking=record.get("thinking") or "",
-        thinking_blocks=list(record.get("thinking_blocks") or ()), images=pictures,
-    )
-
-
-def _history(records: Iterable[Mapping[str, Any]], images: Mapping[str, Image] | None = None) -> list[Message]:
-    """Provider messages from stored records, safe to send.
-
-    Skips what a provider must not see or would reject: user messages the
-    guardrail blocked, empty assistant rows (a failed reply), tool results
-    whose call is not in the window. A call whose result never got saved (a
-    crash mid-tool) gets an error result, so calls and results stay paired.
-    """
-    records = list(records)
-    answered = {r["tool_call_id"] for r in records if r["role"] == "tool"}
-    called: set[str] = set()
-    out: list[Message] = []
-    for record in records:
-        role = record["role"]
-        if role == "system":
-            continue
-        if role == "user" and (record.get("guardrail") or {}).get("action") == "blocked":
-            continue
-        if role == "tool":
-            if record["tool_call_id"] in called:
-                out.append(_to_message(record))
-            continue
-        if role == "assistant" and not record["content"] and not record.get("tool_calls"):
-            continue
-        message = _to_message(record, images)
-        out.append(message)
-        for call in message.tool_calls:
-            called.add(call.id)
-            if call.id not in answered:
-                out.append(Message(role="tool", content=_CANCELLED_TOOL, tool_call_id=call.id,
-                                   name=call.name, is_error=True))
-    return out
-
-
 class AgentRunner:
     """Runs turns of a thread against one provider, with persistence, tools, guardrail, limits and jobs."""
 
     def __init__(
         self,
         conn: Any,
-        auth: Any,
+        auth: Authorizer | None,
         provider: Provider,
-        memory: Any,
+        memory: MemorySelector,
         judge_provider: Provider | None = None,
         tools: Sequence[Any] | None = None,
-        rate_limiter: Any = None,
-        job_queue: Any = None,
+        rate_limiter: TurnLimiter | None = None,
+        job_queue: JobSink | None = None,
         guardrail_policy: str = "warn",
         max_iterations: int = 10,
         tool_timeout: float | None = None,
@@ -505,7 +481,7 @@ class AgentRunner:
 
         return TokenCounter()
 
-    def _register_jobs(self, queue: Any) -> None:
+    def _register_jobs(self, queue: JobSink) -> None:
         from .workers import register_default_handlers
 
         register_default_handlers(queue, provider=self.provider, conn=self.conn)
@@ -731,45 +707,18 @@ class AgentRunner:
         return GuardrailFlagged(thread_id, message_id, bool(verdict.injection), verdict.reason, action)
 
     async def _prepare(self, thread: Mapping[str, Any], setup: _AgentSetup, user_id: str, resume: bool) -> _Turn:
-        """Build the context of a turn: system prompt with user facts, and the memory strategy's window."""
-        thread_id = thread["id"]
-        system = await self._system_prompt(setup, user_id)
-        reserve = await self._count_system(system)
-        model = self._model_for(thread, setup)
-        window = await self._window_for(model)
-        records = list(await self.memory.select(self._messages, thread_id, self._counter, reserve_tokens=reserve,
-                                                max_tokens=window))
-        last_user = max((i for i, r in enumerate(records) if r["role"] == "user"), default=None)
-        if resume:
-            if last_user is None:
-                raise InvalidArgumentError(f"Thread {thread_id} has no user message to answer.")
-            if (records[last_user].get("guardrail") or {}).get("action") == "blocked":
-                raise GuardrailBlockedError(
-                    "The last message was blocked by the guardrail, so it cannot be answered.",
-                )
-            records = records[: last_user + 1]  # regenerate: ignore earlier attempts at the answer
-        earlier_user = last_user is not None and any(r["role"] == "user" for r in records[:last_user])
-        images = await self._images_of(records)
+        """Build the context of a turn (``memory.context.build_context``, the one place that does)."""
+        context = await self.context(thread, setup, user_id, resume=resume)
         return _Turn(
-            thread_id=thread_id,
+            thread_id=thread["id"],
             user_id=user_id,
-            model=model,
-            key=f"{self.provider.name}:{model}",
-            system=system,
+            model=context.model,
+            key=f"{self.provider.name}:{context.model}",
+            system=context.system,
             setup=setup,
-            history=_history(records, images),
-            first_exchange=thread.get("title") is None and not earlier_user,
+            history=list(context.messages),
+            first_exchange=thread.get("title") is None and not context.earlier_user,
         )
-
-    async def _window_for(self, model: str) -> int | None:
-        """Tokens the chosen messages may use: the model's window less room for the reply (None if unknown)."""
-        try:
-            window = await self.provider.get_context_window(model or None)
-        except AgentError:
-            return None  # the request itself will report an unreachable server
-        if window is None:
-            return None
-        return max(1, window - min(_REPLY_RESERVE, window // 4))
 
     async def _images_of(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Image]:
         """The bytes of every image the window's messages show: each is sent again with its message."""
@@ -785,22 +734,30 @@ class AgentRunner:
 
     def _model_for(self, thread: Mapping[str, Any], setup: _AgentSetup) -> str:
         """The thread's chosen model, else the provider's, else the agent record's."""
-        name = self.provider.name
-        if thread.get("model") and thread.get("provider") in (None, name):
-            return thread["model"]
-        if self.provider.model:
-            return self.provider.model
-        if setup.model and setup.provider in (None, name):
-            return setup.model
-        return ""
+        from .memory.context import model_for
 
-    async def _system_prompt(self, setup: _AgentSetup, user_id: str) -> str | None:
-        parts = [setup.system_prompt] if setup.system_prompt else []
-        if self._facts is not None:
-            facts = await self._facts.get_all(user_id)
-            if facts:
-                parts.append(self._facts.format_for_prompt(facts))
-        return "\n\n".join(parts) or None
+        return model_for(thread, self.provider.name, self.provider.model,
+                         {"provider": setup.provider, "model": setup.model})
+
+    async def context(self, thread: Mapping[str, Any] | None, setup: _AgentSetup | None = None,
+                      user_id: str = "", *, resume: bool = False) -> TurnContext:
+        """What the next turn of ``thread`` sends with this runner's provider, memory strategy and counter."""
+        from .memory.context import build_context, model_for
+
+        if setup is None:
+            setup = await self._setup_for((thread or {}).get("agent_id"))
+        agent = {"provider": setup.provider, "model": setup.model}
+        model = model_for(thread, self.provider.name, self.provider.model, agent)
+        try:
+            window = await self.provider.get_context_window(model or None)
+        except AgentError:
+            window = None  # the request itself will report an unreachable server
+        return await build_context(
+            messages=self._messages, facts=self._facts, user_id=user_id, thread=thread,
+            prompt=setup.system_prompt, strategy=self.memory, counter=self._counter,
+            provider=self.provider.name, model=model, window=window, images=self._images_of,
+            resume=resume, count_system=self._count_system,
+        )
 
     # ---- agent records and tools
 
@@ -972,13 +929,9 @@ class AgentRunner:
     async def _wait_for_rate_limit(self, turn: _Turn) -> AsyncIterator[TurnEvent]:
         """Reserve a request with the limiter, announcing each wait before sleeping it."""
         limiter = self.rate_limiter
+        assert limiter is not None
         chars = sum(len(m.content) for m in turn.history) + len(turn.system or "")
         estimate = chars // 4 + 1
-        if not hasattr(limiter, "try_acquire"):  # a limiter with only the seed's check/acquire/record
-            if (wait := await limiter.check(turn.key, estimate)) > 0:
-                yield RateLimitWait(turn.thread_id, turn.key, wait)
-            await limiter.acquire(turn.key, estimate)
-            return
         # try_acquire reserves atomically or says how long to wait, so the wait is announced first.
         while (wait := await limiter.try_acquire(turn.key, estimate)) > 0:
             yield RateLimitWait(turn.thread_id, turn.key, wait)

@@ -12,8 +12,10 @@ import asyncio
 import hmac
 import logging
 import os
+from collections.abc import Iterator, Mapping
 
 from .errors import ConfigError
+from .providers import registry
 
 __all__ = [
     "Secret",
@@ -34,7 +36,25 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "aiagents-tui"
-ENV_VARS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+
+
+class _KeyEnvVars(Mapping[str, str]):
+    """A live ``provider -> key env var`` view of the provider registry (keyed providers only)."""
+
+    def __getitem__(self, name: str) -> str:
+        spec = registry.find(name)
+        if spec is None or spec.key_env is None:
+            raise KeyError(name)
+        return spec.key_env
+
+    def __iter__(self) -> Iterator[str]:
+        return (spec.name for spec in registry.specs() if spec.key_env is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+ENV_VARS: Mapping[str, str] = _KeyEnvVars()
 
 
 class KeyringUnavailableError(ConfigError):

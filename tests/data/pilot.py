@@ -21,19 +21,30 @@ def fixed_time(ts: float) -> str:
 
 
 async def wait_until(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> None:
-    """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds (generous for loaded CI)."""
+    """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds (generous for loaded CI).
+
+    The one polling helper of the UI tests. A predicate that raises (it may look at
+    widgets not mounted yet) counts as false.
+    """
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while not _holds(predicate):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         await pilot.pause(0.02)
     await pilot.pause()
 
 
+def _holds(predicate: Callable[[], Any]) -> bool:
+    try:
+        return bool(predicate())
+    except Exception:  # noqa: BLE001 - not mounted yet, or not there yet: keep waiting
+        return False
+
+
 class PanelHost(App[None]):
     """A tiny app that opens ``db_path`` and mounts one panel, as the real app's right-hand slot would.
 
-    ``make(app)`` builds the widget once ``app.conn`` is open; ``screen=True`` pushes it as a screen instead.
+    ``make(app)`` builds the widget once ``app.stores`` are open; ``screen=True`` pushes it as a screen instead.
     """
 
     CSS = "Screen { layout: horizontal; } #left { width: 1fr; } #slot { width: 60; }"
@@ -45,6 +56,7 @@ class PanelHost(App[None]):
         self._make = make
         self._as_screen = screen
         self.conn: Any = None
+        self.stores: Any = None
         self.user_id = user_id
         self.current_thread_id: str | None = None
         self.hidden = False
@@ -64,7 +76,10 @@ class PanelHost(App[None]):
 
             register_themes(self)
             self.theme = self._theme_name
+        from tui_agents.session import Stores
+
         self.conn = await connect(self.db_path)
+        self.stores = Stores.on(self.conn)
         self.panel = self._make(self)
         if self._as_screen:
             await self.push_screen(self.panel)

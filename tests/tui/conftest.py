@@ -1,15 +1,16 @@
-"""Helpers for the app's Pilot tests: an app wired to the fake LLM server, and ``wait_until``."""
+"""Helpers for the app's Pilot tests: an app wired to the fake LLM server (``wait_until`` is ``tests.data.pilot``'s)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.data.pilot import wait_until
 from tui_agents.config import AppConfig
+
+__all__ = ["FIXED_TIME", "fixed_time", "last_reply", "ready", "rendered_text", "screen_text", "send", "wait_until"]
 
 FIXED_TIME = "2025-01-31 12:00"
 
@@ -17,20 +18,6 @@ FIXED_TIME = "2025-01-31 12:00"
 def fixed_time(_ts: float) -> str:
     """Snapshot-stable time formatter."""
     return FIXED_TIME
-
-
-async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
-    """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001 - the predicate may look at widgets not mounted yet
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await pilot.pause(0.05)
 
 
 def screen_text(app) -> str:

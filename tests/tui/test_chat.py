@@ -12,7 +12,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def _messages(app):
-    return await app.backend.messages.list(app.current_thread_id)
+    return await app.session.messages.list(app.current_thread_id)
 
 
 async def test_send_streams_a_reply_and_saves_it(ollama_env, make_app):
@@ -46,10 +46,10 @@ async def test_escape_stops_the_reply_and_the_partial_text_survives_a_restart(ol
     app2 = make_app()
     async with app2.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        records = await app2.backend.messages.list(thread_id)
+        records = await app2.session.messages.list(thread_id)
         assert records[-1]["status"] == "interrupted"
         assert records[-1]["content"].startswith("partial words")
-        await app2.open_thread(thread_id)
+        await app2.screen_main.threads.open_thread(thread_id)
         await wait_until(pilot, lambda: "interrupted" in screen_text(app2), what="the mark after restart")
 
 
@@ -67,7 +67,7 @@ async def test_a_connection_lost_mid_stream_shows_a_notice_and_retry_answers(oll
         assert "Retry" in screen_text(app)
         await pilot.press("f5")
         await wait_until(pilot, lambda: "second try works" in rendered_text(last_reply(app)), what="the retry")
-        records = await app.backend.messages.list(thread_id)
+        records = await app.session.messages.list(thread_id)
         assert records[-1]["content"] == "second try works"
         assert [r["content"] for r in records if r["role"] == "user"] == ["question"]
 
@@ -103,10 +103,10 @@ async def test_switching_threads_while_streaming_keeps_saving_into_the_right_thr
         await wait_until(pilot, lambda: app.current_thread_id not in (None, streaming_thread))
         other = app.current_thread_id
         await wait_until(pilot, lambda: not app.turns[streaming_thread].running, timeout=20, what="first turn")
-        first = await app.backend.messages.list(streaming_thread)
+        first = await app.session.messages.list(streaming_thread)
         assert first[-1]["content"].endswith("END1") and first[-1]["status"] == "complete"
         await wait_until(pilot, lambda: not app.turns[other].running, what="second turn")
-        second = await app.backend.messages.list(other)
+        second = await app.session.messages.list(other)
         assert [r["role"] for r in second] == ["user", "assistant"]
         assert "END1" not in second[-1]["content"]
 

@@ -65,7 +65,7 @@ async def test_model_picker_lists_ollama_models_and_saves_the_choice(ollama_env,
         app.screen.query_one("#models").highlighted = 0
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.model_name == "fake-model-large")
-        thread = await app.backend.threads.get(app.current_thread_id)
+        thread = await app.session.threads.get(app.current_thread_id)
         assert (thread["provider"], thread["model"]) == ("ollama", "fake-model-large")
         assert "fake-model-large" in screen_text(app)
 

@@ -11,7 +11,6 @@ from tests.data.pilot import PanelHost, wait_until
 from tui_agents.definition import AgentTemplates
 from tui_agents.store import AgentStore, ThreadStore, connect
 from tui_agents.tui.screens.agents import (
-    APP_ACTIONS,
     AgentSelected,
     AgentsScreen,
     definition_from_form,
@@ -23,7 +22,7 @@ SIZE = (120, 44)
 
 
 def _host(db, **kw) -> PanelHost:
-    return PanelHost(db, lambda app: AgentsScreen(app.conn, **kw), screen=True)
+    return PanelHost(db, lambda app: AgentsScreen(app.stores.agents, **kw), screen=True)
 
 
 async def _ready(pilot) -> AgentsScreen:
@@ -134,7 +133,6 @@ def test_form_parsers():
         {"user": "hi", "assistant": "hello\nthere"}, {"user": "bye", "assistant": "ciao"}]
     definition = definition_from_form("Bot", "You are a bot.", "", "", "", "")
     assert definition.compile() == "You are a bot.\nYour name is Bot."
-    assert APP_ACTIONS[0][0] == "agents"
 
 
 def test_snapshot_agents_screen(snap_compare, tmp_path, monkeypatch):

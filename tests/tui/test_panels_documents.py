@@ -9,8 +9,8 @@ from textual.widgets import Input, Static
 from tests.data.pilot import PanelHost, wait_until
 from tui_agents.store import DocumentStore, connect
 from tui_agents.tui.screens.dialogs import ConfirmScreen
-from tui_agents.tui.screens.documents import APP_ACTIONS, DocumentsScreen
-from tui_agents.tui.screens.inspector import VirtualTable
+from tui_agents.tui.screens.documents import DocumentsScreen
+from tui_agents.tui.widgets.virtual_table import VirtualTable
 
 SIZE = (110, 24)
 
@@ -28,7 +28,7 @@ async def _seed(db) -> dict[str, str]:
 
 
 def _host(db) -> PanelHost:
-    return PanelHost(db, lambda app: DocumentsScreen(app.conn), screen=True)
+    return PanelHost(db, lambda app: DocumentsScreen(app.stores.documents), screen=True)
 
 
 async def _ready(pilot) -> DocumentsScreen:
@@ -99,10 +99,6 @@ async def test_add_a_folder_from_the_screen(tmp_path):
         table = screen.query_one("#documents-table", VirtualTable)
         await wait_until(pilot, lambda: len(table.keys) == 4, what="folder added")
         assert any("Added 2 document(s); 1 skipped" in n.message for n in app._notifications)
-
-
-def test_key_proposals():
-    assert APP_ACTIONS[0][0] == "documents" and DocumentsScreen.HELP
 
 
 def test_snapshot_documents_screen(snap_compare, tmp_path):

@@ -11,7 +11,8 @@ from tests.data.builders import HOSTILE, tool_thread
 from tests.data.pilot import PanelHost, fixed_time, wait_until
 from tui_agents.events import GuardrailFlagged, ToolCallFinished, ToolCallStarted
 from tui_agents.store import MessageStore, connect
-from tui_agents.tui.screens.inspector import APP_ACTIONS, APP_BINDINGS, ToolInspector, VirtualTable
+from tui_agents.tui.screens.inspector import ToolInspector
+from tui_agents.tui.widgets.virtual_table import VirtualTable
 
 SIZE = (110, 34)
 
@@ -25,7 +26,7 @@ async def _seed(path, **kw) -> dict:
 
 
 def _host(db, thread_id, message_id=None) -> PanelHost:
-    return PanelHost(db, lambda app: ToolInspector(app.conn, thread_id, message_id, format_time=fixed_time))
+    return PanelHost(db, lambda app: ToolInspector(app.stores.messages, thread_id, message_id, format_time=fixed_time))
 
 
 def _rows(inspector: ToolInspector) -> list[tuple[str, str, str]]:
@@ -151,12 +152,6 @@ async def test_untrusted_text_is_shown_literally_without_control_characters(tmp_
         args = _text(app.panel.query_one("#detail-arguments", Static))
         assert "\\u001b" in args or "\x1b" not in args  # JSON-escaped or stripped, never raw
     assert HOSTILE.startswith("evil")
-
-
-def test_app_key_proposals_are_well_formed():
-    assert APP_BINDINGS[0].key == "ctrl+t" and APP_BINDINGS[0].id == "panel.inspector"
-    assert APP_ACTIONS[0][0] == APP_BINDINGS[0].action
-    assert ToolInspector.HELP
 
 
 def test_snapshot_inspector(snap_compare, tmp_path):

@@ -10,10 +10,8 @@ from tests.data.builders import USER, seed_facts, tool_thread
 from tests.data.pilot import PanelHost, wait_until
 from tui_agents.memory import TokenCounter, get_memory_strategy
 from tui_agents.store import MessageStore, UserMemoryStore, connect
-from tui_agents.tui.screens.inspector import VirtualTable
+from tui_agents.tui.widgets.virtual_table import VirtualTable
 from tui_agents.tui.screens.memory_panel import (
-    APP_ACTIONS,
-    APP_BINDINGS,
     FactEditor,
     MemoryPanel,
     StrategySwitch,
@@ -49,7 +47,7 @@ async def _select_ids(path, thread_id, name, **params) -> list[str]:
 def _host(db, thread_id, **kw) -> PanelHost:
     kw.setdefault("strategy", "last_n")
     kw.setdefault("params", {"n": 20})
-    return PanelHost(db, lambda app: MemoryPanel(app.conn, USER, thread_id, **kw))
+    return PanelHost(db, lambda app: MemoryPanel(app.stores, USER, thread_id, **kw))
 
 
 def _ready(app) -> bool:
@@ -179,7 +177,6 @@ def test_parse_params_and_key_proposals():
         except ValueError:
             continue
         raise AssertionError(bad)
-    assert APP_BINDINGS[0].key == "ctrl+g" and APP_ACTIONS[0][0] == "toggle_memory_panel"
 
 
 def _snapshot(snap_compare, tmp_path, keys: tuple[str, ...]) -> bool:

@@ -95,7 +95,8 @@ def test_snapshot_each_shipped_theme(snap_compare, tmp_path, theme):
     from tests.data.builders import tool_thread
     from tests.data.pilot import PanelHost, fixed_time, wait_until
     from tui_agents.store import connect
-    from tui_agents.tui.screens.inspector import ToolInspector, VirtualTable
+    from tui_agents.tui.screens.inspector import ToolInspector
+    from tui_agents.tui.widgets.virtual_table import VirtualTable
 
     db = tmp_path / "theme.db"
 
@@ -107,7 +108,7 @@ def test_snapshot_each_shipped_theme(snap_compare, tmp_path, theme):
             await conn.close()
 
     thread_id = asyncio.run(seed())
-    app = PanelHost(db, lambda a: ToolInspector(a.conn, thread_id, format_time=fixed_time), theme=theme)
+    app = PanelHost(db, lambda a: ToolInspector(a.stores.messages, thread_id, format_time=fixed_time), theme=theme)
 
     async def ready(pilot):
         await wait_until(pilot, lambda: pilot.app.panel is not None and pilot.app.panel.loaded)

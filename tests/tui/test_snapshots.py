@@ -23,15 +23,15 @@ async def _steady(pilot) -> None:
 
 async def _seed_threads(app) -> dict[str, str]:
     """Two root threads, a fork and a branch of the first, with a few messages."""
-    backend = app.backend
-    root = await backend.new_thread("ollama", "fake-model-small", title="Planning the garden")
-    m1 = await backend.messages.add(root["id"], "user", "Which vegetables grow well in shade?")
-    await backend.messages.add(root["id"], "assistant", "Lettuce, spinach and kale grow well in partial shade.")
-    await backend.threads.branch(root["id"], m1["id"], title="Shade question, take two")
-    await backend.threads.fork(root["id"], title="Garden plan copy")
-    other = await backend.new_thread("ollama", "fake-model-small", title="Rust lifetimes")
-    await backend.messages.add(other["id"], "user", "Explain lifetimes in one paragraph.")
-    await app.reload_threads()
+    session = app.session
+    root = await session.new_thread("ollama", "fake-model-small", title="Planning the garden")
+    m1 = await session.messages.add(root["id"], "user", "Which vegetables grow well in shade?")
+    await session.messages.add(root["id"], "assistant", "Lettuce, spinach and kale grow well in partial shade.")
+    await session.threads.branch(root["id"], m1["id"], title="Shade question, take two")
+    await session.threads.fork(root["id"], title="Garden plan copy")
+    other = await session.new_thread("ollama", "fake-model-small", title="Rust lifetimes")
+    await session.messages.add(other["id"], "user", "Explain lifetimes in one paragraph.")
+    await app.screen_main.threads.reload_threads()
     return {"root": root["id"], "other": other["id"]}
 
 
@@ -60,7 +60,7 @@ def test_sidebar_tree_with_forks_and_branches(snap_compare, make_app, ollama_env
     async def run_before(pilot) -> None:
         await _steady(pilot)
         ids = await _seed_threads(app)
-        await app.open_thread(ids["root"])
+        await app.screen_main.threads.open_thread(ids["root"])
         app.composer.focus()
         await pilot.pause(0.2)
 
@@ -73,6 +73,7 @@ def test_search_results(snap_compare, make_app, ollama_env):
     async def run_before(pilot) -> None:
         await _steady(pilot)
         await _seed_threads(app)
+        app.sidebar.query_one("#search").cursor_blink = False  # a blinking cursor made this snapshot flaky
         await pilot.press("ctrl+f", *"shade")
         await wait_until(pilot, lambda: app.sidebar.has_class("-searching") and app.sidebar.results.option_count)
         await pilot.pause(0.2)

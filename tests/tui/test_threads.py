@@ -36,7 +36,7 @@ async def test_fork_archive_unarchive_delete_and_undo(ollama_env, make_app):
         await pilot.press("f")
         await wait_until(pilot, lambda: app.current_thread_id != thread_id, what="the fork")
         fork_id = app.current_thread_id
-        fork = await app.backend.threads.get(fork_id)
+        fork = await app.session.threads.get(fork_id)
         assert fork["forked_from"] == thread_id and fork["fork_kind"] == "fork"
         node = tree._by_id[fork_id]
         assert node.parent is tree._by_id[thread_id]  # drawn under its parent
@@ -58,7 +58,7 @@ async def test_fork_archive_unarchive_delete_and_undo(ollama_env, make_app):
         await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         await pilot.click("#yes")
         await wait_until(pilot, lambda: fork_id not in tree.thread_ids(), what="trashed")
-        assert (await app.backend.threads.get(fork_id))["trashed_at"] is not None
+        assert (await app.session.threads.get(fork_id))["trashed_at"] is not None
         tree.focus()
         await pilot.press("u")
         await wait_until(pilot, lambda: fork_id in tree.thread_ids(), what="restored")
@@ -71,7 +71,7 @@ async def test_branch_and_edit_and_resend_from_the_message_menu(ollama_env, make
         await ready(pilot)
         thread_id = await _chat(pilot, "question A", "answer A")
         await _chat(pilot, "question B", "answer B")
-        original = [r["content"] for r in await app.backend.messages.list(thread_id)]
+        original = [r["content"] for r in await app.session.messages.list(thread_id)]
         # select the first reply with alt+up and branch from it
         await pilot.press("alt+up", "alt+up", "alt+up")
         assert app.chat_pane.selected().record["content"] == "answer A"
@@ -80,9 +80,9 @@ async def test_branch_and_edit_and_resend_from_the_message_menu(ollama_env, make
         await pilot.press("enter")  # "Branch from here" is first
         await wait_until(pilot, lambda: app.current_thread_id != thread_id, what="the branch")
         branch = app.current_thread_id
-        assert [r["content"] for r in await app.backend.messages.list(branch)] == ["question A", "answer A"]
+        assert [r["content"] for r in await app.session.messages.list(branch)] == ["question A", "answer A"]
         # edit and resend "question B" of the original thread: a new branch, the original untouched
-        await app.open_thread(thread_id)
+        await app.screen_main.threads.open_thread(thread_id)
         await pilot.press("alt+up", "alt+up")
         assert app.chat_pane.selected().record["content"] == "question B"
         await pilot.press("enter")
@@ -95,9 +95,9 @@ async def test_branch_and_edit_and_resend_from_the_message_menu(ollama_env, make
         edited = app.current_thread_id
         await wait_until(pilot, lambda: "answer C" in rendered_text(last_reply(app)))
         await wait_until(pilot, lambda: not app.turns[edited].running)
-        contents = [r["content"] for r in await app.backend.messages.list(edited)]
+        contents = [r["content"] for r in await app.session.messages.list(edited)]
         assert contents == ["question A", "answer A", "question B, edited", "answer C"]
-        assert [r["content"] for r in await app.backend.messages.list(thread_id)] == original
+        assert [r["content"] for r in await app.session.messages.list(thread_id)] == original
 
 
 async def test_search_opens_the_thread_at_the_hit(ollama_env, make_app):
@@ -128,7 +128,7 @@ async def test_restart_finds_threads_titles_and_messages(ollama_env, make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         thread_id = await _chat(pilot, "something to keep", "remembered")
-        await app.backend.threads.rename(thread_id, "Kept thread")
+        await app.session.threads.rename(thread_id, "Kept thread")
     app2 = make_app()
     async with app2.run_test(size=(120, 40)) as pilot:
         await ready(pilot)

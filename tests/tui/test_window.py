@@ -15,16 +15,17 @@ pytestmark = pytest.mark.timeout(90)
 
 
 async def _thread_with_messages(app, count: int, title: str | None = None) -> str:
-    backend = app.backend
-    thread = await backend.new_thread("ollama", "fake-model-small", title=title)
+    session = app.session
+    thread = await session.new_thread("ollama", "fake-model-small", title=title)
     for i in range(count):
-        await backend.messages.add(thread["id"], "user" if i % 2 == 0 else "assistant", f"message {i} of the long thread")
+        role = "user" if i % 2 == 0 else "assistant"
+        await session.messages.add(thread["id"], role, f"message {i} of the long thread")
     return thread["id"]
 
 
 async def _open_long_thread_scrolled_up(pilot):
     """Open a 150-message thread and scroll up until its newest messages left the window."""
-    await pilot.app.open_thread(await _thread_with_messages(pilot.app, 150))
+    await pilot.app.screen_main.threads.open_thread(await _thread_with_messages(pilot.app, 150))
     pane = await _scroll_up_until_trimmed(pilot)
     assert pane.has_newer
     return pane
@@ -53,7 +54,7 @@ async def test_scrolling_back_down_after_older_messages_were_loaded_shows_the_ne
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         thread_id = await _thread_with_messages(app, 150)
-        await app.open_thread(thread_id)
+        await app.screen_main.threads.open_thread(thread_id)
         newest = "message 149 of the long thread"
         await wait_until(pilot, lambda: newest in screen_text(app), what="the newest message")
         pane = await _scroll_up_until_trimmed(pilot)
@@ -105,12 +106,12 @@ async def test_untitled_threads_are_labelled_with_their_first_words_after_a_rest
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        backend = app.backend
-        thread = await backend.new_thread("ollama", "fake-model-small")
-        await backend.messages.add(thread["id"], "user", "Planning a trip to Lisbon next spring with friends")
-        await backend.messages.add(thread["id"], "assistant", "Sounds lovely.")
-        named = await backend.new_thread("ollama", "fake-model-small", title="Named one")
-        await backend.messages.add(named["id"], "user", "this text is not the label")
+        session = app.session
+        thread = await session.new_thread("ollama", "fake-model-small")
+        await session.messages.add(thread["id"], "user", "Planning a trip to Lisbon next spring with friends")
+        await session.messages.add(thread["id"], "assistant", "Sounds lovely.")
+        named = await session.new_thread("ollama", "fake-model-small", title="Named one")
+        await session.messages.add(named["id"], "user", "this text is not the label")
     app2 = make_app()
     async with app2.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -136,8 +137,8 @@ async def test_the_sidebar_draws_a_page_of_threads_and_more_as_the_cursor_moves_
         await ready(pilot)
         first = await _thread_with_messages(app, 2, title="Oldest thread of all")
         for i in range(59):
-            await app.backend.new_thread("ollama", "fake-model-small", title=f"Thread number {i}")
-        await app.reload_threads()
+            await app.session.new_thread("ollama", "fake-model-small", title=f"Thread number {i}")
+        await app.screen_main.threads.reload_threads()
         tree = app.sidebar.tree
         assert tree.shown_count == 20
         assert len(tree.thread_ids()) == 60
@@ -165,7 +166,7 @@ async def test_a_streamed_reply_looks_the_same_when_the_thread_is_reopened(ollam
         await wait_until(pilot, lambda: not app.turns[app.current_thread_id].running, what="the end of the reply")
         await pilot.pause(0.3)
         streamed = _chat_lines(app)
-        await app.open_thread(app.current_thread_id)
+        await app.screen_main.threads.open_thread(app.current_thread_id)
         await pilot.pause(0.3)
         assert _chat_lines(app) == streamed
 

@@ -18,7 +18,7 @@ import abc
 import asyncio
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,17 +260,35 @@ class ProviderLimits:
     tpm: int | None
 
 
-# Conservative defaults: the published entry tiers (Anthropic tier 1: 50
-# requests and 30k input tokens a minute; OpenAI tier 1 gpt-4o: 500 requests
-# and 30k tokens a minute). Raise them with overrides once your account allows
-# more. Ollama runs locally and has no limits. A "provider:model" entry wins
-# over the provider's; unknown providers (OpenAI-compatible servers) are unlimited.
-DEFAULT_LIMITS: dict[str, ProviderLimits] = {
-    "anthropic": ProviderLimits(rpm=50, tpm=30_000),
-    "openai": ProviderLimits(rpm=500, tpm=30_000),
-    "openai:gpt-4o-mini": ProviderLimits(rpm=500, tpm=200_000),
-    "ollama": ProviderLimits(rpm=None, tpm=None),
-}
+class _RegistryLimits(Mapping[str, ProviderLimits]):
+    """A live view of the provider registry's default limits: ``"provider"`` and ``"provider:model"`` keys.
+
+    Ollama runs locally and has no limits; a "provider:model" entry wins over the
+    provider's; unknown providers (OpenAI-compatible servers) are unlimited.
+    """
+
+    def _items(self) -> dict[str, ProviderLimits]:
+        from ..providers import registry
+
+        out: dict[str, ProviderLimits] = {}
+        for spec in registry.specs():
+            out[spec.name] = ProviderLimits(rpm=spec.rpm, tpm=spec.tpm)
+            for model, (rpm, tpm) in spec.model_limits.items():
+                out[f"{spec.name}:{model}"] = ProviderLimits(rpm=rpm, tpm=tpm)
+        return out
+
+    def __getitem__(self, key: str) -> ProviderLimits:
+        return self._items()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+
+DEFAULT_LIMITS: Mapping[str, ProviderLimits] = _RegistryLimits()
+"""Default limits per provider and model, from ``providers.registry``."""
 
 _OVERRIDE_FIELDS = frozenset({"rpm", "tpm", "window"})
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 from ..types import Completion, Message, ToolCall, ToolDefinition, Usage
+from .registry import Readiness
 
 __all__ = [
     "Provider",
@@ -232,6 +233,27 @@ class Provider(abc.ABC):
 
     max_image_bytes: int | None = None
     """The largest image (bytes, before base64) this provider's API accepts; None: no known limit."""
+
+    async def check(self, model: str | None = None, timeout: float = 5.0) -> Readiness:
+        """Whether a chat can start: a key where one is needed; a local server reachable and with a model."""
+        import asyncio
+
+        from ..errors import AgentError
+        from .registry import find
+
+        spec = find(self.name)
+        if not getattr(self, "has_key", True):
+            return Readiness(False, spec.missing_key_problem() if spec else f"No API key for {self.name}.")
+        if spec is None or not spec.local:
+            return Readiness(True)
+        try:
+            models = await asyncio.wait_for(self.list_models(), timeout)
+        except (AgentError, asyncio.TimeoutError, OSError):
+            url = getattr(self, "base_url", "") or spec.default_base_url
+            return Readiness(False, f"{spec.label} is not reachable at {url}.")
+        if not models and not model:
+            return Readiness(False, f"{spec.label} is running but has no models: {spec.no_models_hint}")
+        return Readiness(True, models=tuple(models))
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

@@ -11,6 +11,7 @@ bytes are stored once (``store.images``).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -175,6 +176,15 @@ def _window(db: sqlite3.Connection, select: str, thread_id: str, limit: int | No
     return rows
 
 
+# One indexed read of just the rows the inspector needs, without their text: tool results
+# (meta), callers (tool_calls), verdicts (guardrail) and user messages (turn boundaries).
+_CALL_ROWS = (
+    "SELECT id, position, role, tool_calls, tool_call_id, meta, guardrail, created_at FROM messages "
+    "WHERE thread_id = ? AND (role IN ('tool', 'user') OR tool_calls IS NOT NULL OR guardrail IS NOT NULL "
+    "OR id = ?) ORDER BY position"
+)
+
+
 class MessageStore:
     """Add, read and update the messages of threads."""
 
@@ -331,6 +341,38 @@ class MessageStore:
                              (thread_id,))
 
         return [message_record(r) for r in await run(self.conn, select)]
+
+    async def call_rows(self, thread_id: str, message_id: str | None = None) -> list[dict[str, Any]]:
+        """The inspector's rows, without their text: tool results, callers, verdicts, user messages (and ``message_id``).
+
+        Each row: ``id, position, role, tool_calls, tool_call_id, meta, guardrail, created_at`` (JSON decoded).
+        """
+
+        def select(db: sqlite3.Connection) -> list[sqlite3.Row]:
+            return fetch_all(db, _CALL_ROWS, (thread_id, message_id))
+
+        rows = [dict(r) for r in await run(self.conn, select)]
+        for row in rows:
+            for column in ("tool_calls", "meta", "guardrail"):
+                row[column] = json.loads(row[column]) if row[column] else None
+        return rows
+
+    async def first_texts(self, thread_ids: Iterable[str], role: str = "user", chars: int = 200) -> dict[str, str]:
+        """The start of each thread's first ``role`` message (labels of untitled threads), in one query per 500."""
+        ids = list(thread_ids)
+        out: dict[str, str] = {}
+
+        def select(db: sqlite3.Connection, chunk: list[str]) -> list[sqlite3.Row]:
+            sql = ("SELECT t.id, (SELECT substr(c.text, 1, ?) FROM messages AS m JOIN contents AS c "
+                   "ON c.id = m.content_id WHERE m.thread_id = t.id AND m.role = ? "
+                   "ORDER BY m.position LIMIT 1) FROM threads AS t "
+                   f"WHERE t.id IN ({','.join('?' * len(chunk))})")
+            return fetch_all(db, sql, (chars, role, *chunk))
+
+        for i in range(0, len(ids), 500):  # SQLite's variable limit
+            rows = await run(self.conn, select, ids[i:i + 500])
+            out.update({row[0]: row[1] for row in rows if row[1]})
+        return out
 
     async def recover_unfinished(self, older_than: float = 120.0) -> list[str]:
         """Mark replies left ``streaming`` by a process that is gone as ``interrupted``, keeping their text.

@@ -1,86 +1,51 @@
-"""The aiagents-tui Textual app.
+"""The aiagents-tui Textual app: configuration, theme, keymap, start-up and the screens.
 
-What other parts of the TUI (panels, screens) may use on the app object:
+The workflows live elsewhere: ``screens/main.py`` (the chat screen: send, stop,
+retry, regenerate, open, fork, branch, search, through ``threads.py`` and
+``turns.py``), ``panels.py`` (the right-hand panels and the full screens),
+``actions.py`` (every key and palette entry). What they use on the app:
 
-- ``app.conn``: the open ``aiosqlite`` connection (None until startup has opened
-  the database; ``await app.wait_ready()`` first).
-- ``app.backend``: stores (``threads``, ``messages``, ``agents``, ``auth``),
-  ``job_queue``, ``provider(name, model)`` and ``runner(name)``.
-- ``app.user_id``: the user the app acts as.
-- ``app.current_thread_id``: the thread in the chat pane (None for a new chat).
-- ``app.config``: the validated ``AppConfig``; ``app.save_config()`` writes it.
-- ``await app.reload_current_thread()``: re-read the open thread from the store.
-- ``await app.reload_threads()``: re-read the sidebar.
-- ``app.show_panel(widget)`` / ``app.hide_panel()`` / ``app.panel``: the
-  right-hand panel slot (one widget at a time, beside the chat).
-- ``app.push_screen(...)`` as usual for full screens and dialogs.
-- ``app.action_inspect_message(message_id)``: called by the message menu's
-  "Inspect"; opens the inspector (``panels.PanelsMixin``, which also wires the
-  other panels and screens and makes ``current_thread_id`` a property).
+- ``app.session``: the engine's ``ChatSession`` (None until start-up opened the
+  database; ``await app.wait_ready()`` first); ``app.stores`` its stores.
+- ``app.current_thread_id``: a reactive, the thread in the chat pane (None for a new chat).
+- ``app.config`` / ``app.save_config()``; ``app.user_id``; ``app.format_time(ts)``.
 - ``app.turns``: ``thread_id -> TurnState`` of running and finished turns.
-- ``app.format_time(ts)``: how times are shown (injected in tests).
-- ``app.warm_up()``: start (once) loading the engine, the tokenizer, the job queue and
-  the runner; returns the task. It runs at the first key typed in the composer and
-  before a turn; nothing runs after start-up until then, so an idle app stays idle.
+- ``app.warm_up()``: start (once) loading the engine, the tokenizer, the job queue
+  and the runner, at the first key typed in the composer, so an idle app stays idle.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
-import time
-from contextlib import suppress
+import logging
 from collections.abc import Callable, Iterable
-from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
-from textual.css.query import NoMatches
+from textual.reactive import reactive
 from textual.widget import Widget
 from textual.worker import Worker
 
-from .backend import Backend, TurnState
-from .panels import PANEL_ACTIONS, PANEL_BINDINGS, PanelsMixin
-from .screens.main import MainScreen, TitleBar
-from .widgets.chat_pane import FIRST_PAGE, NEWER_PAGE, OLDER_PAGE, ChatPane
+from . import actions
+from .panels import PanelController
+from .screens.main import MainScreen
+from .turns import TurnState
+from .widgets.chat_pane import ChatPane
 from .widgets.composer import Composer
-from .widgets.message import MessageView, Notice, code_blocks
-from .widgets.sidebar import Sidebar, ThreadTree, first_words
+from .widgets.message import Notice
+from .widgets.sidebar import Sidebar
 from .widgets.status_bar import StatusBar
-from .widgets.welcome import Welcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import AppConfig
+    from ..session import ChatSession, Stores
     from textual.screen import Screen
 
-__all__ = ["AiAgentsApp", "ACTIONS"]
+__all__ = ["AiAgentsApp"]
 
-# (action, title, help) for the command palette; every one also has a Binding with an id.
-ACTIONS: list[tuple[str, str, str]] = [
-    ("new_thread", "New chat", "Start a new chat (ctrl+n)"),
-    ("focus_search", "Search threads", "Search titles and messages of all threads (ctrl+f)"),
-    ("toggle_sidebar", "Toggle sidebar", "Show or hide the thread sidebar (ctrl+b)"),
-    ("pick_model", "Pick model", "Choose the provider and model of this chat (ctrl+o)"),
-    ("regenerate", "Regenerate reply", "Answer the last message again; the old reply stays in a branch (ctrl+r)"),
-    ("stop_reply", "Stop reply", "Stop the streaming reply; the partial text is kept (escape)"),
-    ("retry", "Retry", "Retry a failed reply, or check the provider again (f5)"),
-    ("previous_thread", "Previous thread", "Open the thread above in the sidebar (ctrl+pageup)"),
-    ("next_thread", "Next thread", "Open the thread below in the sidebar (ctrl+pagedown)"),
-    ("fork_thread", "Fork thread", "Copy this thread with all its messages (f in the sidebar)"),
-    ("rename_thread", "Rename thread", "Give this thread a title (r in the sidebar)"),
-    ("archive_thread", "Archive / unarchive thread", "Hide or restore this thread (a in the sidebar)"),
-    ("delete_thread", "Delete thread", "Move this thread to the trash (delete in the sidebar)"),
-    ("undo_delete", "Undo delete", "Restore the thread deleted last (u in the sidebar)"),
-    ("empty_trash", "Empty trash", "Delete the threads in the trash for good"),
-    ("toggle_archived", "Show archived threads", "Switch the sidebar between active and archived threads"),
-    ("settings", "Settings", "Providers, base URLs, API keys, default model, memory, theme (f2)"),
-    ("help", "Keys", "Show the keys of the focused area (f1)"),
-]
-ACTIONS += PANEL_ACTIONS
-
+log = logging.getLogger(__name__)
 
 def _actions_provider() -> type:
     from .commands import ActionsProvider
@@ -88,43 +53,28 @@ def _actions_provider() -> type:
     return ActionsProvider
 
 
+def _default_provider() -> str:
+    from ..providers import registry
+
+    return registry.DEFAULT_PROVIDER
+
+
 def default_format_time(ts: float) -> str:
     """Local time of a message, e.g. ``2025-01-31 14:05``."""
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
-def _context_window(provider: str, model: str) -> int | None:
-    """The model's context window, once the provider code is loaded (importing it costs ~100 ms)."""
-    models = sys.modules.get("tui_agents.providers.models")
-    if models is None or not model:
-        return None
-    try:
-        return models.context_window(provider, model)
-    except Exception:  # noqa: BLE001 - an unknown model just shows no window
-        return None
-
-
-class AiAgentsApp(PanelsMixin, App):
+class AiAgentsApp(App):
     """Keyboard-driven chat with Claude, GPT and Ollama models."""
 
     TITLE = "aiagents-tui"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     COMMANDS = App.COMMANDS | {_actions_provider}
 
-    BINDINGS = [
-        Binding("ctrl+n", "new_thread", "New chat", id="thread.new"),
-        Binding("ctrl+f", "focus_search", "Search", id="search.focus"),
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="sidebar.toggle"),
-        Binding("ctrl+o", "pick_model", "Model", id="model.pick"),
-        Binding("ctrl+r", "regenerate", "Regenerate", id="reply.regenerate"),
-        Binding("escape", "stop_reply", "Stop", id="reply.stop"),
-        Binding("f5", "retry", "Retry", id="reply.retry"),
-        Binding("ctrl+pageup", "previous_thread", "Previous thread", id="thread.previous", priority=True),
-        Binding("ctrl+pagedown", "next_thread", "Next thread", id="thread.next", priority=True),
-        *PANEL_BINDINGS,
-        Binding("f2", "settings", "Settings", id="app.settings"),
-        Binding("f1", "help", "Keys", id="app.help"),
-    ]
+    BINDINGS = actions.bindings("app")  # declared once, with the palette entries, in actions.py
+
+    current_thread_id: reactive[str | None] = reactive(None, init=False)
+    """The thread in the chat pane (None for a new chat); the open panel follows it."""
 
     def __init__(
         self,
@@ -148,21 +98,18 @@ class AiAgentsApp(PanelsMixin, App):
         self._config = config
         self.config_path = config_path
         self.format_time = format_time or default_format_time
-        self.backend: Backend | None = None
-        self.current_thread_id: str | None = None
+        self.session: ChatSession | None = None
         self.turns: dict[str, TurnState] = {}
-        self.provider_name = provider or "ollama"
+        self.panels = PanelController(self)
+        self.provider_name = provider or _default_provider()
         self.model_name = model or ""
         self.provider_ok: bool | None = True if (provider and model) else None
         self.provider_problem = ""
         self._db_ready: asyncio.Event | None = None
-        self._trash: list[str] = []
-        self._previews: dict[str, str] = {}  # thread id -> first words of its first user message
-        self._panel: Widget | None = None
         self.background_jobs = background_jobs
         self._warm_task: asyncio.Task[None] | None = None
 
-    # ---- public surface for panels
+    # ---- what the screens and panels use
 
     @property
     def config(self) -> AppConfig:
@@ -180,14 +127,14 @@ class AiAgentsApp(PanelsMixin, App):
         save_config(self.config, self.config_path)
 
     @property
-    def conn(self) -> Any:
-        """The open database connection (None before startup finished)."""
-        return self.backend.conn if self.backend else None
+    def stores(self) -> Stores | None:
+        """The session's stores (None before startup finished)."""
+        return self.session.stores if self.session else None
 
     @property
     def user_id(self) -> str:
         """The user the app acts as."""
-        return self.backend.user_id if self.backend else (self._config.user_id if self._config else "local")
+        return self.session.user_id if self.session else (self._config.user_id if self._config else "local")
 
     async def wait_ready(self) -> None:
         """Wait until the database is open and the sidebar loaded."""
@@ -197,30 +144,21 @@ class AiAgentsApp(PanelsMixin, App):
 
     @property
     def panel(self) -> Widget | None:
-        """The widget in the right-hand panel, if one is shown."""
-        return self._panel
-
-    async def show_panel(self, widget: Widget) -> None:
-        """Show ``widget`` in the right-hand panel (replacing what was there)."""
-        slot = self.screen_main.query_one("#right-panel")
-        await slot.remove_children()
-        await slot.mount(widget)
-        slot.add_class("-open")
-        self._panel = widget
+        """The widget in the chat screen's right-hand panel, if one is shown."""
+        return self.screen_main.panel
 
     async def hide_panel(self) -> None:
-        """Close the right-hand panel."""
-        slot = self.screen_main.query_one("#right-panel")
-        await slot.remove_children()
-        slot.remove_class("-open")
-        self._panel = None
-        self.composer.focus()
+        """Close the chat screen's right-hand panel (a panel's own close key calls this)."""
+        await self.screen_main.hide_panel()
 
     # ---- widgets
 
     def get_default_screen(self) -> Screen:
         self._main = MainScreen(self.format_time)
         return self._main
+
+    def watch_current_thread_id(self, thread_id: str | None) -> None:
+        self.panels.follow(thread_id)
 
     @property
     def screen_main(self) -> MainScreen:
@@ -241,6 +179,13 @@ class AiAgentsApp(PanelsMixin, App):
     @property
     def status_bar(self) -> StatusBar:
         return self._main.query_one(StatusBar)
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """A toast shown literally, never parsed as markup: it may carry a server's, a model's or a file's text."""
+        from .sanitize import sanitize
+
+        super().notify(sanitize(message), title=sanitize(title), severity=severity, timeout=timeout, markup=False)
 
     # ---- crash reports never print locals (a key could be in one)
 
@@ -270,20 +215,20 @@ class AiAgentsApp(PanelsMixin, App):
         config = await self._load_config_safely()
         self._apply_config(config)
         from ..config import resolve_db_path
+        from ..session import ChatSession
 
-        self.backend = Backend(resolve_db_path(self._db_flag), config, config.user_id)
+        self.session = ChatSession(resolve_db_path(self._db_flag), config, config.user_id)
         try:
-            await self.backend.open()
+            await self.session.open()  # also marks replies a crashed run left streaming
         except (AgentError, OSError) as exc:
             await self.chat_pane.show(None, [], False, extra=[Notice(f"Could not open the database: {exc}")])
             return
-        await self.backend.messages.recover_unfinished()  # replies a crashed run left streaming
-        await self.restore_panel_state()
-        await self.reload_threads()
+        await self.panels.restore_state()
+        await self.screen_main.threads.reload_threads()
         assert self._db_ready is not None
         self._db_ready.set()
         if self.current_thread_id is None:
-            await self._show_welcome()
+            await self.screen_main.turns.show_welcome()
         if self.freeze_gc:
             import gc
 
@@ -292,7 +237,7 @@ class AiAgentsApp(PanelsMixin, App):
             gc.freeze()
         # Nothing else runs until the user types: the engine, the tokenizer and the job
         # queue load at the first key in the composer (see ``warm_up``), so an idle app idles.
-        self.run_worker(self._check_provider(), name="provider-check", exit_on_error=False)
+        self.run_worker(self.screen_main.turns.check_provider(), name="provider-check", exit_on_error=False)
 
     async def _load_config_safely(self) -> AppConfig:
         from ..errors import ConfigError
@@ -318,8 +263,8 @@ class AiAgentsApp(PanelsMixin, App):
             from . import themes
 
             themes.register_themes(self)
-        except Exception:  # noqa: BLE001 - a broken theme file must not stop the app
-            pass
+        except Exception:  # a broken theme file must not stop the app
+            log.warning("Could not register the theme files.", exc_info=True)
         theme = self.cli_theme or config.theme
         if theme and theme in self.available_themes:
             self.theme = theme
@@ -327,12 +272,14 @@ class AiAgentsApp(PanelsMixin, App):
             self.notify(f"Unknown theme {theme!r}; using the default.", severity="warning")
         if not config.show_sidebar:
             self.sidebar.add_class("-hidden")
-        self._update_status()
+        self.screen_main.turns.update_status()
 
     def warm_up(self) -> asyncio.Task[None]:
         """Start (once) loading what a turn needs; await the task to wait for it."""
         if self._warm_task is None:
-            self._warm_task = asyncio.create_task(self._warm_up())
+            from .warmup import warm_up
+
+            self._warm_task = asyncio.create_task(warm_up(self))
         return self._warm_task
 
     def on_text_area_changed(self, event: Any) -> None:
@@ -341,683 +288,50 @@ class AiAgentsApp(PanelsMixin, App):
         if self._warm_task is None and isinstance(event.text_area, Composer) and event.text_area.text:
             self.warm_up()
 
-    async def _warm_up(self) -> None:
-        """Start the job queue; import the engine, load the tokenizer and build the runner (in threads)."""
-        await self.wait_ready()
-        assert self.backend is not None
-        if self.background_jobs and self.backend.job_queue is None:
-            try:
-                await self.backend.start_jobs()
-            except Exception:  # noqa: BLE001 - chat works without titles and memory jobs
-                pass
-            else:
-                self.run_worker(self._watch_jobs(), name="jobs", exit_on_error=False)
-        await asyncio.to_thread(self._import_engine)
-        try:
-            from ..memory.tokens import TokenCounter
-
-            await TokenCounter().load()  # the encoding is shared: the runner's counter finds it loaded
-        except Exception:  # noqa: BLE001 - counting falls back to estimates
-            pass
-        if self.provider_ok:
-            try:
-                # in a thread: its HTTP client builds SSL contexts (~100 ms) the UI should not wait for
-                await asyncio.to_thread(self.backend.runner, self.provider_name)
-            except Exception:  # noqa: BLE001 - the turn reports it
-                pass
-        # not needed to start a turn: a turn does not wait for it
-        self.run_worker(asyncio.to_thread(self._warm_lexers), name="warm-lexers", exit_on_error=False)
-
-    @staticmethod
-    def _import_engine() -> None:
-        import importlib
-
-        for name in ("tui_agents.runner", "tui_agents.providers", "tui_agents.providers.ollama", "tui_agents.memory",
-                     "tui_agents.memory.tokens", "rich.markdown", "tui_agents.store.auth"):
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001
-                pass
-
-    @staticmethod
-    def _warm_lexers() -> None:
-        """Compile the common code lexers: Pygments does it on first use (Python: ~40 ms), mid-stream otherwise."""
-        try:
-            from pygments.lexers import get_lexer_by_name
-
-            for language in ("python", "bash", "javascript", "json"):
-                get_lexer_by_name(language)
-        except Exception:  # noqa: BLE001 - highlighting still works, just later
-            pass
-
-    async def _check_provider(self) -> None:
-        """Decide whether chat can start: a key, or a reachable Ollama (and a model)."""
-        from ..errors import AgentError
-
-        assert self.backend is not None
-        name = self.provider_name
-        if name != "ollama":
-            ok = await self.backend.has_key(name)
-            from ..secrets import env_var_for
-
-            self.provider_problem = "" if ok else f"No API key for {name}: set {env_var_for(name)}, " \
-                f"run `aiagents-tui keys set {name}`, or add it in Settings (f2)."
-            self._set_provider_ok(ok)
-            return
-        if self.cli_provider and self.cli_model:
-            self._set_provider_ok(True)
-            return
-        try:
-            models = await asyncio.wait_for(self.backend.list_models("ollama"), 5)
-        except (AgentError, asyncio.TimeoutError, OSError):
-            url = self._ollama_url()
-            self.provider_problem = f"Ollama is not reachable at {url}."
-            self._set_provider_ok(False)
-            return
-        if not self.model_name and models:
-            self.model_name = models[0]
-        if not self.model_name:
-            self.provider_problem = "Ollama is running but has no models: run `ollama pull llama3.2`."
-            self._set_provider_ok(False)
-            return
-        self._set_provider_ok(True)
-
-    def _ollama_url(self) -> str:
-        try:
-            provider = self.backend.provider("ollama") if self.backend else None
-            return str(getattr(provider, "base_url", "") or "http://127.0.0.1:11434")
-        except Exception:  # noqa: BLE001
-            return "http://127.0.0.1:11434"
-
-    def _set_provider_ok(self, ok: bool) -> None:
-        was = self.provider_ok
-        self.provider_ok = ok
-        self._update_status()
-        if self.current_thread_id is None and was != ok:
-            self.run_worker(self._show_welcome(), exit_on_error=False)
-
-    async def _show_welcome(self) -> None:
-        pane = self.chat_pane
-        await pane.show(None, [], False, extra=[Welcome(self.provider_ok, self.provider_problem,
-                                                        self.provider_name, self.model_name)])
-
-    async def _watch_jobs(self) -> None:
-        queue = self.backend.job_queue if self.backend else None
-        if queue is None or not hasattr(queue, "watch"):
-            return
-        async for job in queue.watch():
-            self.status_bar.jobs = getattr(queue, "running_count", 0)
-            status = str(getattr(job, "status", ""))
-            if status.endswith("completed") and getattr(job, "name", "") == "generate_title":
-                await self.reload_threads()
-
     async def on_unmount(self) -> None:
         if self._warm_task is not None:
             self._warm_task.cancel()
         for state in self.turns.values():
             if state.worker is not None and state.running:
                 state.worker.cancel()
-        if self.backend is not None:
+        if self.session is not None:
             # let cancelled turns save their partial replies first
             await asyncio.sleep(0)
-            await self.backend.close()
+            await self.session.close()
 
-    # ---- status
+    # ---- app-wide actions (the chat screen has its own; panels.py the panels')
 
-    def _update_status(self, thread: dict[str, Any] | None = None) -> None:
-        bar = self.status_bar
-        provider = (thread or {}).get("provider") or self.provider_name
-        model = (thread or {}).get("model") or self.model_name
-        bar.provider = provider
-        bar.model = model
-        bar.context_window = _context_window(provider, model)
-        bar.state = "" if self.provider_ok is not False else "not ready"
+    async def action_agents(self) -> None:
+        """Open the agents screen."""
+        await self.panels.agents()
 
-    # ---- sidebar
+    async def action_documents(self) -> None:
+        """Open the documents screen."""
+        await self.panels.documents()
 
-    async def reload_threads(self) -> None:
-        """Re-read the sidebar's threads (active or archived view)."""
-        if self.backend is None or self.backend.conn is None or not self.is_running:
-            return
-        await self.sidebar.filled()
-        tree = self.sidebar.tree
-        if tree.show_archived:
-            nodes = [dict(t, parent_id=None, depth=0) for t in await self.backend.threads.list_archived()]
-        else:
-            nodes = await self.backend.threads.tree()
-        for node in nodes:
-            if not node.get("title") and node["id"] in self._previews:
-                node["preview"] = self._previews[node["id"]]
-        tree.set_threads(nodes, keep=self.current_thread_id)
+    def action_import_threads(self) -> None:
+        """Ask for a file and import the threads in it."""
+        self.panels.ask_import()
 
-    def on_thread_tree_rows_shown(self, event: ThreadTree.RowsShown) -> None:
-        missing = [t["id"] for t in event.threads if not t.get("title") and not t.get("preview")]
-        if missing:
-            self.run_worker(self._load_previews(missing), group="previews", exit_on_error=False)
+    async def import_from(self, path: Path) -> list[str]:
+        """Import a thread file; a malformed file changes nothing and says why."""
+        return await self.panels.import_from(path)
 
-    async def _load_previews(self, thread_ids: list[str]) -> dict[str, str]:
-        """Look up (and remember) the first words of untitled threads, and label them in the sidebar."""
-        wanted = [t for t in thread_ids if t not in self._previews]
-        if wanted and self.backend is not None and self.backend.conn is not None:
-            texts = await self.backend.first_user_texts(wanted)
-            self._previews.update({t: first_words(text) for t, text in texts.items()})
-        found = {t: self._previews[t] for t in thread_ids if t in self._previews}
-        with suppress(NoMatches):  # the app may be closing
-            self.sidebar.tree.set_previews(found)
-        return found
+    def action_pick_theme(self) -> None:
+        """Choose a colour theme (ours first); the choice is saved in the settings."""
+        self.panels.pick_theme()
 
-    def on_sidebar_view_changed(self, event: Sidebar.ViewChanged) -> None:
-        self.sidebar.set_mode("Archived threads (v: back)" if event.archived else "Threads")
-        self.run_worker(self.reload_threads(), exit_on_error=False)
+    def action_change_theme(self) -> None:
+        """Textual's "Theme" palette command, through our picker so the choice is saved."""
+        self.panels.pick_theme()
 
-    def on_sidebar_thread_chosen(self, event: Sidebar.ThreadChosen) -> None:
-        self.run_worker(self.open_thread(event.thread_id, event.message_id), exclusive=True, group="open",
-                        exit_on_error=False)
+    def set_theme(self, name: str) -> None:
+        """Switch to theme ``name`` and save it in the settings."""
+        self.panels.set_theme(name)
 
-    async def on_sidebar_search_requested(self, event: Sidebar.SearchRequested) -> None:
-        await self.wait_ready()
-        assert self.backend is not None
-        from ..errors import AgentError
-
-        try:
-            hits = await self.backend.threads.search(event.query, limit=50, order=event.order)
-        except AgentError as exc:
-            self.notify(str(exc), severity="warning")
-            return
-        untitled = list(dict.fromkeys(h["thread_id"] for h in hits if not h.get("thread_title")))
-        if untitled:
-            previews = await self._load_previews(untitled)
-            hits = [h if h.get("thread_title") else {**h, "thread_title": previews.get(h["thread_id"])} for h in hits]
-        await self.sidebar.show_hits(event.query, hits)
-
-    def action_clear_search(self) -> None:
-        self.sidebar.end_search()
-        self.sidebar.tree.focus()
-
-    # ---- opening threads
-
-    async def open_thread(self, thread_id: str, message_id: str | None = None) -> None:
-        """Show a thread in the chat pane (at ``message_id`` when given)."""
-        await self.wait_ready()
-        assert self.backend is not None
-        backend = self.backend
-        thread = await backend.threads.get(thread_id)
-        self.composer.switch_draft(thread_id)
-        self.current_thread_id = thread_id
-        records: list[dict[str, Any]]
-        has_newer = False
-        if message_id:
-            hit = await backend.messages.get(message_id)
-            records = await backend.messages.list(thread_id, limit=FIRST_PAGE * 2, before=hit["position"] + 6)
-            has_newer = bool(records) and records[-1]["position"] < await self._last_position(thread_id)
-        else:
-            records = await backend.messages.list(thread_id, limit=FIRST_PAGE)
-        state = self.turns.get(thread_id)
-        if state is not None and state.running and state.reply_id:
-            records = [r for r in records if r["id"] != state.reply_id]
-        pane = self.chat_pane
-        extra: list[Widget] = []
-        if state is not None and not state.running and state.status == "error" and state.error is not None:
-            extra.append(Notice(str(state.error), thread_id=thread_id))
-        await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE, extra=extra, has_newer=has_newer)
-        if state is not None and state.running:
-            view = await pane.add_message({"role": "assistant", "model": state.model, "created_at": state.started_at,
-                                           "id": state.reply_id}, streaming=True)
-            view.feed(state.text)
-            state.view = view  # type: ignore[attr-defined]
-        if not thread.get("title") and thread_id not in self._previews:
-            await self._load_previews([thread_id])
-        self._main.query_one(TitleBar).set_thread_title(self._thread_title(thread))
-        self._update_status(thread)
-        self.sidebar.tree.select_thread(thread_id)
-        if message_id:
-            view = pane.find(message_id)
-            if view is not None:
-                pane.release_anchor()
-                pane.call_after_refresh(pane.scroll_to_widget, view, animate=False, top=True)
-                view.add_class("-selected")
-        else:
-            self.call_after_refresh(self._fill_older, thread_id)
-
-    def _fill_older(self, thread_id: str) -> None:
-        """After the first paint, load one more page above so scrolling up is smooth."""
-        pane = self.chat_pane
-        if pane.thread_id == thread_id and pane.has_older:
-            views = pane.views
-            if views and views[0].record.get("position") is not None:
-                pane.post_message(ChatPane.LoadOlder(thread_id, views[0].record["position"]))
-
-    async def on_chat_pane_load_older(self, event: ChatPane.LoadOlder) -> None:
-        if self.backend is None or self.backend.conn is None:
-            return
-        records = await self.backend.messages.list(event.thread_id, limit=OLDER_PAGE, before=event.before)
-        with suppress(NoMatches):  # the app may be closing
-            if self.chat_pane.thread_id == event.thread_id:
-                await self.chat_pane.prepend(records, has_older=len(records) >= OLDER_PAGE)
-
-    async def _last_position(self, thread_id: str) -> int:
-        assert self.backend is not None
-        last = await self.backend.messages.list(thread_id, limit=1)
-        return last[0]["position"] if last else -1
-
-    async def _messages_after(self, thread_id: str, after: int, count: int) -> list[dict[str, Any]]:
-        """Up to ``count`` messages after position ``after`` (positions may have gaps: the window widens)."""
-        assert self.backend is not None
-        last = await self._last_position(thread_id)
-        span = count
-        while after < last:
-            records = await self.backend.messages.list(thread_id, limit=span, before=after + 1 + span)
-            newer = [r for r in records if r["position"] > after]
-            if newer:
-                return newer[:count]
-            span *= 4
-        return []
-
-    async def on_chat_pane_load_newer(self, event: ChatPane.LoadNewer) -> None:
-        if self.backend is None or self.backend.conn is None:
-            return
-        records = await self._messages_after(event.thread_id, event.after, NEWER_PAGE)
-        has_newer = bool(records) and records[-1]["position"] < await self._last_position(event.thread_id)
-        with suppress(NoMatches):  # the app may be closing
-            if self.chat_pane.thread_id == event.thread_id:
-                await self.chat_pane.append_newer(records, has_newer=has_newer)
-
-    async def on_chat_pane_jump_to_end(self, event: ChatPane.JumpToEnd) -> None:
-        if self.current_thread_id == event.thread_id:
-            await self.open_thread(event.thread_id)
-
-    async def reload_current_thread(self) -> None:
-        """Re-read the open thread from the store."""
-        if self.current_thread_id:
-            await self.open_thread(self.current_thread_id)
-
-    def _thread_title(self, thread: dict[str, Any]) -> str:
-        from ..tui.sanitize import sanitize
-
-        return sanitize(thread.get("title") or self._previews.get(thread["id"]) or "New chat").replace("\n", " ")
-
-    # ---- sending and streaming
-
-    def can_chat(self) -> bool:
-        return bool(self.provider_ok)
-
-    async def on_composer_submitted(self, event: Composer.Submitted) -> None:
-        await self.wait_ready()
-        assert self.backend is not None
-        text = event.text
-        if not self.can_chat():
-            self.notify(self.provider_problem or "No provider is ready yet.", severity="warning")
-            return
-        thread_id = self.current_thread_id
-        if thread_id is not None and thread_id in self.turns and self.turns[thread_id].running:
-            self.notify("A reply is still streaming here; press escape to stop it.", severity="warning")
-            return
-        if thread_id is None:
-            thread = await self.backend.new_thread(self.provider_name, self.model_name)
-            thread_id = thread["id"]
-            self._previews[thread_id] = first_words(text)
-            self.current_thread_id = thread_id
-            self.composer.draft_key = thread_id
-            self.chat_pane.thread_id = thread_id
-            await self.chat_pane.remove_children()
-            self._main.query_one(TitleBar).set_thread_title(self._previews[thread_id])
-            self.run_worker(self.reload_threads(), exit_on_error=False)
-        self.composer.clear_sent()
-        await self.start_turn(thread_id, text)
-
-    async def start_turn(self, thread_id: str, text: str | None) -> TurnState:
-        """Run a turn (``text`` None: answer the last user message again) in a worker keyed by thread."""
-        assert self.backend is not None
-        thread = await self.backend.threads.get(thread_id)
-        state = TurnState(thread_id, thread.get("provider") or self.provider_name,
-                          thread.get("model") or self.model_name)
-        self.turns[thread_id] = state
-        pane = self.chat_pane
-        if pane.thread_id == thread_id and pane.has_newer:
-            # the window was scrolled away from the end: show the end again, the reply goes there
-            records = await self.backend.messages.list(thread_id, limit=FIRST_PAGE)
-            await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE)
-        if pane.thread_id == thread_id:
-            old = pane.last_notice()
-            if old is not None:
-                await old.remove()
-            if text is not None:
-                state.user_view = await pane.add_message(  # type: ignore[attr-defined]
-                    {"role": "user", "content": text, "created_at": time.time(), "thread_id": thread_id})
-            state.view = await pane.add_message(  # type: ignore[attr-defined]
-                {"role": "assistant", "model": state.model, "created_at": time.time(), "thread_id": thread_id},
-                streaming=True)
-            pane.anchor()
-        state.worker = self.run_worker(self._run_turn(state, text), name=f"turn:{thread_id}", group="turns",
-                                       exit_on_error=False)
-        return state
-
-    def _view_of(self, state: TurnState) -> MessageView | None:
-        view = getattr(state, "view", None)
-        try:
-            if view is not None and view.is_attached and self.chat_pane.thread_id == state.thread_id:
-                return view
-        except NoMatches:  # the app is closing: the turn still saves, nothing to draw
-            pass
-        return None
-
-    async def _run_turn(self, state: TurnState, text: str | None) -> None:
-        from ..errors import AgentError
-
-        assert self.backend is not None
-        try:
-            await asyncio.shield(self.warm_up())  # the job queue must run before the runner is built
-            await self.backend.grant(state.thread_id)
-            runner = self.backend.runner(state.provider)
-            if text is None:
-                stream = runner.resume_stream(state.thread_id, self.user_id)
-            else:
-                stream = runner.run_stream(state.thread_id, self.user_id, text)
-            async with aclosing(stream) as events:
-                async for event in events:
-                    await self._apply_event(state, event)
-        except asyncio.CancelledError:
-            state.status = "interrupted"
-            await self._end_turn(state)
-            raise
-        except AgentError as exc:
-            state.status, state.error = "error", exc
-        except Exception as exc:  # noqa: BLE001 - an engine bug must not take the app down
-            state.status = "error"
-            state.error = AgentError(f"The turn failed unexpectedly ({type(exc).__name__}).")
-        if state.status == "streaming":
-            state.status = "complete"
-        await self._end_turn(state)
-
-    async def _apply_event(self, state: TurnState, event: Any) -> None:
-        from ..events import (
-            GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ToolCallFinished, ToolCallStarted,
-            TurnFailed, TurnFinished, UsageReported,
-        )
-
-        self.panel_event(event)  # the inspector and memory panel follow the turn too
-        view = self._view_of(state)
-        match event:
-            case TextDelta(text=text):
-                state.chunks.append(text)
-                if view is not None:
-                    view.feed(text)
-            case MessageSaved(role="user", message_id=mid):
-                state.user_message_id = mid
-                user_view = getattr(state, "user_view", None)
-                if user_view is not None:
-                    user_view.set_id(mid)
-            case MessageSaved(role="assistant", message_id=mid):
-                state.reply_id = mid
-                if view is not None:
-                    view.set_id(mid)
-            case ToolCallStarted(call_id=cid, name=name, arguments=args):
-                state.tools[cid] = {"name": name, "arguments": args, "status": "running"}
-                if view is not None:
-                    await view.add_tool_call(cid, name, args)
-            case ToolCallFinished(call_id=cid, status=status, duration_ms=ms, result=result, error=error):
-                state.tools[cid] = {**state.tools.get(cid, {}), "status": status, "duration_ms": ms}
-                if view is not None:
-                    view.finish_tool_call(cid, status, ms, result if error is None else error)
-            case UsageReported(usage=usage):
-                state.usage = usage
-                if self.current_thread_id == state.thread_id:
-                    bar = self.status_bar
-                    if bar.context_window is None:
-                        bar.context_window = _context_window(state.provider, state.model)
-                    bar.context_used = usage.input_tokens + usage.output_tokens
-            case RateLimitWait(seconds=seconds):
-                self.status_bar.wait_until = time.time() + seconds
-            case GuardrailFlagged(reason=reason, action=action):
-                if view is not None:
-                    await self.chat_pane.add(Notice(f"Guardrail {action}: {reason}", error=action == "blocked"))
-            case TurnFinished(usage=usage, text=text):
-                state.status = "complete"
-                state.usage = usage
-                state.chunks[:] = [text]
-                if self.current_thread_id == state.thread_id:
-                    self.status_bar.last_turn = usage.total_tokens
-            case TurnFailed(error=error, status=status, partial_text=partial):
-                state.status = status
-                state.error = error
-                if partial and not state.chunks:
-                    state.chunks.append(partial)
-
-    async def _end_turn(self, state: TurnState) -> None:
-        with suppress(NoMatches):
-            await self._show_turn_end(state)
-
-    async def _show_turn_end(self, state: TurnState) -> None:
-        view = self._view_of(state)
-        if view is not None:
-            await view.finish(state.status, state.text)
-            if state.status == "error" and state.error is not None:
-                await self.chat_pane.add(Notice(str(state.error), thread_id=state.thread_id))
-        elif state.status == "error" and state.error is not None:
-            self.notify(f"A reply in another thread failed: {state.error}", severity="error")
-        if state.status == "complete" and self.sidebar.tree.show_archived is False:
-            self.run_worker(self.reload_threads(), exit_on_error=False)
-
-    # ---- actions
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "stop_reply":
-            state = self.turns.get(self.current_thread_id or "")
-            return bool(state and state.running)
-        return True
-
-    def action_stop_reply(self) -> None:
-        """Stop the streaming reply of the open thread; the partial text is kept."""
-        state = self.turns.get(self.current_thread_id or "")
-        if state is not None and state.running and state.worker is not None:
-            state.worker.cancel()
-
-    async def action_new_thread(self) -> None:
-        """Start a new chat."""
-        self.composer.switch_draft(None)
-        self.current_thread_id = None
-        self._main.query_one(TitleBar).set_thread_title(None)
-        self._update_status()
-        await self._show_welcome()
-        self.composer.focus()
-
-    def action_focus_search(self) -> None:
-        """Focus the sidebar's search box."""
-        self.sidebar.remove_class("-hidden")
-        self.sidebar.query_one("#search").focus()
-
-    def action_toggle_sidebar(self) -> None:
-        """Show or hide the sidebar."""
-        self.sidebar.toggle_class("-hidden")
-        if self.sidebar.has_class("-hidden"):
-            self.composer.focus()
-
-    def action_toggle_archived(self) -> None:
-        self.sidebar.tree.action_toggle_archived()
-
-    async def action_retry(self) -> None:
-        """Retry the open thread's failed reply, or check the provider again."""
-        thread_id = self.current_thread_id
-        if thread_id is None:
-            self.provider_ok = None
-            await self._check_provider()
-            if self.provider_ok:
-                await self._show_welcome()
-            return
-        state = self.turns.get(thread_id)
-        if state is not None and state.running:
-            return
-        await self.start_turn(thread_id, None)
-
-    def on_notice_retry(self, event: Notice.Retry) -> None:
-        if event.thread_id == self.current_thread_id:
-            self.run_worker(self.action_retry(), exit_on_error=False)
-
-    def on_welcome_retry(self, event: Welcome.Retry) -> None:
-        self.run_worker(self.action_retry(), exit_on_error=False)
-
-    async def action_regenerate(self) -> None:
-        """Answer the last user message again in a branch; the old reply stays where it was."""
-        thread_id = self.current_thread_id
-        if thread_id is None or self.backend is None:
-            return
-        state = self.turns.get(thread_id)
-        if state is not None and state.running:
-            self.notify("Stop the streaming reply first (escape).", severity="warning")
-            return
-        records = await self.backend.messages.list(thread_id, limit=50)
-        users = [r for r in records if r["role"] == "user"]
-        if not users:
-            return
-        last_user = users[-1]
-        if records[-1]["id"] == last_user["id"]:
-            await self.start_turn(thread_id, None)  # nothing to keep: no reply yet
-            return
-        branch = await self.backend.threads.branch(thread_id, last_user["id"])
-        await self.backend.grant(branch["id"])
-        await self.reload_threads()
-        await self.open_thread(branch["id"])
-        await self.start_turn(branch["id"], None)
-        self.notify("Regenerating in a branch; the earlier reply stays in the original thread.")
-
-    async def _step_thread(self, delta: int) -> None:
-        ids = self.sidebar.tree.thread_ids()
-        if not ids:
-            return
-        if self.current_thread_id in ids:
-            index = (ids.index(self.current_thread_id) + delta) % len(ids)
-        else:
-            index = 0 if delta > 0 else len(ids) - 1
-        await self.open_thread(ids[index])
-
-    async def action_previous_thread(self) -> None:
-        await self._step_thread(-1)
-
-    async def action_next_thread(self) -> None:
-        await self._step_thread(1)
-
-    def _target_thread(self) -> dict[str, Any] | None:
-        """The thread a sidebar action applies to: the tree's cursor when focused, else the open one."""
-        tree = self.sidebar.tree
-        if self.focused is tree:
-            return tree.selected_thread()
-        if self.current_thread_id:
-            return {"id": self.current_thread_id}
-        return None
-
-    async def action_fork_thread(self) -> None:
-        """Fork the target thread and open the copy."""
-        target = self._target_thread()
-        if target is None or self.backend is None:
-            return
-        fork = await self.backend.threads.fork(target["id"])
-        await self.backend.grant(fork["id"])
-        await self.reload_threads()
-        await self.open_thread(fork["id"])
-        self.notify("Forked the thread.")
-
-    def action_rename_thread(self) -> None:
-        """Rename the target thread."""
-        from .screens.dialogs import TextPromptScreen
-
-        target = self._target_thread()
-        if target is None or self.backend is None:
-            return
-        backend = self.backend
-
-        async def done(title: str | None) -> None:
-            if title and title.strip():
-                thread = await backend.threads.rename(target["id"], title.strip())
-                self.sidebar.tree.update_thread(thread)
-                if thread["id"] == self.current_thread_id:
-                    self._main.query_one(TitleBar).set_thread_title(self._thread_title(thread))
-
-        current = target.get("title") or ""
-        self.push_screen(TextPromptScreen("Rename thread", current), done)
-
-    async def action_archive_thread(self) -> None:
-        """Archive the target thread, or unarchive it in the archived view."""
-        target = self._target_thread()
-        if target is None or self.backend is None:
-            return
-        thread = await self.backend.threads.get(target["id"])
-        if thread.get("archived_at"):
-            await self.backend.threads.unarchive(thread["id"])
-            self.notify("Unarchived the thread.")
-        else:
-            await self.backend.threads.archive(thread["id"])
-            self.notify("Archived the thread (v in the sidebar shows archived threads).")
-        await self.reload_threads()
-
-    def action_delete_thread(self) -> None:
-        """Move the target thread to the trash, after a confirmation."""
-        from .screens.dialogs import ConfirmScreen
-
-        target = self._target_thread()
-        if target is None or self.backend is None:
-            return
-        backend = self.backend
-        thread_id = target["id"]
-
-        async def done(yes: bool | None) -> None:
-            if not yes:
-                return
-            await backend.threads.trash(thread_id)
-            self._trash.append(thread_id)
-            if thread_id == self.current_thread_id:
-                await self.action_new_thread()
-            await self.reload_threads()
-            self.notify("Moved the thread to the trash. Press u in the sidebar (or 'Undo delete' in ctrl+p) to "
-                        "restore it.", timeout=10)
-
-        self.push_screen(ConfirmScreen("Move this thread to the trash?", "Move to trash"), done)
-
-    async def action_undo_delete(self) -> None:
-        """Restore the thread moved to the trash last."""
-        if not self._trash or self.backend is None:
-            self.notify("Nothing to undo.")
-            return
-        thread_id = self._trash.pop()
-        await self.backend.threads.restore(thread_id)
-        await self.reload_threads()
-        self.sidebar.tree.select_thread(thread_id)
-        self.notify("Restored the thread.")
-
-    def action_empty_trash(self) -> None:
-        """Delete the threads in the trash for good."""
-        from .screens.dialogs import ConfirmScreen
-
-        backend = self.backend
-        if backend is None:
-            return
-
-        async def done(yes: bool | None) -> None:
-            if yes:
-                count = await backend.threads.empty_trash()
-                self._trash.clear()
-                self.notify(f"Deleted {count} thread(s) for good.")
-
-        self.push_screen(ConfirmScreen("Delete every thread in the trash for good?", "Empty trash"), done)
-
-    def action_pick_model(self) -> None:
-        """Choose provider and model for the open thread (or new chats)."""
-        from .screens.model_picker import ModelPickerScreen
-
-        self.push_screen(ModelPickerScreen(self.provider_name, self.model_name), self._model_picked)
-
-    async def _model_picked(self, choice: tuple[str, str] | None) -> None:
-        if not choice or self.backend is None:
-            return
-        provider, model = choice
-        self.provider_name, self.model_name = provider, model
-        thread = None
-        if self.current_thread_id:
-            thread = await self.backend.threads.set_model(self.current_thread_id, provider, model)
-        self.provider_ok = None
-        await self._check_provider()
-        self._update_status(thread)
-        if self.current_thread_id is None:
-            await self._show_welcome()
+    async def on_agent_selected(self, event: Any) -> None:
+        """New chats start from the chosen agent, now and after a restart."""
+        await self.panels.agent_selected(event.agent_id)
 
     def action_settings(self) -> None:
         """Open the settings screen."""
@@ -1026,12 +340,12 @@ class AiAgentsApp(PanelsMixin, App):
         self.push_screen(SettingsScreen(), self._settings_closed)
 
     async def _settings_closed(self, changed: bool | None) -> None:
-        if changed and self.backend is not None:
-            self.backend.config = self.config
-            self.backend.forget_providers()
+        if changed and self.session is not None:
+            self.session.config = self.config
+            self.session.forget_providers()
             self._apply_config(self.config)
             self.provider_ok = None
-            await self._check_provider()
+            await self.screen_main.turns.check_provider()
 
     def action_help(self) -> None:
         """Show the keys of the focused area."""
@@ -1046,84 +360,19 @@ class AiAgentsApp(PanelsMixin, App):
         area = type(focused).__name__ if focused is not None else "App"
         self.push_screen(HelpScreen(area, help_text, help_rows(self)))
 
-    # ---- message cursor and menu
-
-    def on_chat_pane_left(self, event: ChatPane.Left) -> None:
-        self.composer.focus()
-
-    def on_chat_pane_menu_requested(self, event: ChatPane.MenuRequested) -> None:
-        from .screens.dialogs import MenuScreen
-
-        view = event.view
-        if not view.message_id:
-            self.notify("This message is not saved yet.")
-            return
-        choices = [("branch", "Branch from here")]
-        if view.role == "user":
-            choices.append(("edit", "Edit and resend (in a branch)"))
-        choices.append(("copy", "Copy text"))
-        for i, _block in enumerate(code_blocks(view.record.get("content") or ""), 1):
-            choices.append((f"code:{i}", f"Copy code block {i}"))
-        choices.append(("inspect", "Inspect"))
-
-        async def chosen(choice: str | None) -> None:
-            if choice:
-                await self._message_action(view.record, choice)
-
-        self.push_screen(MenuScreen("Message", choices), chosen)
-
-    async def _message_action(self, record: dict[str, Any], choice: str) -> None:
-        assert self.backend is not None
-        thread_id = record.get("thread_id") or self.current_thread_id
-        if choice == "branch" and thread_id:
-            branch = await self.backend.threads.branch(thread_id, record["id"])
-            await self.backend.grant(branch["id"])
-            await self.reload_threads()
-            await self.open_thread(branch["id"])
-            self.notify("Branched from that message.")
-        elif choice == "edit" and thread_id:
-            from .screens.dialogs import TextPromptScreen
-
-            async def resend(text: str | None) -> None:
-                if text and text.strip():
-                    await self._edit_and_resend(thread_id, record, text)
-
-            self.push_screen(TextPromptScreen("Edit and resend", record.get("content") or "", multiline=True), resend)
-        elif choice == "copy":
-            self.copy_to_clipboard(record.get("content") or "")
-            self.notify("Copied the message.")
-        elif choice.startswith("code:"):
-            blocks = code_blocks(record.get("content") or "")
-            index = int(choice.split(":", 1)[1]) - 1
-            if 0 <= index < len(blocks):
-                self.copy_to_clipboard(blocks[index])
-                self.notify(f"Copied code block {index + 1}.")
-        elif choice == "inspect":
-            self.action_inspect_message(record["id"])
-
-    async def _edit_and_resend(self, thread_id: str, record: dict[str, Any], text: str) -> None:
-        """Send an edited user message in a branch that ends just before the original."""
-        assert self.backend is not None
-        before = await self.backend.messages.list(thread_id, limit=1, before=record["position"])
-        if before:
-            branch = await self.backend.threads.branch(thread_id, before[0]["id"])
-        else:
-            source = await self.backend.threads.get(thread_id)
-            branch = await self.backend.new_thread(source.get("provider") or self.provider_name,
-                                                   source.get("model") or self.model_name)
-        await self.backend.grant(branch["id"])
-        await self.reload_threads()
-        await self.open_thread(branch["id"])
-        await self.start_turn(branch["id"], text)
-
     # ---- command palette
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
 
     def palette_actions(self) -> list[tuple[str, str, str]]:
-        """(title, help, action) of every app action, for the palette provider."""
-        return [(title, help_text, action) for action, title, help_text in ACTIONS]
+        """(title, help with the keys in effect, action) of every action, for the palette provider."""
+        return actions.palette_entries(self.config.keymap)
+
+    async def run_palette_action(self, action: str) -> None:
+        """Run a palette entry's action where it is declared: on the chat screen, or on the app."""
+        spec = actions.by_action(action)
+        await self.run_action(action, self.screen_main if spec is not None and spec.where != "app" else self)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name == "startup" and event.state.name == "ERROR":

@@ -13,11 +13,12 @@ class ActionsProvider(Provider):
     """Every app action, by title, run through the app's action system."""
 
     def _actions(self) -> list[tuple[str, str, str]]:
-        getter = getattr(self.app, "palette_actions", None)
+        getter = getattr(self.app, "palette_actions", None)  # the palette also opens over other apps' tests
         return getter() if getter else []
 
     async def _run(self, action: str) -> None:
-        await self.app.run_action(action)
+        runner = getattr(self.app, "run_palette_action", None)
+        await (runner(action) if runner else self.app.run_action(action))
 
     async def discover(self) -> Hits:
         for title, help_text, action in self._actions():

@@ -1,11 +1,11 @@
-"""The panels and screens, wired into the app: keys, palette entries and the glue code.
+"""The right-hand panels and the full screens, wired into the app: ``PanelController`` and the ``Panel`` protocol.
 
-``PanelsMixin`` is a base class of ``AiAgentsApp`` (before ``App``). It adds:
+``PanelController(app)`` (``app.panels``) handles:
 
 - the tool-call inspector (ctrl+t, and "Inspect" in a message's menu) and the
   memory panel (ctrl+g) in the right-hand panel slot; both follow the open
-  thread, and the runner's events of that thread reach them while a turn runs
-  (``app.panel_event(event)``);
+  thread (the app's reactive ``current_thread_id``) and receive the runner's
+  events of a turn (``Panel.follow`` / ``Panel.receive``);
 - the agents (f3) and documents (f4) screens; the agent chosen with "Use for
   new chats" is the one new threads start from, remembered across restarts;
 - the memory strategy picked in the memory panel, saved in the settings and
@@ -14,10 +14,8 @@
   (ctrl+l), and a theme picker (f9, also Textual's "Theme" palette command)
   whose choice is saved in the settings.
 
-``PANEL_BINDINGS`` and ``PANEL_ACTIONS`` are appended to the app's ``BINDINGS``
-and ``ACTIONS``. They repeat the panel modules' ``APP_BINDINGS``/``APP_ACTIONS``
-instead of importing them, because importing the panel modules costs more
-start-up time than the rest of the app; a test keeps the two in step.
+Their keys and palette entries are declared once in ``actions.py`` (data, so
+the panel modules still load only when first opened).
 """
 
 from __future__ import annotations
@@ -27,46 +25,15 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from textual.binding import Binding
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover
     from textual.timer import Timer
 
-    from .app import AiAgentsApp as _AppBase  # what the mixin may use of the app, for type checkers
-else:
-    _AppBase = object
+    from ..events import TurnEvent
+    from .app import AiAgentsApp
 
-__all__ = ["PANEL_ACTIONS", "PANEL_BINDINGS", "PanelsMixin", "STATE_FILE", "export_file_name"]
-
-PANEL_BINDINGS = [
-    Binding("ctrl+t", "toggle_inspector", "Inspector", id="panel.inspector"),
-    Binding("ctrl+g", "toggle_memory_panel", "Memory", id="panel.memory"),
-    Binding("f3", "agents", "Agents", id="app.agents"),
-    Binding("f4", "documents", "Documents", id="app.documents"),
-    Binding("f8", "export_thread", "Export", id="thread.export"),
-    Binding("ctrl+l", "import_threads", "Import", id="thread.import"),
-    Binding("f9", "pick_theme", "Theme", id="app.theme"),
-]
-"""App-level keys of the panels and screens (each with an id for the keymap)."""
-
-PANEL_ACTIONS: list[tuple[str, str, str]] = [
-    ("toggle_inspector", "Tool-call inspector",
-     "Show every tool call and guardrail verdict of this thread: arguments, result, time, status (ctrl+t)"),
-    ("toggle_memory_panel", "Memory panel",
-     "Your saved facts (add, edit, delete) and exactly what the next turn sends, with token counts (ctrl+g)"),
-    ("agents", "Agents",
-     "Create, edit and delete agents, preview their system prompt, pick the one new chats use (f3)"),
-    ("documents", "Documents",
-     "List, search, view, add and delete the documents the search_documents tool uses (f4)"),
-    ("export_thread('md')", "Export thread as Markdown", "Write this thread to a Markdown file (f8)"),
-    ("export_thread('json')", "Export thread as JSON",
-     "Write this thread with every detail to a JSON file that import reads back (f8)"),
-    ("import_threads", "Import threads", "Import our JSON export or a ChatGPT conversations.json (ctrl+l)"),
-    ("pick_theme", "Pick theme", "Switch the colour theme; the choice is saved in the settings (f9)"),
-]
-"""(action, title, help) palette entries, in the app's ``ACTIONS`` format."""
+__all__ = ["Panel", "PanelController", "STATE_FILE", "export_file_name"]
 
 SHIPPED_THEMES = ("aiagents-dark", "aiagents-light", "aiagents-high-contrast")
 STATE_FILE = "state.json"
@@ -90,89 +57,52 @@ def _read_state(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-class PanelsMixin(_AppBase):
-    """Panel, screen, export, import and theme actions of ``AiAgentsApp``."""
+@runtime_checkable
+class Panel(Protocol):
+    """What a right-hand panel does: follow the open thread, and show the events of a running turn."""
+
+    is_attached: bool
+
+    def follow(self, thread_id: str | None, new_chat_agent_id: str | None) -> None:
+        """Show ``thread_id`` (None: a new chat, which starts from ``new_chat_agent_id``)."""
+
+    def receive(self, event: TurnEvent) -> None:
+        """A runner event of a turn in any thread (a panel ignores other threads')."""
+
+
+class PanelController:
+    """The inspector, memory panel, agents and documents screens, export, import and themes of the app."""
 
     clock: Callable[[float], str] | None = None
     """How the inspector shows a time of day (None: ``HH:MM:SS``); screenshots fix it."""
 
-    _panel_counter: Any = None
-    _config_timer: Timer | None = None
+    def __init__(self, app: AiAgentsApp) -> None:
+        self.app = app
+        self._panel_counter: Any = None
+        self._config_timer: Timer | None = None
 
-    # ---- the open thread (a property, so open panels follow it without hooks in the app)
-
-    @property
-    def current_thread_id(self) -> str | None:
-        """The thread in the chat pane (None for a new chat)."""
-        return self.__dict__.get("_current_thread_id")
-
-    @current_thread_id.setter
-    def current_thread_id(self, thread_id: str | None) -> None:
-        old = self.__dict__.get("_current_thread_id")
-        self.__dict__["_current_thread_id"] = thread_id
-        if thread_id != old and self.__dict__.get("_panel") is not None:
-            self._panel_follow(thread_id)
-
-    def _panel_follow(self, thread_id: str | None) -> None:
-        from .screens.inspector import ToolInspector
-        from .screens.memory_panel import MemoryPanel
-
-        panel = self.panel
-        if isinstance(panel, ToolInspector):
-
-            async def follow() -> None:
-                if panel.is_attached:  # it may have been closed meanwhile
-                    await panel.show(thread_id)
-
-            self.call_later(follow)
-        elif isinstance(panel, MemoryPanel):
-            panel.agent_id = self._new_chat_agent_id()
-            panel.set_thread(thread_id)
-
-    def panel_event(self, event: Any) -> None:
-        """Show a runner event of a turn in the open panel (the panels keep to their own thread)."""
-        panel = self.__dict__.get("_panel")
-        if panel is None or not panel.is_attached:
-            return
-        from ..events import TurnFailed, TurnFinished
-        from .screens.inspector import ToolInspector
-        from .screens.memory_panel import MemoryPanel
-
-        if isinstance(panel, ToolInspector):
-            panel.apply_event(event)
-        elif isinstance(panel, MemoryPanel) and isinstance(event, (TurnFinished, TurnFailed)):
-            if event.thread_id == panel.thread_id:
-                panel.reload_facts()  # the remember tool may have added one
-                panel.refresh_context()
-
-    # ---- start-up
-
-    async def restore_panel_state(self) -> None:
+    async def restore_state(self) -> None:
         """After the database opened: new chats start from the agent chosen last time (if it still exists)."""
-        backend = self.backend
+        session = self.app.session
         agent_id = (await asyncio.to_thread(_read_state, self._state_path())).get("new_chat_agent_id")
-        if not agent_id or backend is None:
+        if not agent_id or session is None:
             return
         from ..errors import NotFoundError
 
         try:
-            await backend.agents.get(agent_id)
+            await session.agents.get(agent_id)
         except NotFoundError:
             return
-        backend.agent_id = agent_id
+        session.agent_id = agent_id
 
     def _state_path(self) -> Path:
         from ..config import config_path
 
-        return (self.config_path or config_path()).with_name(STATE_FILE)
+        return (self.app.config_path or config_path()).with_name(STATE_FILE)
 
     def _new_chat_agent_id(self) -> str | None:
-        backend = self.backend
-        return backend.agent_id if backend is not None else None
-
-    def _runners(self) -> list[Any]:
-        backend = self.backend
-        return backend.runners() if backend is not None else []
+        session = self.app.session
+        return session.agent_id if session is not None else None
 
     def _token_counter(self) -> Any:
         if self._panel_counter is None:
@@ -181,147 +111,140 @@ class PanelsMixin(_AppBase):
             self._panel_counter = TokenCounter()  # the encoding is shared, so this loads at most once
         return self._panel_counter
 
-    # ---- the right-hand panels
-
-    async def action_toggle_inspector(self) -> None:
+    async def toggle_inspector(self) -> None:
         """Show or hide the tool-call inspector of the open thread."""
         from .screens.inspector import ToolInspector
 
-        if isinstance(self.panel, ToolInspector):
-            await self.hide_panel()
+        if isinstance(self.app.screen_main.panel, ToolInspector):
+            await self.app.screen_main.hide_panel()
             return
-        await self.open_inspector(self.current_thread_id)
+        await self.open_inspector(self.app.current_thread_id)
 
     async def open_inspector(self, thread_id: str | None, message_id: str | None = None) -> None:
         """Show the inspector at a thread, or at one message's turn."""
-        from .screens.inspector import ToolInspector, VirtualTable
+        from .screens.inspector import ToolInspector
+        from .widgets.virtual_table import VirtualTable
 
-        await self.wait_ready()
-        panel = self.panel
+        await self.app.wait_ready()
+        panel = self.app.screen_main.panel
         if isinstance(panel, ToolInspector):
             await panel.show(thread_id, message_id)
         else:
-            panel = ToolInspector(self.conn, thread_id, message_id, format_time=self.clock)
-            await self.show_panel(panel)
+            panel = ToolInspector(self.app.session.messages, thread_id, message_id, format_time=self.clock)
+            await self.app.screen_main.show_panel(panel)
         panel.query_one(VirtualTable).focus()
 
-    def action_inspect_message(self, message_id: str) -> None:
+    def inspect_message(self, message_id: str) -> None:
         """Open the tool-call inspector at a message's turn (the message menu's "Inspect")."""
-        self.run_worker(self.open_inspector(self.current_thread_id, message_id),
+        self.app.run_worker(self.open_inspector(self.app.current_thread_id, message_id),
                         group="panel", exclusive=True, exit_on_error=False)
 
-    async def action_toggle_memory_panel(self) -> None:
+    async def toggle_memory(self) -> None:
         """Show or hide the memory panel of the open thread."""
-        from .screens.inspector import VirtualTable
+        from .widgets.virtual_table import VirtualTable
         from .screens.memory_panel import MemoryPanel
 
-        if isinstance(self.panel, MemoryPanel):
-            await self.hide_panel()
+        if isinstance(self.app.screen_main.panel, MemoryPanel):
+            await self.app.screen_main.hide_panel()
             return
-        await self.wait_ready()
-        memory = self.config.memory
-        panel = MemoryPanel(self.conn, self.user_id, self.current_thread_id,
+        await self.app.wait_ready()
+        memory = self.app.config.memory
+        panel = MemoryPanel(self.app.session.stores, self.app.user_id, self.app.current_thread_id,
                             strategy=memory.strategy, params=memory.params, agent_id=self._new_chat_agent_id(),
-                            provider=self.provider_name, model=self.model_name,
+                            provider=self.app.provider_name, model=self.app.model_name,
                             counter=self._token_counter())
-        await self.show_panel(panel)
+        await self.app.screen_main.show_panel(panel)
         panel.query_one("#facts", VirtualTable).focus()
 
-    def on_memory_panel_strategy_changed(self, event: Any) -> None:
+    def strategy_changed(self, strategy: str, params: dict[str, int]) -> None:
         """Use the panel's strategy from the next turn on, and save it in the settings."""
         from ..config import MemoryConfig
-        from ..memory import get_memory_strategy
 
-        config = self.config
-        config.memory = MemoryConfig(strategy=event.strategy, params=dict(event.params))
-        for runner in self._runners():
-            runner.memory = get_memory_strategy(event.strategy, **event.params)
+        if self.app.session is not None:
+            self.app.session.set_memory(strategy, dict(params))
+        self.app.config.memory = MemoryConfig(strategy=strategy, params=dict(params))
         self._save_config_soon()
 
     def _save_config_soon(self) -> None:
         if self._config_timer is not None:
             self._config_timer.stop()
-        self._config_timer = self.set_timer(SAVE_DELAY, self._save_config_now)
+        self._config_timer = self.app.set_timer(SAVE_DELAY, self._save_config_now)
 
     async def _save_config_now(self) -> None:
         self._config_timer = None
         try:
-            await asyncio.to_thread(self.save_config)
+            await asyncio.to_thread(self.app.save_config)
         except OSError as exc:
-            self.notify(f"Could not save the settings: {exc.strerror or exc}.", severity="error", markup=False)
+            self.app.notify(f"Could not save the settings: {exc.strerror or exc}.", severity="error", markup=False)
 
-    # ---- full screens
-
-    async def action_agents(self) -> None:
+    async def agents(self) -> None:
         """Open the agents screen."""
         from .screens.agents import AgentsScreen
 
-        await self.wait_ready()
-        default = await self.backend.default_agent_id()
-        await self.push_screen(AgentsScreen(self.conn, default, default), self._agents_closed)
+        await self.app.wait_ready()
+        default = await self.app.session.default_agent_id()
+        await self.app.push_screen(AgentsScreen(self.app.session.agents, default, default), self._agents_closed)
 
     def _agents_closed(self, _result: Any = None) -> None:
         from .screens.memory_panel import MemoryPanel
 
-        for runner in self._runners():  # prompts and tools may have changed
-            runner.invalidate_cache()
-        panel = self.panel
+        if self.app.session is not None:
+            self.app.session.agents_changed()  # prompts and tools may have changed
+        panel = self.app.screen_main.panel
         if isinstance(panel, MemoryPanel):
             panel.agent_id = self._new_chat_agent_id()
             panel.refresh_context()
 
-    async def on_agent_selected(self, event: Any) -> None:
+    async def agent_selected(self, agent_id: str) -> None:
         """New chats start from the chosen agent, now and after a restart."""
         from ..files import write_text_atomic
 
-        backend = self.backend
-        if backend is None:
+        session = self.app.session
+        if session is None:
             return
-        backend.agent_id = event.agent_id
+        session.agent_id = agent_id
         path = self._state_path()
 
         def save() -> None:
-            write_text_atomic(path, json.dumps({**_read_state(path), "new_chat_agent_id": event.agent_id}, indent=2))
+            write_text_atomic(path, json.dumps({**_read_state(path), "new_chat_agent_id": agent_id}, indent=2))
 
         try:
             await asyncio.to_thread(save)
         except OSError as exc:
-            self.notify(f"Could not remember the agent: {exc.strerror or exc}.",
+            self.app.notify(f"Could not remember the agent: {exc.strerror or exc}.",
                         severity="warning", markup=False)
 
-    async def action_documents(self) -> None:
+    async def documents(self) -> None:
         """Open the documents screen."""
         from .screens.documents import DocumentsScreen
 
-        await self.wait_ready()
-        await self.push_screen(DocumentsScreen(self.conn))
+        await self.app.wait_ready()
+        await self.app.push_screen(DocumentsScreen(self.app.session.stores.documents))
 
-    # ---- export and import
-
-    def action_export_thread(self, fmt: str | None = None) -> None:
+    def export_thread(self, fmt: str | None = None) -> None:
         """Export the open thread (``md`` or ``json``; None asks which)."""
         from .screens.dialogs import MenuScreen
 
-        thread_id = self.current_thread_id
+        thread_id = self.app.current_thread_id
         if thread_id is None:
-            self.notify("Open a thread to export it.", markup=False)
+            self.app.notify("Open a thread to export it.", markup=False)
             return
         if fmt is not None:
-            self.run_worker(self._ask_export_path(thread_id, fmt), exit_on_error=False)
+            self.app.run_worker(self._ask_export_path(thread_id, fmt), exit_on_error=False)
             return
 
         async def chosen(choice: str | None) -> None:
             if choice:
                 await self._ask_export_path(thread_id, choice)
 
-        self.push_screen(MenuScreen("Export thread as", [("md", "Markdown (.md)"), ("json", "JSON (.json)")]),
+        self.app.push_screen(MenuScreen("Export thread as", [("md", "Markdown (.md)"), ("json", "JSON (.json)")]),
                          chosen)
 
     async def _ask_export_path(self, thread_id: str, fmt: str) -> None:
         from ..config import data_dir
         from .screens.dialogs import TextPromptScreen
 
-        thread = await self.backend.threads.get(thread_id)
+        thread = await self.app.session.threads.get(thread_id)
         default = data_dir() / "exports" / export_file_name(thread.get("title"), thread_id, fmt)
         label = "Markdown" if fmt == "md" else "JSON"
 
@@ -329,29 +252,28 @@ class PanelsMixin(_AppBase):
             if path and path.strip():
                 await self.export_to(thread_id, fmt, Path(path.strip()).expanduser())
 
-        self.push_screen(TextPromptScreen(f"Export as {label} to (enter saves, escape cancels)", str(default)),
+        self.app.push_screen(TextPromptScreen(f"Export as {label} to (enter saves, escape cancels)", str(default)),
                          chosen)
 
     async def export_to(self, thread_id: str, fmt: str, path: Path) -> Path | None:
         """Write the thread to ``path`` and say where; None if it could not be written."""
         from ..errors import AgentError
-        from ..store.transfer import export_thread_text
         from ..files import write_text_atomic
 
         try:
-            text = await export_thread_text(self.conn, thread_id, fmt)
+            text = await self.app.session.export_text(thread_id, fmt)
             await asyncio.to_thread(write_text_atomic, path, text)
         except AgentError as exc:
-            self.notify(str(exc), title="Not exported", severity="error", markup=False)
+            self.app.notify(str(exc), title="Not exported", severity="error", markup=False)
             return None
         except OSError as exc:
-            self.notify(f"Could not write {path}: {exc.strerror or exc}.", title="Not exported",
+            self.app.notify(f"Could not write {path}: {exc.strerror or exc}.", title="Not exported",
                         severity="error", markup=False)
             return None
-        self.notify(f"Exported the thread to {path}", title="Exported", timeout=10, markup=False)
+        self.app.notify(f"Exported the thread to {path}", title="Exported", timeout=10, markup=False)
         return path
 
-    def action_import_threads(self) -> None:
+    def ask_import(self) -> None:
         """Ask for a file and import the threads in it."""
         from .screens.dialogs import TextPromptScreen
 
@@ -359,54 +281,56 @@ class PanelsMixin(_AppBase):
             if path and path.strip():
                 await self.import_from(Path(path.strip()).expanduser())
 
-        self.push_screen(TextPromptScreen("Import our JSON export or a ChatGPT conversations.json from"), chosen)
+        self.app.push_screen(TextPromptScreen("Import our JSON export or a ChatGPT conversations.json from"), chosen)
 
     async def import_from(self, path: Path) -> list[str]:
         """Import a file in one transaction; a malformed file changes nothing and says why."""
         from ..errors import AgentError
-        from ..store.transfer import import_file
 
-        await self.wait_ready()
-        backend = self.backend
+        await self.app.wait_ready()
         try:
-            report = await import_file(self.conn, path, user_id=self.user_id,
-                                       default_agent_id=await backend.default_agent_id())
+            report = await self.app.session.import_file(path)
         except AgentError as exc:
-            self.notify(str(exc), title="Nothing imported", severity="error", timeout=15, markup=False)
+            self.app.notify(str(exc), title="Nothing imported", severity="error", timeout=15, markup=False)
             return []
-        for thread_id in report.thread_ids:
-            await backend.grant(thread_id)
-        await self.reload_threads()
+        await self.app.screen_main.threads.reload_threads()
         notes = "".join(f"\n{note}" for note in report.notes)
-        self.notify(f"Imported {len(report.thread_ids)} thread(s) from {path}.{notes}", title="Imported",
+        self.app.notify(f"Imported {len(report.thread_ids)} thread(s) from {path}.{notes}", title="Imported",
                     markup=False)
         return list(report.thread_ids)
 
-    # ---- themes
-
-    def action_pick_theme(self) -> None:
+    def pick_theme(self) -> None:
         """Choose a colour theme (ours first); the choice is saved in the settings."""
         from .screens.dialogs import MenuScreen
 
-        names = sorted(self.available_themes)
+        names = sorted(self.app.available_themes)
         ours = [n for n in SHIPPED_THEMES if n in names]
-        choices = [(n, f"{n}  ✓" if n == self.theme else n) for n in ours + [n for n in names if n not in ours]]
+        choices = [(n, f"{n}  ✓" if n == self.app.theme else n) for n in ours + [n for n in names if n not in ours]]
 
         def chosen(name: str | None) -> None:
             if name:
                 self.set_theme(name)
 
-        self.push_screen(MenuScreen("Theme", choices), chosen)
-
-    def action_change_theme(self) -> None:
-        """Textual's "Theme" palette command, through our picker so the choice is saved."""
-        self.action_pick_theme()
+        self.app.push_screen(MenuScreen("Theme", choices), chosen)
 
     def set_theme(self, name: str) -> None:
         """Switch to theme ``name`` and save it in the settings."""
-        if name not in self.available_themes:
-            self.notify(f"Unknown theme {name!r}.", severity="warning", markup=False)
+        if name not in self.app.available_themes:
+            self.app.notify(f"Unknown theme {name!r}.", severity="warning", markup=False)
             return
-        self.theme = name
-        self.config.theme = name
+        self.app.theme = name
+        self.app.config.theme = name
         self._save_config_soon()
+
+    def panel_event(self, event: TurnEvent) -> None:
+        """Hand a runner event of a turn to the open panel (each panel keeps to its own thread)."""
+        panel = self.app.screen_main.panel
+        if isinstance(panel, Panel) and panel.is_attached:
+            panel.receive(event)
+
+    def follow(self, thread_id: str | None) -> None:
+        """The open thread changed: the open panel follows it."""
+        panel = self.app.screen_main.panel if self.app.is_running else None
+        if isinstance(panel, Panel) and panel.is_attached:
+            panel.follow(thread_id, self._new_chat_agent_id())
+

@@ -1,6 +1,6 @@
 """The agents screen: create, edit and delete agents from their parts or a template.
 
-``AgentsScreen(conn, selected_agent_id=None, default_agent_id=None)`` lists
+``AgentsScreen(agents, selected_agent_id=None, default_agent_id=None)`` lists
 the agents; the form edits an ``AgentDefinition`` (role, goal, constraints,
 personality, examples), the tools the agent may use, and its provider, model
 and memory strategy. The compiled system prompt is previewed live. "Use for
@@ -26,12 +26,11 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, SelectionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from ...providers import registry
 from ..sanitize import sanitize
-from .inspector import plain
+from ..widgets.text import plain
 
 __all__ = [
-    "APP_ACTIONS",
-    "APP_BINDINGS",
     "AgentSelected",
     "AgentsScreen",
     "TEMPLATES",
@@ -40,22 +39,11 @@ __all__ = [
     "parse_personality",
 ]
 
-APP_BINDINGS = [
-    Binding("f3", "agents", "Agents", id="app.agents"),
-]
-"""Proposed app-level key: f3 opens the agents screen (``app.push_screen(AgentsScreen(app.conn))``)."""
-
-APP_ACTIONS = [
-    ("agents", "Agents", "Create, edit and delete agents, preview their system prompt, pick the one new chats use (f3)"),
-]
-"""(action, title, help) palette entries, in the app's ``ACTIONS`` format."""
-
 TEMPLATES = {
     "assistant": "Assistant",
     "rag_assistant": "RAG assistant",
     "property_manager": "Property manager",
 }
-PROVIDERS = ("ollama", "openai", "anthropic")
 NEW = "__new__"
 
 
@@ -146,9 +134,9 @@ class AgentsScreen(Screen[None]):
         Binding("ctrl+u", "use", "Use for new chats", id="agents.use"),
     ]
 
-    def __init__(self, conn: Any, selected_agent_id: str | None = None, default_agent_id: str | None = None) -> None:
+    def __init__(self, agents: Any, selected_agent_id: str | None = None, default_agent_id: str | None = None) -> None:
         super().__init__()
-        self.conn = conn
+        self.store = agents
         self.agent_id: str | None = selected_agent_id
         self.default_agent_id = default_agent_id
         self.agents: dict[str, Mapping[str, Any]] = {}
@@ -185,7 +173,7 @@ class AgentsScreen(Screen[None]):
                                            for t in list_tools()], id="agent-tools")
                 yield Label("Provider, model and memory (empty: the app's defaults)", classes="field")
                 with Horizontal(classes="row"):
-                    yield Select([(p, p) for p in PROVIDERS], prompt="app default", id="agent-provider")
+                    yield Select([(p, p) for p in registry.names()], prompt="app default", id="agent-provider")
                     yield Input(placeholder="model", id="agent-model")
                 with Horizontal(classes="row"):
                     yield Select([(s, s) for s in STRATEGIES], prompt="app default", id="agent-memory")
@@ -209,9 +197,7 @@ class AgentsScreen(Screen[None]):
     @work(exclusive=True, group="agents-load")
     async def reload(self) -> None:
         """Re-read the agents and show the selected one (or an empty form)."""
-        from tui_agents.store import AgentStore
-
-        agents = await AgentStore(self.conn).list()
+        agents = await self.store.list()
         self.agents = {a["id"]: a for a in agents}
         options = self.query_one("#agents-list", OptionList)
         options.clear_options()
@@ -345,11 +331,9 @@ class AgentsScreen(Screen[None]):
     async def action_save(self) -> None:
         """Create or update the agent from the form."""
         from tui_agents.errors import AgentError
-        from tui_agents.store import AgentStore
-
         try:
             fields = self._record_fields()
-            store = AgentStore(self.conn)
+            store = self.store
             if self.agent_id:
                 record = await store.update(self.agent_id, **fields)
             else:
@@ -372,13 +356,11 @@ class AgentsScreen(Screen[None]):
     async def action_delete(self) -> None:
         """Delete the agent (refused while threads use it)."""
         from tui_agents.errors import AgentError
-        from tui_agents.store import AgentStore
-
         if not self.agent_id:
             return
         name = self.agents.get(self.agent_id, {}).get("name", self.agent_id)
         try:
-            await AgentStore(self.conn).delete(self.agent_id)
+            await self.store.delete(self.agent_id)
         except AgentError as exc:
             self.notify(str(exc), title="Not deleted", severity="error", markup=False)
             return

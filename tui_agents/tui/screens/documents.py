@@ -1,6 +1,6 @@
 """The documents screen: list, search, view, add and delete the documents ``search_documents`` uses.
 
-``DocumentsScreen(conn)``. Typing in the search box runs a full-text search
+``DocumentsScreen(documents)``. Typing in the search box runs a full-text search
 (the store makes any text safe); an empty box lists every document. The
 selected document is shown as plain text. ``a`` adds files or folders (as
 ``aiagents-tui docs add``), ``delete`` removes the selected document after a
@@ -21,19 +21,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from ..sanitize import highlight_snippet
-from .inspector import VirtualTable, one_line, plain
+from ..widgets.text import one_line, plain
+from ..widgets.virtual_table import VirtualTable
 
-__all__ = ["APP_ACTIONS", "APP_BINDINGS", "DocumentsScreen", "MAX_VIEW_CHARS"]
-
-APP_BINDINGS = [
-    Binding("f4", "documents", "Documents", id="app.documents"),
-]
-"""Proposed app-level key: f4 opens the documents screen (``app.push_screen(DocumentsScreen(app.conn))``)."""
-
-APP_ACTIONS = [
-    ("documents", "Documents", "List, search, view, add and delete the documents the search_documents tool uses (f4)"),
-]
-"""(action, title, help) palette entries, in the app's ``ACTIONS`` format."""
+__all__ = ["DocumentsScreen", "MAX_VIEW_CHARS"]
 
 MAX_VIEW_CHARS = 100_000  # the viewer shows the start of a huge document
 
@@ -51,9 +42,9 @@ class DocumentsScreen(Screen[None]):
         Binding("delete", "delete", "Delete", id="documents.delete"),
     ]
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, documents: Any) -> None:
         super().__init__()
-        self.conn = conn
+        self.store = documents
         self.documents: dict[str, Mapping[str, Any]] = {}
         self.query_text = ""
         self.loaded = False
@@ -88,9 +79,7 @@ class DocumentsScreen(Screen[None]):
     @work(exclusive=True, group="documents-list")
     async def refresh_list(self) -> None:
         """List every document, or the search hits of the box's text."""
-        from tui_agents.store import DocumentStore
-
-        store = DocumentStore(self.conn)
+        store = self.store
         table = self.query_one("#documents-table", VirtualTable)
         if self.query_text:
             hits = await store.search(self.query_text, limit=100)
@@ -115,13 +104,11 @@ class DocumentsScreen(Screen[None]):
     async def view_document(self, doc_id: str | None) -> None:
         """Show one document's text."""
         from tui_agents.errors import NotFoundError
-        from tui_agents.store import DocumentStore
-
         if doc_id is None:
             self._show(None)
             return
         try:
-            self._show(await DocumentStore(self.conn).get(doc_id))
+            self._show(await self.store.get(doc_id))
         except NotFoundError:
             self._show(None)
 
@@ -172,9 +159,7 @@ class DocumentsScreen(Screen[None]):
     async def add_paths(self, paths: list[str]) -> None:
         """Ingest files and folders, then say what was added and skipped."""
         from tui_agents.documents import ingest_paths
-        from tui_agents.store import DocumentStore
-
-        report = await ingest_paths(DocumentStore(self.conn), paths)
+        report = await ingest_paths(self.store, paths)
         skipped = f"; {len(report.skipped)} skipped ({one_line(report.skipped[0][1], 40)}…)" if report.skipped else ""
         self.notify(f"Added {len(report.added)} document(s){skipped}.", markup=False,
                     severity="warning" if report.skipped and not report.added else "information")
@@ -194,10 +179,8 @@ class DocumentsScreen(Screen[None]):
     @work(group="documents-delete")
     async def _delete(self, doc_id: str) -> None:
         from tui_agents.errors import NotFoundError
-        from tui_agents.store import DocumentStore
-
         try:
-            await DocumentStore(self.conn).delete(doc_id)
+            await self.store.delete(doc_id)
         except NotFoundError:
             pass  # already gone: the list refresh shows it
         self.notify("Document deleted.", markup=False)

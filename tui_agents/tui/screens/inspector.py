@@ -1,15 +1,14 @@
 """The tool-call inspector: every tool call and guardrail verdict of a thread or of one turn.
 
-``ToolInspector(conn, thread_id, message_id=None)`` is a right-hand panel
+``ToolInspector(messages, thread_id, message_id=None)`` (a ``MessageStore``) is a right-hand panel
 widget. It reads the stored record (tool-result messages and their ``meta``,
 paired with the assistant message's ``tool_calls``; guardrail verdicts on
 messages), so it shows the same after a restart, and ``apply_event`` keeps it
 live while a turn runs. Arguments, results and model text are untrusted: they
 pass through ``sanitize`` and are rendered as plain ``Text``, never markup.
 
-For the app (the lead wires these): ``APP_BINDINGS`` and ``APP_ACTIONS`` below,
-``HELP`` on the widget. This module also holds small helpers the other panels
-share (``load_tcss``, ``plain``, ``one_line``).
+Its app-level key and palette entry are in ``tui/actions.py``; ``HELP`` is on
+the widget.
 """
 
 from __future__ import annotations
@@ -18,69 +17,26 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 from textual.widgets import Static
 
 from tui_agents.events import GuardrailFlagged, ToolCallFinished, ToolCallStarted
 
 from ..sanitize import sanitize
+from ..widgets.text import load_tcss, plain
+from ..widgets.virtual_table import VirtualTable
 
-__all__ = [
-    "APP_ACTIONS",
-    "APP_BINDINGS",
-    "CallEntry",
-    "ToolInspector",
-    "VirtualTable",
-    "load_content",
-    "load_entries",
-    "load_tcss",
-    "one_line",
-    "plain",
-]
-
-APP_BINDINGS = [
-    Binding("ctrl+t", "toggle_inspector", "Inspector", id="panel.inspector"),
-]
-"""Proposed app-level keys: ctrl+t toggles the inspector of the open thread."""
-
-APP_ACTIONS = [
-    ("toggle_inspector", "Tool-call inspector",
-     "Show every tool call and guardrail verdict of this thread: arguments, result, time, status (ctrl+t)"),
-]
-"""(action, title, help) palette entries, in the app's ``ACTIONS`` format."""
+__all__ = ["CallEntry", "ToolInspector", "load_content", "load_entries"]
 
 MAX_SHOWN_CHARS = 20_000  # a huge result is cut on screen; copying still gives all of it
 _GUARD_PREFIX = "guard:"
-
-
-def load_tcss(module_file: str) -> str:
-    """The stylesheet next to a module (``x.py`` -> ``x.tcss``), for a widget's ``DEFAULT_CSS``."""
-    return Path(module_file).with_suffix(".tcss").read_text(encoding="utf-8")
-
-
-def plain(text: str | None, style: str = "") -> Text:
-    """Untrusted text as a ``Text`` that is never parsed as markup, control characters removed."""
-    return Text(sanitize(text or ""), style=style, end="")
-
-
-def one_line(text: str | None, width: int) -> str:
-    """A sanitized one-line preview of at most ``width`` characters."""
-    flat = " ".join(sanitize((text or "")[: width * 4]).split())
-    return flat if len(flat) <= width else flat[: max(1, width - 1)] + "…"
 
 
 def _clock(ts: float) -> str:
@@ -153,31 +109,12 @@ def _guard_entry(message: Mapping[str, Any]) -> CallEntry | None:
     )
 
 
-# One indexed read of just the rows the inspector needs, without their text: tool results
-# (meta), callers (tool_calls), verdicts (guardrail) and user messages (turn boundaries).
-_ENTRY_ROWS = (
-    "SELECT id, position, role, tool_calls, tool_call_id, meta, guardrail, created_at FROM messages "
-    "WHERE thread_id = ? AND (role IN ('tool', 'user') OR tool_calls IS NOT NULL OR guardrail IS NOT NULL "
-    "OR id = ?) ORDER BY position"
-)
-
-
-def _decode(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    for column in ("tool_calls", "meta", "guardrail"):
-        out[column] = json.loads(out[column]) if out[column] else None
-    return out
-
-
-async def load_entries(conn: Any, thread_id: str,
+async def load_entries(messages: Any, thread_id: str,
                        message_id: str | None = None) -> tuple[list[CallEntry], list[Mapping[str, Any]]]:
     """Every tool call and verdict of the thread in conversation order, and its user/caller rows
 
     (with the row of ``message_id``, so its turn can be found)."""
-    from tui_agents.store.db import run
-    from tui_agents.store.records import fetch_all
-
-    rows = [_decode(r) for r in await run(conn, fetch_all, _ENTRY_ROWS, (thread_id, message_id))]
+    rows = await messages.call_rows(thread_id, message_id)
     by_call = {r["tool_call_id"]: r for r in rows if r["role"] == "tool" and r["tool_call_id"]}
     entries: list[CallEntry] = []
     for row in rows:
@@ -193,15 +130,14 @@ async def load_entries(conn: Any, thread_id: str,
     return entries, rows
 
 
-async def load_content(conn: Any, entry: CallEntry) -> CallEntry:
+async def load_content(messages: Any, entry: CallEntry) -> CallEntry:
     """The entry with its stored result (or error, or the flagged message's text) filled in."""
     from tui_agents.errors import NotFoundError
-    from tui_agents.store import MessageStore
 
     if entry.content_loaded or not entry.result_message_id:
         return entry
     try:
-        text = (await MessageStore(conn).get(entry.result_message_id))["content"]
+        text = (await messages.get(entry.result_message_id))["content"]
     except NotFoundError:
         text = "(the stored message is gone)"
     if entry.kind == "guardrail" or entry.status == "ok":
@@ -221,200 +157,6 @@ def turn_span(light: Iterable[Mapping[str, Any]], message_id: str) -> tuple[int,
     return start, end
 
 
-Cells = tuple["Text | str", ...]
-Column = tuple[str, "int | None"] | tuple[str, "int | None", str]
-
-
-class VirtualTable(ScrollView, can_focus=True):
-    """A table that renders only its visible rows (the Line API): O(1) to fill, O(height) to paint.
-
-    ``DataTable`` measures every cell of every new row, which costs hundreds of
-    milliseconds for a few thousand rows; here columns have fixed widths (one
-    may be ``None``: it takes the rest; a third item ``"right"`` aligns it), rows
-    are one line each, and cells are ``Text`` or plain ``str`` (never parsed as
-    markup). The header stays on the first line.
-    """
-
-    COMPONENT_CLASSES = {"virtual-table--header", "virtual-table--cursor", "virtual-table--even"}
-    DEFAULT_CSS = """
-    VirtualTable { height: 1fr; background: $surface; color: $foreground; }
-    VirtualTable > .virtual-table--header { text-style: bold; background: $panel; color: $foreground; }
-    VirtualTable > .virtual-table--even { background: $surface-lighten-1 50%; }
-    VirtualTable:dark > .virtual-table--even { background: $surface-darken-1 40%; }
-    VirtualTable > .virtual-table--cursor {
-        background: $block-cursor-blurred-background; color: $block-cursor-blurred-foreground;
-        text-style: $block-cursor-blurred-text-style;
-    }
-    VirtualTable:focus > .virtual-table--cursor {
-        background: $block-cursor-background; color: $block-cursor-foreground; text-style: $block-cursor-text-style;
-    }
-    """
-    BINDINGS = [
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "edge(0)", "First", show=False),
-        Binding("end", "edge(1)", "Last", show=False),
-        Binding("enter", "select", "Select", show=False),
-    ]
-
-    cursor: reactive[int] = reactive(0, always_update=True, init=False)
-
-    class Highlighted(Message):
-        """The cursor moved to the row ``key``."""
-
-        def __init__(self, table: "VirtualTable", key: str | None) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
-
-        @property
-        def control(self) -> "VirtualTable":
-            return self.table
-
-    class Selected(Highlighted):
-        """The user pressed enter (or clicked twice) on the row ``key``."""
-
-    def __init__(self, columns: list[Column], *, id: str | None = None,
-                 classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self.columns = [(c[0], c[1], c[2] if len(c) > 2 else "left") for c in columns]
-        self.keys: list[str] = []
-        self._cells: dict[str, Cells] = {}
-        self._index: dict[str, int] = {}
-
-    # ---- data
-
-    @property
-    def row_count(self) -> int:
-        """How many rows the table holds."""
-        return len(self.keys)
-
-    def row(self, key: str) -> Cells:
-        """The cells of row ``key``."""
-        return self._cells[key]
-
-    @property
-    def cursor_key(self) -> str | None:
-        """The key of the row under the cursor."""
-        return self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
-
-    def set_rows(self, rows: Iterable[tuple[str, Cells]]) -> None:
-        """Replace all rows; the cursor stays on the same key when it is still there."""
-        keep = self.cursor_key
-        self._cells = dict(rows)
-        self.keys = list(self._cells)
-        self._index = {key: i for i, key in enumerate(self.keys)}
-        self._resize()
-        self.cursor = self._index.get(keep, 0) if keep is not None else 0
-
-    def put_row(self, key: str, cells: Cells) -> None:
-        """Update row ``key`` in place, or append it."""
-        if key not in self._index:
-            self._index[key] = len(self.keys)
-            self.keys.append(key)
-            self._resize()
-        self._cells[key] = cells
-        self.refresh()
-        if self._index[key] == self.cursor:
-            self.post_message(self.Highlighted(self, key))
-
-    def move_to(self, key: str) -> None:
-        """Put the cursor on row ``key``."""
-        if key in self._index:
-            self.cursor = self._index[key]
-
-    def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.keys) + 1)
-        self.refresh()
-
-    # ---- cursor
-
-    def watch_cursor(self, cursor: int) -> None:
-        if self.keys:
-            clamped = max(0, min(cursor, len(self.keys) - 1))
-            if clamped != cursor:
-                self.cursor = clamped
-                return
-        self._scroll_to_cursor()
-        self.refresh()
-        self.post_message(self.Highlighted(self, self.cursor_key))
-
-    def _scroll_to_cursor(self) -> None:
-        visible = max(1, self.size.height - 1)
-        top = int(self.scroll_offset.y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + visible:
-            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
-
-    def action_move(self, step: int) -> None:
-        """Move the cursor ``step`` rows."""
-        if self.keys:
-            self.cursor = max(0, min(len(self.keys) - 1, self.cursor + step))
-
-    def action_page(self, direction: int) -> None:
-        """Move the cursor a page."""
-        self.action_move(direction * max(1, self.size.height - 2))
-
-    def action_edge(self, end: int) -> None:
-        """Move the cursor to the first or last row."""
-        if self.keys:
-            self.cursor = len(self.keys) - 1 if end else 0
-
-    def action_select(self) -> None:
-        """Announce the row under the cursor as chosen."""
-        if self.cursor_key is not None:
-            self.post_message(self.Selected(self, self.cursor_key))
-
-    def on_click(self, event: events.Click) -> None:
-        row = event.y - 1 + int(self.scroll_offset.y)
-        if event.y >= 1 and 0 <= row < len(self.keys):
-            self.cursor = row
-            if event.chain >= 2:
-                self.action_select()
-
-    def on_resize(self) -> None:
-        self._resize()
-
-    # ---- rendering
-
-    def _widths(self, width: int) -> list[int]:
-        fixed = sum(w for _, w, _ in self.columns if w is not None) + len(self.columns)
-        return [w if w is not None else max(4, width - fixed) for _, w, _ in self.columns]
-
-    def _line(self, cells: Iterable[Text | str], width: int, style: Style) -> Strip:
-        segments: list[Segment] = []
-        for cell, cell_width, (_, _, justify) in zip(cells, self._widths(width), self.columns):
-            text = Text(sanitize(cell), end="") if isinstance(cell, str) else cell.copy()
-            text.no_wrap = True
-            text.end = ""
-            text.truncate(cell_width, overflow="ellipsis")
-            text.align(justify if justify in ("center", "right") else "left", cell_width)
-            segments.append(Segment(" "))
-            segments.extend(text.render(self.app.console))
-        strip = Strip(segments).adjust_cell_length(width)
-        return strip.apply_style(style) if style else strip
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        base = self.rich_style
-        if y == 0:
-            header = self.get_component_rich_style("virtual-table--header")
-            return self._line((name for name, _, _ in self.columns), width, base + header)
-        index = int(self.scroll_offset.y) + y - 1
-        if index >= len(self.keys):
-            return Strip.blank(width, base)
-        style = base
-        if index % 2 == 0:
-            style += self.get_component_rich_style("virtual-table--even")
-        if index == self.cursor:
-            style += self.get_component_rich_style("virtual-table--cursor")
-        # Row styles go under the cells' own (status colours stay visible).
-        return self._line(self._cells[self.keys[index]], width, Style()).apply_style(style)
-
-
 class ToolInspector(Vertical, can_focus=False):
     """Tool calls and guardrail verdicts of a thread (or one turn), with their details."""
 
@@ -431,11 +173,11 @@ class ToolInspector(Vertical, can_focus=False):
     class Closed(Message):
         """The user closed the inspector (the app hides its panel)."""
 
-    def __init__(self, conn: Any, thread_id: str | None, message_id: str | None = None, *,
+    def __init__(self, messages: Any, thread_id: str | None, message_id: str | None = None, *,
                  format_time: Callable[[float], str] | None = None, name: str | None = None,
                  id: str | None = "inspector", classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.conn = conn
+        self.messages = messages
         self.thread_id = thread_id
         self.message_id = message_id
         self.scope = "turn" if message_id else "thread"
@@ -466,10 +208,10 @@ class ToolInspector(Vertical, can_focus=False):
     @work(exclusive=True, group="inspector-load")
     async def reload(self) -> None:
         """Re-read the stored record of the thread."""
-        if self.thread_id is None or self.conn is None:
+        if self.thread_id is None or self.messages is None:
             self._fill([])
             return
-        entries, self._light = await load_entries(self.conn, self.thread_id, self.message_id)
+        entries, self._light = await load_entries(self.messages, self.thread_id, self.message_id)
         self._span = turn_span(self._light, self.message_id) if self.message_id else None
         self._fill(entries)
 
@@ -478,6 +220,14 @@ class ToolInspector(Vertical, can_focus=False):
         self.thread_id, self.message_id = thread_id, message_id
         self.scope = "turn" if message_id else "thread"
         self.reload()
+
+    def follow(self, thread_id: str | None, new_chat_agent_id: str | None = None) -> None:
+        """The ``Panel`` protocol: show the thread now open in the chat."""
+        self.call_later(self.show, thread_id)
+
+    def receive(self, event: Any) -> None:
+        """The ``Panel`` protocol: a runner event of a turn (other threads' are ignored)."""
+        self.apply_event(event)
 
     def _in_scope(self, entry: CallEntry) -> bool:
         if self.scope == "thread" or self._span is None:
@@ -564,7 +314,7 @@ class ToolInspector(Vertical, can_focus=False):
     @work(exclusive=True, group="inspector-content")
     async def _fetch_content(self, entry: CallEntry) -> None:
         """Read the selected call's result text (only the selected one is ever read)."""
-        loaded = await load_content(self.conn, entry)
+        loaded = await load_content(self.messages, entry)
         if self.entries.get(entry.key) is entry:  # a live event may have replaced it meanwhile
             self.entries[entry.key] = loaded
         current = self._current()
@@ -634,7 +384,7 @@ class ToolInspector(Vertical, can_focus=False):
         if entry is None:
             return
         if not entry.content_loaded:
-            entry = self.entries[entry.key] = await load_content(self.conn, entry)
+            entry = self.entries[entry.key] = await load_content(self.messages, entry)
         self.app.copy_to_clipboard(entry.output)
         self.notify("Result copied." if entry.kind == "tool" else "Message copied.", markup=False)
 

@@ -1,20 +1,35 @@
-"""The main screen: title bar, thread sidebar, chat pane, composer, a right-hand panel slot and the status bar."""
+"""The chat screen: title bar, thread sidebar, chat pane, composer, a right-hand panel slot and the status bar.
+
+It owns the chat's workflows: its actions and message handlers hand them to
+``ThreadController`` (open, page, search, fork, branch, rename, archive,
+delete) and ``TurnController`` (send, stop, retry, regenerate, model), and to
+the app's ``PanelController`` for the right-hand panels.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
+from .. import actions
+from ..threads import ThreadController
+from ..turns import TurnController
 from ..widgets.chat_pane import ChatPane
 from ..widgets.composer import Composer
-from ..widgets.sidebar import Sidebar
+from ..widgets.message import Notice
+from ..widgets.sidebar import Sidebar, ThreadTree
 from ..widgets.status_bar import StatusBar
+from ..widgets.welcome import Welcome
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..app import AiAgentsApp
 
 __all__ = ["MainScreen", "TitleBar"]
 
@@ -36,14 +51,16 @@ class MainScreen(Screen):
     # The default screen's CSS_PATH is not loaded by Textual, so its stylesheet comes in as default CSS.
     DEFAULT_CSS = (Path(__file__).with_name("main.tcss")).read_text(encoding="utf-8")
 
-    BINDINGS = [
-        Binding("alt+up", "chat_cursor(-1)", "Previous message", id="message.previous", show=False),
-        Binding("alt+down", "chat_cursor(1)", "Next message", id="message.next", show=False),
-    ]
+    BINDINGS = actions.bindings("chat")  # declared once, with the palette entries, in actions.py
+
+    app: AiAgentsApp  # type: ignore[assignment]
 
     def __init__(self, format_time) -> None:
         super().__init__()
         self.format_time = format_time
+        self.threads = ThreadController(self)
+        self.turns = TurnController(self)
+        self._panel: Widget | None = None
 
     def compose(self) -> ComposeResult:
         title = TitleBar(id="title-bar", markup=False)
@@ -60,5 +77,156 @@ class MainScreen(Screen):
     def on_mount(self) -> None:
         self.query_one(Composer).focus()
 
+    def on_screen_resume(self) -> None:
+        # Back from any dialog or screen: typing goes to the composer, never to a widget left focused.
+        self.query_one(Composer).focus()
+
+    def set_thread_title(self, title: str | None) -> None:
+        """Show the open thread's title (None: no thread) in the title bar."""
+        self.query_one(TitleBar).set_thread_title(title)
+
+    # ---- the right-hand panel slot
+
+    @property
+    def panel(self) -> Widget | None:
+        """The widget in the right-hand panel, if one is shown."""
+        return self._panel
+
+    async def show_panel(self, widget: Widget) -> None:
+        """Show ``widget`` in the right-hand panel (replacing what was there)."""
+        slot = self.query_one("#right-panel")
+        await slot.remove_children()
+        await slot.mount(widget)
+        slot.add_class("-open")
+        self._panel = widget
+
+    async def hide_panel(self) -> None:
+        """Close the right-hand panel."""
+        slot = self.query_one("#right-panel")
+        await slot.remove_children()
+        slot.remove_class("-open")
+        self._panel = None
+        self.query_one(Composer).focus()
+
+    # ---- messages from the widgets
+
+    async def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        await self.turns.submit(event.text)
+
+    def on_thread_tree_rows_shown(self, event: ThreadTree.RowsShown) -> None:
+        self.threads.rows_shown(event)
+
+    def on_sidebar_view_changed(self, event: Sidebar.ViewChanged) -> None:
+        self.threads.view_changed(event)
+
+    def on_sidebar_thread_chosen(self, event: Sidebar.ThreadChosen) -> None:
+        self.threads.thread_chosen(event)
+
+    async def on_sidebar_search_requested(self, event: Sidebar.SearchRequested) -> None:
+        await self.threads.search(event)
+
+    async def on_chat_pane_load_older(self, event: ChatPane.LoadOlder) -> None:
+        await self.threads.load_older(event)
+
+    async def on_chat_pane_load_newer(self, event: ChatPane.LoadNewer) -> None:
+        await self.threads.load_newer(event)
+
+    async def on_chat_pane_jump_to_end(self, event: ChatPane.JumpToEnd) -> None:
+        await self.threads.jump_to_end(event)
+
+    def on_chat_pane_left(self, event: ChatPane.Left) -> None:
+        self.query_one(Composer).focus()
+
+    def on_chat_pane_menu_requested(self, event: ChatPane.MenuRequested) -> None:
+        self.threads.menu(event)
+
+    def on_notice_retry(self, event: Notice.Retry) -> None:
+        if event.thread_id == self.app.current_thread_id:
+            self.run_worker(self.turns.retry(), exit_on_error=False)
+
+    def on_welcome_retry(self, event: Welcome.Retry) -> None:
+        self.run_worker(self.turns.retry(), exit_on_error=False)
+
+    async def on_memory_panel_strategy_changed(self, event: Any) -> None:
+        self.app.panels.strategy_changed(event.strategy, event.params)
+
+    # ---- actions (keys and palette entries in actions.py)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop_reply":
+            return self.turns.running(self.app.current_thread_id)
+        return True
+
     def action_chat_cursor(self, delta: int) -> None:
         self.query_one(ChatPane).action_cursor(delta)
+
+    def action_stop_reply(self) -> None:
+        """Stop the streaming reply of the open thread; the partial text is kept."""
+        self.turns.stop()
+
+    async def action_new_thread(self) -> None:
+        """Start a new chat."""
+        await self.threads.new_chat()
+
+    def action_focus_search(self) -> None:
+        """Focus the sidebar's search box."""
+        self.threads.focus_search()
+
+    def action_clear_search(self) -> None:
+        self.threads.clear_search()
+
+    def action_toggle_sidebar(self) -> None:
+        """Show or hide the sidebar."""
+        self.threads.toggle_sidebar()
+
+    def action_toggle_archived(self) -> None:
+        self.threads.toggle_archived()
+
+    async def action_retry(self) -> None:
+        """Retry the open thread's failed reply, or check the provider again."""
+        await self.turns.retry()
+
+    async def action_regenerate(self) -> None:
+        """Answer the last user message again in a branch; the old reply stays where it was."""
+        await self.turns.regenerate()
+
+    def action_pick_model(self) -> None:
+        """Choose provider and model for the open thread (or new chats)."""
+        self.turns.pick_model()
+
+    async def action_previous_thread(self) -> None:
+        await self.threads.previous()
+
+    async def action_next_thread(self) -> None:
+        await self.threads.next()
+
+    async def action_fork_thread(self) -> None:
+        """Fork the target thread and open the copy."""
+        await self.threads.fork()
+
+    def action_rename_thread(self) -> None:
+        self.threads.rename()
+
+    async def action_archive_thread(self) -> None:
+        await self.threads.archive()
+
+    def action_delete_thread(self) -> None:
+        self.threads.delete()
+
+    async def action_undo_delete(self) -> None:
+        await self.threads.undo_delete()
+
+    def action_empty_trash(self) -> None:
+        self.threads.empty_trash()
+
+    async def action_toggle_inspector(self) -> None:
+        """Show or hide the tool-call inspector of the open thread."""
+        await self.app.panels.toggle_inspector()
+
+    async def action_toggle_memory_panel(self) -> None:
+        """Show or hide the memory panel of the open thread."""
+        await self.app.panels.toggle_memory()
+
+    def action_export_thread(self, fmt: str | None = None) -> None:
+        """Export the open thread (``md`` or ``json``; None asks which)."""
+        self.app.panels.export_thread(fmt)

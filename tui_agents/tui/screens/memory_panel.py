@@ -1,13 +1,13 @@
 """The memory panel: the user's cross-thread facts, and what the next turn would send.
 
-``MemoryPanel(conn, user_id, thread_id, strategy=..., params=...)`` is a
+``MemoryPanel(stores, user_id, thread_id, strategy=..., params=...)`` (the session's ``Stores``) is a
 right-hand panel widget with two parts, one above the other:
 
 - **Facts**: ``UserMemoryStore`` facts grouped by category, with where each came
   from (typed by you, the ``remember`` tool, the extractor); ``a`` adds, ``e`` or
   enter edits, ``d`` deletes. Facts edited here are saved with source "user".
-- **In context now**: exactly the records ``strategy.select`` returns for the thread
-  (what the runner sends), after the system prompt and the facts block, each
+- **In context now**: exactly the messages the runner sends (``memory.context.build_context``,
+  the one function that builds a turn's context), after the system prompt and the facts block, each
   with its token count, and the total against the model's context window.
   Changing the strategy or its parameters here re-selects at once and posts
   ``MemoryPanel.StrategyChanged`` (the app may save it to its config).
@@ -32,11 +32,10 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from .inspector import VirtualTable, load_tcss, one_line, plain
+from ..widgets.text import load_tcss, one_line, plain
+from ..widgets.virtual_table import VirtualTable
 
 __all__ = [
-    "APP_ACTIONS",
-    "APP_BINDINGS",
     "ContextRow",
     "ContextView",
     "FactEditor",
@@ -45,17 +44,6 @@ __all__ = [
     "compute_context",
     "parse_params",
 ]
-
-APP_BINDINGS = [
-    Binding("ctrl+g", "toggle_memory_panel", "Memory", id="panel.memory"),
-]
-"""Proposed app-level key: ctrl+g toggles the memory panel of the open thread."""
-
-APP_ACTIONS = [
-    ("toggle_memory_panel", "Memory panel",
-     "Your saved facts (add, edit, delete) and exactly what the next turn sends, with token counts (ctrl+g)"),
-]
-"""(action, title, help) palette entries, in the app's ``ACTIONS`` format."""
 
 SOURCE_LABELS = {"user": "you", "tool": "remember tool", "extractor": "extractor"}
 PREVIEW_CHARS = 200
@@ -113,50 +101,26 @@ def _preview(record: Mapping[str, Any]) -> str:
     return one_line(text, PREVIEW_CHARS)
 
 
-async def _agent_and_model(conn: Any, thread_id: str | None, agent_id: str | None, provider: str | None,
-                           model: str | None) -> tuple[str, str | None, str | None]:
-    """The system prompt the runner would use, and the provider/model whose window applies."""
-    from tui_agents.errors import NotFoundError
-    from tui_agents.store import AgentStore, ThreadStore
-
-    thread = await ThreadStore(conn).get(thread_id) if thread_id else None
-    agent_id = (thread or {}).get("agent_id") or agent_id
-    agent: Mapping[str, Any] = {}
-    if agent_id:
-        try:
-            agent = await AgentStore(conn).get(agent_id)
-        except NotFoundError:
-            agent = {}
-    provider = (thread or {}).get("provider") or provider or agent.get("provider")
-    model = (thread or {}).get("model") or model or agent.get("model")
-    return agent.get("system_prompt") or "", provider, model
-
-
-async def compute_context(conn: Any, user_id: str, thread_id: str | None, strategy: Any, counter: Any, *,
+async def compute_context(stores: Any, user_id: str, thread_id: str | None, strategy: Any, counter: Any, *,
                           agent_id: str | None = None, provider: str | None = None,
                           model: str | None = None) -> ContextView:
-    """The in-context view: system prompt, facts block and ``strategy.select`` of the thread."""
-    from tui_agents.providers.models import context_window
-    from tui_agents.store import MessageStore, UserMemoryStore
+    """The in-context view of what the next turn sends, from the engine's one context builder."""
+    from tui_agents.session import thread_context
 
     await counter.load()
-    prompt, provider, model = await _agent_and_model(conn, thread_id, agent_id, provider, model)
-    facts_store = UserMemoryStore(conn)
-    facts_block = facts_store.format_for_prompt(await facts_store.get_all(user_id))
-    # The runner leaves the system prompt's tokens (facts included) free in the strategy's budget.
-    reserve = counter.count("\n\n".join(part for part in (prompt, facts_block) if part))
-    records = await strategy.select(MessageStore(conn), thread_id, counter, reserve_tokens=reserve) if thread_id else []
-    view = ContextView(description=strategy.describe())
-    if prompt:
-        view.rows.append(ContextRow("system", "·", "system", counter.count(prompt), one_line(prompt, 200)))
-    if facts_block:
-        view.rows.append(ContextRow("facts", "·", "facts", counter.count(facts_block),
-                                    one_line(facts_block, 200)))
-    for record in records:
+    context = await thread_context(stores, user_id, thread_id, strategy, counter, agent_id=agent_id,
+                                   provider=provider, model=model)
+    view = ContextView(description=context.description, window=context.window)
+    if context.prompt:
+        view.rows.append(ContextRow("system", "·", "system", context.prompt_tokens,
+                                    one_line(context.prompt, 200)))
+    if context.facts_block:
+        view.rows.append(ContextRow("facts", "·", "facts", context.facts_tokens,
+                                    one_line(context.facts_block, 200)))
+    for record in context.records:
         view.rows.append(ContextRow(record["id"], str(record["position"]), record["role"],
                                     int(record.get("token_count") or 0), _preview(record)))
         view.message_ids.append(record["id"])
-    view.window = context_window(provider or "openai", model)
     return view
 
 
@@ -281,14 +245,14 @@ class MemoryPanel(Vertical):
     class Closed(Message):
         """The user closed the panel."""
 
-    def __init__(self, conn: Any, user_id: str, thread_id: str | None = None, *, strategy: str = "last_n",
+    def __init__(self, stores: Any, user_id: str, thread_id: str | None = None, *, strategy: str = "last_n",
                  params: Mapping[str, int] | None = None, agent_id: str | None = None, provider: str | None = None,
                  model: str | None = None, counter: Any = None, id: str | None = "memory-panel",
                  classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         from tui_agents.memory import get_memory_strategy
 
-        self.conn = conn
+        self.stores = stores
         self.user_id = user_id
         self.thread_id = thread_id
         self.agent_id, self.provider, self.model = agent_id, provider, model
@@ -329,9 +293,7 @@ class MemoryPanel(Vertical):
     @work(exclusive=True, group="memory-facts")
     async def reload_facts(self) -> None:
         """Re-read the user's facts."""
-        from tui_agents.store import UserMemoryStore
-
-        self.facts = await UserMemoryStore(self.conn).get_all(self.user_id)
+        self.facts = await self.stores.facts.get_all(self.user_id)
         self._fill_facts()
 
     def _fill_facts(self) -> None:
@@ -379,9 +341,7 @@ class MemoryPanel(Vertical):
 
     @work(group="memory-write")
     async def _write_fact(self, fact: dict[str, str], old_key: str | None) -> None:
-        from tui_agents.store import UserMemoryStore
-
-        store = UserMemoryStore(self.conn)
+        store = self.stores.facts
         await store.set(self.user_id, fact["key"], fact["value"], category=fact["category"], source="user")
         if old_key and old_key != fact["key"]:
             await store.delete(self.user_id, old_key)
@@ -393,9 +353,7 @@ class MemoryPanel(Vertical):
         fact = self._selected_fact() if self._facts_focused() else None
         if fact is None:
             return
-        from tui_agents.store import UserMemoryStore
-
-        await UserMemoryStore(self.conn).delete(self.user_id, fact["key"])
+        await self.stores.facts.delete(self.user_id, fact["key"])
         self.notify(f"Forgot {fact['key']}.", markup=False)
         await self._after_fact_change()
 
@@ -439,6 +397,19 @@ class MemoryPanel(Vertical):
         self.thread_id = thread_id
         self.refresh_context()
 
+    def follow(self, thread_id: str | None, new_chat_agent_id: str | None = None) -> None:
+        """The ``Panel`` protocol: show the context of the thread now open (a new chat starts from the agent given)."""
+        self.agent_id = new_chat_agent_id
+        self.set_thread(thread_id)
+
+    def receive(self, event: Any) -> None:
+        """The ``Panel`` protocol: after a turn of this panel's thread, re-read facts and context."""
+        from tui_agents.events import TurnFailed, TurnFinished
+
+        if isinstance(event, (TurnFinished, TurnFailed)) and event.thread_id == self.thread_id:
+            self.reload_facts()  # the remember tool may have added one
+            self.refresh_context()
+
     def action_refresh(self) -> None:
         """Re-read facts and the context."""
         self.reload_facts()
@@ -448,7 +419,7 @@ class MemoryPanel(Vertical):
     async def refresh_context(self) -> None:
         """Select the context again and redraw it (a newer request cancels an older one)."""
         self._summary(Text("selecting…", style="italic"))
-        view = await compute_context(self.conn, self.user_id, self.thread_id, self.strategy, self.counter,
+        view = await compute_context(self.stores, self.user_id, self.thread_id, self.strategy, self.counter,
                                      agent_id=self.agent_id, provider=self.provider, model=self.model)
         self._fill_context(view)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -11,11 +13,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from ...providers import registry
 from ..sanitize import sanitize
 
-__all__ = ["ModelPickerScreen", "PROVIDERS"]
+__all__ = ["ModelPickerScreen"]
 
-PROVIDERS = ("ollama", "openai", "anthropic")
+log = logging.getLogger(__name__)
 
 
 class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
@@ -27,13 +30,13 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
 
     def __init__(self, provider: str, model: str) -> None:
         super().__init__()
-        self.provider = provider if provider in PROVIDERS else "ollama"
+        self.provider = provider if registry.find(provider) else registry.DEFAULT_PROVIDER
         self.model = model
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text("Model", style="bold"), markup=False)
-            yield Select([(p, p) for p in PROVIDERS], value=self.provider, allow_blank=False, id="provider")
+            yield Select([(p, p) for p in registry.names()], value=self.provider, allow_blank=False, id="provider")
             yield Static(Text("Loading models…"), id="models-state", markup=False)
             yield OptionList(id="models")
             yield Input(self.model, placeholder="any model name, enter to use it", id="model-name")
@@ -56,16 +59,17 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         options = self.query_one("#models", OptionList)
         options.clear_options()
         state.update(Text("Loading models…"))
-        backend = getattr(self.app, "backend", None)
-        if backend is None:
+        session = self.app.session  # type: ignore[attr-defined]
+        if session is None or session.stores is None:
             state.update(Text("The database is still opening; type a model name."))
             return
         try:
-            models = await backend.list_models(provider)
+            models = await session.list_models(provider)
         except AgentError as exc:
             state.update(Text(sanitize(str(exc)) + " You can still type a model name."))
             return
-        except Exception as exc:  # noqa: BLE001 - never a traceback in a picker
+        except Exception as exc:  # never a traceback in a picker
+            log.warning("Listing the %s models failed unexpectedly.", provider, exc_info=True)
             state.update(Text(f"Could not list models ({type(exc).__name__}). You can still type a model name."))
             return
         state.update(Text(f"{len(models)} models from {provider}" if models else "No models listed."))

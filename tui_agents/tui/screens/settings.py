@@ -10,12 +10,11 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Input, Select, Static
 
+from ...providers import registry
 from ..sanitize import sanitize
 
 __all__ = ["SettingsScreen"]
 
-PROVIDERS = ("ollama", "openai", "anthropic")
-KEYED = ("openai", "anthropic")
 STRATEGIES = ("last_n", "first_last", "token_window")
 
 
@@ -48,16 +47,17 @@ class SettingsScreen(Screen[bool]):
         with VerticalScroll(id="settings"):
             yield Static(Text("Settings", style="bold"), markup=False)
             yield Static(Text("Default provider and model"), classes="section", markup=False)
-            yield Select([(p, p) for p in PROVIDERS], value=config.default_provider, allow_blank=False,
+            yield Select([(p, p) for p in registry.names()], value=config.default_provider, allow_blank=False,
                          id="default-provider")
             yield Input(config.default_model or "", placeholder="default model (empty: the provider's)",
                         id="default-model")
-            for name in PROVIDERS:
+            for spec in registry.specs():
+                name = spec.name
                 settings = config.providers.get(name)
                 yield Static(Text(f"{name}"), classes="section", markup=False)
                 yield Input(settings.base_url or "", placeholder=f"{name} base URL (empty: env var or default)",
                             id=f"url-{name}")
-                if name in KEYED:
+                if spec.keyed:
                     with Horizontal(classes="key-row"):
                         yield Input(placeholder=f"{name} API key (hidden)", password=True, id=f"key-{name}")
                         yield Button("Save key", id=f"save-key-{name}")
@@ -82,7 +82,7 @@ class SettingsScreen(Screen[bool]):
     async def _show_key_states(self) -> None:
         from ... import secrets
 
-        for name in KEYED:
+        for name in (spec.name for spec in registry.specs() if spec.keyed):
             has = await secrets.ahas_key(name)
             state = f"a key is set ({secrets.env_var_for(name)} or keyring)" if has else "no key"
             self.query_one(f"#key-state-{name}", Static).update(Text(state))
@@ -144,7 +144,7 @@ class SettingsScreen(Screen[bool]):
         data = config.model_dump()
         data["default_provider"] = self.query_one("#default-provider", Select).value
         data["default_model"] = self.query_one("#default-model", Input).value.strip() or None
-        for name in PROVIDERS:
+        for name in registry.names():
             data["providers"][name]["base_url"] = self.query_one(f"#url-{name}", Input).value.strip() or None
         error = self.query_one("#settings-error", Static)
         try:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
+from textual._context import NoActiveAppError  # what `self.app` raises before the widget is mounted
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -83,7 +84,7 @@ class MarkdownSegment(NoSecondLayout, Static):
         dark = True
         try:
             dark = self.app.current_theme.dark
-        except Exception:  # noqa: BLE001 - no app yet (built before mount)
+        except NoActiveAppError:  # built before mount: the dark default
             pass
         markdown = RenderOnce(rich_markdown(text, "monokai" if dark else "default", highlight=highlight))
         width = self.size.width - self.styles.gutter.width if self.is_mounted else 0

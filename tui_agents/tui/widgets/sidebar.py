@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -23,9 +23,10 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 
+from .. import actions
 from ..sanitize import highlight_snippet, sanitize
 
-__all__ = ["Sidebar", "ThreadTree", "SearchResults", "thread_label", "first_words", "SIDEBAR_PAGE"]
+__all__ = ["Sidebar", "ThreadTree", "SearchBox", "SearchResults", "thread_label", "first_words", "SIDEBAR_PAGE"]
 
 UNTITLED = "New chat"
 SIDEBAR_PAGE = 100
@@ -60,14 +61,23 @@ class ThreadTree(Tree[dict]):
     HELP = ("Threads. enter opens one; f forks, r renames, a archives or unarchives, delete moves to the trash "
             "(u undoes), v shows the archived threads.")
 
-    BINDINGS = [
-        Binding("f", "app.fork_thread", "Fork", id="thread.fork"),
-        Binding("r", "app.rename_thread", "Rename", id="thread.rename"),
-        Binding("a", "app.archive_thread", "Archive/unarchive", id="thread.archive"),
-        Binding("delete", "app.delete_thread", "Delete", id="thread.delete"),
-        Binding("u", "app.undo_delete", "Undo delete", id="thread.undo_delete"),
-        Binding("v", "toggle_archived", "Archived view", id="sidebar.archived"),
-    ]
+    BINDINGS = actions.bindings("sidebar")  # declared once, in actions.py
+
+    def on_key(self, event: events.Key) -> None:
+        """A letter that is no command here goes to the composer (with the focus), never to nowhere."""
+        if not event.is_printable or not event.character or event.key in self._command_keys():
+            return
+        composer = self.screen.query_one("#composer")
+        event.stop()
+        event.prevent_default()
+        composer.focus()
+        composer.insert(event.character)
+
+    def _command_keys(self) -> set[str]:
+        overrides = self.app.config.keymap  # type: ignore[attr-defined]
+        keys = {k.strip() for a in actions.ACTIONS if a.where == "sidebar"
+                for k in actions.keys_in_effect(a, overrides).split(",")}
+        return keys | {b.key for b in Tree.BINDINGS if isinstance(b, Binding)} | {"space"}
 
     class RowsShown(Message):
         """Rows were drawn for ``threads`` (records; the app adds previews of untitled ones)."""
@@ -188,12 +198,18 @@ class ThreadTree(Tree[dict]):
         self.post_message(Sidebar.ViewChanged(self.show_archived))
 
 
+class SearchBox(Input):
+    """The sidebar's search box; escape clears it and returns to the composer."""
+
+    BINDINGS = [Binding("escape", "screen.clear_search", "Clear search", id="search.clear")]
+
+
 class SearchResults(OptionList):
     """Search hits: thread title and snippet; enter opens the thread at the hit."""
 
     HELP = "Search results. enter opens the thread scrolled to the hit; escape returns to the threads."
 
-    BINDINGS = [Binding("escape", "app.clear_search", "Close search", id="search.close")]
+    BINDINGS = [Binding("escape", "screen.clear_search", "Close search", id="search.close")]
 
     def set_hits(self, hits: list[dict[str, Any]]) -> None:
         """Show ``hits`` (from ``ThreadStore.search``)."""
@@ -221,6 +237,8 @@ class Sidebar(Vertical):
 
     DEFAULT_CSS = """
     Sidebar { width: 34; border-right: vkey $primary 30%; }
+    Sidebar:focus-within { border-right: vkey $accent; }
+    Sidebar:focus-within > #sidebar-mode { color: $accent; text-style: bold; }
     Sidebar > Input { margin: 0; border: tall $primary 30%; }
     Sidebar > #sidebar-mode { color: $text-muted; padding: 0 1; height: 1; }
     Sidebar > ThreadTree { height: 1fr; background: transparent; overflow-x: hidden; }
@@ -267,7 +285,7 @@ class Sidebar(Vertical):
         self.call_after_refresh(self._fill)
 
     async def _fill(self) -> None:
-        search = Input(placeholder="Search (ctrl+f)", id="search")
+        search = SearchBox(placeholder="Search (ctrl+f)", id="search")
         mode = Static(Text("Threads"), id="sidebar-mode", markup=False)
         await self.mount_all([search, mode, ThreadTree(id="thread-tree")])  # search results: at the first search
         self._filled_event().set()
@@ -325,7 +343,7 @@ class Sidebar(Vertical):
         self.add_class("-searching")
         self.results.set_hits(hits)
         order = "best match" if self.order == "best" else "newest first"
-        self.set_mode(f"{len(hits)} hits · {order} (ctrl+s: order)")
+        self.set_mode(f"{len(hits)} {'hit' if len(hits) == 1 else 'hits'} · {order} (ctrl+s: order)")
 
     def end_search(self) -> None:
         """Leave the search results and show the threads again."""

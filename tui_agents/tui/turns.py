@@ -1,0 +1,406 @@
+"""Turns as the chat screen runs them: ``TurnState`` per thread, and ``TurnController``, which consumes the
+engine's ``TurnEvent`` stream (``app.session.send`` / ``resume``) into the chat pane, the status bar and the
+open panel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import aclosing, suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from textual.css.query import NoMatches
+
+from .widgets.chat_pane import FIRST_PAGE
+from .widgets.message import MessageView, Notice
+from .widgets.welcome import Welcome
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import AiAgentsApp
+    from .screens.main import MainScreen
+    from .threads import ThreadController
+
+__all__ = ["TurnController", "TurnState"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TurnState:
+    """One running (or just ended) turn of a thread, fed by the runner's events."""
+
+    thread_id: str
+    provider: str
+    model: str
+    chunks: list[str] = field(default_factory=list)
+    user_message_id: str | None = None
+    reply_id: str | None = None
+    status: str = "streaming"
+    error: Any = None
+    usage: Any = None
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+    worker: Any = None
+    view: Any = None
+    """The streaming reply's ``MessageView`` while its thread is on screen."""
+    user_view: Any = None
+
+    @property
+    def text(self) -> str:
+        """The reply so far (joined on demand, never per token)."""
+        if len(self.chunks) > 1:
+            self.chunks[:] = ["".join(self.chunks)]
+        return self.chunks[0] if self.chunks else ""
+
+    @property
+    def running(self) -> bool:
+        return self.status == "streaming"
+
+
+def _context_window(provider: str, model: str) -> int | None:
+    """The model's context window from the provider registry (None for an unknown provider or no model)."""
+    from ..providers import registry
+
+    spec = registry.find(provider)
+    return spec.context_window(model) if spec is not None and model else None
+
+
+class TurnController:
+    """Sends, stops, retries and regenerates; draws each turn from its events."""
+
+    def __init__(self, screen: MainScreen) -> None:
+        self.screen = screen
+
+    @property
+    def app(self) -> AiAgentsApp:
+        return self.screen.app
+
+    @property
+    def threads(self) -> ThreadController:
+        return self.screen.threads
+
+    def running(self, thread_id: str | None) -> bool:
+        """Whether a reply of ``thread_id`` is streaming."""
+        state = self.app.turns.get(thread_id or "")
+        return bool(state and state.running)
+
+    def can_chat(self) -> bool:
+        return bool(self.app.provider_ok)
+
+    async def submit(self, text: str) -> None:
+        """Send the composer's text: in the open thread, or in a new one."""
+        await self.app.wait_ready()
+        assert self.app.session is not None
+        if not self.can_chat():
+            self.app.notify(self.app.provider_problem or "No provider is ready yet.", severity="warning")
+            return
+        thread_id = self.app.current_thread_id
+        if thread_id is not None and thread_id in self.app.turns and self.app.turns[thread_id].running:
+            self.app.notify("A reply is still streaming here; press escape to stop it.", severity="warning")
+            return
+        if thread_id is None:
+            thread = await self.app.session.new_thread(self.app.provider_name, self.app.model_name)
+            thread_id = thread["id"]
+            preview = self.threads.remember_preview(thread_id, text)
+            self.app.current_thread_id = thread_id
+            self.app.composer.draft_key = thread_id
+            self.app.chat_pane.thread_id = thread_id
+            await self.app.chat_pane.remove_children()
+            self.screen.set_thread_title(preview)
+            self.app.run_worker(self.threads.reload_threads(), exit_on_error=False)
+        self.app.composer.clear_sent()
+        await self.start_turn(thread_id, text)
+
+    async def start_turn(self, thread_id: str, text: str | None) -> TurnState:
+        """Run a turn (``text`` None: answer the last user message again) in a worker keyed by thread."""
+        assert self.app.session is not None
+        thread = await self.app.session.threads.get(thread_id)
+        state = TurnState(thread_id, thread.get("provider") or self.app.provider_name,
+                          thread.get("model") or self.app.model_name)
+        self.app.turns[thread_id] = state
+        pane = self.app.chat_pane
+        if pane.thread_id == thread_id and pane.has_newer:
+            # the window was scrolled away from the end: show the end again, the reply goes there
+            records = await self.app.session.messages.list(thread_id, limit=FIRST_PAGE)
+            await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE)
+        if pane.thread_id == thread_id:
+            old = pane.last_notice()
+            if old is not None:
+                await old.remove()
+            if text is not None:
+                state.user_view = await pane.add_message(
+                    {"role": "user", "content": text, "created_at": time.time(), "thread_id": thread_id})
+            state.view = await pane.add_message(
+                {"role": "assistant", "model": state.model, "created_at": time.time(), "thread_id": thread_id},
+                streaming=True)
+            pane.anchor()
+        state.worker = self.app.run_worker(self._run_turn(state, text), name=f"turn:{thread_id}", group="turns",
+                                       exit_on_error=False)
+        return state
+
+    def _view_of(self, state: TurnState) -> MessageView | None:
+        view = state.view
+        try:
+            if view is not None and view.is_attached and self.app.chat_pane.thread_id == state.thread_id:
+                return view
+        except NoMatches:  # the app is closing: the turn still saves, nothing to draw
+            pass
+        return None
+
+    async def _run_turn(self, state: TurnState, text: str | None) -> None:
+        from ..errors import AgentError
+
+        assert self.app.session is not None
+        try:
+            await asyncio.shield(self.app.warm_up())  # the job queue must run before the runner is built
+            if text is None:
+                stream = self.app.session.resume(state.thread_id, provider=state.provider)
+            else:
+                stream = self.app.session.send(state.thread_id, text, provider=state.provider)
+            async with aclosing(stream) as events:
+                async for event in events:
+                    await self._apply_event(state, event)
+        except asyncio.CancelledError:
+            state.status = "interrupted"
+            await self._end_turn(state)
+            raise
+        except AgentError as exc:
+            state.status, state.error = "error", exc
+        except Exception as exc:  # an engine bug must not take the app down
+            log.error("A turn of thread %s failed unexpectedly.", state.thread_id, exc_info=True)
+            state.status = "error"
+            state.error = AgentError(f"The turn failed unexpectedly ({type(exc).__name__}).")
+        if state.status == "streaming":
+            state.status = "complete"
+        await self._end_turn(state)
+
+    async def _apply_event(self, state: TurnState, event: Any) -> None:
+        from ..events import (
+            GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ToolCallFinished, ToolCallStarted,
+            TurnFailed, TurnFinished, UsageReported,
+        )
+
+        self.app.panels.panel_event(event)  # the inspector and memory panel follow the turn too
+        view = self._view_of(state)
+        match event:
+            case TextDelta(text=text):
+                state.chunks.append(text)
+                if view is not None:
+                    view.feed(text)
+            case MessageSaved(role="user", message_id=mid):
+                state.user_message_id = mid
+                user_view = state.user_view
+                if user_view is not None:
+                    user_view.set_id(mid)
+            case MessageSaved(role="assistant", message_id=mid):
+                state.reply_id = mid
+                if view is not None:
+                    view.set_id(mid)
+            case ToolCallStarted(call_id=cid, name=name, arguments=args):
+                state.tools[cid] = {"name": name, "arguments": args, "status": "running"}
+                if view is not None:
+                    await view.add_tool_call(cid, name, args)
+            case ToolCallFinished(call_id=cid, status=status, duration_ms=ms, result=result, error=error):
+                state.tools[cid] = {**state.tools.get(cid, {}), "status": status, "duration_ms": ms}
+                if view is not None:
+                    view.finish_tool_call(cid, status, ms, result if error is None else error)
+            case UsageReported(usage=usage):
+                state.usage = usage
+            case RateLimitWait(seconds=seconds):
+                self.app.status_bar.wait_until = time.time() + seconds
+            case GuardrailFlagged(reason=reason, action=action):
+                if view is not None:
+                    await self.app.chat_pane.add(Notice(f"Guardrail {action}: {reason}", error=action == "blocked"))
+            case TurnFinished(usage=usage, text=text):
+                state.status = "complete"
+                state.usage = usage
+                state.chunks[:] = [text]
+                if self.app.current_thread_id == state.thread_id:
+                    self.app.status_bar.last_turn = usage.total_tokens
+                    self.app.run_worker(self._count_context(state), group="ctx", exclusive=True, exit_on_error=False)
+            case TurnFailed(error=error, status=status, partial_text=partial):
+                state.status = status
+                state.error = error
+                if partial and not state.chunks:
+                    state.chunks.append(partial)
+
+    async def _count_context(self, state: TurnState) -> None:
+        """Show in the status bar what the next turn of the thread sends (the memory panel lists the same)."""
+        from ..errors import AgentError
+
+        assert self.app.session is not None
+        try:
+            context = await self.app.session.context(state.thread_id, provider=state.provider, model=state.model)
+        except AgentError:
+            log.warning("Could not count the context of thread %s.", state.thread_id, exc_info=True)
+            return
+        if self.app.current_thread_id == state.thread_id:
+            self.app.status_bar.context_window = context.window
+            self.app.status_bar.context_used = context.tokens
+
+    async def _end_turn(self, state: TurnState) -> None:
+        with suppress(NoMatches):
+            await self._show_turn_end(state)
+
+    async def _show_turn_end(self, state: TurnState) -> None:
+        view = self._view_of(state)
+        if view is not None:
+            await view.finish(state.status, state.text)
+            if state.status == "error" and state.error is not None:
+                await self.app.chat_pane.add(Notice(str(state.error), thread_id=state.thread_id))
+        elif state.status == "error" and state.error is not None:
+            self.app.notify(f"A reply in another thread failed: {state.error}", severity="error")
+        if state.status == "complete" and self.app.sidebar.tree.show_archived is False:
+            self.app.run_worker(self.threads.reload_threads(), exit_on_error=False)
+
+    def stop(self) -> None:
+        """Stop the streaming reply of the open thread; the partial text is kept."""
+        state = self.app.turns.get(self.app.current_thread_id or "")
+        if state is not None and state.running and state.worker is not None:
+            state.worker.cancel()
+
+    async def retry(self) -> None:
+        """Retry the open thread's failed reply, or check the provider again."""
+        thread_id = self.app.current_thread_id
+        if thread_id is None:
+            self.app.provider_ok = None
+            await self.check_provider()
+            if self.app.provider_ok:
+                await self.show_welcome()
+            return
+        state = self.app.turns.get(thread_id)
+        if state is not None and state.running:
+            return
+        await self.start_turn(thread_id, None)
+
+    async def regenerate(self) -> None:
+        """Answer the last user message again in a branch; the old reply stays where it was."""
+        thread_id = self.app.current_thread_id
+        if thread_id is None or self.app.session is None:
+            return
+        state = self.app.turns.get(thread_id)
+        if state is not None and state.running:
+            self.app.notify("Stop the streaming reply first (escape).", severity="warning")
+            return
+        records = await self.app.session.messages.list(thread_id, limit=50)
+        users = [r for r in records if r["role"] == "user"]
+        if not users:
+            return
+        last_user = users[-1]
+        if records[-1]["id"] == last_user["id"]:
+            await self.start_turn(thread_id, None)  # nothing to keep: no reply yet
+            return
+        branch = await self.app.session.branch(thread_id, last_user["id"])
+        await self.threads.reload_threads()
+        await self.threads.open_and_type(branch["id"])
+        await self.start_turn(branch["id"], None)
+        self.app.notify("Regenerating in a branch; the earlier reply stays in the original thread.")
+
+    async def edit_and_resend(self, thread_id: str, record: dict[str, Any], text: str) -> None:
+        """Send an edited user message in a branch that ends just before the original."""
+        assert self.app.session is not None
+        before = await self.app.session.messages.list(thread_id, limit=1, before=record["position"])
+        if before:
+            branch = await self.app.session.branch(thread_id, before[0]["id"])
+        else:
+            source = await self.app.session.threads.get(thread_id)
+            branch = await self.app.session.new_thread(source.get("provider") or self.app.provider_name,
+                                                   source.get("model") or self.app.model_name)
+        await self.threads.reload_threads()
+        await self.threads.open_and_type(branch["id"])
+        await self.start_turn(branch["id"], text)
+
+    # ---- the provider and model of the chat
+
+    async def check_provider(self) -> None:
+        """Decide whether chat can start: the provider says (a key, or a local server with a model)."""
+        from ..providers import registry
+
+        assert self.app.session is not None
+        spec = registry.find(self.app.provider_name)
+        if spec is not None and spec.local and self.app.cli_provider and self.app.cli_model:
+            self.set_provider_ok(True)  # named on the command line: trusted without a round trip
+            return
+        readiness = await self.app.session.check(self.app.provider_name, self.app.model_name)
+        if readiness.ok and not self.app.model_name and readiness.models:
+            self.app.model_name = readiness.models[0]
+        self.app.provider_problem = readiness.problem
+        self.set_provider_ok(readiness.ok)
+
+    def set_provider_ok(self, ok: bool) -> None:
+        was = self.app.provider_ok
+        self.app.provider_ok = ok
+        self.update_status()
+        if self.app.current_thread_id is None and was != ok:
+            self.app.run_worker(self.show_welcome(), exit_on_error=False)
+
+    async def show_welcome(self) -> None:
+        pane = self.app.chat_pane
+        await pane.show(None, [], False, extra=[Welcome(self.app.provider_ok, self.app.provider_problem,
+                                                        self.app.provider_name, self.app.model_name)])
+
+    def update_status(self, thread: dict[str, Any] | None = None) -> None:
+        bar = self.app.status_bar
+        provider = (thread or {}).get("provider") or self.app.provider_name
+        model = (thread or {}).get("model") or self.app.model_name
+        bar.provider = provider
+        bar.model = model
+        bar.context_window = _context_window(provider, model)
+        bar.state = "" if self.app.provider_ok is not False else "not ready"
+
+    # ---- app-wide actions (the chat screen has its own; panels.py the panels')
+
+    async def action_agents(self) -> None:
+        """Open the agents screen."""
+        await self.app.panels.agents()
+
+    async def action_documents(self) -> None:
+        """Open the documents screen."""
+        await self.app.panels.documents()
+
+    def action_import_threads(self) -> None:
+        """Ask for a file and import the threads in it."""
+        self.app.panels.ask_import()
+
+    async def import_from(self, path: Path) -> list[str]:
+        """Import a thread file; a malformed file changes nothing and says why."""
+        return await self.app.panels.import_from(path)
+
+    def action_pick_theme(self) -> None:
+        """Choose a colour theme (ours first); the choice is saved in the settings."""
+        self.app.panels.pick_theme()
+
+    def action_change_theme(self) -> None:
+        """Textual's "Theme" palette command, through our picker so the choice is saved."""
+        self.app.panels.pick_theme()
+
+    def set_theme(self, name: str) -> None:
+        """Switch to theme ``name`` and save it in the settings."""
+        self.app.panels.set_theme(name)
+
+    async def on_agent_selected(self, event: Any) -> None:
+        """New chats start from the chosen agent, now and after a restart."""
+        await self.app.panels.agent_selected(event.agent_id)
+
+    def pick_model(self) -> None:
+        """Choose provider and model for the open thread (or new chats)."""
+        from .screens.model_picker import ModelPickerScreen
+
+        self.app.push_screen(ModelPickerScreen(self.app.provider_name, self.app.model_name), self.model_picked)
+
+    async def model_picked(self, choice: tuple[str, str] | None) -> None:
+        if not choice or self.app.session is None:
+            return
+        provider, model = choice
+        self.app.provider_name, self.app.model_name = provider, model
+        thread = None
+        if self.app.current_thread_id:
+            thread = await self.app.session.threads.set_model(self.app.current_thread_id, provider, model)
+        self.app.provider_ok = None
+        await self.check_provider()
+        self.update_status(thread)
+        if self.app.current_thread_id is None:
+            await self.show_welcome()

@@ -1,0 +1,81 @@
+"""Loading what a turn needs while the user types: the job queue, the engine's modules, the tokenizer, the runner."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import AiAgentsApp
+
+__all__ = ["warm_up"]
+
+log = logging.getLogger(__name__)
+
+_ENGINE_MODULES = ("tui_agents.runner", "tui_agents.providers", "tui_agents.providers.ollama", "tui_agents.memory",
+                   "tui_agents.memory.tokens", "rich.markdown", "tui_agents.store.auth")
+
+
+async def warm_up(app: AiAgentsApp) -> None:
+    """Start the job queue; import the engine, load the tokenizer and build the runner (in threads)."""
+    await app.wait_ready()
+    session = app.session
+    assert session is not None
+    if app.background_jobs and session.job_queue is None:
+        try:
+            await session.start_jobs()
+        except Exception:  # chat works without titles and memory jobs
+            log.warning("The background job queue did not start.", exc_info=True)
+        else:
+            app.run_worker(_watch_jobs(app), name="jobs", exit_on_error=False)
+    await asyncio.to_thread(_import_engine)
+    try:
+        from ..memory.tokens import TokenCounter
+
+        await TokenCounter().load()  # the encoding is shared: the runner's counter finds it loaded
+    except Exception:  # counting falls back to estimates
+        log.warning("The tokenizer did not load; token counts are estimates.", exc_info=True)
+    if app.provider_ok:
+        try:
+            # in a thread: its HTTP client builds SSL contexts (~100 ms) the UI should not wait for
+            await asyncio.to_thread(session.runner, app.provider_name)
+        except Exception:  # the turn reports it to the user
+            log.warning("Could not build the %s runner ahead of a turn.", app.provider_name, exc_info=True)
+    # not needed to start a turn: a turn does not wait for it
+    app.run_worker(asyncio.to_thread(_warm_lexers), name="warm-lexers", exit_on_error=False)
+
+
+def _import_engine() -> None:
+    import importlib
+
+    for name in _ENGINE_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the turn imports it again and reports a failure
+            log.warning("Could not preload %s.", name, exc_info=True)
+
+
+def _warm_lexers() -> None:
+    """Compile the common code lexers: Pygments does it on first use (Python: ~40 ms), mid-stream otherwise."""
+    try:
+        from pygments.lexers import get_lexer_by_name
+
+        for language in ("python", "bash", "javascript", "json"):
+            get_lexer_by_name(language)
+    except Exception:  # highlighting still works, just later
+        log.warning("Could not preload the code lexers.", exc_info=True)
+
+
+async def _watch_jobs(app: AiAgentsApp) -> None:
+    """Show the running background jobs in the status bar; a new title refreshes the sidebar."""
+    from ..limits.job_queue import JobStatus
+    from ..workers import TITLE_JOB
+
+    queue = app.session.job_queue if app.session else None
+    if queue is None:
+        return
+    async for job in queue.watch():
+        app.status_bar.jobs = queue.running_count
+        if job.status == JobStatus.COMPLETED and job.name == TITLE_JOB:
+            await app.screen_main.threads.reload_threads()
