@@ -282,6 +282,11 @@ class AiAgentsApp(App):
             self._warm_task = asyncio.create_task(warm_up(self))
         return self._warm_task
 
+    @property
+    def engine_ready(self) -> bool:
+        """Whether the warm-up has loaded the engine and the tokenizer."""
+        return self._warm_task is not None and self._warm_task.done()
+
     def on_text_area_changed(self, event: Any) -> None:
         # The first key typed in the composer is the moment to load the engine: the
         # user is busy typing for a while, and an app nobody types in stays idle.
