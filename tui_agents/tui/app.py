@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widget import Widget
 from textual.worker import Worker
 
@@ -73,7 +73,7 @@ class AiAgentsApp(App):
 
     BINDINGS = actions.bindings("app")  # declared once, with the palette entries, in actions.py
 
-    current_thread_id: reactive[str | None] = reactive(None, init=False)
+    current_thread_id: var[str | None] = var(None, init=False)  # var: a change repaints nothing by itself
     """The thread in the chat pane (None for a new chat); the open panel follows it."""
 
     def __init__(
