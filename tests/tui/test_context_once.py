@@ -59,3 +59,28 @@ async def test_the_panel_shows_message_for_message_what_the_server_receives(olla
         await wait_until(pilot, lambda: app.status_bar.context_used == panel.context.total,
                          what=f"status bar {app.status_bar.context_used} == panel {panel.context.total}")
         assert app.status_bar.context_window == panel.context.window
+
+
+async def test_opening_a_thread_shows_its_own_context_in_the_status_bar(ollama_env, make_app):
+    from tui_agents.tui.screens.memory_panel import MemoryPanel
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "a short one")
+        await wait_until(pilot, lambda: app.turns[app.current_thread_id].status == "complete", what="turn 1")
+        short = app.current_thread_id
+        await pilot.press("ctrl+n")
+        assert app.status_bar.context_used is None  # a new chat has nothing to count yet
+        await send(pilot, "a much longer question " * 20)
+        await wait_until(pilot, lambda: app.current_thread_id != short
+                         and app.turns[app.current_thread_id].status == "complete", what="turn 2")
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: isinstance(app.panel, MemoryPanel) and app.panel.context is not None,
+                         what="the memory panel")
+        await app.screen_main.threads.open_thread(short)
+        panel = app.panel
+        await wait_until(pilot, lambda: panel.thread_id == short and panel.context is not None
+                         and app.status_bar.context_used == panel.context.total,
+                         what="the status bar and the panel on the short thread")
+        assert panel.context.total < 100

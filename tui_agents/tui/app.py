@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widget import Widget
 from textual.worker import Worker
 
@@ -73,7 +73,7 @@ class AiAgentsApp(App):
 
     BINDINGS = actions.bindings("app")  # declared once, with the palette entries, in actions.py
 
-    current_thread_id: reactive[str | None] = reactive(None, init=False)
+    current_thread_id: var[str | None] = var(None, init=False)  # var: a change repaints nothing by itself
     """The thread in the chat pane (None for a new chat); the open panel follows it."""
 
     def __init__(
@@ -281,6 +281,11 @@ class AiAgentsApp(App):
 
             self._warm_task = asyncio.create_task(warm_up(self))
         return self._warm_task
+
+    @property
+    def engine_ready(self) -> bool:
+        """Whether the warm-up has loaded the engine and the tokenizer."""
+        return self._warm_task is not None and self._warm_task.done()
 
     def on_text_area_changed(self, event: Any) -> None:
         # The first key typed in the composer is the moment to load the engine: the

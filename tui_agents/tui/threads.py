@@ -144,6 +144,7 @@ class ThreadController:
             await self._load_previews([thread_id])
         self.screen.set_thread_title(self.thread_title(thread))
         self.turns.update_status(thread)
+        self.turns.show_context_of(thread)
         self.app.sidebar.tree.select_thread(thread_id)
         if message_id:
             view = pane.find(message_id)
@@ -217,6 +218,7 @@ class ThreadController:
         self.app.current_thread_id = None
         self.screen.set_thread_title(None)
         self.turns.update_status()
+        self.turns.show_context_of(None)
         await self.turns.show_welcome()
         self.app.composer.focus()
 

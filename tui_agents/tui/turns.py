@@ -220,26 +220,40 @@ class TurnController:
                 state.chunks[:] = [text]
                 if self.app.current_thread_id == state.thread_id:
                     self.app.status_bar.last_turn = usage.total_tokens
-                    self.app.run_worker(self._count_context(state), group="ctx", exclusive=True, exit_on_error=False)
+                    self.app.run_worker(self.count_context(state.thread_id, state.provider, state.model),
+                                        group="ctx", exclusive=True, exit_on_error=False)
             case TurnFailed(error=error, status=status, partial_text=partial):
                 state.status = status
                 state.error = error
                 if partial and not state.chunks:
                     state.chunks.append(partial)
 
-    async def _count_context(self, state: TurnState) -> None:
+    async def count_context(self, thread_id: str, provider: str, model: str) -> None:
         """Show in the status bar what the next turn of the thread sends (the memory panel lists the same)."""
         from ..errors import AgentError
 
         assert self.app.session is not None
         try:
-            context = await self.app.session.context(state.thread_id, provider=state.provider, model=state.model)
+            context = await self.app.session.context(thread_id, provider=provider, model=model)
         except AgentError:
-            log.warning("Could not count the context of thread %s.", state.thread_id, exc_info=True)
+            log.warning("Could not count the context of thread %s.", thread_id, exc_info=True)
             return
-        if self.app.current_thread_id == state.thread_id:
+        if self.app.current_thread_id == thread_id:
             self.app.status_bar.context_window = context.window
             self.app.status_bar.context_used = context.tokens
+
+    def show_context_of(self, thread: dict[str, Any] | None) -> None:
+        """After opening a thread (None: a new chat), the status bar counts what its next turn sends.
+
+        Only once the engine has warmed up: counting needs the tokenizer, which an idle app never loads.
+        """
+        self.app.status_bar.context_used = None
+        if thread is None or not self.app.engine_ready:
+            return
+        provider = thread.get("provider") or self.app.provider_name
+        model = thread.get("model") or self.app.model_name
+        self.app.run_worker(self.count_context(thread["id"], provider, model), group="ctx", exclusive=True,
+                            exit_on_error=False)
 
     async def _end_turn(self, state: TurnState) -> None:
         with suppress(NoMatches):
