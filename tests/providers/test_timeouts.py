@@ -157,3 +157,28 @@ async def test_a_connect_timeout_is_its_own_short_wait_and_is_retried(unanswered
     elapsed = time.monotonic() - started
     assert info.value.retryable
     assert 0.8 <= elapsed < 10  # two attempts of 0.4 s (and a backoff), far below first_byte
+
+
+async def test_headers_without_a_body_still_count_against_the_first_byte_timeout():
+    # A server that answers 200 at once and then says nothing (a model still reading the prompt).
+    requests = []
+
+    async def headers_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+
+    server = await asyncio.start_server(headers_only, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = get_provider("openai", api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1", max_retries=2,
+                            timeout=ProviderTimeouts(connect=2, first_byte=0.5, read=30))
+    started = time.monotonic()
+    try:
+        with pytest.raises(ProviderTimeoutError, match="not begun to answer"):
+            await asyncio.wait_for(collect(provider.stream(HELLO)), 20)
+        assert time.monotonic() - started < 5  # the first_byte limit, not the 30 s read limit
+        assert len(requests) == 1
+    finally:
+        await provider.aclose()
+        server.close()
