@@ -247,3 +247,28 @@ async def test_markdown_of_signed_blocks_without_text_counts_the_redacted_ones(t
         await conn.close()
     assert BLOCKS[0]["thinking"] in text and "_1 redacted thinking block not shown._" in text
     assert BLOCKS[1]["data"] not in text
+
+
+async def test_an_export_while_a_reply_is_regenerated_keeps_the_shown_reply_chosen(tmp_path):
+    conn = await connect(tmp_path / "r.db")
+    try:
+        thread = await ThreadStore(conn).create(None, title="busy")
+        messages = MessageStore(conn)
+        await messages.add(thread["id"], "user", "Name a colour")
+        first = await messages.add(thread["id"], "assistant", "Red")
+        begun = await messages.begin_alternative(thread["id"])
+        await messages.add(thread["id"], "assistant", "Blue")
+        await messages.end_alternative(begun)
+        await messages.begin_alternative(thread["id"])  # a third reply is being written: Blue is still shown
+        doc = await export_thread(conn, thread["id"])
+        assert [m["alternative"] for m in doc["messages"]] == [
+            None, {"slot": 2, "index": 0, "chosen": False}, {"slot": 2, "index": 1, "chosen": True}]
+        fresh = await connect(tmp_path / "fresh.db")
+        try:
+            await import_data(fresh, json.loads(to_json(doc)))
+            assert [m["content"] for m in await MessageStore(fresh).list(thread["id"])] == ["Name a colour", "Blue"]
+            assert (await MessageStore(fresh).alternatives(first["id"]))["count"] == 2
+        finally:
+            await fresh.close()
+    finally:
+        await conn.close()
