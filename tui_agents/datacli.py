@@ -258,7 +258,8 @@ def add_parsers(subparsers: Any) -> None:
 
     imp = subparsers.add_parser(
         "import", help="import a thread exported as JSON, or a ChatGPT conversations.json",
-        description="Import our JSON export (ids kept unless they exist already) or a ChatGPT "
+        description="Import our JSON export (ids kept unless they exist already; every regenerated "
+                    "reply, thinking and image restored, images stored once) or a ChatGPT "
                     "conversations.json (one thread per conversation). All or nothing: a malformed "
                     "file imports nothing.")
     imp.add_argument("file", metavar="FILE")

@@ -8,6 +8,7 @@ import copy
 import hashlib
 import io
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -272,3 +273,19 @@ async def test_an_export_while_a_reply_is_regenerated_keeps_the_shown_reply_chos
             await fresh.close()
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "loop"])
+async def test_markdown_to_a_target_that_is_not_a_file_writes_no_images(source, tmp_path, kind):
+    conn, built = source
+    target = tmp_path / "out.md"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        target.symlink_to(tmp_path / "loop.md")
+        (tmp_path / "loop.md").symlink_to(target)
+    with pytest.raises(InvalidArgumentError, match="out.md"):
+        await export_thread_file(conn, built["thread_id"], target, "md")
+    assert not (tmp_path / "out_files").exists() and not (tmp_path / "loop_files").exists()

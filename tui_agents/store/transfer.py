@@ -532,7 +532,11 @@ def write_markdown(doc: Mapping[str, Any], path: str | os.PathLike[str]) -> Path
     try:
         target = given.resolve()
     except (RuntimeError, OSError):
-        target = given  # a symlink loop: write_text_through says so plainly
+        target = None  # a symlink loop
+    if target is None or (target.exists() and not target.is_file()):
+        # a loop, a device, a FIFO or a folder: write_text_through refuses it plainly, and no
+        # images may land beside it first (``/dev/null_files``)
+        return write_text_through(given, "")
     folder = f"{target.stem}_files"
     shown = {ref["sha256"] for m, _ in _shown(doc["messages"]) for ref in m.get("images") or []}
     pictures = [i for i in doc.get("images") or [] if i["sha256"] in shown]
