@@ -606,6 +606,26 @@ def _check_image_refs(doc: ExportedThread, images: Mapping[str, Image], where: s
                 raise _bad(where, f"{field}.bytes", f"is {ref.bytes}, but the image has {len(image.data)} bytes")
 
 
+def _broken(text: str | None) -> bool:
+    """True when ``text`` holds half a surrogate pair, which SQLite cannot store (nor the API take back)."""
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_text(doc: ExportedThread, where: str) -> None:
+    """A message's text, thinking and thinking blocks are stored as given, so each must be whole characters."""
+    for j, message in enumerate(doc.messages):
+        fields = [("content", message.content), ("thinking", message.thinking)]
+        fields += [(f"thinking_blocks.{k}.{key}", value) for k, block in enumerate(message.thinking_blocks)
+                   for key, value in block.items() if isinstance(value, str)]
+        for name, value in fields:
+            if _broken(value):
+                raise _bad(where, f"messages.{j}.{name}", "holds a broken character (half a surrogate pair)")
+
+
 def _check_alternatives(doc: ExportedThread, where: str) -> None:
     """Each reply slot starts at its own position, numbers its alternatives from 0 and has one chosen."""
     slots: dict[int, list[tuple[int, ExportedMessage]]] = {}
@@ -794,6 +814,7 @@ def parse_import(data: Any, where: str = "The file") -> tuple[str, list[dict[str
         images = _decode_images(doc, where)
         _check_image_refs(doc, images, where)
         _check_alternatives(doc, where)
+        _check_text(doc, where)
         bundle = doc.model_dump(mode="json", exclude={"images"})
         bundle["image_data"] = images
         return "aiagents", [bundle]
