@@ -145,6 +145,7 @@ OTHER_PNG = png((1, 2, 3))
 JPEG_NAMED_PNG = "image/jpeg"
 
 REJECTED = [
+    (("version",), 3, "version: Input should be 1 or 2"),
     (("images", 0, "data"), "not base64 at all!", "images.0.data: is not valid base64"),
     (("images", 0, "data"), base64.b64encode(OTHER_PNG).decode(), "images.0.sha256: does not match"),
     (("images", 0, "media_type"), "image/tiff", "images.0.media_type"),

@@ -80,6 +80,8 @@ __all__ = [
     "export_thread",
     "export_thread_text",
     "export_thread_file",
+    "write_markdown",
+    "image_file_name",
     "to_json",
     "to_markdown",
     "parse_import",
@@ -91,7 +93,6 @@ __all__ = [
 
 EXPORT_FORMAT = "aiagents-tui/thread"
 EXPORT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 MAX_TIMESTAMP = 253402300799.0  # 9999-12-31 23:59:59 UTC, the last second a date can show
 MAX_COUNT = 2**31 - 1  # positions and token counts
@@ -233,7 +234,7 @@ class ExportedThread(_Strict):
     """A whole exported thread: our JSON file."""
 
     format: Literal["aiagents-tui/thread"]
-    version: Literal[1, 2]
+    version: Literal[1, 2]  # 1: before alternatives, thinking and images; still read
     exported_at: Timestamp
     thread: ExportedThreadInfo
     agent: ExportedAgent | None = None
