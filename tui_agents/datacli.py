@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tui_agents.errors import AgentError
-from tui_agents.files import write_text_through
 
 __all__ = ["add_parsers", "build_parser", "main", "db_path_of"]
 
@@ -108,18 +107,18 @@ def _export_format(args: argparse.Namespace) -> str:
 
 
 async def _cmd_export(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
-    from tui_agents.store.transfer import export_thread_text
+    from tui_agents.store.transfer import export_thread_file, export_thread_text
 
-    text = await export_thread_text(conn, args.thread_id, _export_format(args))
     if args.output and args.output != "-":
-        try:
-            target = await asyncio.to_thread(write_text_through, args.output, text)
+        try:  # Markdown's images go beside the file, in <stem>_files/
+            target = await export_thread_file(conn, args.thread_id, args.output, _export_format(args))
         except OSError as exc:
             print(f"aiagents-tui: could not write {args.output}: {exc.strerror or exc}.", file=sys.stderr)
             return 1
         print(f"Exported {args.thread_id} to {target}.", file=out)
         return 0
-    return _write_out(out, text)
+    # on standard output there is nowhere to put images: Markdown lists them by name and size
+    return _write_out(out, await export_thread_text(conn, args.thread_id, _export_format(args)))
 
 
 def _write_out(out: TextIO, text: str) -> int:
@@ -251,14 +250,16 @@ def add_parsers(subparsers: Any) -> None:
     export.add_argument("--format", "-f", choices=("md", "json"),
                         help="md or json (default: from the -o suffix, else json)")
     export.add_argument("-o", "--output", metavar="FILE",
-                        help="write to FILE (through a symlink, keeping an existing file's mode) instead of "
+                        help="write to FILE (through a symlink, keeping an existing file's mode; Markdown images go to "
+                             "<stem>_files/ beside it) instead of "
                              "stdout; - is stdout")
     _add_db(export)
     _bind(export, _cmd_export)
 
     imp = subparsers.add_parser(
         "import", help="import a thread exported as JSON, or a ChatGPT conversations.json",
-        description="Import our JSON export (ids kept unless they exist already) or a ChatGPT "
+        description="Import our JSON export (ids kept unless they exist already; every regenerated "
+                    "reply, thinking and image restored, images stored once) or a ChatGPT "
                     "conversations.json (one thread per conversation). All or nothing: a malformed "
                     "file imports nothing.")
     imp.add_argument("file", metavar="FILE")

@@ -1,8 +1,18 @@
 """Export a thread to Markdown or JSON, and import our JSON or a ChatGPT ``conversations.json``.
 
-Our JSON (``"format": "aiagents-tui/thread"``, ``"version": 1``) holds the
+Our JSON (``"format": "aiagents-tui/thread"``, ``"version": 2``) holds the
 thread, its agent, lineage and every message with tool calls, statuses,
-guardrail verdicts, usage, model, token counts, meta and timestamps.
+guardrail verdicts, usage, model, token counts, meta and timestamps; since
+version 2 also every alternative of a regenerated reply (``alternative``:
+slot, index, chosen), thinking, Anthropic's signed thinking blocks (kept
+byte for byte) and images: each image once in ``images`` (base64, keyed by
+sha256), referenced from the messages that show it. Version 1 files still
+import.
+
+Markdown shows the chosen alternative only (noted "alternative 2 of 3"),
+thinking in a collapsed ``<details>`` block above the reply, and images linked
+from ``<stem>_files/`` beside the file (``export_thread_file``), or listed by
+name and size when there is no file to put them beside (standard output).
 
 Import rules (also in ``aiagents-tui import --help``):
 
@@ -10,7 +20,11 @@ Import rules (also in ``aiagents-tui import --help``):
   ``InvalidArgumentError`` naming the cause and writes nothing. Every field is
   checked for type and range: timestamps are finite Unix seconds from 1970 to
   the year 9999, positions and counts fit 32 bits, numbers anywhere are finite,
-  and no value is nested deeper than ``MAX_IMPORT_DEPTH``.
+  and no value is nested deeper than ``MAX_IMPORT_DEPTH``. Images must be
+  valid base64 of a PNG, JPEG, GIF or WebP whose sha256 is the one given, and
+  every image a message refers to must be in the file; thinking blocks must be
+  ``thinking`` (with text and signature) or ``redacted_thinking`` (with data);
+  each reply slot must have exactly one chosen alternative, numbered from 0.
 - Everything is written in one transaction: a failure part way leaves the
   database as it was.
 - Ids are kept when none collide (import into a fresh database gives back the
@@ -29,7 +43,11 @@ Import rules (also in ``aiagents-tui import --help``):
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import json
+import os
 import re
 import sqlite3
 import stat
@@ -38,15 +56,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 import math
+import tempfile
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from tui_agents.errors import InvalidArgumentError, NotFoundError, StoreError
+from tui_agents.images import MEDIA_TYPES, detect_media_type
+from tui_agents.store import alternatives
 from tui_agents.store.db import run, write
 from tui_agents.store.ids import new_id
-from tui_agents.store.messages import insert_content
-from tui_agents.store.records import MAX_JSON_DEPTH, dumps, now
+from tui_agents.store.images import put_images
+from tui_agents.store.messages import SELECT_MESSAGE, insert_content, message_record, require_thread
+from tui_agents.store.records import MAX_JSON_DEPTH, dumps, fetch_all, now
+from tui_agents.types import Image
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -55,6 +79,9 @@ __all__ = [
     "ImportReport",
     "export_thread",
     "export_thread_text",
+    "export_thread_file",
+    "write_markdown",
+    "image_file_name",
     "to_json",
     "to_markdown",
     "parse_import",
@@ -65,7 +92,7 @@ __all__ = [
 ]
 
 EXPORT_FORMAT = "aiagents-tui/thread"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 MAX_TIMESTAMP = 253402300799.0  # 9999-12-31 23:59:59 UTC, the last second a date can show
 MAX_COUNT = 2**31 - 1  # positions and token counts
@@ -74,6 +101,32 @@ MAX_IMPORT_DEPTH = MAX_JSON_DEPTH + 4
 
 Timestamp = Annotated[float, Field(ge=0, le=MAX_TIMESTAMP, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+MediaType = Literal["image/png", "image/jpeg", "image/gif", "image/webp"]
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+assert set(EXTENSIONS) == set(MEDIA_TYPES)  # a new accepted type needs its extension here
+FILE_PREFIX = 16  # hex digits of the sha256 in an image's file name beside a Markdown export
+_BLOCK_FIELDS = {"thinking": ("thinking", "signature"), "redacted_thinking": ("data",)}
+
+
+def _check_block(block: dict[str, Any]) -> dict[str, Any]:
+    """An Anthropic thinking block, kept exactly as given (the API checks its signature)."""
+    kind = block.get("type")
+    needs = _BLOCK_FIELDS.get(kind) if isinstance(kind, str) else None
+    if needs is None:
+        raise ValueError(f"a thinking block's type must be 'thinking' or 'redacted_thinking', not {_short(kind)}")
+    for key in needs:
+        if not isinstance(block.get(key), str):
+            raise ValueError(f"a {kind} block needs '{key}' as text")
+    return block
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+ThinkingBlock = Annotated[dict[str, Any], AfterValidator(_check_block)]
 
 
 # --------------------------------------------------------------------------- models
@@ -90,6 +143,33 @@ class ExportedToolCall(_Strict):
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExportedImageRef(_Strict):
+    """A message's reference to an image of the file's ``images`` (as ``store.images.image_ref`` writes it)."""
+
+    sha256: Sha256
+    media_type: MediaType
+    name: str | None = None
+    bytes: Count
+    width: Count | None = None
+    height: Count | None = None
+
+
+class ExportedImage(_Strict):
+    """An image's bytes, once per file, as base64."""
+
+    sha256: Sha256
+    media_type: MediaType
+    data: str
+
+
+class ExportedAlternative(_Strict):
+    """Where a reply row sits among a slot's regenerated alternatives (``store.alternatives``)."""
+
+    slot: Count  # position of the slot's first row
+    index: Count  # 0-based alternative
+    chosen: bool
 
 
 class ExportedMessage(_Strict):
@@ -109,6 +189,10 @@ class ExportedMessage(_Strict):
     meta: dict[str, Any] | None = None
     created_at: Timestamp
     updated_at: Timestamp
+    thinking: str | None = None
+    thinking_blocks: list[ThinkingBlock] = Field(default_factory=list)
+    images: list[ExportedImageRef] = Field(default_factory=list)
+    alternative: ExportedAlternative | None = None
 
 
 class ExportedAgent(_Strict):
@@ -150,12 +234,13 @@ class ExportedThread(_Strict):
     """A whole exported thread: our JSON file."""
 
     format: Literal["aiagents-tui/thread"]
-    version: Literal[1]
+    version: Literal[1, 2]  # 1: before alternatives, thinking and images; still read
     exported_at: Timestamp
     thread: ExportedThreadInfo
     agent: ExportedAgent | None = None
     lineage: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     messages: list[ExportedMessage]
+    images: list[ExportedImage] = Field(default_factory=list)
 
 
 @dataclass
@@ -178,9 +263,45 @@ def _lineage_entry(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: record.get(k) for k in ("id", "title", "fork_kind", "forked_from", "forked_from_message")}
 
 
+def _alternative_tags(db: sqlite3.Connection, thread_id: str) -> dict[str, dict[str, Any]]:
+    """Each alternative row's slot, index and whether it is chosen, by message id.
+
+    A reply being regenerated right now counts as chosen (as a fork copies it), and a slot
+    left with one alternative is a plain reply, as ``alternatives.end`` would leave them.
+    """
+    rows = db.execute("SELECT id, alt_slot, alt_index, alt_state FROM messages "
+                      "WHERE thread_id = ? AND alt_slot IS NOT NULL", (thread_id,)).fetchall()
+    top: dict[int, int] = {}
+    for _, slot, index, _ in rows:
+        top[slot] = max(top.get(slot, 0), index)
+    return {mid: {"slot": slot, "index": index, "chosen": state != alternatives.OTHER}
+            for mid, slot, index, state in rows if top[slot] > 0}
+
+
+def _export_rows(db: sqlite3.Connection, thread_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every message of the thread (all alternatives) in position order, and the images they show, once each."""
+    require_thread(db, thread_id)
+    tags = _alternative_tags(db, thread_id)
+    rows = fetch_all(db, SELECT_MESSAGE + " WHERE m.thread_id = ? ORDER BY m.position", (thread_id,))
+    messages = []
+    for row in rows:
+        record = dict(message_record(row))
+        record["alternative"] = tags.get(record["id"])
+        messages.append(record)
+    wanted = list(dict.fromkeys(ref["sha256"] for m in messages for ref in m["images"]))
+    images = []
+    for sha in wanted:
+        found = db.execute("SELECT media_type, data FROM images WHERE sha256 = ?", (sha,)).fetchone()
+        if found is None:
+            raise StoreError(f"Thread {thread_id} refers to image {sha[:12]}, which is not stored; "
+                             "it cannot be exported.")
+        images.append({"sha256": sha, "media_type": found[0], "data": base64.b64encode(found[1]).decode("ascii")})
+    return messages, images
+
+
 async def export_thread(conn: Any, thread_id: str) -> dict[str, Any]:
     """Our JSON document of a thread (a dict ready for ``to_json``); NotFoundError for an unknown id."""
-    from tui_agents.store import AgentStore, MessageStore, ThreadStore
+    from tui_agents.store import AgentStore, ThreadStore
 
     threads = ThreadStore(conn)
     thread = await threads.get(thread_id)
@@ -191,7 +312,7 @@ async def export_thread(conn: Any, thread_id: str) -> dict[str, Any]:
         except NotFoundError:
             agent = None
     lineage = await threads.lineage(thread_id)
-    messages = await MessageStore(conn).list(thread_id)
+    messages, images = await run(conn, _export_rows, thread_id)
     doc = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -203,6 +324,7 @@ async def export_thread(conn: Any, thread_id: str) -> dict[str, Any]:
             "children": [_lineage_entry(r) for r in lineage.get("children", [])],
         },
         "messages": [{k: m.get(k) for k in ExportedMessage.model_fields} for m in messages],
+        "images": images,
     }
     # Validate our own output so an export always imports.
     try:
@@ -255,9 +377,60 @@ def _md_header(doc: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _md_message(message: Mapping[str, Any]) -> list[str]:
+def _size(n: int) -> str:
+    """A byte count as people read it: 812 B, 10.2 KB, 3.4 MB."""
+    if n < 1000:
+        return f"{n} B"
+    if n < 1000**2:
+        return f"{n / 1000:.1f} KB"
+    return f"{n / 1000**2:.1f} MB"
+
+
+def image_file_name(ref: Mapping[str, Any]) -> str:
+    """The file name of an image beside a Markdown export: a sha256 prefix and the type's extension."""
+    return f"{ref['sha256'][:FILE_PREFIX]}.{EXTENSIONS.get(ref['media_type'], 'bin')}"
+
+
+def _md_label(ref: Mapping[str, Any], unsafe: str = r"[\r\n]") -> str:
+    """An image's name on one line, without the ``unsafe`` characters (as spaces)."""
+    name = ref.get("name") or image_file_name(ref)
+    return re.sub(unsafe, " ", name).strip() or image_file_name(ref)
+
+
+def _md_images(message: Mapping[str, Any], files: str | None) -> list[str]:
+    """Images linked from ``files`` (a folder beside the Markdown file), or listed by name and size."""
+    lines = []
+    for ref in message.get("images") or []:
+        if files is None:
+            lines.append(f"- Image: {_md_label(ref)} ({ref['media_type']}, {_size(ref['bytes'])})")
+        else:  # brackets and backslashes in the name would end or escape the link text
+            label = _md_label(ref, r"[\[\]\\\r\n]")
+            lines.append(f"![{label}]({quote(files + '/' + image_file_name(ref))})")
+    return lines
+
+
+def _md_thinking(message: Mapping[str, Any]) -> list[str]:
+    """The model's thinking as a collapsed block; redacted (encrypted) blocks are only counted."""
+    blocks = message.get("thinking_blocks") or []
+    text = message.get("thinking") or "\n\n".join(b["thinking"] for b in blocks if b.get("type") == "thinking")
+    redacted = sum(1 for b in blocks if b.get("type") == "redacted_thinking")
+    if not text and not redacted:
+        return []
+    summary = "Thinking"
+    took = (message.get("meta") or {}).get("thinking_ms")
+    if isinstance(took, (int, float)) and not isinstance(took, bool) and math.isfinite(took):
+        summary += f" ({took / 1000:.0f} s)"
+    body = []
+    if text:  # a "</details>" in the model's text would end the block early
+        body.append(re.sub(r"(?i)</details", "&lt;/details", text.strip()))
+    if redacted:
+        body.append(f"_{redacted} redacted thinking block{'s' if redacted > 1 else ''} not shown._")
+    return [f"<details><summary>{summary}</summary>", "", "\n\n".join(body), "", "</details>", ""]
+
+
+def _md_message(message: Mapping[str, Any], files: str | None = None, note: str | None = None) -> list[str]:
     role = message["role"]
-    bits = [role.capitalize(), _when(message["created_at"])]
+    bits = [role.capitalize() + (f" {note}" if note else ""), _when(message["created_at"])]
     if message.get("model"):
         bits.append(message["model"])
     if message.get("status") and message["status"] != "complete":
@@ -277,6 +450,7 @@ def _md_message(message: Mapping[str, Any]) -> list[str]:
     guardrail = message.get("guardrail")
     if guardrail:
         lines += [f"> **Guardrail {guardrail.get('action', 'flagged')}**: {guardrail.get('reason', '')}", ""]
+    lines += _md_thinking(message)
     if role == "tool":
         lines.append(_fence(message["content"]))
     elif message["content"]:
@@ -286,25 +460,104 @@ def _md_message(message: Mapping[str, Any]) -> list[str]:
         if lines[-1]:
             lines.append("")
         lines += [f"**Tool call** `{call['name']}` (`{call['id']}`)", "", _fence(args, "json")]
+    pictures = _md_images(message, files)
+    if pictures:
+        lines += ([""] if lines[-1] else []) + pictures
     return lines
 
 
-def to_markdown(doc: Mapping[str, Any]) -> str:
-    """A readable Markdown transcript of an exported thread."""
+def _shown(messages: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], str | None]]:
+    """The messages a reader sees (the chosen alternatives), each with its "(alternative 2 of 3)" note."""
+    counts: dict[int, set[int]] = {}
+    for m in messages:
+        if m.get("alternative"):
+            counts.setdefault(m["alternative"]["slot"], set()).add(m["alternative"]["index"])
+    out, noted = [], set()
+    for m in messages:
+        alt = m.get("alternative")
+        if alt and not alt["chosen"]:
+            continue
+        note = None
+        if alt and alt["slot"] not in noted:  # on the first row of the chosen reply only
+            noted.add(alt["slot"])
+            note = f"(alternative {alt['index'] + 1} of {max(counts[alt['slot']]) + 1})"
+        out.append((m, note))
+    return out
+
+
+def to_markdown(doc: Mapping[str, Any], files: str | None = None) -> str:
+    """A readable Markdown transcript of an exported thread.
+
+    Images link to ``files/<sha256-prefix>.<ext>`` when ``files`` names the folder beside the
+    Markdown file that holds them (``write_markdown`` writes it); otherwise they are listed by name and size.
+    """
     lines = _md_header(doc)
-    for message in doc["messages"]:
-        lines += _md_message(message)
+    for message, note in _shown(doc["messages"]):
+        lines += _md_message(message, files, note)
     return "\n".join(lines).rstrip() + "\n"
 
 
 async def export_thread_text(conn: Any, thread_id: str, fmt: Literal["md", "json"] = "json") -> str:
-    """The thread exported as ``md`` or ``json`` text."""
+    """The thread exported as ``md`` or ``json`` text (Markdown lists images by name and size)."""
+    _check_format(fmt)
     doc = await export_thread(conn, thread_id)
-    if fmt == "md":
-        return to_markdown(doc)
+    return to_markdown(doc) if fmt == "md" else to_json(doc)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("md", "json"):
+        raise InvalidArgumentError(f"Unknown export format {fmt!r}; use md or json.")
+
+
+async def export_thread_file(conn: Any, thread_id: str, path: str | os.PathLike[str],
+                             fmt: Literal["md", "json"] = "json") -> Path:
+    """Write the thread to ``path`` (following symlinks); Markdown's images go to ``<stem>_files/`` beside it.
+
+    Returns the file written. A target that is not a regular file is refused with ``InvalidArgumentError``;
+    a write that fails raises ``OSError``.
+    """
+    from tui_agents.files import write_text_through
+
+    _check_format(fmt)
+    doc = await export_thread(conn, thread_id)
     if fmt == "json":
-        return to_json(doc)
-    raise InvalidArgumentError(f"Unknown export format {fmt!r}; use md or json.")
+        return await asyncio.to_thread(write_text_through, path, to_json(doc))
+    return await asyncio.to_thread(write_markdown, doc, path)
+
+
+def write_markdown(doc: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write the Markdown transcript to ``path`` and its images to ``<stem>_files/`` beside it. Blocking."""
+    from tui_agents.files import write_text_through
+
+    given = Path(path).expanduser()
+    try:
+        target = given.resolve()
+    except (RuntimeError, OSError):
+        target = None  # a symlink loop
+    if target is None or (target.exists() and not target.is_file()):
+        # a loop, a device, a FIFO or a folder: write_text_through refuses it plainly, and no
+        # images may land beside it first (``/dev/null_files``)
+        return write_text_through(given, "")
+    folder = f"{target.stem}_files"
+    shown = {ref["sha256"] for m, _ in _shown(doc["messages"]) for ref in m.get("images") or []}
+    pictures = [i for i in doc.get("images") or [] if i["sha256"] in shown]
+    if pictures:  # images first, so the links work as soon as the transcript appears
+        (target.parent / folder).mkdir(parents=True, exist_ok=True)
+        for image in pictures:
+            _write_bytes(target.parent / folder / image_file_name(image), base64.b64decode(image["data"]))
+    return write_text_through(given, to_markdown(doc, folder if pictures else None))
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file, so a reader never sees half an image (mode 0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # --------------------------------------------------------------------------- parsing
@@ -313,7 +566,93 @@ async def export_thread_text(conn: Any, thread_id: str, fmt: Literal["md", "json
 def _error_text(exc: ValidationError) -> str:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"]) or "(top)"
-    return f"{loc}: {first['msg']}"
+    return f"{loc}: {first['msg'].removeprefix('Value error, ')}"
+
+
+def _bad(where: str, field: str, cause: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f"{where} is not a valid export: {field}: {cause}.")
+
+
+def _decode_images(doc: ExportedThread, where: str) -> dict[str, Image]:
+    """The file's images by sha256, each checked: base64 that decodes, a matching sha256, bytes of its type."""
+    out: dict[str, Image] = {}
+    for i, image in enumerate(doc.images):
+        try:
+            data = base64.b64decode(image.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad(where, f"images.{i}.data", "is not valid base64") from None
+        if hashlib.sha256(data).hexdigest() != image.sha256:
+            raise _bad(where, f"images.{i}.sha256", "does not match the sha256 of the image's bytes")
+        found = detect_media_type(data)
+        if found != image.media_type:
+            raise _bad(where, f"images.{i}.media_type", f"is {image.media_type} but the bytes are "
+                                                        f"{found or 'not a PNG, JPEG, GIF or WebP image'}")
+        if image.sha256 in out:
+            raise _bad(where, f"images.{i}.sha256", "lists the same image twice")
+        out[image.sha256] = Image(media_type=image.media_type, data=data, sha256=image.sha256)
+    return out
+
+
+def _check_image_refs(doc: ExportedThread, images: Mapping[str, Image], where: str) -> None:
+    """Every image a message shows is in the file, with the same type and size."""
+    for j, message in enumerate(doc.messages):
+        for k, ref in enumerate(message.images):
+            field = f"messages.{j}.images.{k}"
+            image = images.get(ref.sha256)
+            if image is None:
+                raise _bad(where, f"{field}.sha256", "names an image that is not in the file's images")
+            if ref.media_type != image.media_type:
+                raise _bad(where, f"{field}.media_type", f"is {ref.media_type}, but the image is {image.media_type}")
+            if ref.bytes != len(image.data):
+                raise _bad(where, f"{field}.bytes", f"is {ref.bytes}, but the image has {len(image.data)} bytes")
+
+
+def _broken(text: str | None) -> bool:
+    """True when ``text`` holds half a surrogate pair, which SQLite cannot store (nor the API take back)."""
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_text(doc: ExportedThread, where: str) -> None:
+    """A message's text, thinking and thinking blocks are stored as given, so each must be whole characters."""
+    for j, message in enumerate(doc.messages):
+        fields = [("content", message.content), ("thinking", message.thinking)]
+        fields += [(f"thinking_blocks.{k}.{key}", value) for k, block in enumerate(message.thinking_blocks)
+                   for key, value in block.items() if isinstance(value, str)]
+        for name, value in fields:
+            if _broken(value):
+                raise _bad(where, f"messages.{j}.{name}", "holds a broken character (half a surrogate pair)")
+
+
+def _check_alternatives(doc: ExportedThread, where: str) -> None:
+    """Each reply slot starts at its own position, numbers its alternatives from 0 and has one chosen."""
+    slots: dict[int, list[tuple[int, ExportedMessage]]] = {}
+    for j, message in enumerate(doc.messages):
+        alt = message.alternative
+        if alt is None:
+            continue
+        field = f"messages.{j}.alternative"
+        if message.role == "user":
+            raise _bad(where, field, "a user message cannot be an alternative reply")
+        if alt.slot > message.position:
+            raise _bad(where, f"{field}.slot", f"is {alt.slot}, after the message's own position {message.position}")
+        slots.setdefault(alt.slot, []).append((j, message))
+    for slot, members in slots.items():
+        j = members[0][0]
+        if min(m.position for _, m in members) != slot:
+            raise _bad(where, f"messages.{j}.alternative.slot", f"no alternative starts at position {slot}")
+        indexes = {m.alternative.index for _, m in members}  # type: ignore[union-attr]
+        if indexes != set(range(len(indexes))) or len(indexes) < 2:
+            raise _bad(where, f"messages.{j}.alternative.index",
+                       f"the alternatives of slot {slot} must be numbered 0, 1, ... (at least two)")
+        chosen = {m.alternative.index for _, m in members if m.alternative.chosen}  # type: ignore[union-attr]
+        mixed = {m.alternative.index for _, m in members if not m.alternative.chosen} & chosen  # type: ignore[union-attr]
+        if len(chosen) != 1 or mixed:
+            raise _bad(where, f"messages.{j}.alternative.chosen",
+                       f"slot {slot} must have exactly one chosen alternative, all of its messages chosen")
 
 
 def _first_error(exc: ValidationError, where: str) -> InvalidArgumentError:
@@ -473,7 +812,13 @@ def parse_import(data: Any, where: str = "The file") -> tuple[str, list[dict[str
         ids = [m.id for m in doc.messages]
         if len(set(ids)) != len(ids):
             raise InvalidArgumentError(f"{where} has two messages with the same id.")
-        return "aiagents", [doc.model_dump(mode="json")]
+        images = _decode_images(doc, where)
+        _check_image_refs(doc, images, where)
+        _check_alternatives(doc, where)
+        _check_text(doc, where)
+        bundle = doc.model_dump(mode="json", exclude={"images"})
+        bundle["image_data"] = images
+        return "aiagents", [bundle]
     if isinstance(data, Mapping) and "mapping" in data:
         data = [data]  # a single ChatGPT conversation
     if isinstance(data, list):
@@ -534,14 +879,20 @@ def _insert_thread(db: sqlite3.Connection, thread: Mapping[str, Any], thread_id:
 
 
 def _insert_message(db: sqlite3.Connection, thread_id: str, message_id: str, m: Mapping[str, Any]) -> None:
-    content_id = insert_content(db, m["content"], m.get("token_count"), thread_id, m["position"])
+    # Empty thinking blocks and images are NULL, as ``MessageStore.add`` writes them.
+    content_id = insert_content(db, m["content"], m.get("token_count"), thread_id, m["position"],
+                                thinking=m.get("thinking"), thinking_blocks=dumps(m.get("thinking_blocks") or None),
+                                images=dumps(m.get("images") or None))
     calls = m.get("tool_calls") or None
+    alt = m.get("alternative") or {}
+    state = alternatives.CHOSEN if alt.get("chosen", True) else alternatives.OTHER
     db.execute(
         "INSERT INTO messages(id, thread_id, position, role, content_id, tool_calls, tool_call_id, status, model, "
-        "usage, guardrail, meta, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "usage, guardrail, meta, created_at, updated_at, alt_slot, alt_index, alt_state) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (message_id, thread_id, m["position"], m["role"], content_id, dumps(calls), m.get("tool_call_id"),
          m.get("status") or "complete", m.get("model"), dumps(m.get("usage")), dumps(m.get("guardrail")),
-         dumps(m.get("meta")), m["created_at"], m["updated_at"]))
+         dumps(m.get("meta")), m["created_at"], m["updated_at"], alt.get("slot"), alt.get("index"), state))
 
 
 def _write_bundles(db: sqlite3.Connection, bundles: list[dict[str, Any]], user_id: str | None,
@@ -557,6 +908,9 @@ def _write_bundles(db: sqlite3.Connection, bundles: list[dict[str, Any]], user_i
         thread_id = thread["id"] if keep else new_id("thr")
         agent_id = _resolve_agent(db, bundle.get("agent"), default_agent_id)
         _insert_thread(db, thread, thread_id, agent_id, user_id or thread.get("user_id"))
+        shown = {ref["sha256"] for m in messages for ref in m.get("images") or []}
+        # same sha256, same bytes: an image already stored (another thread's) is shared, not stored twice
+        put_images(db, [image for sha, image in (bundle.get("image_data") or {}).items() if sha in shown])
         for m in messages:
             _insert_message(db, thread_id, m["id"] if keep else new_id("msg"), m)
         report.thread_ids.append(thread_id)
