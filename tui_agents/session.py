@@ -189,6 +189,12 @@ class ChatSession:
 
         return await export_thread_text(self.conn, thread_id, fmt)
 
+    async def export_file(self, thread_id: str, fmt: str, path: Path) -> Path:
+        """Write the thread to ``path`` (Markdown's images beside it, in ``<stem>_files/``); the file written."""
+        from .store.transfer import export_thread_file
+
+        return await export_thread_file(self.conn, thread_id, path, fmt)
+
     # ---- providers and runners
 
     def base_url(self, name: str) -> str | None:

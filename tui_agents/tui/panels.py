@@ -258,11 +258,9 @@ class PanelController:
     async def export_to(self, thread_id: str, fmt: str, path: Path) -> Path | None:
         """Write the thread to ``path`` and say where; None if it could not be written."""
         from ..errors import AgentError
-        from ..files import write_text_atomic
 
         try:
-            text = await self.app.session.export_text(thread_id, fmt)
-            await asyncio.to_thread(write_text_atomic, path, text)
+            path = await self.app.session.export_file(thread_id, fmt, path)
         except AgentError as exc:
             self.app.notify(str(exc), title="Not exported", severity="error", markup=False)
             return None
