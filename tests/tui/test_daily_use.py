@@ -239,3 +239,19 @@ async def test_a_user_stop_keeps_its_own_wording(ollama_env, make_app):
         await pilot.press("escape")
         await wait_until(pilot, lambda: "the reply was stopped" in screen_text(app), what="the stop mark")
         assert "the app closed" not in screen_text(app)
+
+
+async def test_the_version_keys_are_in_f1_and_the_palette(ollama_env, make_app):
+    from tui_agents.tui.screens.dialogs import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        palette = {title: help_text for title, help_text, _action in app.palette_actions()}
+        assert "(alt+left)" in palette["Previous version of the reply"]
+        assert "(alt+right)" in palette["Next version of the reply"]
+        assert "in place" in palette["Regenerate reply"] and "branch" not in palette["Regenerate reply"]
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")
+        rows = {binding_id: key for key, _description, binding_id in app.screen.rows}
+        assert "reply.previous_version" in rows and "reply.next_version" in rows

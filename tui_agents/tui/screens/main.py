@@ -53,7 +53,7 @@ class TitleBar(Static):
         self._draw()
 
     def _draw(self) -> None:
-        text = Text("aiagents-tui", style="bold")
+        text = Text("aiagents-tui", style="bold", no_wrap=True, overflow="ellipsis")
         if self.title:
             text.append("  ·  ")
             text.append(self.title)

@@ -403,12 +403,12 @@ class MessageView(NoSecondLayout, Vertical):
     def header_text(self) -> Text:
         record = self.record
         parts = [_role_label(self.role)]
+        if alternatives_label(self.alternatives):  # before the model and time: a narrow pane cuts the end
+            parts.append(alternatives_label(self.alternatives))
         if record.get("model") and self.role == "assistant":
             parts.append(sanitize(record["model"]))
         if record.get("created_at"):
             parts.append(self.format_time(record["created_at"]))
-        if alternatives_label(self.alternatives):
-            parts.append(alternatives_label(self.alternatives))
         return Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
 
     def status_text(self) -> str | None:
