@@ -159,13 +159,18 @@ async def test_restart_reopens_the_last_thread_at_its_end_with_its_draft(ollama_
         assert app3.composer.text == ""
 
 
-async def test_keys_typed_before_the_last_thread_opens_are_kept(ollama_env, make_app):
+async def _first_run(make_app, draft: str = "") -> str:
+    """A first run of the app: one exchange, then ``draft`` typed and left unsent; returns the thread id."""
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await _chat(pilot, "hi", "echo: hi")
-        thread_id = app.current_thread_id
-        await pilot.press(*"saved draft")
+        await pilot.press(*draft)
+        return app.current_thread_id
+
+
+async def test_keys_typed_before_the_last_thread_opens_are_kept(ollama_env, make_app):
+    thread_id = await _first_run(make_app, "saved draft")
     app2 = make_app()
     async with app2.run_test(size=(120, 40)) as pilot:
         await pilot.press(*"typed early")  # before the database opened (start-up runs after the first frame)
@@ -176,11 +181,7 @@ async def test_keys_typed_before_the_last_thread_opens_are_kept(ollama_env, make
 
 
 async def test_a_deleted_last_thread_opens_a_new_chat(ollama_env, make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await _chat(pilot, "hi", "echo: hi")
-        thread_id = app.current_thread_id
+    thread_id = await _first_run(make_app)
     app2 = make_app()
     async with app2.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
