@@ -65,6 +65,21 @@ async def test_ctrl_r_regenerates_in_place_and_alt_arrows_choose_what_the_next_t
         assert len(app.sidebar.tree.thread_ids()) == 1
 
 
+async def test_a_regeneration_that_fails_at_once_shows_the_old_reply_again(ollama_env, make_app):
+    ollama_env.script(Reply(text="the only answer"), Reply(status=400, error_message="bad request from the server"))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await _chat(pilot, "a question", "the only answer")
+        thread_id = app.current_thread_id
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: app.chat_pane.last_notice() is not None and _done(app), what="the failure")
+        await wait_until(pilot, lambda: "the only answer" in screen_text(app), what="the old reply back")
+        assert "◂" not in screen_text(app)
+        shown = await app.session.messages.list(thread_id)
+        assert [r["content"] for r in shown] == ["a question", "the only answer"]
+
+
 async def test_alt_right_on_a_selected_older_reply_switches_that_one(ollama_env, make_app):
     ollama_env.script(Reply(text="old one"), Reply(text="new one"), Reply(text="later reply"))
     app = make_app()

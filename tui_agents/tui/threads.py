@@ -145,7 +145,8 @@ class ThreadController:
         if not thread.get("title") and thread_id not in self._previews:
             await self._load_previews([thread_id])
         self.screen.set_thread_title(self.thread_title(thread))
-        self.screen.set_origin(origin_text(await session.threads.origin(thread_id)) if thread.get("forked_from") else "")
+        origin = await session.threads.origin(thread_id) if thread.get("forked_from") else None
+        self.screen.set_origin(origin_text(origin))
         self.turns.update_status(thread)
         self.app.sidebar.tree.select_thread(thread_id)
         if message_id:

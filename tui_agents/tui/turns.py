@@ -188,8 +188,8 @@ class TurnController:
 
     async def _apply_event(self, state: TurnState, event: Any) -> None:
         from ..events import (
-            AlternativeStarted, GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ToolCallFinished, ToolCallStarted,
-            TurnFailed, TurnFinished, UsageReported,
+            AlternativeStarted, GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ToolCallFinished,
+            ToolCallStarted, TurnFailed, TurnFinished, UsageReported,
         )
 
         self.app.panels.panel_event(event)  # the inspector and memory panel follow the turn too
@@ -298,6 +298,10 @@ class TurnController:
         state = self.app.turns.get(thread_id)
         if state is not None and state.running:
             self.app.notify("Stop the streaming reply first (escape).", severity="warning")
+            return
+        pane = self.app.chat_pane
+        if pane.thread_id == thread_id and not pane.has_older and not any(v.role == "user" for v in pane.views):
+            self.app.notify("There is no message of yours to answer again.")
             return
         await self.start_turn(thread_id, None, regenerate=True)
 
