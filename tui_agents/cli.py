@@ -1,7 +1,7 @@
 """The ``aiagents-tui`` command line.
 
-``aiagents-tui [--provider P] [--model M] [--db PATH] [--theme NAME]`` opens the
-app; ``paths`` prints where things live; ``keys set|delete|list`` manages API
+``aiagents-tui [--provider P] [--model M] [--db PATH] [--theme NAME] [--new]`` opens the
+app (in the last thread, or a new chat with ``--new``); ``paths`` prints where things live; ``keys set|delete|list`` manages API
 keys in the OS keyring. ``tui_agents.datacli`` (when present) adds ``threads``,
 ``export``, ``import`` and ``docs``: its ``add_parsers(sub)`` registers subparsers that set
 ``func`` (called as ``func(args)``, may return an int or a coroutine); the
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--provider", choices=names, help=f"provider of new chats ({', '.join(names)})")
     parser.add_argument("--model", metavar="M", help="model of new chats")
     parser.add_argument("--theme", metavar="NAME", help="colour theme")
+    parser.add_argument("--new", action="store_true", help="start in a new chat instead of the last thread")
     _add_db(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -120,7 +121,7 @@ def _run_app(args: argparse.Namespace) -> int:
 
     # The flag (or None) goes in as is: the app resolves the path after its first frame.
     app = AiAgentsApp(db_path=args.db, provider=args.provider, model=args.model, theme_name=args.theme,
-                      freeze_gc=True)
+                      freeze_gc=True, new_chat=args.new)
     app.run()
     return app.return_code or 0
 

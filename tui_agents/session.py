@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .providers.registry import Readiness
     from .runner import AgentRunner
     from .store import AgentStore, Auth, DocumentStore, MessageStore, ThreadStore, UserMemoryStore
+    from .store import DraftStore, StateStore
 
 __all__ = ["ChatSession", "Stores", "thread_context", "DEFAULT_AGENT_NAME", "DEFAULT_SYSTEM_PROMPT"]
 
@@ -307,6 +308,25 @@ class ChatSession:
         async with aclosing(runner.resume_stream(thread_id, self.user_id)) as events:
             async for event in events:
                 yield event
+
+    async def regenerate(self, thread_id: str, *, provider: str | None = None) -> AsyncIterator[TurnEvent]:
+        """Answer the last user message again; the old reply stays on its slot as another alternative."""
+        runner = await self._runner_of(thread_id, provider)
+        async with aclosing(runner.regenerate_stream(thread_id, self.user_id)) as events:
+            async for event in events:
+                yield event
+
+    def drafts(self) -> DraftStore:
+        """The unsent composer texts, per thread (kept across restarts)."""
+        from .store import DraftStore
+
+        return DraftStore(self.conn)
+
+    def state(self) -> StateStore:
+        """Small facts about the last session (the thread to reopen)."""
+        from .store import StateStore
+
+        return StateStore(self.conn)
 
     async def context(self, thread_id: str | None, *, provider: str | None = None, model: str | None = None,
                       strategy: Any = None, counter: Any = None) -> TurnContext:

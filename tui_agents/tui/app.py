@@ -29,6 +29,7 @@ from textual.widget import Widget
 from textual.worker import Worker
 
 from . import actions
+from .drafts import DraftKeeper
 from .panels import PanelController
 from .screens.main import MainScreen
 from .turns import TurnState
@@ -88,6 +89,7 @@ class AiAgentsApp(App):
         format_time: Callable[[float], str] | None = None,
         background_jobs: bool = True,
         freeze_gc: bool = False,
+        new_chat: bool = False,
     ) -> None:
         super().__init__()
         self.freeze_gc = freeze_gc
@@ -108,6 +110,8 @@ class AiAgentsApp(App):
         self._db_ready: asyncio.Event | None = None
         self.background_jobs = background_jobs
         self._warm_task: asyncio.Task[None] | None = None
+        self.fresh_start = new_chat  # --new: start in a new chat instead of the last thread
+        self.drafts = DraftKeeper(self)
 
     # ---- what the screens and panels use
 
@@ -159,6 +163,7 @@ class AiAgentsApp(App):
 
     def watch_current_thread_id(self, thread_id: str | None) -> None:
         self.panels.follow(thread_id)
+        self.drafts.thread_changed(thread_id)
 
     @property
     def screen_main(self) -> MainScreen:
@@ -227,6 +232,7 @@ class AiAgentsApp(App):
         await self.screen_main.threads.reload_threads()
         assert self._db_ready is not None
         self._db_ready.set()
+        await self.drafts.reopen(self.fresh_start)  # the last thread, at its end, with its draft
         if self.current_thread_id is None:
             await self.screen_main.turns.show_welcome()
         if self.freeze_gc:
@@ -292,6 +298,8 @@ class AiAgentsApp(App):
         # user is busy typing for a while, and an app nobody types in stays idle.
         if self._warm_task is None and isinstance(event.text_area, Composer) and event.text_area.text:
             self.warm_up()
+        if isinstance(event.text_area, Composer):
+            self.drafts.text_changed()
 
     async def on_unmount(self) -> None:
         if self._warm_task is not None:
@@ -300,6 +308,7 @@ class AiAgentsApp(App):
             if state.worker is not None and state.running:
                 state.worker.cancel()
         if self.session is not None:
+            await self.drafts.flush()
             # let cancelled turns save their partial replies first
             await asyncio.sleep(0)
             await self.session.close()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from textual.css.query import NoMatches
 from textual.widget import Widget
 
+from .widgets.alternatives import origin_text
 from .widgets.chat_pane import FIRST_PAGE, NEWER_PAGE, OLDER_PAGE, ChatPane
 from .widgets.message import Notice, code_blocks
 from .widgets.sidebar import Sidebar, ThreadTree, first_words
@@ -134,6 +135,7 @@ class ThreadController:
         extra: list[Widget] = []
         if state is not None and not state.running and state.status == "error" and state.error is not None:
             extra.append(Notice(str(state.error), thread_id=thread_id))
+        pane.alternatives = await session.messages.alternative_slots(thread_id)
         await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE, extra=extra, has_newer=has_newer)
         if state is not None and state.running:
             view = await pane.add_message({"role": "assistant", "model": state.model, "created_at": state.started_at,
@@ -143,6 +145,8 @@ class ThreadController:
         if not thread.get("title") and thread_id not in self._previews:
             await self._load_previews([thread_id])
         self.screen.set_thread_title(self.thread_title(thread))
+        origin = await session.threads.origin(thread_id) if thread.get("forked_from") else None
+        self.screen.set_origin(origin_text(origin))
         self.turns.update_status(thread)
         self.turns.show_context_of(thread)
         self.app.sidebar.tree.select_thread(thread_id)

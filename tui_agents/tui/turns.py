@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.css.query import NoMatches
 
+from .alternatives import after_regenerate, remove_last_reply
 from .widgets.chat_pane import FIRST_PAGE
 from .widgets.message import MessageView, Notice
 from .widgets.welcome import Welcome
@@ -47,6 +48,8 @@ class TurnState:
     view: Any = None
     """The streaming reply's ``MessageView`` while its thread is on screen."""
     user_view: Any = None
+    regenerate: bool = False
+    """The turn writes a new version of the last reply (the old one stays on its slot)."""
 
     @property
     def text(self) -> str:
@@ -93,6 +96,7 @@ class TurnController:
     async def submit(self, text: str) -> None:
         """Send the composer's text: in the open thread, or in a new one."""
         await self.app.wait_ready()
+        await self.app.drafts.wait_reopened()  # typed before the last thread opened: it goes there
         assert self.app.session is not None
         if not self.can_chat():
             self.app.notify(self.app.provider_problem or "No provider is ready yet.", severity="warning")
@@ -114,12 +118,13 @@ class TurnController:
         self.app.composer.clear_sent()
         await self.start_turn(thread_id, text)
 
-    async def start_turn(self, thread_id: str, text: str | None) -> TurnState:
-        """Run a turn (``text`` None: answer the last user message again) in a worker keyed by thread."""
+    async def start_turn(self, thread_id: str, text: str | None, *, regenerate: bool = False) -> TurnState:
+        """Run a turn (``text`` None: answer the last user message again; ``regenerate``: as a new version
+        of its reply) in a worker keyed by thread."""
         assert self.app.session is not None
         thread = await self.app.session.threads.get(thread_id)
         state = TurnState(thread_id, thread.get("provider") or self.app.provider_name,
-                          thread.get("model") or self.app.model_name)
+                          thread.get("model") or self.app.model_name, regenerate=regenerate)
         self.app.turns[thread_id] = state
         pane = self.app.chat_pane
         if pane.thread_id == thread_id and pane.has_newer:
@@ -130,6 +135,8 @@ class TurnController:
             old = pane.last_notice()
             if old is not None:
                 await old.remove()
+            if regenerate:
+                await remove_last_reply(pane)
             if text is not None:
                 state.user_view = await pane.add_message(
                     {"role": "user", "content": text, "created_at": time.time(), "thread_id": thread_id})
@@ -156,7 +163,9 @@ class TurnController:
         assert self.app.session is not None
         try:
             await asyncio.shield(self.app.warm_up())  # the job queue must run before the runner is built
-            if text is None:
+            if state.regenerate:
+                stream = self.app.session.regenerate(state.thread_id, provider=state.provider)
+            elif text is None:
                 stream = self.app.session.resume(state.thread_id, provider=state.provider)
             else:
                 stream = self.app.session.send(state.thread_id, text, provider=state.provider)
@@ -179,13 +188,16 @@ class TurnController:
 
     async def _apply_event(self, state: TurnState, event: Any) -> None:
         from ..events import (
-            GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ToolCallFinished, ToolCallStarted,
-            TurnFailed, TurnFinished, UsageReported,
+            AlternativeStarted, GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ToolCallFinished,
+            ToolCallStarted, TurnFailed, TurnFinished, UsageReported,
         )
 
         self.app.panels.panel_event(event)  # the inspector and memory panel follow the turn too
         view = self._view_of(state)
         match event:
+            case AlternativeStarted(index=index, count=count):
+                if view is not None:
+                    view.set_alternatives({"index": index, "count": count})
             case TextDelta(text=text):
                 state.chunks.append(text)
                 if view is not None:
@@ -260,6 +272,8 @@ class TurnController:
             await self._show_turn_end(state)
 
     async def _show_turn_end(self, state: TurnState) -> None:
+        if state.regenerate and await after_regenerate(self.screen, state):
+            return  # no new version was written: the thread is shown again as the store has it
         view = self._view_of(state)
         if view is not None:
             await view.finish(state.status, state.text)
@@ -291,7 +305,7 @@ class TurnController:
         await self.start_turn(thread_id, None)
 
     async def regenerate(self) -> None:
-        """Answer the last user message again in a branch; the old reply stays where it was."""
+        """Answer the last user message again in place; the old reply stays as another version (alt+left)."""
         thread_id = self.app.current_thread_id
         if thread_id is None or self.app.session is None:
             return
@@ -299,19 +313,11 @@ class TurnController:
         if state is not None and state.running:
             self.app.notify("Stop the streaming reply first (escape).", severity="warning")
             return
-        records = await self.app.session.messages.list(thread_id, limit=50)
-        users = [r for r in records if r["role"] == "user"]
-        if not users:
+        pane = self.app.chat_pane
+        if pane.thread_id == thread_id and not pane.has_older and not any(v.role == "user" for v in pane.views):
+            self.app.notify("There is no message of yours to answer again.")
             return
-        last_user = users[-1]
-        if records[-1]["id"] == last_user["id"]:
-            await self.start_turn(thread_id, None)  # nothing to keep: no reply yet
-            return
-        branch = await self.app.session.branch(thread_id, last_user["id"])
-        await self.threads.reload_threads()
-        await self.threads.open_and_type(branch["id"])
-        await self.start_turn(branch["id"], None)
-        self.app.notify("Regenerating in a branch; the earlier reply stays in the original thread.")
+        await self.start_turn(thread_id, None, regenerate=True)
 
     async def edit_and_resend(self, thread_id: str, record: dict[str, Any], text: str) -> None:
         """Send an edited user message in a branch that ends just before the original."""

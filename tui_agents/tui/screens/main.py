@@ -37,11 +37,29 @@ __all__ = ["MainScreen", "TitleBar"]
 class TitleBar(Static):
     """The top line: the app's name and the open thread's title."""
 
+    title: str | None = None
+    origin: str = ""
+
     def set_thread_title(self, title: str | None) -> None:
-        text = Text("aiagents-tui", style="bold")
-        if title:
+        """Show ``title`` (None: no thread, which also forgets the origin)."""
+        self.title = title
+        if title is None:
+            self.origin = ""
+        self._draw()
+
+    def set_origin(self, origin: str) -> None:
+        """Show where the open thread came from ("forked from ..."; "" for an original)."""
+        self.origin = origin
+        self._draw()
+
+    def _draw(self) -> None:
+        text = Text("aiagents-tui", style="bold", no_wrap=True, overflow="ellipsis")
+        if self.title:
             text.append("  ·  ")
-            text.append(title)
+            text.append(self.title)
+        if self.origin:
+            text.append("  ·  ")
+            text.append(self.origin, style="italic")
         self.update(text)
 
 
@@ -84,6 +102,10 @@ class MainScreen(Screen):
     def set_thread_title(self, title: str | None) -> None:
         """Show the open thread's title (None: no thread) in the title bar."""
         self.query_one(TitleBar).set_thread_title(title)
+
+    def set_origin(self, origin: str) -> None:
+        """Show where the open thread came from in the title bar ("" for an original)."""
+        self.query_one(TitleBar).set_origin(origin)
 
     # ---- the right-hand panel slot
 
@@ -187,8 +209,14 @@ class MainScreen(Screen):
         await self.turns.retry()
 
     async def action_regenerate(self) -> None:
-        """Answer the last user message again in a branch; the old reply stays where it was."""
+        """Answer the last user message again in place; the old reply stays as another version."""
         await self.turns.regenerate()
+
+    async def action_alternative(self, delta: int) -> None:
+        """Show the previous or next version of the selected (or last) reply."""
+        from ..alternatives import switch_alternative
+
+        await switch_alternative(self, delta)
 
     def action_pick_model(self) -> None:
         """Choose provider and model for the open thread (or new chats)."""

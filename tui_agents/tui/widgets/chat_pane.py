@@ -87,6 +87,8 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         self._loading_older = False
         self._loading_newer = False
         self._placing = False
+        self.alternatives: dict[str, dict[str, Any]] = {}
+        """The open thread's replies with alternatives, by first message id (``MessageStore.alternative_slots``)."""
 
     # ---- content
 
@@ -95,7 +97,8 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         return [child for child in self.children if isinstance(child, MessageView)]
 
     def _view(self, record: dict[str, Any], streaming: bool = False) -> MessageView:
-        return MessageView(record, self.format_time, streaming=streaming)
+        return MessageView(record, self.format_time, streaming=streaming,
+                           alternatives=self.alternatives.get(record.get("id") or ""))
 
     async def show(self, thread_id: str | None, records: Iterable[dict[str, Any]], has_older: bool,
                    *, extra: Iterable[Widget] = (), has_newer: bool = False) -> None:

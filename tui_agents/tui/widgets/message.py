@@ -22,6 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from ..sanitize import sanitize
+from .alternatives import alternatives_label
 
 __all__ = ["MessageView", "ToolCallLine", "StreamingBody", "Notice", "NoSecondLayout", "code_blocks"]
 
@@ -380,9 +381,12 @@ class MessageView(NoSecondLayout, Vertical):
     MessageView > .status { color: $warning; padding: 0 1; height: auto; }
     """
 
-    def __init__(self, record: dict[str, Any], format_time: Callable[[float], str], *, streaming: bool = False) -> None:
+    def __init__(self, record: dict[str, Any], format_time: Callable[[float], str], *, streaming: bool = False,
+                 alternatives: dict[str, Any] | None = None) -> None:
         super().__init__(classes=f"-{record.get('role', 'assistant')}")
         self.record = dict(record)
+        self.alternatives = alternatives
+        """The reply's alternatives (``{"index", "count", "message_ids"}``) when it was regenerated."""
         self.format_time = format_time
         self.streaming = streaming
         self.body: StreamingBody | None = None
@@ -399,6 +403,8 @@ class MessageView(NoSecondLayout, Vertical):
     def header_text(self) -> Text:
         record = self.record
         parts = [_role_label(self.role)]
+        if alternatives_label(self.alternatives):  # before the model and time: a narrow pane cuts the end
+            parts.append(alternatives_label(self.alternatives))
         if record.get("model") and self.role == "assistant":
             parts.append(sanitize(record["model"]))
         if record.get("created_at"):
@@ -407,6 +413,8 @@ class MessageView(NoSecondLayout, Vertical):
 
     def status_text(self) -> str | None:
         status = self.record.get("status")
+        if status == "interrupted" and (self.record.get("meta") or {}).get("interrupted_reason") == "app_closed":
+            return "⏹ interrupted: the app closed while this reply was streaming"
         if status == "interrupted":
             return "⏹ interrupted: the reply was stopped before it finished"
         if status == "error":
@@ -461,6 +469,12 @@ class MessageView(NoSecondLayout, Vertical):
         note = self.status_text()
         if note and not self.query(".status"):
             await self.mount(Static(Text(note), classes="status", markup=False))
+
+    def set_alternatives(self, info: dict[str, Any] | None) -> None:
+        """Show the reply's alternatives (``◂ 2/3 ▸``) in its header."""
+        self.alternatives = info
+        for header in self.query(".header"):
+            header.update(self.header_text())  # type: ignore[attr-defined]
 
     def set_id(self, message_id: str) -> None:
         self.record["id"] = message_id
