@@ -239,6 +239,7 @@ class TurnController:
             return
         if self.app.current_thread_id == state.thread_id:
             self.app.status_bar.context_window = context.window
+            self.app.status_bar.context_estimated = context.estimated
             self.app.status_bar.context_used = context.tokens
 
     async def _end_turn(self, state: TurnState) -> None:

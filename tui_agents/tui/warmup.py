@@ -32,8 +32,12 @@ async def warm_up(app: AiAgentsApp) -> None:
     await asyncio.to_thread(_import_engine)
     try:
         from ..memory.tokens import TokenCounter
+        from ..providers import registry
 
-        await TokenCounter().load()  # the encoding is shared: the runner's counter finds it loaded
+        spec = registry.find(app.provider_name)
+        model = app.model_name or (spec.default_model if spec is not None else "")
+        # only a model whose own tokenizer is tiktoken loads it (shared: the runner's counter finds it loaded)
+        await TokenCounter.for_model(app.provider_name, model).load()
     except Exception:  # counting falls back to estimates
         log.warning("The tokenizer did not load; token counts are estimates.", exc_info=True)
     if app.provider_ok:
