@@ -50,21 +50,23 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return ask
 
 
-def _warm_token_counter() -> None:
-    """Load the token encoding (the runner counts the message before sending it) while the rest imports."""
-    try:
-        from .memory.tokens import DEFAULT_ENCODING, _get_encoding
+def _warm_token_counter(provider: str, model: str | None) -> None:
+    """Load the model's token encoding (the runner counts the message before sending it) while the rest imports.
 
-        _get_encoding(DEFAULT_ENCODING)
+    Only OpenAI's models have one; every other model is estimated and loads nothing.
+    """
+    try:
+        from .memory.tokens import _get_encoding, encoding_for
+
+        encoding = encoding_for(provider, model)
+        if encoding is not None:
+            _get_encoding(encoding)
     except Exception:  # noqa: BLE001 - the runner loads (or estimates) it itself
         pass
 
 
 async def run(args: argparse.Namespace) -> int:
     """Run ``ask``; returns the exit status."""
-    import threading
-
-    threading.Thread(target=_warm_token_counter, name="ask-token-warmup", daemon=True).start()
     session = _Ask(args, sys.stdin, sys.stdout, sys.stderr)
     _cancel_on_signals()
     try:
@@ -133,6 +135,10 @@ class _Ask:
         thread = await self._thread(config)
         provider_name, model = self._choose_model(config, agent, thread)
         self.provider = self._make_provider(config, provider_name, model)
+        import threading
+
+        threading.Thread(target=_warm_token_counter, args=(provider_name, self.provider.model),
+                         name="ask-token-warmup", daemon=True).start()
         if not self.provider.has_key:
             from .secrets import env_var_for
 

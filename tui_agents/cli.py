@@ -126,8 +126,19 @@ def _run_app(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def _skip_httpx_cli() -> None:
+    """Keep ``import httpx`` from importing its own command line (click, rich, pygments: ~150 ms).
+
+    httpx imports ``httpx._main`` whenever click is installed and falls back to a stub when that
+    import fails; this process never runs httpx's CLI, so it takes the stub.
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aiagents-tui`` console script."""
+    _skip_httpx_cli()
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

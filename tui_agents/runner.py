@@ -475,11 +475,11 @@ class AgentRunner:
 
         return InjectionJudge(self.judge_provider)
 
-    @staticmethod
-    def _make_counter() -> Any:
+    def _make_counter(self) -> Any:
         from .memory.tokens import TokenCounter
 
-        return TokenCounter()
+        # tiktoken (45-80 MiB) only for the models it is the tokenizer of; others are estimated
+        return TokenCounter.for_model(self.provider.name, self.provider.model)
 
     def _register_jobs(self, queue: JobSink) -> None:
         from .workers import register_default_handlers

@@ -49,6 +49,8 @@ class TurnContext:
     """The memory strategy in words, e.g. "last 20 messages"."""
     earlier_user: bool = False
     """Whether the window holds a user message before the last one (so this is not the first exchange)."""
+    estimated: bool = False
+    """Whether the token counts are estimates (not the model's own tokenizer): show them with "≈"."""
 
     @property
     def tokens(self) -> int:
@@ -155,6 +157,8 @@ async def build_context(
     from ..errors import GuardrailBlockedError, InvalidArgumentError
     from ..providers import registry
 
+    if hasattr(counter, "model_counter"):
+        counter = counter.model_counter(provider, model)  # tiktoken only where it is the model's tokenizer
     if not counter.loaded:
         await counter.load()
     facts_block = facts.format_for_prompt(await facts.get_all(user_id)) if facts is not None else ""
@@ -164,7 +168,8 @@ async def build_context(
     spec = registry.find(provider)
     if window is None:
         window = spec.context_window(model) if spec is not None else 8_192
-    budget = max(1, window - min(REPLY_RESERVE, window // 4))
+    # estimated counts may be short of the model's own: keep a margin free so the window still fits
+    budget = max(1, int((window - min(REPLY_RESERVE, window // 4)) / getattr(counter, "margin", 1.0)))
     records = list(await strategy.select(messages, thread_id, counter, reserve_tokens=system_tokens,
                                          max_tokens=budget)) if thread_id else []
     last_user = max((i for i, r in enumerate(records) if r["role"] == "user"), default=None)
@@ -183,4 +188,5 @@ async def build_context(
         facts_tokens=counter.count(facts_block) if facts_block else 0,
         records=tuple(kept), messages=tuple(sent),
         description=strategy.describe(), earlier_user=earlier_user,
+        estimated=bool(getattr(counter, "estimated", False)),
     )

@@ -13,14 +13,19 @@ SHA-256, found in this order:
 If neither is found the counter degrades to ``estimate_tokens`` (a word and
 punctuation based guess), logs one warning and says so (``counter.estimated``);
 it never raises and never touches the network. Loading an encoding costs
-~130 ms, so it happens lazily, once per process and encoding:
+~0.4 s and 45-80 MiB, so it happens lazily, once per process and encoding:
 ``await counter.load()`` runs it in a thread.
+
+tiktoken is exact only for OpenAI's models. ``TokenCounter.for_model`` gives
+those their encoding and every other model (Ollama, llama.cpp, Anthropic) an
+estimating counter that never loads tiktoken: its counts are shown with "≈",
+and a budget built on them keeps ``ESTIMATE_MARGIN`` free.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
+import binascii
 import gzip
 import hashlib
 import json
@@ -42,6 +47,8 @@ __all__ = [
     "TokenCounter",
     "ENCODINGS",
     "DEFAULT_ENCODING",
+    "ESTIMATE_MARGIN",
+    "encoding_for",
     "MESSAGE_OVERHEAD",
     "TOOL_CALL_OVERHEAD",
     "estimate_tokens",
@@ -54,6 +61,11 @@ DEFAULT_ENCODING = "o200k_base"
 # cookbook counts 3-4); each tool call adds its own wrapper too.
 MESSAGE_OVERHEAD = 4
 TOOL_CALL_OVERHEAD = 3
+
+# A local model's own tokenizer can split text into up to ~25 % more tokens than
+# the estimate (32k-vocabulary models on non-English text), so a window filled
+# from estimates is shrunk by this factor to still fit.
+ESTIMATE_MARGIN = 1.25
 
 _ENDOFTEXT = "<|endoftext|>"
 _ENDOFPROMPT = "<|endofprompt|>"
@@ -189,13 +201,8 @@ def _read_verified(spec: _EncodingSpec) -> bytes | None:
 
 def _parse_ranks(data: bytes) -> dict[bytes, int]:
     """Parse a ``.tiktoken`` file (``base64-token rank`` per line), as ``tiktoken.load`` does."""
-    ranks: dict[bytes, int] = {}
-    b64 = base64.b64decode
-    for line in data.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[b64(token)] = int(rank)
-    return ranks
+    b64 = binascii.a2b_base64  # base64.b64decode's argument checks add ~40 % to the parse
+    return {b64(token): int(rank) for token, rank in (line.split() for line in data.splitlines() if line)}
 
 
 def _build_encoding(spec: _EncodingSpec) -> Any | None:
@@ -205,12 +212,17 @@ def _build_encoding(spec: _EncodingSpec) -> Any | None:
         return None
     import tiktoken  # deferred: importing it costs startup time the app does not have
 
-    return tiktoken.Encoding(
+    encoding = tiktoken.Encoding(
         spec.name,
         pat_str=spec.pat_str,
         mergeable_ranks=_parse_ranks(data),
         special_tokens=dict(spec.special_tokens),
     )
+    # The Rust encoder keeps its own copy of the ranks; the Python dict (29 MiB for
+    # o200k) only serves decoding helpers a counter never calls.
+    if isinstance(getattr(encoding, "_mergeable_ranks", None), dict):
+        encoding._mergeable_ranks = {}
+    return encoding
 
 
 def _get_encoding(name: str) -> Any | None:
@@ -254,24 +266,81 @@ def _call_parts(call: Any) -> tuple[str, str]:
     return name, json.dumps(arguments or {}, ensure_ascii=False, separators=(",", ":"))
 
 
-class TokenCounter:
-    """Counts tokens with a tiktoken encoding (``o200k_base`` or ``cl100k_base``), offline.
+_MODEL_OWN: Any = object()  # TokenCounter's default: the encoding follows the model
 
-    Call ``await load()`` once from async code so the ~130 ms load runs in a
-    thread; ``count`` called before that loads synchronously. When the encoding
-    file cannot be found every count is an estimate (``exact`` is False).
+# Model-name prefixes whose own tokenizer is a tiktoken encoding (tiktoken's
+# ``model.py`` table); the longest matching prefix wins.
+_MODEL_ENCODINGS: dict[str, str] = {
+    "gpt-5": "o200k_base", "gpt-4.1": "o200k_base", "gpt-4.5": "o200k_base", "gpt-4o": "o200k_base",
+    "chatgpt-4o": "o200k_base", "o1": "o200k_base", "o3": "o200k_base", "o4": "o200k_base",
+    "gpt-4": "cl100k_base", "gpt-3.5": "cl100k_base", "gpt-35": "cl100k_base",
+    "text-embedding-3": "cl100k_base", "text-embedding-ada": "cl100k_base",
+}
+
+
+def encoding_for(provider: str | None, model: str | None) -> str | None:
+    """The tiktoken encoding that is ``model``'s own tokenizer, or None when tiktoken could only approximate it.
+
+    A local server's model (Ollama, llama.cpp) never gets one, whatever its name.
+    """
+    from ..providers import registry
+
+    spec = registry.find(provider)
+    if spec is not None and spec.local:
+        return None
+    name = (model or "").lower().rsplit("/", 1)[-1]
+    best = max((prefix for prefix in _MODEL_ENCODINGS if name.startswith(prefix)), key=len, default=None)
+    return _MODEL_ENCODINGS[best] if best is not None else None
+
+
+class TokenCounter:
+    """Counts tokens with a tiktoken encoding (``o200k_base`` or ``cl100k_base``), offline, or estimates them.
+
+    ``TokenCounter()`` follows the model: ``for_model`` (``build_context`` calls
+    it) turns it into the model's counter; counting with it directly uses
+    ``o200k_base``. ``TokenCounter(None)`` only estimates and never loads tiktoken.
+    Call ``await load()`` once from async code so the load runs in a thread;
+    ``count`` called before that loads synchronously. When the encoding file
+    cannot be found every count is an estimate (``exact`` is False).
     """
 
-    def __init__(self, encoding: str = DEFAULT_ENCODING) -> None:
-        if encoding not in ENCODINGS:
+    def __init__(self, encoding: str | None = _MODEL_OWN, *, follow_model: bool | None = None) -> None:
+        if follow_model is None:
+            follow_model = encoding is _MODEL_OWN
+        if encoding is _MODEL_OWN:
+            encoding = DEFAULT_ENCODING
+        if encoding is not None and encoding not in ENCODINGS:
             known = ", ".join(sorted(ENCODINGS))
             raise InvalidArgumentError(f"Unknown token encoding {encoding!r}; use one of: {known}.")
         self.encoding_name = encoding
         self._encoding: Any | None = None
-        self._resolved = False
+        self._resolved = encoding is None  # an estimating counter has nothing to load
+        # only the argument-less counter adapts to the model; a named encoding is the caller's choice
+        self._follow_model = follow_model
+        self._by_model: dict[str | None, TokenCounter] = {}
+
+    @classmethod
+    def for_model(cls, provider: str | None, model: str | None) -> TokenCounter:
+        """A counter for ``model``: exact with its tiktoken encoding, else an estimating one."""
+        return cls(encoding_for(provider, model), follow_model=False)
+
+    def model_counter(self, provider: str | None, model: str | None) -> TokenCounter:
+        """The counter to use for ``model``: this one unless it follows the model (``TokenCounter()``)."""
+        if not self._follow_model:
+            return self
+        encoding = encoding_for(provider, model)
+        counter = self._by_model.get(encoding)
+        if counter is None:
+            counter = self._by_model[encoding] = TokenCounter(encoding, follow_model=False)
+        return counter
+
+    @property
+    def margin(self) -> float:
+        """How much a token budget built on these counts must be shrunk to be safe (1.0: exact)."""
+        return 1.0 if self._resolved and self._encoding is not None else ESTIMATE_MARGIN
 
     def __repr__(self) -> str:
-        state = "unloaded" if not self._resolved else ("exact" if self.exact else "estimate")
+        state = "unloaded" if not self._resolved else ("exact" if self._encoding is not None else "estimate")
         return f"TokenCounter({self.encoding_name!r}, {state})"
 
     async def load(self) -> bool:
@@ -299,7 +368,7 @@ class TokenCounter:
         return self._resolved and self._encoding is None
 
     def _resolve(self) -> Any | None:
-        if not self._resolved:
+        if not self._resolved and self.encoding_name is not None:
             self._encoding = _get_encoding(self.encoding_name)
             self._resolved = True
         return self._encoding

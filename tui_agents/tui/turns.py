@@ -252,6 +252,7 @@ class TurnController:
             return
         if self.app.current_thread_id == thread_id:
             self.app.status_bar.context_window = context.window
+            self.app.status_bar.context_estimated = context.estimated
             self.app.status_bar.context_used = context.tokens
 
     def show_context_of(self, thread: dict[str, Any] | None) -> None:

@@ -13,8 +13,14 @@ __all__ = ["warm_up"]
 
 log = logging.getLogger(__name__)
 
+WINDOW_TIMEOUT = 2.0  # a slow local server must not hold up the first turn (it waits for the warm-up)
+
+# What the first turn imports otherwise (measured with benchmarks/profile_stream.py --verbose): ~0.1 s
+# of CPU between Enter and the request.
 _ENGINE_MODULES = ("tui_agents.runner", "tui_agents.providers", "tui_agents.providers.ollama", "tui_agents.memory",
-                   "tui_agents.memory.tokens", "rich.markdown", "tui_agents.store.auth")
+                   "tui_agents.memory.tokens", "rich.markdown", "tui_agents.store.auth", "tui_agents.tools",
+                   "tui_agents.tools.builtin", "pydantic.type_adapter", "anyio._backends._asyncio",
+                   "tui_agents.tui.widgets.rich_markdown")
 
 
 async def warm_up(app: AiAgentsApp) -> None:
@@ -30,16 +36,23 @@ async def warm_up(app: AiAgentsApp) -> None:
         else:
             app.run_worker(_watch_jobs(app), name="jobs", exit_on_error=False)
     await asyncio.to_thread(_import_engine)
+    from ..providers import registry
+
+    spec = registry.find(app.provider_name)
+    model = app.model_name or (spec.default_model if spec is not None else "")
     try:
         from ..memory.tokens import TokenCounter
 
-        await TokenCounter().load()  # the encoding is shared: the runner's counter finds it loaded
+        # only a model whose own tokenizer is tiktoken loads it (shared: the runner's counter finds it loaded)
+        await TokenCounter.for_model(app.provider_name, model).load()
     except Exception:  # counting falls back to estimates
         log.warning("The tokenizer did not load; token counts are estimates.", exc_info=True)
     if app.provider_ok:
         try:
             # in a thread: its HTTP client builds SSL contexts (~100 ms) the UI should not wait for
-            await asyncio.to_thread(session.runner, app.provider_name)
+            runner = await asyncio.to_thread(session.runner, app.provider_name)
+            # the model's window (a local server: /api/show, cached) also opens the HTTP connection
+            await asyncio.wait_for(runner.provider.get_context_window(model or None), WINDOW_TIMEOUT)
         except Exception:  # the turn reports it to the user
             log.warning("Could not build the %s runner ahead of a turn.", app.provider_name, exc_info=True)
     # not needed to start a turn: a turn does not wait for it

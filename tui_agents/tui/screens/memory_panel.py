@@ -68,6 +68,7 @@ class ContextView:
     message_ids: list[str] = field(default_factory=list)
     window: int = 0
     description: str = ""
+    estimated: bool = False
 
     @property
     def total(self) -> int:
@@ -107,10 +108,10 @@ async def compute_context(stores: Any, user_id: str, thread_id: str | None, stra
     """The in-context view of what the next turn sends, from the engine's one context builder."""
     from tui_agents.session import thread_context
 
-    await counter.load()
+    # the context builder loads the model's own counter (none at all for an estimated model)
     context = await thread_context(stores, user_id, thread_id, strategy, counter, agent_id=agent_id,
                                    provider=provider, model=model)
-    view = ContextView(description=context.description, window=context.window)
+    view = ContextView(description=context.description, window=context.window, estimated=context.estimated)
     if context.prompt:
         view.rows.append(ContextRow("system", "·", "system", context.prompt_tokens,
                                     one_line(context.prompt, 200)))
@@ -432,7 +433,9 @@ class MemoryPanel(Vertical):
         style = self._colour("error") if view.total > view.window else ""
         summary = Text(end="")
         summary.append(f"{count:,} message{'s' if count != 1 else ''} · {view.description}\n")
-        summary.append(f"{view.total:,} of {view.window:,} tokens ({share:.1f}%)", style=f"bold {style}".strip())
+        approx = "≈" if view.estimated else ""  # not the model's own tokenizer
+        summary.append(f"{approx}{view.total:,} of {view.window:,} tokens ({share:.1f}%)",
+                       style=f"bold {style}".strip())
         if not self.thread_id:
             summary.append("\nNo thread open: only the system prompt and facts.")
         self._summary(summary)
