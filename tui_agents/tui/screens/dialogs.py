@@ -18,26 +18,35 @@ __all__ = ["ConfirmScreen", "TextPromptScreen", "MenuScreen", "HelpScreen"]
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask a yes/no question; dismisses with True for yes."""
+    """Ask a yes/no question; dismisses with True for yes (y, or enter unless ``enter_confirms`` is off)."""
 
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel", id="dialog.cancel"),
                 Binding("y", "dismiss(True)", "Yes", show=False, id="dialog.yes")]
 
-    def __init__(self, question: str, yes: str = "Yes") -> None:
+    def __init__(self, question: str, yes: str = "Yes", *, enter_confirms: bool = True, no: str = "Cancel") -> None:
         super().__init__()
         self.question = question
         self.yes = yes
+        self.no = no
+        self.enter_confirms = enter_confirms
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.question), markup=False)
+            yield Static(Text(self.keys_hint(), style="dim"), classes="hint", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(self.yes, variant="error", id="yes")
-                yield Button("Cancel", id="no")
+                yield Button(self.no, id="no")
+
+    def keys_hint(self) -> str:
+        """Which keys answer, as the dialog shows them."""
+        if self.enter_confirms:
+            return f"enter or y: {self.yes} · escape: {self.no}"
+        return f"y: {self.yes} · enter or escape: {self.no}"
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#yes" if self.enter_confirms else "#no", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
