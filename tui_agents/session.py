@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_AGENT_NAME = "assistant"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in Markdown."
+DEFAULT_AGENT_TOOLS = ("calculate", "current_time", "search_documents")  # safe builtins; `remember` is opt-in
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,11 @@ class ChatSession:
         if self.agent_id is None:
             agent = await self.agents.get_by_name(DEFAULT_AGENT_NAME)
             if agent is None:
-                agent = await self.agents.create(DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT)
+                agent = await self.agents.create(DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT,
+                                                 tools=list(DEFAULT_AGENT_TOOLS))
+            elif not agent["tools"] and agent["updated_at"] == agent["created_at"]:
+                # an untouched record from before tools were on by default; one the user edited stays as is
+                agent = await self.agents.update(agent["id"], tools=list(DEFAULT_AGENT_TOOLS))
             self.agent_id = agent["id"]
         return self.agent_id
 
