@@ -86,6 +86,11 @@ class ChatSession:
             await asyncio.to_thread(Path(self.db_path).parent.mkdir, parents=True, exist_ok=True)
         self.stores = Stores.on(await connect(str(self.db_path)))
         await self.stores.messages.recover_unfinished()
+        await self.apply_memory_approval()
+
+    async def apply_memory_approval(self) -> None:
+        """Mirror ``memory.approve_model_facts`` to the store: facts the model writes wait for approval, or not."""
+        await self._stores().facts.set_requires_approval(self.user_id, self.config.memory.approve_model_facts)
 
     @property
     def conn(self) -> Any:
@@ -238,10 +243,10 @@ class ChatSession:
 
     def set_memory(self, strategy: str, params: dict[str, int]) -> None:
         """Use another memory strategy from the next turn on."""
-        from .config import MemoryConfig
         from .memory import get_memory_strategy
 
-        self.config.memory = MemoryConfig(strategy=strategy, params=dict(params))
+        # model_copy keeps the other memory settings (approve_model_facts)
+        self.config.memory = self.config.memory.model_copy(update={"strategy": strategy, "params": dict(params)})
         for runner in self.runners():
             runner.memory = get_memory_strategy(strategy, **params)
 

@@ -158,11 +158,11 @@ class PanelController:
 
     def strategy_changed(self, strategy: str, params: dict[str, int]) -> None:
         """Use the panel's strategy from the next turn on, and save it in the settings."""
-        from ..config import MemoryConfig
-
         if self.app.session is not None:
             self.app.session.set_memory(strategy, dict(params))
-        self.app.config.memory = MemoryConfig(strategy=strategy, params=dict(params))
+        # model_copy keeps the other memory settings (approve_model_facts)
+        self.app.config.memory = self.app.config.memory.model_copy(update={"strategy": strategy,
+                                                                           "params": dict(params)})
         self._save_config_soon()
 
     def _save_config_soon(self) -> None:
