@@ -60,3 +60,38 @@ async def test_a_document_added_again_is_reported_as_replaced_and_enter_keeps_a_
         await pilot.press("enter")  # deleting a document cannot be undone: enter keeps it
         await wait_until(pilot, lambda: app.screen is screen, what="back on the list")
         assert len(await DocumentStore(app.conn).list()) == 2
+
+
+async def test_the_theme_picker_starts_on_the_current_theme_previews_live_and_escape_puts_it_back(
+        ollama_env, make_app, tmp_path):
+    from tui_agents.config import AppConfig, load_config
+    from tui_agents.tui.screens.dialogs import ThemePickerScreen
+
+    config_path = tmp_path / "config.toml"
+    app = make_app(config_path=config_path, config=AppConfig(theme="aiagents-light"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f9")
+        await wait_until(pilot, lambda: isinstance(app.screen, ThemePickerScreen), what="the theme picker")
+        menu = app.screen.query_one("#menu")
+        assert menu.get_option_at_index(menu.highlighted).id == "aiagents-light"
+        await pilot.press("down")
+        await wait_until(pilot, lambda: app.theme == "aiagents-high-contrast", what="the live preview")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ThemePickerScreen), what="closed")
+        assert app.theme == "aiagents-light"
+        await pilot.pause(0.1)
+    assert not config_path.exists() or load_config(config_path).theme == "aiagents-light"
+
+
+async def test_a_fresh_install_uses_the_projects_own_theme_and_a_saved_choice_stays(ollama_env, make_app, tmp_path):
+    config_path = tmp_path / "config.toml"
+    app = make_app(config_path=config_path, config=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        assert app.theme == "aiagents-dark"
+    config_path.write_text('theme = "textual-dark"\n')
+    again = make_app(config_path=config_path, config=None)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        assert again.theme == "textual-dark"

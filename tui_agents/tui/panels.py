@@ -300,18 +300,17 @@ class PanelController:
         return list(report.thread_ids)
 
     def pick_theme(self) -> None:
-        """Choose a colour theme (ours first); the choice is saved in the settings."""
-        from .screens.dialogs import MenuScreen
+        """Choose a colour theme (ours first, previewed live); the choice is saved in the settings."""
+        from .screens.dialogs import ThemePickerScreen
 
         names = sorted(self.app.available_themes)
         ours = [n for n in SHIPPED_THEMES if n in names]
-        choices = [(n, f"{n}  ✓" if n == self.app.theme else n) for n in ours + [n for n in names if n not in ours]]
 
         def chosen(name: str | None) -> None:
             if name:
                 self.set_theme(name)
 
-        self.app.push_screen(MenuScreen("Theme", choices), chosen)
+        self.app.push_screen(ThemePickerScreen(ours + [n for n in names if n not in ours], self.app.theme), chosen)
 
     def set_theme(self, name: str) -> None:
         """Switch to theme ``name`` and save it in the settings."""
