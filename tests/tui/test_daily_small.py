@@ -95,3 +95,48 @@ async def test_a_fresh_install_uses_the_projects_own_theme_and_a_saved_choice_st
     async with again.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         assert again.theme == "textual-dark"
+
+
+async def test_search_snippets_highlight_the_match_without_markers_and_count_one_hit(ollama_env, make_app):
+    from tests.fakes.llm_server import Reply
+    from tests.tui.conftest import last_reply, rendered_text, send
+
+    ollama_env.script(Reply(text="The **indigo** shade is `#4B0082`."))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "a colour please")
+        await wait_until(pilot, lambda: last_reply(app) is not None and "indigo" in rendered_text(last_reply(app)))
+        await pilot.press("ctrl+f", *"indigo")
+        await wait_until(pilot, lambda: app.sidebar.has_class("-searching") and app.sidebar.results.option_count,
+                         what="the hit")
+        await wait_until(pilot, lambda: "1 hit ·" in screen_text(app), what="one hit, not '1 hits'")
+        prompt = app.sidebar.results.get_option_at_index(0).prompt
+        snippet = prompt.plain.split("\n", 1)[1]
+        assert "indigo" in snippet and "**" not in snippet and "[[" not in snippet and "`" not in snippet
+        start = snippet.index("indigo") + len(prompt.plain.split("\n", 1)[0]) + 1
+        assert any(span.start <= start < span.end and "reverse" in str(span.style) for span in prompt.spans)
+
+
+async def test_the_status_bar_says_background_jobs_in_words(ollama_env, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.status_bar.jobs = 1  # the job watcher sets this from the queue's running count
+        await pilot.pause()
+        assert "1 background job" in screen_text(app) and "jobs 1" not in screen_text(app)
+        app.status_bar.jobs = 2
+        await pilot.pause()
+        assert "2 background jobs" in screen_text(app)
+
+
+async def test_the_inspector_footer_is_whole_at_120_columns(ollama_env, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: "No tool calls" in screen_text(app) or "copy args" in screen_text(app),
+                         what="the inspector")
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "c copy args · y copy result" in text and "s turn/thread · esc close" in text
