@@ -176,8 +176,8 @@ class AppConfig(BaseModel):
     default_model: str | None = None
     """Model of new threads; empty means the provider's default."""
 
-    theme: str = "textual-dark"
-    """Name of the colour theme (a built-in Textual theme or a file in the themes folder)."""
+    theme: str = "aiagents-dark"
+    """Name of the colour theme (the project's own, a built-in Textual theme, or a file in the themes folder)."""
 
     show_sidebar: bool = True
     """Whether the thread sidebar is shown at start."""

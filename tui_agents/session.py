@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_AGENT_NAME = "assistant"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in Markdown."
+DEFAULT_AGENT_TOOLS = ("calculate", "current_time", "search_documents")  # safe builtins; `remember` is opt-in
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,11 @@ class ChatSession:
             await asyncio.to_thread(Path(self.db_path).parent.mkdir, parents=True, exist_ok=True)
         self.stores = Stores.on(await connect(str(self.db_path)))
         await self.stores.messages.recover_unfinished()
+        await self.apply_memory_approval()
+
+    async def apply_memory_approval(self) -> None:
+        """Mirror ``memory.approve_model_facts`` to the store: facts the model writes wait for approval, or not."""
+        await self._stores().facts.set_requires_approval(self.user_id, self.config.memory.approve_model_facts)
 
     @property
     def conn(self) -> Any:
@@ -139,7 +145,11 @@ class ChatSession:
         if self.agent_id is None:
             agent = await self.agents.get_by_name(DEFAULT_AGENT_NAME)
             if agent is None:
-                agent = await self.agents.create(DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT)
+                agent = await self.agents.create(DEFAULT_AGENT_NAME, DEFAULT_SYSTEM_PROMPT,
+                                                 tools=list(DEFAULT_AGENT_TOOLS))
+            elif not agent["tools"] and agent["updated_at"] == agent["created_at"]:
+                # an untouched record from before tools were on by default; one the user edited stays as is
+                agent = await self.agents.update(agent["id"], tools=list(DEFAULT_AGENT_TOOLS))
             self.agent_id = agent["id"]
         return self.agent_id
 
@@ -240,10 +250,10 @@ class ChatSession:
 
     def set_memory(self, strategy: str, params: dict[str, int]) -> None:
         """Use another memory strategy from the next turn on."""
-        from .config import MemoryConfig
         from .memory import get_memory_strategy
 
-        self.config.memory = MemoryConfig(strategy=strategy, params=dict(params))
+        # model_copy keeps the other memory settings (approve_model_facts)
+        self.config.memory = self.config.memory.model_copy(update={"strategy": strategy, "params": dict(params)})
         for runner in self.runners():
             runner.memory = get_memory_strategy(strategy, **params)
 

@@ -46,7 +46,8 @@ def make_app(tmp_path: Path):
         kwargs.setdefault("db_path", tmp_path / "db.sqlite")
         kwargs.setdefault("provider", "ollama")
         kwargs.setdefault("model", "fake-model-small")
-        kwargs.setdefault("config", AppConfig())
+        # snapshots keep Textual's theme so parallel branches' SVGs merge; test_daily_small checks the default
+        kwargs.setdefault("config", AppConfig(theme="textual-dark"))
         kwargs.setdefault("format_time", fixed_time)
         kwargs.setdefault("background_jobs", False)
         return AiAgentsApp(**kwargs)

@@ -267,7 +267,7 @@ async def test_export_then_import_from_the_palette_and_a_malformed_file_changes_
 
 
 async def test_theme_picker_switches_live_and_saves_the_choice(make_app, tmp_path):
-    from tui_agents.tui.screens.dialogs import MenuScreen
+    from tui_agents.tui.screens.dialogs import ThemePickerScreen
 
     config_path = tmp_path / "config.toml"
     app = make_app(config_path=config_path, config=AppConfig(theme="aiagents-dark"))
@@ -275,7 +275,7 @@ async def test_theme_picker_switches_live_and_saves_the_choice(make_app, tmp_pat
         await ready(pilot)
         assert app.theme == "aiagents-dark"
         await pilot.press("f9")
-        await wait_until(pilot, lambda: isinstance(app.screen, MenuScreen), what="the theme menu")
+        await wait_until(pilot, lambda: isinstance(app.screen, ThemePickerScreen), what="the theme menu")
         await pilot.press("down", "enter")  # ours come first: dark, light, high contrast
         await wait_until(pilot, lambda: app.theme == "aiagents-light", what="the light theme")
         await wait_until(pilot, lambda: config_path.exists() and load_config(config_path).theme == "aiagents-light",

@@ -69,9 +69,9 @@ async def test_facts_are_grouped_with_their_source(tmp_path):
         assert _fact_rows(app.panel) == [
             ("▸ general", "", ""),
             ("name", "Ada", "you"),
-            ("timezone", "Europe/Oslo", "extractor"),
+            ("timezone", "Europe/Oslo", "model (auto)"),
             ("▸ preferences", "", ""),
-            ("style", "concise answers", "remember tool"),
+            ("style", "concise answers", "model (tool)"),
         ]
 
 

@@ -357,6 +357,7 @@ class AiAgentsApp(App):
     async def _settings_closed(self, changed: bool | None) -> None:
         if changed and self.session is not None:
             self.session.config = self.config
+            await self.session.apply_memory_approval()
             self.session.forget_providers()
             self._apply_config(self.config)
             self.provider_ok = None

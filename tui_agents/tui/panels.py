@@ -158,11 +158,11 @@ class PanelController:
 
     def strategy_changed(self, strategy: str, params: dict[str, int]) -> None:
         """Use the panel's strategy from the next turn on, and save it in the settings."""
-        from ..config import MemoryConfig
-
         if self.app.session is not None:
             self.app.session.set_memory(strategy, dict(params))
-        self.app.config.memory = MemoryConfig(strategy=strategy, params=dict(params))
+        # model_copy keeps the other memory settings (approve_model_facts)
+        self.app.config.memory = self.app.config.memory.model_copy(update={"strategy": strategy,
+                                                                           "params": dict(params)})
         self._save_config_soon()
 
     def _save_config_soon(self) -> None:
@@ -298,18 +298,17 @@ class PanelController:
         return list(report.thread_ids)
 
     def pick_theme(self) -> None:
-        """Choose a colour theme (ours first); the choice is saved in the settings."""
-        from .screens.dialogs import MenuScreen
+        """Choose a colour theme (ours first, previewed live); the choice is saved in the settings."""
+        from .screens.dialogs import ThemePickerScreen
 
         names = sorted(self.app.available_themes)
         ours = [n for n in SHIPPED_THEMES if n in names]
-        choices = [(n, f"{n}  ✓" if n == self.app.theme else n) for n in ours + [n for n in names if n not in ours]]
 
         def chosen(name: str | None) -> None:
             if name:
                 self.set_theme(name)
 
-        self.app.push_screen(MenuScreen("Theme", choices), chosen)
+        self.app.push_screen(ThemePickerScreen(ours + [n for n in names if n not in ours], self.app.theme), chosen)
 
     def set_theme(self, name: str) -> None:
         """Switch to theme ``name`` and save it in the settings."""

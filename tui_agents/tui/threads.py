@@ -356,7 +356,8 @@ class ThreadController:
                 self._trash.clear()
                 self.app.notify(f"Deleted {count} thread(s) for good.")
 
-        self.app.push_screen(ConfirmScreen("Delete every thread in the trash for good?", "Empty trash"), done)
+        self.app.push_screen(ConfirmScreen("Delete every thread in the trash for good?", "Empty trash",
+                                           enter_confirms=False), done)
 
     def menu(self, event: ChatPane.MenuRequested) -> None:
         from .screens.dialogs import MenuScreen

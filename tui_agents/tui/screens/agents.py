@@ -125,13 +125,15 @@ class AgentsScreen(Screen[None]):
 
     CSS_PATH = "agents.tcss"
     HELP = ("Agents. Pick one on the left or ctrl+n for a new one; the template buttons fill the form. "
-            "ctrl+s saves, ctrl+d deletes, ctrl+u uses the agent for new chats, escape goes back.")
+            "ctrl+t jumps to the tools (space toggles one), ctrl+s saves, ctrl+d deletes, ctrl+u uses the agent "
+            "for new chats, escape goes back (asking first when there are unsaved edits).")
     BINDINGS = [
         Binding("escape", "close", "Back", id="agents.close"),
         Binding("ctrl+s", "save", "Save", id="agents.save"),
         Binding("ctrl+n", "new", "New agent", id="agents.new"),
         Binding("ctrl+d", "delete", "Delete", id="agents.delete"),
         Binding("ctrl+u", "use", "Use for new chats", id="agents.use"),
+        Binding("ctrl+t", "tools", "Tools", id="agents.tools"),
     ]
 
     def __init__(self, agents: Any, selected_agent_id: str | None = None, default_agent_id: str | None = None) -> None:
@@ -143,6 +145,7 @@ class AgentsScreen(Screen[None]):
         self.loaded = False
         self._extra: dict[str, Any] = {}  # definition fields the form does not show (context, output_format)
         self.compiled = ""
+        self._loaded_state: tuple[Any, ...] = ()
 
     def compose(self) -> ComposeResult:
         from tui_agents.memory import STRATEGIES
@@ -158,6 +161,9 @@ class AgentsScreen(Screen[None]):
                 with Horizontal(id="templates"):
                     for key, title in TEMPLATES.items():
                         yield Button(title, id=f"template-{key}", classes="template", compact=True)
+                yield Label("Tools (ctrl+t; space toggles)", classes="field")
+                yield SelectionList[str](*[(Text(f"{t.name} — {sanitize(t.description)}"), t.name)
+                                           for t in list_tools()], id="agent-tools")
                 yield Label("Role (who the agent is)", classes="field")
                 yield TextArea(id="agent-role", soft_wrap=True, show_line_numbers=False)
                 yield Label("Goal", classes="field")
@@ -168,9 +174,6 @@ class AgentsScreen(Screen[None]):
                 yield TextArea(id="agent-personality", soft_wrap=True)
                 yield Label("Examples (User: … / Assistant: …, blank line between)", classes="field")
                 yield TextArea(id="agent-examples", soft_wrap=True)
-                yield Label("Tools the agent may use", classes="field")
-                yield SelectionList[str](*[(Text(f"{t.name} — {sanitize(t.description)}"), t.name)
-                                           for t in list_tools()], id="agent-tools")
                 yield Label("Provider, model and memory (empty: the app's defaults)", classes="field")
                 with Horizontal(classes="row"):
                     yield Select([(p, p) for p in registry.names()], prompt="app default", id="agent-provider")
@@ -247,6 +250,17 @@ class AgentsScreen(Screen[None]):
         self.query_one("#agent-delete", Button).disabled = not agent
         self.query_one("#agent-use", Button).disabled = not agent
         self._update_preview()
+        self._loaded_state = self._form_state()
+
+    def _form_state(self) -> tuple[Any, ...]:
+        """Everything the form holds, to tell whether it was edited since it was loaded."""
+        values = [self.query_one(f"#agent-{f}").value for f in ("provider", "model", "memory", "memory-params")]
+        return (*self._texts().values(), tuple(self.query_one("#agent-tools", SelectionList).selected), *values)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the form has edits that are not saved."""
+        return bool(self._loaded_state) and self._form_state() != self._loaded_state
 
     def _set_fields(self, **values: str) -> None:
         for field, value in values.items():
@@ -380,6 +394,19 @@ class AgentsScreen(Screen[None]):
         self.notify(f"New chats will use {agent['name']}.", markup=False)
         self.reload()
 
+    def action_tools(self) -> None:
+        """Jump to the tool toggles (space or enter toggles the highlighted tool)."""
+        tools = self.query_one("#agent-tools", SelectionList)
+        tools.focus()
+        tools.scroll_visible()
+
     def action_close(self) -> None:
-        """Go back."""
-        self.dismiss(None)
+        """Go back, after asking when the form has unsaved edits."""
+        from .dialogs import ConfirmScreen
+
+        if not self.dirty:
+            self.dismiss(None)
+            return
+        self.app.push_screen(ConfirmScreen("This agent has unsaved changes. Discard them?", "Discard",
+                                           enter_confirms=False, no="Keep editing"),
+                             lambda yes: self.dismiss(None) if yes else None)

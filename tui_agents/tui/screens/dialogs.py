@@ -14,30 +14,39 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-__all__ = ["ConfirmScreen", "TextPromptScreen", "MenuScreen", "HelpScreen"]
+__all__ = ["ConfirmScreen", "TextPromptScreen", "MenuScreen", "HelpScreen", "ThemePickerScreen"]
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask a yes/no question; dismisses with True for yes."""
+    """Ask a yes/no question; dismisses with True for yes (y, or enter unless ``enter_confirms`` is off)."""
 
     CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel", id="dialog.cancel"),
                 Binding("y", "dismiss(True)", "Yes", show=False, id="dialog.yes")]
 
-    def __init__(self, question: str, yes: str = "Yes") -> None:
+    def __init__(self, question: str, yes: str = "Yes", *, enter_confirms: bool = True, no: str = "Cancel") -> None:
         super().__init__()
         self.question = question
         self.yes = yes
+        self.no = no
+        self.enter_confirms = enter_confirms
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.question), markup=False)
+            yield Static(Text(self.keys_hint(), style="dim"), classes="hint", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(self.yes, variant="error", id="yes")
-                yield Button("Cancel", id="no")
+                yield Button(self.no, id="no")
+
+    def keys_hint(self) -> str:
+        """Which keys answer, as the dialog shows them."""
+        if self.enter_confirms:
+            return f"enter or y: {self.yes} · escape: {self.no}"
+        return f"y: {self.yes} · enter or escape: {self.no}"
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#yes" if self.enter_confirms else "#no", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -100,6 +109,46 @@ class MenuScreen(ModalScreen[str | None]):
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+
+class ThemePickerScreen(ModalScreen[str | None]):
+    """Themes previewed live as the cursor moves; starts on the current one, escape puts it back."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+
+    def __init__(self, names: list[str], current: str) -> None:
+        super().__init__()
+        self.names = names
+        self.original = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text("Theme", style="bold"), markup=False)
+            yield Static(Text("up/down preview · enter keeps · escape puts back " + self.original, style="dim"),
+                         markup=False)
+            yield OptionList(*[Option(Text(f"{n}  ✓" if n == self.original else n), id=n) for n in self.names],
+                             id="menu")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        if self.original in self.names:
+            options.highlighted = self.names.index(self.original)
+        options.focus()
+
+    @on(OptionList.OptionHighlighted)
+    def _preview(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id and event.option.id != self.app.theme:
+            self.app.theme = event.option.id
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        """Put the theme that was on back."""
+        self.app.theme = self.original
+        self.dismiss(None)
 
 
 class HelpScreen(ModalScreen[None]):

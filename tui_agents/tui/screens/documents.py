@@ -24,9 +24,17 @@ from ..sanitize import highlight_snippet
 from ..widgets.text import one_line, plain
 from ..widgets.virtual_table import VirtualTable
 
-__all__ = ["DocumentsScreen", "MAX_VIEW_CHARS"]
+__all__ = ["DocumentsScreen", "MAX_VIEW_CHARS", "added_summary"]
 
 MAX_VIEW_CHARS = 100_000  # the viewer shows the start of a huge document
+
+
+def added_summary(stored: int, replaced: int) -> str:
+    """"Added 2 document(s), replaced 1": a file stored in place of an older copy counts as replaced."""
+    new = stored - replaced
+    if not replaced:
+        return f"Added {new} document(s)"
+    return f"Added {new} document(s), replaced {replaced}" if new else f"Replaced {replaced} document(s)"
 
 
 class DocumentsScreen(Screen[None]):
@@ -161,7 +169,7 @@ class DocumentsScreen(Screen[None]):
         from tui_agents.documents import ingest_paths
         report = await ingest_paths(self.store, paths)
         skipped = f"; {len(report.skipped)} skipped ({one_line(report.skipped[0][1], 40)}…)" if report.skipped else ""
-        self.notify(f"Added {len(report.added)} document(s){skipped}.", markup=False,
+        self.notify(f"{added_summary(len(report.added), len(report.replacing))}{skipped}.", markup=False,
                     severity="warning" if report.skipped and not report.added else "information")
         self.refresh_list()
 
@@ -173,7 +181,8 @@ class DocumentsScreen(Screen[None]):
         if doc_id is None or self.focused is self.query_one("#documents-search", Input):
             return
         title = self.documents.get(doc_id, {}).get("title") or doc_id
-        self.app.push_screen(ConfirmScreen(f"Delete the document {one_line(title, 60)!r}?", yes="Delete"),
+        self.app.push_screen(ConfirmScreen(f"Delete the document {one_line(title, 60)!r}? This cannot be undone.",
+                                           yes="Delete", enter_confirms=False),
                              lambda yes: self._delete(doc_id) if yes else None)
 
     @work(group="documents-delete")

@@ -196,7 +196,8 @@ class ToolInspector(Vertical, can_focus=False):
             yield Static(id="detail-arguments", classes="detail-body", markup=False)
             yield Static("Result", id="detail-result-label", classes="detail-label", markup=False)
             yield Static(id="detail-result", classes="detail-body", markup=False)
-        yield Static("c copy args · y copy result · s turn/thread · esc close", id="inspector-keys",
+        # two short lines: one line of 56 columns was cut off in the 48-column side panel
+        yield Static("c copy args · y copy result\ns turn/thread · esc close", id="inspector-keys",
                      markup=False)
 
     def on_mount(self) -> None:

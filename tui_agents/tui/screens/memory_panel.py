@@ -4,8 +4,10 @@
 right-hand panel widget with two parts, one above the other:
 
 - **Facts**: ``UserMemoryStore`` facts grouped by category, with where each came
-  from (typed by you, the ``remember`` tool, the extractor); ``a`` adds, ``e`` or
-  enter edits, ``d`` deletes. Facts edited here are saved with source "user".
+  from (typed by you, or written by the model: the ``remember`` tool, the extractor); ``a`` adds,
+  ``e`` or enter edits, ``d`` deletes. Facts edited here are saved with source "user". Facts the
+  model wrote that wait for approval (``memory.approve_model_facts``) are listed apart: ``y``
+  approves, ``n`` rejects.
 - **In context now**: exactly the messages the runner sends (``memory.context.build_context``,
   the one function that builds a turn's context), after the system prompt and the facts block, each
   with its token count, and the total against the model's context window.
@@ -45,7 +47,9 @@ __all__ = [
     "parse_params",
 ]
 
-SOURCE_LABELS = {"user": "you", "tool": "remember tool", "extractor": "extractor"}
+SOURCE_LABELS = {"user": "you", "tool": "model (tool)", "extractor": "model (auto)"}
+"""The From column: facts the model wrote (``remember`` tool, background extraction) say so."""
+PENDING = "pending:"
 PREVIEW_CHARS = 200
 
 
@@ -224,7 +228,8 @@ class MemoryPanel(Vertical):
     """User facts (editable) and the messages in the next turn's context, with token counts."""
 
     DEFAULT_CSS = load_tcss(__file__)
-    HELP = ("Memory. Facts tab: a adds a fact, e or enter edits, d deletes. In context tab: what the next "
+    HELP = ("Memory. Facts tab: a adds a fact, e or enter edits, d deletes; y approves and n rejects a fact "
+            "the model wrote that waits for approval. In context tab: what the next "
             "turn sends, with token counts; change the strategy or its parameters to see the effect. "
             "ctrl+g or escape closes.")
     BINDINGS = [
@@ -233,6 +238,8 @@ class MemoryPanel(Vertical):
         Binding("e", "edit_fact", "Edit fact", id="memory.fact.edit"),
         Binding("d,delete", "delete_fact", "Delete fact", id="memory.fact.delete"),
         Binding("f5", "refresh", "Refresh", id="memory.refresh"),
+        Binding("y", "approve_fact", "Approve fact", id="memory.fact.approve"),
+        Binding("n", "reject_fact", "Reject fact", id="memory.fact.reject"),
     ]
 
     class StrategyChanged(Message):
@@ -260,6 +267,7 @@ class MemoryPanel(Vertical):
         self.strategy = get_memory_strategy(strategy, **dict(params or {}))
         self._counter = counter
         self.facts: list[Mapping[str, Any]] = []
+        self.pending: list[Mapping[str, Any]] = []
         self.context: ContextView | None = None
         self.facts_loaded = False
 
@@ -295,6 +303,7 @@ class MemoryPanel(Vertical):
     async def reload_facts(self) -> None:
         """Re-read the user's facts."""
         self.facts = await self.stores.facts.get_all(self.user_id)
+        self.pending = await self.stores.facts.list_pending(self.user_id)
         self._fill_facts()
 
     def _fill_facts(self) -> None:
@@ -309,8 +318,40 @@ class MemoryPanel(Vertical):
                                                   Text(source, style="italic"))))
         if not self.facts:
             rows.append(("empty", (Text("(none)", style="italic"), Text("a adds a fact"), Text(""))))
+        rows.extend(self._pending_rows())
         self.query_one("#facts", VirtualTable).set_rows(rows)  # keeps the cursor on the same fact
         self.facts_loaded = True
+
+    def _pending_rows(self) -> list[tuple[str, tuple[Text, ...]]]:
+        """Facts the model wrote that wait for approval, under their own heading."""
+        if not self.pending:
+            return []
+        rows = [("cat:pending", (Text("▸ waiting for you", style="bold"), Text("y approves · n rejects"), Text("")))]
+        for fact in self.pending:
+            source = SOURCE_LABELS.get(fact["source"], fact["source"])
+            rows.append((PENDING + fact["key"], (plain(fact["key"]), plain(fact["value"]),
+                                                   Text(source, style="italic"))))
+        return rows
+
+    def _selected_pending(self) -> str | None:
+        name = self.query_one("#facts", VirtualTable).cursor_key if self._facts_focused() else None
+        return name[len(PENDING):] if name and name.startswith(PENDING) else None
+
+    async def action_approve_fact(self) -> None:
+        """Let the selected pending fact into the prompts."""
+        key = self._selected_pending()
+        if key is not None:
+            await self.stores.facts.approve(self.user_id, key)
+            self.notify(f"Approved {key}.", markup=False)
+            await self._after_fact_change()
+
+    async def action_reject_fact(self) -> None:
+        """Drop the selected pending fact."""
+        key = self._selected_pending()
+        if key is not None:
+            await self.stores.facts.reject(self.user_id, key)
+            self.notify(f"Rejected {key}.", markup=False)
+            await self._after_fact_change()
 
     def _selected_fact(self) -> Mapping[str, Any] | None:
         name = self.query_one("#facts", VirtualTable).cursor_key

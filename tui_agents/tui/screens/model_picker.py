@@ -1,4 +1,4 @@
-"""Pick the provider and model of the open chat: listed models, or any name typed in."""
+"""Pick the provider and model of the open chat: a list filtered as you type, or any name typed in."""
 
 from __future__ import annotations
 
@@ -16,30 +16,46 @@ from textual.widgets.option_list import Option
 from ...providers import registry
 from ..sanitize import sanitize
 
-__all__ = ["ModelPickerScreen"]
+__all__ = ["ModelPickerScreen", "model_row"]
 
 log = logging.getLogger(__name__)
+
+
+def model_row(model: str, *, current: bool) -> Text:
+    """One row of the model list: the name, marked when it is the chat's current model."""
+    row = Text("● " if current else "  ", style="bold" if current else "")
+    row.append(sanitize(model))
+    if current:
+        row.append("  current", style="dim")
+    return row
 
 
 class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
     """Dismisses with ``(provider, model)`` or None."""
 
     CSS_PATH = "model_picker.tcss"
-    HELP = "Choose a provider, then a listed model (enter) or type any model name and press enter."
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel")]
+    HELP = ("Type to filter the models; up/down choose, enter picks. A name that matches no listed model "
+            "is used as typed. Switching provider starts on that provider's default model.")
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel"),
+        Binding("down", "move(1)", "Next model", show=False),
+        Binding("up", "move(-1)", "Previous model", show=False),
+    ]
 
     def __init__(self, provider: str, model: str) -> None:
         super().__init__()
         self.provider = provider if registry.find(provider) else registry.DEFAULT_PROVIDER
         self.model = model
+        self._current = (self.provider, model)
+        self._models: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text("Model", style="bold"), markup=False)
             yield Select([(p, p) for p in registry.names()], value=self.provider, allow_blank=False, id="provider")
+            yield Input(placeholder="filter, or any model name", id="model-name")
             yield Static(Text("Loading models…"), id="models-state", markup=False)
             yield OptionList(id="models")
-            yield Input(self.model, placeholder="any model name, enter to use it", id="model-name")
 
     def on_mount(self) -> None:
         self.query_one("#model-name", Input).focus()
@@ -47,8 +63,17 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
 
     @on(Select.Changed, "#provider")
     def _provider_changed(self, event: Select.Changed) -> None:
+        if str(event.value) == self.provider:
+            return
         self.provider = str(event.value)
+        self.model = self._default_model(self.provider)  # never the old provider's model name
         self.load_models(self.provider)
+
+    def _default_model(self, provider: str) -> str:
+        """The model a switch to ``provider`` starts on: the configured default, else the provider's own."""
+        session = getattr(self.app, "session", None)
+        configured = session.config.providers.get(provider).default_model if session is not None else None
+        return configured or registry.get(provider).default_model
 
     @work(exclusive=True, exit_on_error=False)
     async def load_models(self, provider: str) -> None:
@@ -56,8 +81,8 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         from ...errors import AgentError
 
         state = self.query_one("#models-state", Static)
-        options = self.query_one("#models", OptionList)
-        options.clear_options()
+        self._models = []
+        self._refill()
         state.update(Text("Loading models…"))
         session = self.app.session  # type: ignore[attr-defined]
         if session is None or session.stores is None:
@@ -73,7 +98,34 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
             state.update(Text(f"Could not list models ({type(exc).__name__}). You can still type a model name."))
             return
         state.update(Text(f"{len(models)} models from {provider}" if models else "No models listed."))
-        options.add_options([Option(Text(sanitize(m)), id=m) for m in models])
+        self._models = list(models)
+        if self.model not in self._models and provider != self._current[0] and self._models:
+            self.model = self._models[0]  # the provider's default is not served here: its first model
+        self._refill()
+
+    def _matches(self) -> list[str]:
+        needle = self.query_one("#model-name", Input).value.strip().lower()
+        return [m for m in self._models if needle in m.lower()]
+
+    def _refill(self) -> None:
+        """Show the models matching the filter, highlighting the chosen one (else the first)."""
+        options = self.query_one("#models", OptionList)
+        matches = self._matches()
+        options.clear_options()
+        options.add_options([Option(model_row(m, current=(self.provider, m) == self._current), id=m)
+                             for m in matches])
+        if matches:
+            options.highlighted = matches.index(self.model) if self.model in matches else 0
+
+    @on(Input.Changed, "#model-name")
+    def _filter(self) -> None:
+        self._refill()
+
+    def action_move(self, step: int) -> None:
+        """Up/down from the filter box move the list's highlight."""
+        options = self.query_one("#models", OptionList)
+        if options.option_count:
+            options.action_cursor_down() if step > 0 else options.action_cursor_up()
 
     @on(OptionList.OptionSelected, "#models")
     def _model_chosen(self, event: OptionList.OptionSelected) -> None:
@@ -81,5 +133,12 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
 
     @on(Input.Submitted, "#model-name")
     def _typed(self, event: Input.Submitted) -> None:
-        if event.value.strip():
-            self.dismiss((self.provider, event.value.strip()))
+        """Enter: the highlighted match, else the name as typed, else the provider's starting model."""
+        typed = event.value.strip()
+        options = self.query_one("#models", OptionList)
+        if typed in self._models:
+            self.dismiss((self.provider, typed))
+        elif options.highlighted is not None and options.option_count:
+            self.dismiss((self.provider, str(options.get_option_at_index(options.highlighted).id)))
+        elif typed or self.model:
+            self.dismiss((self.provider, typed or self.model))

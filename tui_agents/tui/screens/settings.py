@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, Select, Static, Switch
 
 from ...providers import registry
 from ..sanitize import sanitize
@@ -36,7 +36,8 @@ class SettingsScreen(Screen[bool]):
     """Dismisses with True when the settings were saved."""
 
     CSS_PATH = "settings.tcss"
-    HELP = "Edit the settings; ctrl+s saves them, escape leaves without saving. Keys are saved to the OS keyring."
+    HELP = ("Edit the settings; ctrl+s saves them, escape leaves (asking first when there are unsaved edits). "
+            "Keys are saved to the OS keyring at once.")
     BINDINGS = [
         Binding("escape", "close", "Back", id="settings.close"),
         Binding("ctrl+s", "save", "Save", id="settings.save"),
@@ -67,6 +68,10 @@ class SettingsScreen(Screen[bool]):
             yield Select([(s, s) for s in STRATEGIES], value=config.memory.strategy, allow_blank=False,
                          id="memory-strategy")
             yield Input(_params_text(config.memory.params), placeholder="parameters, e.g. n=20", id="memory-params")
+            with Horizontal(classes="switch-row"):
+                yield Switch(config.memory.approve_model_facts, id="approve-facts")
+                yield Static(Text("Facts the model saves about me wait for my approval (memory panel, ctrl+g)"),
+                             classes="switch-label", markup=False)
             yield Static(Text("Theme"), classes="section", markup=False)
             themes = sorted(self.app.available_themes)
             yield Select([(t, t) for t in themes], value=self.app.theme if self.app.theme in themes else themes[0],
@@ -77,7 +82,18 @@ class SettingsScreen(Screen[bool]):
                 yield Button("Cancel (escape)", id="cancel")
 
     def on_mount(self) -> None:
+        self._loaded_form = self._form_values()
         self.run_worker(self._show_key_states(), exit_on_error=False)
+
+    def _form_values(self) -> list[object]:
+        """Every field's value; a key field only says whether it holds text (the key itself is never kept)."""
+        return [bool(w.value) if getattr(w, "password", False) else w.value  # type: ignore[attr-defined]
+                for w in self.query("Input, Select, Switch")]
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the form holds edits that are not saved."""
+        return self._form_values() != getattr(self, "_loaded_form", None)
 
     async def _show_key_states(self) -> None:
         from ... import secrets
@@ -130,7 +146,17 @@ class SettingsScreen(Screen[bool]):
         self._keys_changed = True
 
     def action_close(self) -> None:
-        """Leave without saving the form (saved or deleted keys still count as a change)."""
+        """Leave without saving the form, asking first when it holds edits (saved keys still count as a change)."""
+        from .dialogs import ConfirmScreen
+
+        if not self.dirty:
+            self._leave()
+            return
+        self.app.push_screen(ConfirmScreen("The settings have unsaved changes. Discard them?", "Discard",
+                                           enter_confirms=False, no="Keep editing"),
+                             lambda yes: self._leave() if yes else None)
+
+    def _leave(self) -> None:
         self.dismiss(bool(getattr(self, "_keys_changed", False)))
 
     def action_save(self) -> None:
@@ -148,8 +174,9 @@ class SettingsScreen(Screen[bool]):
             data["providers"][name]["base_url"] = self.query_one(f"#url-{name}", Input).value.strip() or None
         error = self.query_one("#settings-error", Static)
         try:
-            data["memory"] = {"strategy": self.query_one("#memory-strategy", Select).value,
-                              "params": _parse_params(self.query_one("#memory-params", Input).value)}
+            data["memory"].update(strategy=self.query_one("#memory-strategy", Select).value,
+                                  params=_parse_params(self.query_one("#memory-params", Input).value),
+                                  approve_model_facts=self.query_one("#approve-facts", Switch).value)
             data["theme"] = str(self.query_one("#theme", Select).value)
             new = AppConfig.model_validate(data)
         except (ValueError, ValidationError) as exc:

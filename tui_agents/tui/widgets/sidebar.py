@@ -10,6 +10,7 @@ rows as they are shown (``ThreadTree.RowsShown``).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -198,6 +199,11 @@ class ThreadTree(Tree[dict]):
         self.post_message(Sidebar.ViewChanged(self.show_archived))
 
 
+def snippet_source(snippet: str) -> str:
+    """A message snippet without Markdown emphasis marks: ``**bold**`` reads as bold text, not stars."""
+    return re.sub(r"\*\*|__|`", "", snippet)
+
+
 class SearchBox(Input):
     """The sidebar's search box; escape clears it and returns to the composer."""
 
@@ -219,7 +225,7 @@ class SearchResults(OptionList):
             prompt = Text(no_wrap=True, overflow="ellipsis")
             prompt.append(sanitize(hit.get("thread_title") or UNTITLED).replace("\n", " "), style="bold")
             prompt.append("\n")
-            prompt.append_text(highlight_snippet(hit.get("snippet") or ""))
+            prompt.append_text(highlight_snippet(snippet_source(hit.get("snippet") or "")))
             options.append(Option(prompt, id=str(i)))
         self.hits = hits
         if options:

@@ -62,7 +62,7 @@ class StatusBar(Static):
         if wait > 0:
             parts.append(f"rate limited: {wait:.0f}s")
         if self.jobs:
-            parts.append(f"jobs {self.jobs}")
+            parts.append(f"{self.jobs} background job{'s' if self.jobs != 1 else ''}")  # titles, summaries, memory
         if self.state:
             parts.append(sanitize(self.state))
         return Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
