@@ -215,17 +215,23 @@ class ChatSession:
 
         return get_memory_strategy(self.config.memory.strategy, **self.config.memory.params)
 
-    def runner(self, name: str) -> AgentRunner:
-        """The runner of provider ``name`` (the thread's model is picked per turn)."""
-        runner = self._runners.get(name)
+    def runner(self, name: str, thinking: Any = None) -> AgentRunner:
+        """The runner of provider ``name`` (the thread's model is picked per turn), thinking as asked."""
+        key = name if thinking is None else f"{name}|thinking={thinking!r}"
+        runner = self._runners.get(key)
         if runner is None:
             from .runner import AgentRunner
 
             stores = self._stores()
             runner = AgentRunner(stores.conn, stores.auth, self.provider(name), self.memory_strategy(),
-                                 job_queue=self.job_queue)
-            self._runners[name] = runner
+                                 job_queue=self.job_queue, thinking=thinking)
+            self._runners[key] = runner
         return runner
+
+    def thinking_for(self, model: str | None) -> Any:
+        """The ``thinking=`` the settings give ``model`` (``[thinking."MODEL"]``); None: the wire's default."""
+        setting = self.config.thinking.get(model or "")
+        return setting.value() if setting is not None else None
 
     def runners(self) -> list[AgentRunner]:
         """The runners built so far (one per provider)."""
@@ -280,13 +286,14 @@ class ChatSession:
     # ---- turns
 
     async def _runner_of(self, thread_id: str, provider: str | None) -> AgentRunner:
-        if provider is None:
-            from .providers import registry
+        from .providers import registry
 
-            thread = await self.threads.get(thread_id)
+        thread = await self.threads.get(thread_id)
+        if provider is None:
             provider = thread.get("provider") or self.config.default_provider or registry.DEFAULT_PROVIDER
+        thinking = self.thinking_for(thread.get("model"))
         # in a thread: a new client builds SSL contexts (~100 ms) and may read the keyring
-        return await asyncio.to_thread(self.runner, provider)
+        return await asyncio.to_thread(self.runner, provider, thinking)
 
     async def send(self, thread_id: str, text: str, *, provider: str | None = None) -> AsyncIterator[TurnEvent]:
         """Save ``text`` and answer it, yielding the turn's events (a failure ends with ``TurnFailed``)."""

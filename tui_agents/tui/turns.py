@@ -36,6 +36,7 @@ class TurnState:
     provider: str
     model: str
     chunks: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
     user_message_id: str | None = None
     reply_id: str | None = None
     status: str = "streaming"
@@ -179,8 +180,8 @@ class TurnController:
 
     async def _apply_event(self, state: TurnState, event: Any) -> None:
         from ..events import (
-            GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ToolCallFinished, ToolCallStarted,
-            TurnFailed, TurnFinished, UsageReported,
+            GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ThinkingDelta, ToolCallFinished,
+            ToolCallStarted, TurnFailed, TurnFinished, UsageReported,
         )
 
         self.app.panels.panel_event(event)  # the inspector and memory panel follow the turn too
@@ -190,6 +191,10 @@ class TurnController:
                 state.chunks.append(text)
                 if view is not None:
                     view.feed(text)
+            case ThinkingDelta(text=text):
+                state.thinking.append(text)
+                if view is not None:
+                    view.feed_thinking(text)
             case MessageSaved(role="user", message_id=mid):
                 state.user_message_id = mid
                 user_view = state.user_view
@@ -248,6 +253,11 @@ class TurnController:
     async def _show_turn_end(self, state: TurnState) -> None:
         view = self._view_of(state)
         if view is not None:
+            if view.thoughts is not None and state.reply_id and self.app.session is not None:
+                from ..errors import AgentError
+
+                with suppress(AgentError):  # the saved thinking time; the live count stands without it
+                    view.record["meta"] = (await self.app.session.messages.get(state.reply_id)).get("meta")
             await view.finish(state.status, state.text)
             if state.status == "error" and state.error is not None:
                 await self.app.chat_pane.add(Notice(str(state.error), thread_id=state.thread_id))

@@ -19,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from .. import actions
+from ..local_models import LocalModelsController
 from ..threads import ThreadController
 from ..turns import TurnController
 from ..widgets.chat_pane import ChatPane
@@ -60,6 +61,7 @@ class MainScreen(Screen):
         self.format_time = format_time
         self.threads = ThreadController(self)
         self.turns = TurnController(self)
+        self.local = LocalModelsController(self)
         self._panel: Widget | None = None
 
     def compose(self) -> ComposeResult:
@@ -226,6 +228,22 @@ class MainScreen(Screen):
     async def action_toggle_memory_panel(self) -> None:
         """Show or hide the memory panel of the open thread."""
         await self.app.panels.toggle_memory()
+
+    def action_toggle_thoughts(self) -> None:
+        """Show or hide the model's thoughts in every reply."""
+        self.local.toggle_thoughts()
+
+    def action_expand_thoughts(self) -> None:
+        """Open or fold the thoughts of the selected (or last) reply."""
+        self.local.expand_thoughts()
+
+    async def action_models(self) -> None:
+        """Open the Ollama models screen: list, details, pull, delete."""
+        await self.local.open_models()
+
+    def action_thinking_settings(self) -> None:
+        """Turn thinking on or off for the chat's model."""
+        self.local.thinking_settings()
 
     def action_export_thread(self, fmt: str | None = None) -> None:
         """Export the open thread (``md`` or ``json``; None asks which)."""

@@ -1,0 +1,48 @@
+"""SVG snapshots of the local-model parts: thoughts folded and open, the models screen, attachment chips.
+
+Fixed size, fixed clock, no blinking cursor. Regenerate with
+``pytest tests/tui/test_snapshots_local.py --snapshot-update`` and review the SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import last_reply, ready, wait_until
+
+SIZE = (120, 40)
+pytestmark = pytest.mark.timeout(90)
+
+THOUGHT = ("The user asks which vegetables grow in shade.\n\n"
+           "- Leafy greens need less sun than fruiting plants.\n- Kale and chard cope well.\n\n"
+           "I will list the common ones.")
+
+
+async def _thread_with_thoughts(pilot) -> None:
+    app = pilot.app
+    await ready(pilot)
+    app.composer.cursor_blink = False
+    session = app.session
+    thread = await session.new_thread("ollama", "fake-model-small", title="Shade garden")
+    await session.messages.add(thread["id"], "user", "Which vegetables grow well in shade?")
+    await session.messages.add(thread["id"], "assistant", "Lettuce, spinach and kale grow well in partial shade.",
+                               thinking=THOUGHT, meta={"thinking_ms": 12_400})
+    await app.screen_main.threads.reload_threads()
+    await app.screen_main.threads.open_thread(thread["id"])
+    await wait_until(pilot, lambda: last_reply(app).thoughts is not None, what="the thoughts block")
+    app.composer.focus()
+    await pilot.pause(0.2)
+
+
+def test_thoughts_folded(snap_compare, make_app, ollama_env):
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_thread_with_thoughts)
+
+
+def test_thoughts_open(snap_compare, make_app, ollama_env):
+    async def run_before(pilot) -> None:
+        await _thread_with_thoughts(pilot)
+        await pilot.press("alt+t")
+        await wait_until(pilot, lambda: not last_reply(pilot.app).thoughts.collapsed, what="opened")
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
