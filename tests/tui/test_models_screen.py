@@ -113,3 +113,20 @@ async def test_delete_asks_first_and_removes_the_model(ollama_env, make_app):
         await wait_until(pilot, lambda: "old-model" not in [m.name for m in screen.installed], what="deleted")
         assert ollama_env.models == ["fake-model-small"]
         assert [r.body for r in ollama_env.requests if r.path == "/api/delete"] == [{"model": "old-model"}]
+
+
+async def test_the_model_picker_marks_what_each_model_can_do_and_opens_the_models_screen(ollama_env, make_app):
+    ollama_env.models = ["gemma3:4b", "qwen3:4b", "plain-model"]
+    ollama_env.model_details["gemma3:4b"] = {"capabilities": ["completion", "vision"]}
+    ollama_env.model_details["qwen3:4b"] = {"capabilities": ["completion", "tools", "thinking"]}
+    ollama_env.model_details["plain-model"] = {"capabilities": ["completion"]}
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: "tools · thinks" in screen_text(app), what="capability marks")
+        lines = screen_text(app).splitlines()
+        assert any("gemma3:4b" in line and "sees images" in line for line in lines)
+        assert not any("plain-model" in line and ("tools" in line or "images" in line) for line in lines)
+        await pilot.press("alt+m")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="the models screen")

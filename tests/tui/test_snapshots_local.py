@@ -46,3 +46,27 @@ def test_thoughts_open(snap_compare, make_app, ollama_env):
         await pilot.pause(0.2)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_models_screen(snap_compare, make_app, ollama_env):
+    from tui_agents.tui.screens.models import ModelsScreen
+
+    ollama_env.models = ["fake-model-small", "gemma3:4b", "qwen3:4b"]
+    ollama_env.loaded = ["fake-model-small"]
+    ollama_env.model_details["fake-model-small"] = {"capabilities": ["completion", "tools", "thinking"],
+                                                    "context_length": 40960, "family": "qwen3"}
+
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        pilot.app.composer.cursor_blink = False
+        await pilot.press("alt+m")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ModelsScreen), what="the models screen")
+        screen = pilot.app.screen
+        screen.query_one("#pull-name").cursor_blink = False
+        # the fake server's port changes each run: the title shows a fixed one
+        screen.query_one("#models-title").update("Ollama models · http://127.0.0.1:11434")
+        await wait_until(pilot, lambda: "40,960 tokens" in str(screen.query_one("#details").render()),
+                         what="the details")
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)

@@ -55,11 +55,11 @@ class LocalModelsController:
     def current_model(self) -> str:
         return self.app.status_bar.model or self.app.model_name
 
-    def thinking_settings(self) -> None:
-        """Ask whether the chat's model thinks (and how much); saved in the settings."""
+    def thinking_settings(self, model: str | None = None) -> None:
+        """Ask whether ``model`` (the chat's by default) thinks, and how much; saved in the settings."""
         from .screens.thinking import ThinkingScreen
 
-        model = self.current_model()
+        model = model or self.current_model()
         if not model:
             self.app.notify("Pick a model first (ctrl+o).", severity="warning")
             return

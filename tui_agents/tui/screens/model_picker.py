@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from rich.text import Text
@@ -26,7 +27,9 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
 
     CSS_PATH = "model_picker.tcss"
     HELP = "Choose a provider, then a listed model (enter) or type any model name and press enter."
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel"),
+                Binding("alt+m", "manage_models", "Ollama models", id="picker.models"),
+                Binding("alt+k", "thinking", "Thinking", id="picker.thinking")]
 
     def __init__(self, provider: str, model: str) -> None:
         super().__init__()
@@ -40,6 +43,8 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
             yield Static(Text("Loading models…"), id="models-state", markup=False)
             yield OptionList(id="models")
             yield Input(self.model, placeholder="any model name, enter to use it", id="model-name")
+            yield Static(Text("alt+k thinking for the highlighted model · alt+m manage Ollama models"),
+                         id="picker-keys", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#model-name", Input).focus()
@@ -74,6 +79,36 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
             return
         state.update(Text(f"{len(models)} models from {provider}" if models else "No models listed."))
         options.add_options([Option(Text(sanitize(m)), id=m) for m in models])
+        await self._mark_capabilities(session, provider, models)
+
+    async def _mark_capabilities(self, session, provider: str, models: list[str]) -> None:
+        """Mark the models that see images, call tools or think (where the provider says; Ollama's /api/show)."""
+        from .models import capability_marks
+
+        client = await asyncio.to_thread(session.provider, provider)
+        found = await asyncio.gather(*(client.capabilities(m) for m in models[:100]), return_exceptions=True)
+        options = self.query_one("#models", OptionList)
+        for name, caps in zip(models, found):
+            marks = capability_marks(caps) if not isinstance(caps, BaseException) else ""
+            if marks:
+                prompt = Text(sanitize(name))
+                prompt.append(f"  {marks}", style="dim")
+                options.replace_option_prompt(name, prompt)
+
+    def _chosen_name(self) -> str:
+        options = self.query_one("#models", OptionList)
+        if options.highlighted is not None and options.has_focus:
+            return str(options.get_option_at_index(options.highlighted).id)
+        return self.query_one("#model-name", Input).value.strip() or self.model
+
+    def action_thinking(self) -> None:
+        """Turn thinking on or off for the highlighted (or typed) model."""
+        self.app.screen_main.local.thinking_settings(self._chosen_name())  # type: ignore[attr-defined]
+
+    def action_manage_models(self) -> None:
+        """Close the picker and open the Ollama models screen."""
+        self.dismiss(None)
+        self.app.run_worker(self.app.screen_main.local.open_models(), exit_on_error=False)  # type: ignore[attr-defined]
 
     @on(OptionList.OptionSelected, "#models")
     def _model_chosen(self, event: OptionList.OptionSelected) -> None:
