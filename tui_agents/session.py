@@ -317,15 +317,29 @@ class ChatSession:
 
             counter = TokenCounter()  # the encoding is shared: loaded at most once per process
         return await thread_context(self._stores(), self.user_id, thread_id, strategy or self.memory_strategy(),
-                                    counter, agent_id=await self.default_agent_id(), provider=provider, model=model)
+                                    counter, agent_id=await self.default_agent_id(), provider=provider, model=model,
+                                    window_of=self.context_window)
+
+    async def context_window(self, name: str | None, model: str | None) -> int | None:
+        """The window the server reports for ``model`` (Ollama's /api/show, llama.cpp's /props...); None: unknown."""
+        from .errors import AgentError
+
+        if not name:
+            return None
+        try:
+            provider = await asyncio.to_thread(self.provider, name)
+            return await provider.get_context_window(model or None)
+        except AgentError:  # unreachable or unknown: the registry's table stands in
+            return None
 
 
 async def thread_context(stores: Stores, user_id: str, thread_id: str | None, strategy: Any, counter: Any, *,
                          agent_id: str | None = None, provider: str | None = None,
-                         model: str | None = None) -> TurnContext:
+                         model: str | None = None, window_of: Any = None) -> TurnContext:
     """The next turn's context as the runner builds it: the thread's agent, provider and model, else the given ones.
 
-    ``agent_id``, ``provider`` and ``model`` are what a new chat would start with.
+    ``agent_id``, ``provider`` and ``model`` are what a new chat would start with; ``window_of(provider, model)``
+    gives the server's context window (else the registry's table is used).
     """
     from .errors import NotFoundError
     from .memory.context import build_context, model_for
@@ -339,8 +353,9 @@ async def thread_context(stores: Stores, user_id: str, thread_id: str | None, st
         except NotFoundError:
             agent = {}
     provider = (thread or {}).get("provider") or provider or agent.get("provider")
+    model = model_for(thread, provider, model, agent)
     return await build_context(
         messages=stores.messages, facts=stores.facts, user_id=user_id, thread=thread,
         prompt=agent.get("system_prompt") or "", strategy=strategy, counter=counter, provider=provider,
-        model=model_for(thread, provider, model, agent),
+        model=model, window=await window_of(provider, model) if window_of is not None else None,
     )

@@ -237,14 +237,19 @@ class TurnController:
         from ..errors import AgentError
 
         assert self.app.session is not None
+        from ..memory.tokens import TokenCounter
+
+        counter = TokenCounter()  # the encoding is shared: this one only says whether counts are estimates
         try:
-            context = await self.app.session.context(state.thread_id, provider=state.provider, model=state.model)
+            context = await self.app.session.context(state.thread_id, provider=state.provider, model=state.model,
+                                                     counter=counter)
         except AgentError:
             log.warning("Could not count the context of thread %s.", state.thread_id, exc_info=True)
             return
         if self.app.current_thread_id == state.thread_id:
-            self.app.status_bar.context_window = context.window
+            self.app.status_bar.context_window = context.window  # the server's window, as the runner sends
             self.app.status_bar.context_used = context.tokens
+            self.app.status_bar.estimated = counter.estimated
 
     async def _end_turn(self, state: TurnState) -> None:
         with suppress(NoMatches):

@@ -28,6 +28,8 @@ class StatusBar(Static):
     model: reactive[str] = reactive("")
     context_used: reactive[int | None] = reactive(None)
     context_window: reactive[int | None] = reactive(None)
+    estimated: reactive[bool] = reactive(False)
+    """Token counts are estimates (no tokenizer encoding here): shown with "≈"."""
     last_turn: reactive[int | None] = reactive(None)
     jobs: reactive[int] = reactive(0)
     state: reactive[str] = reactive("")
@@ -53,7 +55,8 @@ class StatusBar(Static):
         parts.append(sanitize(self.model) or "no model")
         if self.context_used is not None:
             window = f" / {_k(self.context_window)}" if self.context_window else ""
-            parts.append(f"ctx {_k(self.context_used)}{window}")
+            approx = "≈" if self.estimated else ""
+            parts.append(f"ctx {approx}{_k(self.context_used)}{window}")
         if self.last_turn is not None:
             parts.append(f"last turn {_k(self.last_turn)} tok")
         wait = self.wait_until - time.time()
