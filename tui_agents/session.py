@@ -295,10 +295,12 @@ class ChatSession:
         # in a thread: a new client builds SSL contexts (~100 ms) and may read the keyring
         return await asyncio.to_thread(self.runner, provider, thinking)
 
-    async def send(self, thread_id: str, text: str, *, provider: str | None = None) -> AsyncIterator[TurnEvent]:
-        """Save ``text`` and answer it, yielding the turn's events (a failure ends with ``TurnFailed``)."""
+    async def send(self, thread_id: str, text: str, *, provider: str | None = None,
+                   images: Iterable[Any] | None = None) -> AsyncIterator[TurnEvent]:
+        """Save ``text`` (with ``images``: paths, bytes or ``Image``s) and answer it, yielding the turn's events."""
         runner = await self._runner_of(thread_id, provider)
-        async with aclosing(runner.run_stream(thread_id, self.user_id, text)) as events:
+        async with aclosing(runner.run_stream(thread_id, self.user_id, text, images=list(images or ()) or None)) \
+                as events:
             async for event in events:
                 yield event
 

@@ -70,3 +70,24 @@ def test_models_screen(snap_compare, make_app, ollama_env):
         await pilot.pause(0.2)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_attachment_chips(snap_compare, make_app, ollama_env, tmp_path):
+    from PIL import Image as PILImage
+
+    paths = []
+    for name, size in (("garden.png", (640, 480)), ("leaf.jpg", (120, 90))):
+        path = tmp_path / name
+        PILImage.new("RGB", size, (40, 160, 60)).save(path, "PNG" if name.endswith("png") else "JPEG")
+        paths.append(path)
+
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        app = pilot.app
+        app.composer.cursor_blink = False
+        await app.screen_main.local.attach_paths(paths)
+        app.composer.load_text("What grows in this bed?")
+        await wait_until(pilot, lambda: len(app.screen_main.local.pending_images) == 2, what="two chips")
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)

@@ -95,3 +95,111 @@ class LocalModelsController:
         assert self.app.session is not None
         provider = await asyncio.to_thread(self.app.session.provider, OllamaProvider.name)
         await self.app.push_screen(ModelsScreen(OllamaModels(provider)))
+
+    # ---- images for the next message
+
+    def attachment_bar(self) -> Any:
+        """The chips above the composer (mounted at the first attachment)."""
+        from .widgets.attachments import AttachmentBar
+        from .widgets.composer import Composer
+
+        found = self.screen.query(AttachmentBar)
+        if found:
+            return found.first()
+        bar = AttachmentBar(id="attachments")
+        self.screen.query_one("#center").mount(bar, before=self.screen.query_one(Composer))
+        return bar
+
+    @property
+    def pending_images(self) -> list[Any]:
+        """The images that go with the next message."""
+        from .widgets.attachments import AttachmentBar
+
+        found = self.screen.query(AttachmentBar)
+        return list(found.first().images) if found else []
+
+    def clear_attachments(self) -> None:
+        from .widgets.attachments import AttachmentBar
+
+        for bar in self.screen.query(AttachmentBar):
+            bar.clear()
+
+    def ask_attach(self) -> None:
+        """Ask for image paths (with completion) to attach to the next message."""
+        from .widgets.attachments import AttachScreen
+
+        def chosen(paths: list[str] | None) -> None:
+            if paths:
+                self.app.run_worker(self.attach_paths(paths), group="attach", exit_on_error=False)
+
+        self.app.push_screen(AttachScreen(), chosen)
+
+    async def attach_paths(self, paths: list[Any]) -> None:
+        """Read, check and attach images; an unreadable file or a too-large image is said plainly."""
+        from ..errors import ImageError
+        from ..images import load_images
+
+        try:
+            images = await load_images(paths)
+        except ImageError as exc:
+            self.app.notify(str(exc), severity="error")
+            return
+        limit, label = await self._image_limit()
+        for image in images:
+            if limit is not None and len(image.data) > limit:
+                self._offer_shrink(image, limit, label)
+            else:
+                self.attachment_bar().add(image)
+
+    async def _image_limit(self) -> tuple[int | None, str]:
+        from ..errors import AgentError
+
+        name = self.app.status_bar.provider or self.app.provider_name
+        try:
+            provider = await asyncio.to_thread(self.app.session.provider, name)
+        except AgentError:
+            return None, name
+        return provider.max_image_bytes, getattr(provider, "label", "") or name
+
+    def _offer_shrink(self, image: Any, limit: int, label: str) -> None:
+        """Say the image is too large; make a smaller copy only if the user says so."""
+        from ..images import shrink_image
+        from .screens.dialogs import ConfirmScreen
+
+        mb = len(image.data) / (1024 * 1024)
+        question = (f"The image {image.name or ''} is {mb:.1f} MB, over the {limit / (1024 * 1024):.1f} MB "
+                    f"{label} accepts. Attach a smaller copy (fewer pixels)? The file itself is not changed.")
+
+        async def shrink() -> None:
+            from ..errors import ImageError
+
+            try:
+                small = await asyncio.to_thread(shrink_image, image, limit)
+            except ImageError as exc:
+                self.app.notify(str(exc), severity="error")
+                return
+            self.attachment_bar().add(small)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.run_worker(shrink(), group="attach", exit_on_error=False)
+            else:
+                self.app.notify(f"{image.name or 'The image'} was not attached: it is too large for {label}.",
+                                severity="warning")
+
+        self.app.push_screen(ConfirmScreen(question, yes="Attach smaller copy"), answered)
+
+    async def vision_ok(self, provider_name: str, model: str) -> bool:
+        """False (and says so) when the model is known not to see images; unknown counts as yes."""
+        from ..errors import AgentError
+
+        try:
+            provider = await asyncio.to_thread(self.app.session.provider, provider_name)
+            caps = await provider.capabilities(model or None)
+        except AgentError:
+            return True  # unknown: the engine checks again and the request tells
+        if caps is not None and "vision" not in caps:
+            self.app.notify(f"The model {model} cannot see images; choose a model with vision (ctrl+o marks them) "
+                            "or remove the images.", severity="error", timeout=8)
+            return False
+        return True

@@ -115,6 +115,9 @@ class MainScreen(Screen):
     async def on_composer_submitted(self, event: Composer.Submitted) -> None:
         await self.turns.submit(event.text)
 
+    async def on_composer_paths_pasted(self, event: Composer.PathsPasted) -> None:
+        await self.local.attach_paths(event.paths)
+
     def on_thread_tree_rows_shown(self, event: ThreadTree.RowsShown) -> None:
         self.threads.rows_shown(event)
 
@@ -240,6 +243,10 @@ class MainScreen(Screen):
     async def action_models(self) -> None:
         """Open the Ollama models screen: list, details, pull, delete."""
         await self.local.open_models()
+
+    def action_attach_image(self) -> None:
+        """Attach images to the next message (a path prompt with completion)."""
+        self.local.ask_attach()
 
     def action_thinking_settings(self) -> None:
         """Turn thinking on or off for the chat's model."""

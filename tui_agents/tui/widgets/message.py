@@ -435,6 +435,10 @@ class MessageView(NoSecondLayout, Vertical):
                 yield MarkdownSegment(segment, gap=i > 0)
         else:
             yield Static(Text(content), classes="user-body", markup=False)
+            if self.record.get("images"):
+                from .attachments import ImagesLine
+
+                yield ImagesLine(self.record["images"])
         status = self.status_text()
         if status:
             yield Static(Text(status), classes="status", markup=False)
