@@ -29,6 +29,7 @@ __all__ = [
     "MCPServerConfig",
     "ToolsConfig",
     "PriceConfig",
+    "ThinkingConfig",
     "ProviderSettings",
     "ProvidersConfig",
     "config_path",
@@ -165,6 +166,29 @@ class PriceConfig(BaseModel):
     """Per million output (reply) tokens."""
 
 
+class ThinkingConfig(BaseModel):
+    """Whether one model thinks before it answers (``[thinking."qwen3"]``), and how much."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    """Ask the model to think (its thoughts are shown above the reply)."""
+
+    level: Literal["low", "medium", "high"] | None = None
+    """Effort, for wires that take a level (Ollama's gpt-oss, OpenAI reasoning models)."""
+
+    budget_tokens: int | None = Field(default=None, ge=1024)
+    """Token budget for thinking (Anthropic); empty means the level's or a medium one."""
+
+    def value(self) -> Any:
+        """What ``thinking=`` of the engine takes: False, True, a level or ``{"budget_tokens": N}``."""
+        if not self.enabled:
+            return False
+        if self.budget_tokens is not None:
+            return {"budget_tokens": self.budget_tokens}
+        return self.level or True
+
+
 class AppConfig(BaseModel):
     """Everything in ``config.toml``."""
 
@@ -211,6 +235,9 @@ class AppConfig(BaseModel):
 
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
     """Price overrides by model name (``[prices."gpt-4o"] input = 2.5, output = 10``), over the shipped table."""
+
+    thinking: dict[str, ThinkingConfig] = Field(default_factory=dict)
+    """Thinking per model name (``[thinking."qwen3"] enabled = true, level = "high"``); unlisted: the default."""
 
 
 def _platformdirs():

@@ -232,17 +232,23 @@ class ChatSession:
 
         return get_memory_strategy(self.config.memory.strategy, **self.config.memory.params)
 
-    def runner(self, name: str) -> AgentRunner:
-        """The runner of provider ``name`` (the thread's model is picked per turn)."""
-        runner = self._runners.get(name)
+    def runner(self, name: str, thinking: Any = None) -> AgentRunner:
+        """The runner of provider ``name`` (the thread's model is picked per turn), thinking as asked."""
+        key = name if thinking is None else f"{name}|thinking={thinking!r}"
+        runner = self._runners.get(key)
         if runner is None:
             from .runner import AgentRunner
 
             stores = self._stores()
             runner = AgentRunner(stores.conn, stores.auth, self.provider(name), self.memory_strategy(),
-                                 job_queue=self.job_queue)
-            self._runners[name] = runner
+                                 job_queue=self.job_queue, thinking=thinking)
+            self._runners[key] = runner
         return runner
+
+    def thinking_for(self, model: str | None) -> Any:
+        """The ``thinking=`` the settings give ``model`` (``[thinking."MODEL"]``); None: the wire's default."""
+        setting = self.config.thinking.get(model or "")
+        return setting.value() if setting is not None else None
 
     def runners(self) -> list[AgentRunner]:
         """The runners built so far (one per provider)."""
@@ -297,18 +303,21 @@ class ChatSession:
     # ---- turns
 
     async def _runner_of(self, thread_id: str, provider: str | None) -> AgentRunner:
+        from .providers import registry
+
+        thread = await self.threads.get(thread_id)
         if provider is None:
-            from .providers import registry
-
-            thread = await self.threads.get(thread_id)
             provider = thread.get("provider") or self.config.default_provider or registry.DEFAULT_PROVIDER
+        thinking = self.thinking_for(thread.get("model"))
         # in a thread: a new client builds SSL contexts (~100 ms) and may read the keyring
-        return await asyncio.to_thread(self.runner, provider)
+        return await asyncio.to_thread(self.runner, provider, thinking)
 
-    async def send(self, thread_id: str, text: str, *, provider: str | None = None) -> AsyncIterator[TurnEvent]:
-        """Save ``text`` and answer it, yielding the turn's events (a failure ends with ``TurnFailed``)."""
+    async def send(self, thread_id: str, text: str, *, provider: str | None = None,
+                   images: Iterable[Any] | None = None) -> AsyncIterator[TurnEvent]:
+        """Save ``text`` (with ``images``: paths, bytes or ``Image``s) and answer it, yielding the turn's events."""
         runner = await self._runner_of(thread_id, provider)
-        async with aclosing(runner.run_stream(thread_id, self.user_id, text)) as events:
+        async with aclosing(runner.run_stream(thread_id, self.user_id, text, images=list(images or ()) or None)) \
+                as events:
             async for event in events:
                 yield event
 
@@ -346,15 +355,29 @@ class ChatSession:
 
             counter = TokenCounter()  # the encoding is shared: loaded at most once per process
         return await thread_context(self._stores(), self.user_id, thread_id, strategy or self.memory_strategy(),
-                                    counter, agent_id=await self.default_agent_id(), provider=provider, model=model)
+                                    counter, agent_id=await self.default_agent_id(), provider=provider, model=model,
+                                    window_of=self.context_window)
+
+    async def context_window(self, name: str | None, model: str | None) -> int | None:
+        """The window the server reports for ``model`` (Ollama's /api/show, llama.cpp's /props...); None: unknown."""
+        from .errors import AgentError
+
+        if not name:
+            return None
+        try:
+            provider = await asyncio.to_thread(self.provider, name)
+            return await provider.get_context_window(model or None)
+        except AgentError:  # unreachable or unknown: the registry's table stands in
+            return None
 
 
 async def thread_context(stores: Stores, user_id: str, thread_id: str | None, strategy: Any, counter: Any, *,
                          agent_id: str | None = None, provider: str | None = None,
-                         model: str | None = None) -> TurnContext:
+                         model: str | None = None, window_of: Any = None) -> TurnContext:
     """The next turn's context as the runner builds it: the thread's agent, provider and model, else the given ones.
 
-    ``agent_id``, ``provider`` and ``model`` are what a new chat would start with.
+    ``agent_id``, ``provider`` and ``model`` are what a new chat would start with; ``window_of(provider, model)``
+    gives the server's context window (else the registry's table is used).
     """
     from .errors import NotFoundError
     from .memory.context import build_context, model_for
@@ -368,8 +391,9 @@ async def thread_context(stores: Stores, user_id: str, thread_id: str | None, st
         except NotFoundError:
             agent = {}
     provider = (thread or {}).get("provider") or provider or agent.get("provider")
+    model = model_for(thread, provider, model, agent)
     return await build_context(
         messages=stores.messages, facts=stores.facts, user_id=user_id, thread=thread,
         prompt=agent.get("system_prompt") or "", strategy=strategy, counter=counter, provider=provider,
-        model=model_for(thread, provider, model, agent),
+        model=model, window=await window_of(provider, model) if window_of is not None else None,
     )

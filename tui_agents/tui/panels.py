@@ -152,7 +152,7 @@ class PanelController:
         panel = MemoryPanel(self.app.session.stores, self.app.user_id, self.app.current_thread_id,
                             strategy=memory.strategy, params=memory.params, agent_id=self._new_chat_agent_id(),
                             provider=self.app.provider_name, model=self.app.model_name,
-                            counter=self._token_counter())
+                            counter=self._token_counter(), window_of=self.app.session.context_window)
         await self.app.screen_main.show_panel(panel)
         panel.query_one("#facts", VirtualTable).focus()
 

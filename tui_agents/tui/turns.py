@@ -37,6 +37,9 @@ class TurnState:
     provider: str
     model: str
     chunks: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    images: list[Any] = field(default_factory=list)
+    """Images sent with the user's text (``types.Image``)."""
     user_message_id: str | None = None
     reply_id: str | None = None
     status: str = "streaming"
@@ -105,6 +108,10 @@ class TurnController:
         if thread_id is not None and thread_id in self.app.turns and self.app.turns[thread_id].running:
             self.app.notify("A reply is still streaming here; press escape to stop it.", severity="warning")
             return
+        images = self.screen.local.pending_images
+        if images and not await self.screen.local.vision_ok(self.app.status_bar.provider or self.app.provider_name,
+                                                            self.app.status_bar.model or self.app.model_name):
+            return  # said before the request; the text and the images stay
         if thread_id is None:
             thread = await self.app.session.new_thread(self.app.provider_name, self.app.model_name)
             thread_id = thread["id"]
@@ -116,15 +123,18 @@ class TurnController:
             self.screen.set_thread_title(preview)
             self.app.run_worker(self.threads.reload_threads(), exit_on_error=False)
         self.app.composer.clear_sent()
-        await self.start_turn(thread_id, text)
+        self.screen.local.clear_attachments()
+        await self.start_turn(thread_id, text, images)
 
-    async def start_turn(self, thread_id: str, text: str | None, *, regenerate: bool = False) -> TurnState:
+    async def start_turn(self, thread_id: str, text: str | None, images: list[Any] | None = None, *,
+                         regenerate: bool = False) -> TurnState:
         """Run a turn (``text`` None: answer the last user message again; ``regenerate``: as a new version
         of its reply) in a worker keyed by thread."""
         assert self.app.session is not None
         thread = await self.app.session.threads.get(thread_id)
         state = TurnState(thread_id, thread.get("provider") or self.app.provider_name,
-                          thread.get("model") or self.app.model_name, regenerate=regenerate)
+                          thread.get("model") or self.app.model_name, regenerate=regenerate,
+                          images=list(images or ()))
         self.app.turns[thread_id] = state
         pane = self.app.chat_pane
         if pane.thread_id == thread_id and pane.has_newer:
@@ -139,7 +149,9 @@ class TurnController:
                 await remove_last_reply(pane)
             if text is not None:
                 state.user_view = await pane.add_message(
-                    {"role": "user", "content": text, "created_at": time.time(), "thread_id": thread_id})
+                    {"role": "user", "content": text, "created_at": time.time(), "thread_id": thread_id,
+                     "images": [{"name": i.name, "media_type": i.media_type, "width": i.width, "height": i.height,
+                                 "bytes": len(i.data)} for i in state.images]})
             state.view = await pane.add_message(
                 {"role": "assistant", "model": state.model, "created_at": time.time(), "thread_id": thread_id},
                 streaming=True)
@@ -168,7 +180,7 @@ class TurnController:
             elif text is None:
                 stream = self.app.session.resume(state.thread_id, provider=state.provider)
             else:
-                stream = self.app.session.send(state.thread_id, text, provider=state.provider)
+                stream = self.app.session.send(state.thread_id, text, provider=state.provider, images=state.images)
             async with aclosing(stream) as events:
                 async for event in events:
                     await self._apply_event(state, event)
@@ -188,7 +200,8 @@ class TurnController:
 
     async def _apply_event(self, state: TurnState, event: Any) -> None:
         from ..events import (
-            AlternativeStarted, GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ToolCallFinished,
+            AlternativeStarted, GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ThinkingDelta,
+            ToolCallFinished,
             ToolCallStarted, TurnFailed, TurnFinished, UsageReported,
         )
 
@@ -202,6 +215,10 @@ class TurnController:
                 state.chunks.append(text)
                 if view is not None:
                     view.feed(text)
+            case ThinkingDelta(text=text):
+                state.thinking.append(text)
+                if view is not None:
+                    view.feed_thinking(text)
             case MessageSaved(role="user", message_id=mid):
                 state.user_message_id = mid
                 user_view = state.user_view
@@ -277,6 +294,11 @@ class TurnController:
             return  # no new version was written: the thread is shown again as the store has it
         view = self._view_of(state)
         if view is not None:
+            if view.thoughts is not None and state.reply_id and self.app.session is not None:
+                from ..errors import AgentError
+
+                with suppress(AgentError):  # the saved thinking time; the live count stands without it
+                    view.record["meta"] = (await self.app.session.messages.get(state.reply_id)).get("meta")
             await view.finish(state.status, state.text)
             if state.status == "error" and state.error is not None:
                 await self.app.chat_pane.add(Notice(str(state.error), thread_id=state.thread_id))

@@ -19,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from .. import actions
+from ..local_models import LocalModelsController
 from ..threads import ThreadController
 from ..turns import TurnController
 from ..widgets.chat_pane import ChatPane
@@ -78,6 +79,7 @@ class MainScreen(Screen):
         self.format_time = format_time
         self.threads = ThreadController(self)
         self.turns = TurnController(self)
+        self.local = LocalModelsController(self)
         self._panel: Widget | None = None
 
     def compose(self) -> ComposeResult:
@@ -134,6 +136,9 @@ class MainScreen(Screen):
 
     async def on_composer_submitted(self, event: Composer.Submitted) -> None:
         await self.turns.submit(event.text)
+
+    async def on_composer_paths_pasted(self, event: Composer.PathsPasted) -> None:
+        await self.local.attach_paths(event.paths)
 
     def on_thread_tree_rows_shown(self, event: ThreadTree.RowsShown) -> None:
         self.threads.rows_shown(event)
@@ -254,6 +259,26 @@ class MainScreen(Screen):
     async def action_toggle_memory_panel(self) -> None:
         """Show or hide the memory panel of the open thread."""
         await self.app.panels.toggle_memory()
+
+    def action_toggle_thoughts(self) -> None:
+        """Show or hide the model's thoughts in every reply."""
+        self.local.toggle_thoughts()
+
+    def action_expand_thoughts(self) -> None:
+        """Open or fold the thoughts of the selected (or last) reply."""
+        self.local.expand_thoughts()
+
+    async def action_models(self) -> None:
+        """Open the Ollama models screen: list, details, pull, delete."""
+        await self.local.open_models()
+
+    def action_attach_image(self) -> None:
+        """Attach images to the next message (a path prompt with completion)."""
+        self.local.ask_attach()
+
+    def action_thinking_settings(self) -> None:
+        """Turn thinking on or off for the chat's model."""
+        self.local.thinking_settings()
 
     def action_export_thread(self, fmt: str | None = None) -> None:
         """Export the open thread (``md`` or ``json``; None asks which)."""

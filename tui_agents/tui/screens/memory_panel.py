@@ -108,13 +108,16 @@ def _preview(record: Mapping[str, Any]) -> str:
 
 async def compute_context(stores: Any, user_id: str, thread_id: str | None, strategy: Any, counter: Any, *,
                           agent_id: str | None = None, provider: str | None = None,
-                          model: str | None = None) -> ContextView:
-    """The in-context view of what the next turn sends, from the engine's one context builder."""
+                          model: str | None = None, window_of: Any = None) -> ContextView:
+    """The in-context view of what the next turn sends, from the engine's one context builder.
+
+    ``window_of(provider, model)``: the server's context window (the session's ``context_window``).
+    """
     from tui_agents.session import thread_context
 
     # the context builder loads the model's own counter (none at all for an estimated model)
     context = await thread_context(stores, user_id, thread_id, strategy, counter, agent_id=agent_id,
-                                   provider=provider, model=model)
+                                   provider=provider, model=model, window_of=window_of)
     view = ContextView(description=context.description, window=context.window, estimated=context.estimated)
     if context.prompt:
         view.rows.append(ContextRow("system", "·", "system", context.prompt_tokens,
@@ -256,8 +259,9 @@ class MemoryPanel(Vertical):
     def __init__(self, stores: Any, user_id: str, thread_id: str | None = None, *, strategy: str = "last_n",
                  params: Mapping[str, int] | None = None, agent_id: str | None = None, provider: str | None = None,
                  model: str | None = None, counter: Any = None, id: str | None = "memory-panel",
-                 classes: str | None = None) -> None:
+                 classes: str | None = None, window_of: Any = None) -> None:
         super().__init__(id=id, classes=classes)
+        self.window_of = window_of
         from tui_agents.memory import get_memory_strategy
 
         self.stores = stores
@@ -462,7 +466,8 @@ class MemoryPanel(Vertical):
         """Select the context again and redraw it (a newer request cancels an older one)."""
         self._summary(Text("selecting…", style="italic"))
         view = await compute_context(self.stores, self.user_id, self.thread_id, self.strategy, self.counter,
-                                     agent_id=self.agent_id, provider=self.provider, model=self.model)
+                                     agent_id=self.agent_id, provider=self.provider, model=self.model,
+                                     window_of=self.window_of)
         self._fill_context(view)
 
     def _fill_context(self, view: ContextView) -> None:

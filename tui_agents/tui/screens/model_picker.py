@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from rich.text import Text
@@ -21,10 +22,12 @@ __all__ = ["ModelPickerScreen", "model_row"]
 log = logging.getLogger(__name__)
 
 
-def model_row(model: str, *, current: bool) -> Text:
-    """One row of the model list: the name, marked when it is the chat's current model."""
+def model_row(model: str, *, current: bool, marks: str = "") -> Text:
+    """One row of the model list: the name, marked when it is the chat's current model, and what it can do."""
     row = Text("● " if current else "  ", style="bold" if current else "")
     row.append(sanitize(model))
+    if marks:
+        row.append(f"  {marks}", style="dim")
     if current:
         row.append("  current", style="dim")
     return row
@@ -40,6 +43,8 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel"),
         Binding("down", "move(1)", "Next model", show=False),
         Binding("up", "move(-1)", "Previous model", show=False),
+        Binding("alt+m", "manage_models", "Ollama models", id="picker.models"),
+        Binding("alt+k", "thinking", "Thinking", id="picker.thinking"),
     ]
 
     def __init__(self, provider: str, model: str) -> None:
@@ -48,6 +53,7 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         self.model = model
         self._current = (self.provider, model)
         self._models: list[str] = []
+        self._marks: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -56,6 +62,8 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
             yield Input(placeholder="filter, or any model name", id="model-name")
             yield Static(Text("Loading models…"), id="models-state", markup=False)
             yield OptionList(id="models")
+            yield Static(Text("alt+k thinking for the highlighted model · alt+m manage Ollama models"),
+                         id="picker-keys", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#model-name", Input).focus()
@@ -101,7 +109,20 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         self._models = list(models)
         if self.model not in self._models and provider != self._current[0] and self._models:
             self.model = self._models[0]  # the provider's default is not served here: its first model
+        self._marks = {}
         self._refill()
+        await self._mark_capabilities(session, provider, self._models)
+
+    async def _mark_capabilities(self, session, provider: str, models: list[str]) -> None:
+        """Mark the models that see images, call tools or think (where the provider says; Ollama's /api/show)."""
+        from .models import capability_marks
+
+        client = await asyncio.to_thread(session.provider, provider)
+        found = await asyncio.gather(*(client.capabilities(m) for m in models[:100]), return_exceptions=True)
+        self._marks = {name: capability_marks(caps) for name, caps in zip(models, found)
+                       if not isinstance(caps, BaseException) and capability_marks(caps)}
+        if self._marks:
+            self._refill()
 
     def _matches(self) -> list[str]:
         needle = self.query_one("#model-name", Input).value.strip().lower()
@@ -112,8 +133,8 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         options = self.query_one("#models", OptionList)
         matches = self._matches()
         options.clear_options()
-        options.add_options([Option(model_row(m, current=(self.provider, m) == self._current), id=m)
-                             for m in matches])
+        options.add_options([Option(model_row(m, current=(self.provider, m) == self._current,
+                                              marks=self._marks.get(m, "")), id=m) for m in matches])
         if matches:
             options.highlighted = matches.index(self.model) if self.model in matches else 0
 
@@ -126,6 +147,21 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         options = self.query_one("#models", OptionList)
         if options.option_count:
             options.action_cursor_down() if step > 0 else options.action_cursor_up()
+
+    def _chosen_name(self) -> str:
+        options = self.query_one("#models", OptionList)
+        if options.highlighted is not None and options.option_count:
+            return str(options.get_option_at_index(options.highlighted).id)
+        return self.query_one("#model-name", Input).value.strip() or self.model
+
+    def action_thinking(self) -> None:
+        """Turn thinking on or off for the highlighted (or typed) model."""
+        self.app.screen_main.local.thinking_settings(self._chosen_name())  # type: ignore[attr-defined]
+
+    def action_manage_models(self) -> None:
+        """Close the picker and open the Ollama models screen."""
+        self.dismiss(None)
+        self.app.run_worker(self.app.screen_main.local.open_models(), exit_on_error=False)  # type: ignore[attr-defined]
 
     @on(OptionList.OptionSelected, "#models")
     def _model_chosen(self, event: OptionList.OptionSelected) -> None:

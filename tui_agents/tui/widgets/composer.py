@@ -33,6 +33,24 @@ class Composer(TextArea):
             self.composer = composer
             self.text = text
 
+    class PathsPasted(Message):
+        """The user pasted (or a terminal dropped) the paths of image files: they become attachments."""
+
+        def __init__(self, composer: "Composer", paths: list) -> None:
+            super().__init__()
+            self.composer = composer
+            self.paths = paths
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        from .attachments import image_paths_in
+
+        paths = image_paths_in(event.text)
+        if paths:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.PathsPasted(self, paths))
+        # else TextArea's own handler (Textual runs each class's in turn) inserts the text
+
     def __init__(self, **kwargs) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
         self.drafts: dict[str | None, str] = {}

@@ -391,6 +391,7 @@ class MessageView(NoSecondLayout, Vertical):
         self.streaming = streaming
         self.body: StreamingBody | None = None
         self.tool_lines: dict[str, ToolCallLine] = {}
+        self.thoughts: Any = None  # widgets/thoughts.py's block, when the model thought
 
     @property
     def message_id(self) -> str | None:
@@ -433,10 +434,19 @@ class MessageView(NoSecondLayout, Vertical):
             self.body = StreamingBody()
             yield self.body
         elif role == "assistant":
+            from .thoughts import Thoughts
+
+            self.thoughts = Thoughts.saved(self.record)
+            if self.thoughts is not None:
+                yield self.thoughts
             for i, segment in enumerate(split_markdown(content)):
                 yield MarkdownSegment(segment, gap=i > 0)
         else:
             yield Static(Text(content), classes="user-body", markup=False)
+            if self.record.get("images"):
+                from .attachments import ImagesLine
+
+                yield ImagesLine(self.record["images"])
         status = self.status_text()
         if status:
             yield Static(Text(status), classes="status", markup=False)
@@ -445,6 +455,20 @@ class MessageView(NoSecondLayout, Vertical):
         """Append streamed text (the view must have been built with ``streaming=True``)."""
         if self.body is not None:
             self.body.feed(text)
+        if self.thoughts is not None and text:
+            self.thoughts.answer_started()
+
+    def feed_thinking(self, text: str) -> None:
+        """Append streamed thinking to the thoughts block above the reply (made at its first fragment)."""
+        from .thoughts import Thoughts
+
+        if self.thoughts is None or not self.thoughts.streaming:
+            self.thoughts = Thoughts(streaming=True)
+            if self.body is not None:
+                self.mount(self.thoughts, before=self.body)
+            else:
+                self.mount(self.thoughts)
+        self.thoughts.feed(text)
 
     async def add_tool_call(self, call_id: str, name: str, arguments: Any) -> None:
         """Show a tool call that started."""
@@ -465,6 +489,8 @@ class MessageView(NoSecondLayout, Vertical):
             self.record["content"] = text
         if self.body is not None:
             await self.body.finish()
+        if self.thoughts is not None:
+            await self.thoughts.finish((self.record.get("meta") or {}).get("thinking_ms"))
         self.streaming = False
         note = self.status_text()
         if note and not self.query(".status"):
