@@ -215,6 +215,14 @@ class StreamResumed:
     stalled_for: float
 
 
+@dataclass(frozen=True, slots=True)
+class ToolsSkipped:
+    """The model says it cannot call tools, so this turn is sent without the agent's tools."""
+
+    thread_id: str
+    model: str
+
+
 # Events added after the first release, kept out of the union above so each addition stays a local edit.
-TurnEvent = TurnEvent | AlternativeStarted | StreamStalled | StreamResumed  # type: ignore[misc]
-__all__ += ["AlternativeStarted", "StreamStalled", "StreamResumed"]
+TurnEvent = TurnEvent | AlternativeStarted | StreamStalled | StreamResumed | ToolsSkipped  # type: ignore[misc]
+__all__ += ["AlternativeStarted", "StreamStalled", "StreamResumed", "ToolsSkipped"]

@@ -44,6 +44,7 @@ from .events import (
     StreamResumed,
     StreamStalled,
     TextDelta,
+    ToolsSkipped,
     ThinkingDelta,
     ToolApproval,
     ToolCallFinished,
@@ -598,7 +599,11 @@ class AgentRunner:
                 pictures = await self._load_images(images)  # bad images fail the turn before anything is saved
                 user_message_id = await self._save_user_message(thread_id, text, pictures)
                 yield MessageSaved(thread_id, user_message_id, "user", "complete")
-                await self._check_capabilities(self._model_for(thread, setup), pictures, setup)
+                model = self._model_for(thread, setup)
+                if not await self._check_capabilities(model, pictures, setup):
+                    # a model without tool support still answers; the agent's tools sit this turn out
+                    setup = replace(setup, tools={}, definitions=(), server_tools=())
+                    yield ToolsSkipped(thread_id, model)
                 if self._judge is not None:
                     flag = await self._judge_message(thread_id, user_message_id, text)
                     if flag is not None:
@@ -649,30 +654,30 @@ class AgentRunner:
             check_size(image, self.provider.max_image_bytes, getattr(self.provider, "label", "") or self.provider.name)
         return pictures
 
-    async def _check_capabilities(self, model: str, images: Sequence[Image], setup: _AgentSetup) -> None:
-        """A typed error before the request when the model says it cannot see images, call tools or think."""
+    async def _check_capabilities(self, model: str, images: Sequence[Image], setup: _AgentSetup) -> bool:
+        """A typed error before the request when the model says it cannot see images or think.
+
+        Returns False when the model says it cannot call tools (the turn then goes without them).
+        """
         thinking = self.thinking or getattr(self.provider, "thinking", None)
         thinks = thinking is not None and thinking.enabled
-        if not images and not setup.definitions and not thinks:
-            return
+        if not images and not setup.definitions and not setup.server_tools and not thinks:
+            return True
         try:
             caps = await self.provider.capabilities(model or None)
         except AgentError:
-            return  # unknown: the request itself will tell
+            return True  # unknown: the request itself will tell
         if caps is None:
-            return
+            return True
         if images and "vision" not in caps:
             raise CapabilityError(
                 f"The model {model} cannot see images; choose a model with vision (e.g. gemma3, llava, "
                 "qwen2.5vl) and send the message again."
             )
-        if setup.definitions and "tools" not in caps:
-            raise CapabilityError(
-                f"The model {model} cannot call tools; choose a model with tool support or give the agent no tools."
-            )
         if thinks and "thinking" not in caps:
             raise CapabilityError(f"The model {model} cannot think; turn thinking off for it or choose a model "
                                   "that thinks (e.g. qwen3, deepseek-r1, gpt-oss).")
+        return not ((setup.definitions or setup.server_tools) and "tools" not in caps)
 
     async def _count(self, message: Message) -> int:
         """The message's token count, cached on its row so the memory strategy never recounts it."""

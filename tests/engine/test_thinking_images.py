@@ -175,11 +175,24 @@ async def test_a_model_without_vision_or_tools_is_told_before_the_request(conn, 
     thread_id = await new_thread(conn)
     with pytest.raises(CapabilityError, match="cannot see images"):
         await runner.run(thread_id, "u", "look", images=[PNG])
-    tooled = runner_for(conn, provider, tools=[ti_lookup])
-    with pytest.raises(CapabilityError, match="cannot call tools"):
-        await tooled.run(thread_id, "u", "look it up")
     assert chat_requests(fake_llm) == []
-    assert [m["content"] for m in await rows(conn, thread_id)] == ["look", "look it up"]  # nothing typed is lost
+    assert [m["content"] for m in await rows(conn, thread_id)] == ["look"]  # nothing typed is lost
+    await provider.aclose()
+
+
+async def test_a_model_without_tools_answers_without_them_and_says_so(conn, fake_llm):
+    from tui_agents.events import ToolsSkipped
+
+    fake_llm.model_details["text-only"] = {"capabilities": ["completion"]}
+    fake_llm.script(Reply(text="Here it is."))
+    provider = provider_for("ollama", fake_llm, model="text-only")
+    tooled = runner_for(conn, provider, tools=[ti_lookup])
+    thread_id = await new_thread(conn)
+    events = [event async for event in tooled.run_stream(thread_id, "u", "look it up")]
+    assert [e.model for e in events if isinstance(e, ToolsSkipped)] == ["text-only"]
+    request = chat_requests(fake_llm)[-1].body
+    assert "tools" not in request or not request["tools"]
+    assert [m["content"] for m in await rows(conn, thread_id)] == ["look it up", "Here it is."]
     await provider.aclose()
 
 

@@ -79,6 +79,7 @@ class TurnController:
 
     def __init__(self, screen: MainScreen) -> None:
         self.screen = screen
+        self._told_no_tools: set[str] = set()
 
     @property
     def app(self) -> AiAgentsApp:
@@ -201,8 +202,7 @@ class TurnController:
     async def _apply_event(self, state: TurnState, event: Any) -> None:
         from ..events import (
             AlternativeStarted, GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ThinkingDelta,
-            ToolCallFinished,
-            ToolCallStarted, TurnFailed, TurnFinished, UsageReported,
+            ToolCallFinished, ToolCallStarted, ToolsSkipped, TurnFailed, TurnFinished, UsageReported,
         )
 
         self.app.panels.panel_event(event)  # the inspector and memory panel follow the turn too
@@ -240,6 +240,11 @@ class TurnController:
                 state.usage = usage
             case RateLimitWait(seconds=seconds):
                 self.app.status_bar.wait_until = time.time() + seconds
+            case ToolsSkipped(model=model):
+                if model not in self._told_no_tools:  # once per model and session: it is not news twice
+                    self._told_no_tools.add(model)
+                    self.app.notify(f"{model} cannot call tools, so it answers without them.",
+                                    title="No tools", timeout=6, markup=False)
             case GuardrailFlagged(reason=reason, action=action):
                 if view is not None:
                     await self.app.chat_pane.add(Notice(f"Guardrail {action}: {reason}", error=action == "blocked"))
