@@ -26,10 +26,10 @@ def model_row(model: str, *, current: bool, marks: str = "") -> Text:
     """One row of the model list: the name, marked when it is the chat's current model, and what it can do."""
     row = Text("● " if current else "  ", style="bold" if current else "")
     row.append(sanitize(model))
-    if marks:
-        row.append(f"  {marks}", style="dim")
     if current:
         row.append("  current", style="dim")
+    if marks:
+        row.append(f"  {marks}", style="dim")
     return row
 
 
