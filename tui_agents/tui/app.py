@@ -31,6 +31,7 @@ from textual.worker import Worker
 from . import actions
 from .panels import PanelController
 from .screens.main import MainScreen
+from .tool_access import ToolAccess
 from .turns import TurnState
 from .widgets.chat_pane import ChatPane
 from .widgets.composer import Composer
@@ -101,6 +102,7 @@ class AiAgentsApp(App):
         self.session: ChatSession | None = None
         self.turns: dict[str, TurnState] = {}
         self.panels = PanelController(self)
+        self.tools = ToolAccess(self)
         self.provider_name = provider or _default_provider()
         self.model_name = model or ""
         self.provider_ok: bool | None = True if (provider and model) else None
@@ -218,6 +220,7 @@ class AiAgentsApp(App):
         from ..session import ChatSession
 
         self.session = ChatSession(resolve_db_path(self._db_flag), config, config.user_id)
+        self.session.approve = self.tools.approvals()  # tools other than the safe builtins ask first
         try:
             await self.session.open()  # also marks replies a crashed run left streaming
         except (AgentError, OSError) as exc:
@@ -346,6 +349,10 @@ class AiAgentsApp(App):
             self._apply_config(self.config)
             self.provider_ok = None
             await self.screen_main.turns.check_provider()
+
+    def action_retry_tool_servers(self) -> None:
+        """Start the failed tool servers again at their next use."""
+        self.tools.retry()
 
     def action_help(self) -> None:
         """Show the keys of the focused area."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.css.query import NoMatches
 
+from .tool_access import turn_thread
 from .widgets.chat_pane import FIRST_PAGE
 from .widgets.message import MessageView, Notice
 from .widgets.welcome import Welcome
@@ -154,6 +155,7 @@ class TurnController:
         from ..errors import AgentError
 
         assert self.app.session is not None
+        turn_thread.set(state.thread_id)  # the approval dialog names the thread that asks
         try:
             await asyncio.shield(self.app.warm_up())  # the job queue must run before the runner is built
             if text is None:
@@ -180,7 +182,7 @@ class TurnController:
     async def _apply_event(self, state: TurnState, event: Any) -> None:
         from ..events import (
             GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ToolCallFinished, ToolCallStarted,
-            TurnFailed, TurnFinished, UsageReported,
+            ToolServerFailed, TurnFailed, TurnFinished, UsageReported,
         )
 
         self.app.panels.panel_event(event)  # the inspector and memory panel follow the turn too
@@ -209,6 +211,8 @@ class TurnController:
                     view.finish_tool_call(cid, status, ms, result if error is None else error)
             case UsageReported(usage=usage):
                 state.usage = usage
+            case ToolServerFailed():
+                self.app.tools.server_failed(event)
             case RateLimitWait(seconds=seconds):
                 self.app.status_bar.wait_until = time.time() + seconds
             case GuardrailFlagged(reason=reason, action=action):
