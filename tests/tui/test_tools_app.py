@@ -82,6 +82,9 @@ async def test_allow_once_runs_the_tool_and_shows_the_arguments_literally(tool_a
         await wait_until(pilot, lambda: _last_reply_done(app), timeout=60, what="the reply")
         assert app.focused is app.composer
         assert await _tool_rows(app) == [(MARKUP, "test")]
+        await pilot.press("ctrl+t")  # the inspector shows the MCP call with its server
+        await wait_until(pilot, lambda: "server   test (MCP)" in screen_text(app), what="the inspector's server")
+        assert "test__echo" in screen_text(app)
     assert load_config(tmp_path / "config.toml").tools.always_allow == []
 
 
@@ -150,3 +153,25 @@ async def test_no_tool_server_process_outlives_the_app(tool_app, fake_llm, tmp_p
     while pid_alive(pid) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert not pid_alive(pid), "the MCP server process outlived the app"
+
+
+async def test_the_agents_screen_lists_a_servers_tools_when_asked(tool_app, fake_llm):
+    from textual.widgets import SelectionList
+
+    app = await tool_app(["test__echo"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: app.screen.query_one("#agent-tools", SelectionList).selected, timeout=30)
+        tools = app.screen.query_one("#agent-tools", SelectionList)
+        values = lambda: {tools.get_option_at_index(i).value for i in range(tools.option_count)}  # noqa: E731
+        assert {"test:*", "test__echo"} <= values() and "test__add" not in values()
+        assert not app.session.tool_servers()[0].running  # opening the screen starts nothing
+        app.screen.query_one("#server-tools-0").focus()  # as tab would reach it
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "test__add" in values(), timeout=60, what="the server's tools")
+        tools.select("test__add")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: any(n.message.startswith("Saved") for n in app._notifications))
+        agent = await app.session.agents.get_by_name("assistant")
+        assert set(agent["tools"]) == {"test__echo", "test__add"}
