@@ -29,6 +29,7 @@ from textual.widget import Widget
 from textual.worker import Worker
 
 from . import actions
+from .background import BackgroundTurns
 from .panels import PanelController
 from .screens.main import MainScreen
 from .tool_access import ToolAccess
@@ -103,6 +104,7 @@ class AiAgentsApp(App):
         self.turns: dict[str, TurnState] = {}
         self.panels = PanelController(self)
         self.tools = ToolAccess(self)
+        self.background = BackgroundTurns(self)
         self.provider_name = provider or _default_provider()
         self.model_name = model or ""
         self.provider_ok: bool | None = True if (provider and model) else None
@@ -161,6 +163,7 @@ class AiAgentsApp(App):
 
     def watch_current_thread_id(self, thread_id: str | None) -> None:
         self.panels.follow(thread_id)
+        self.background.seen(thread_id)
 
     @property
     def screen_main(self) -> MainScreen:
@@ -349,6 +352,10 @@ class AiAgentsApp(App):
             self._apply_config(self.config)
             self.provider_ok = None
             await self.screen_main.turns.check_provider()
+
+    async def action_quit(self) -> None:
+        """Quit; while replies stream, ask first (on yes they are saved as interrupted)."""
+        await self.background.quit()
 
     def action_retry_tool_servers(self) -> None:
         """Start the failed tool servers again at their next use."""

@@ -122,6 +122,7 @@ class TurnController:
         state = TurnState(thread_id, thread.get("provider") or self.app.provider_name,
                           thread.get("model") or self.app.model_name)
         self.app.turns[thread_id] = state
+        self.app.background.started(thread_id)
         pane = self.app.chat_pane
         if pane.thread_id == thread_id and pane.has_newer:
             # the window was scrolled away from the end: show the end again, the reply goes there
@@ -246,6 +247,7 @@ class TurnController:
             self.app.status_bar.context_used = context.tokens
 
     async def _end_turn(self, state: TurnState) -> None:
+        self.app.background.ended(state)
         with suppress(NoMatches):
             await self._show_turn_end(state)
 
