@@ -131,6 +131,7 @@ class ThreadController:
         if state is not None and state.running and state.reply_id:
             records = [r for r in records if r["id"] != state.reply_id]
         pane = self.app.chat_pane
+        pane.provider = thread.get("provider")
         extra: list[Widget] = []
         if state is not None and not state.running and state.status == "error" and state.error is not None:
             extra.append(Notice(str(state.error), thread_id=thread_id))
@@ -143,6 +144,8 @@ class ThreadController:
         if not thread.get("title") and thread_id not in self._previews:
             await self._load_previews([thread_id])
         self.screen.set_thread_title(self.thread_title(thread))
+        self.app.run_worker(self.turns.show_thread_usage(thread_id), group="thread-usage", exclusive=True,
+                            exit_on_error=False)
         self.turns.update_status(thread)
         self.app.sidebar.tree.select_thread(thread_id)
         if message_id:

@@ -129,6 +129,7 @@ class TurnController:
             records = await self.app.session.messages.list(thread_id, limit=FIRST_PAGE)
             await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE)
         if pane.thread_id == thread_id:
+            pane.provider = state.provider
             old = pane.last_notice()
             if old is not None:
                 await old.remove()
@@ -246,6 +247,18 @@ class TurnController:
             self.app.status_bar.context_window = context.window
             self.app.status_bar.context_used = context.tokens
 
+    async def show_thread_usage(self, thread_id: str) -> None:
+        """Show the thread's token and cost totals in the title bar (while it is the open thread)."""
+        from ..pricing import PriceTable
+        from ..store.usage import UsageStore
+        from .widgets.usage_footer import totals_line
+
+        if self.app.session is None or self.app.session.conn is None:
+            return
+        rows = await UsageStore(self.app.session.conn).totals("thread", thread_id=thread_id)
+        if self.app.current_thread_id == thread_id:
+            self.screen.set_thread_usage(totals_line(rows, PriceTable.from_config(self.app.config)) if rows else "")
+
     async def _end_turn(self, state: TurnState) -> None:
         self.app.background.ended(state)
         with suppress(NoMatches):
@@ -255,6 +268,9 @@ class TurnController:
         view = self._view_of(state)
         if view is not None:
             await view.finish(state.status, state.text)
+            if state.reply_id and self.app.session is not None:
+                await view.show_usage(await self.app.session.messages.get(state.reply_id), state.provider)
+                await self.show_thread_usage(state.thread_id)
             if state.status == "error" and state.error is not None:
                 await self.app.chat_pane.add(Notice(str(state.error), thread_id=state.thread_id))
         elif state.status == "error" and state.error is not None:

@@ -37,12 +37,25 @@ __all__ = ["MainScreen", "TitleBar"]
 class TitleBar(Static):
     """The top line: the app's name and the open thread's title."""
 
+    _thread_title: str | None = None
+    _usage: str = ""
+
     def set_thread_title(self, title: str | None) -> None:
+        self._thread_title = title
+        if not title:
+            self._usage = ""
         text = Text("aiagents-tui", style="bold")
         if title:
             text.append("  ·  ")
             text.append(title)
+        if self._usage:
+            text.append(f"  ·  {self._usage}", style="dim")
         self.update(text)
+
+    def set_usage(self, usage: str) -> None:
+        """Show the thread's totals after its title ("" hides them)."""
+        self._usage = usage
+        self.set_thread_title(self._thread_title)
 
 
 class MainScreen(Screen):
@@ -84,6 +97,10 @@ class MainScreen(Screen):
     def set_thread_title(self, title: str | None) -> None:
         """Show the open thread's title (None: no thread) in the title bar."""
         self.query_one(TitleBar).set_thread_title(title)
+
+    def set_thread_usage(self, usage: str) -> None:
+        """Show the open thread's token and cost totals in the title bar."""
+        self.query_one(TitleBar).set_usage(usage)
 
     # ---- the right-hand panel slot
 
