@@ -76,6 +76,9 @@ class ChatSession:
         self.job_queue: Any = None
         self._providers: dict[tuple[str, str], Provider] = {}
         self._runners: dict[str, AgentRunner] = {}
+        self.approve: Any = None
+        """The ``approve=`` callable every runner gets (the app's dialog); None runs the tools an agent names."""
+        self._tool_servers: list[Any] | None = None
 
     # ---- the database
 
@@ -134,6 +137,7 @@ class ChatSession:
             except Exception:
                 log.warning("A provider client did not close cleanly.", exc_info=True)
         self._providers.clear()
+        await self.stop_tool_servers()
         if self.stores is not None:
             await self.stores.conn.close()
             self.stores = None
@@ -241,7 +245,8 @@ class ChatSession:
 
             stores = self._stores()
             runner = AgentRunner(stores.conn, stores.auth, self.provider(name), self.memory_strategy(),
-                                 job_queue=self.job_queue, thinking=thinking)
+                                 job_queue=self.job_queue, thinking=thinking, approve=self.approve,
+                                 tool_servers=self.tool_servers())
             self._runners[key] = runner
         return runner
 
@@ -249,6 +254,24 @@ class ChatSession:
         """The ``thinking=`` the settings give ``model`` (``[thinking."MODEL"]``); None: the wire's default."""
         setting = self.config.thinking.get(model or "")
         return setting.value() if setting is not None else None
+
+    def tool_servers(self) -> list[Any]:
+        """The ``[mcp_servers]`` of the config as ``MCPServer`` objects, shared by every runner; none is started."""
+        if self._tool_servers is None:
+            self._tool_servers = []
+            if getattr(self.config, "mcp_servers", None):
+                from .mcp import servers_from_config
+
+                self._tool_servers = servers_from_config(self.config)
+        return self._tool_servers
+
+    async def stop_tool_servers(self) -> None:
+        """Stop every tool server that was started (their processes end); each failure is logged."""
+        for server in self._tool_servers or ():
+            try:
+                await server.aclose()
+            except Exception:
+                log.warning("A tool server did not stop cleanly.", exc_info=True)
 
     def runners(self) -> list[AgentRunner]:
         """The runners built so far (one per provider)."""

@@ -125,6 +125,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("app.settings", "settings", "Settings",
            "Providers, base URLs, API keys, default model, memory, theme", "f2"),
     Action("app.help", "help", "Keys", "Show the keys of the focused area", "f1"),
+    Action("tools.retry", "retry_tool_servers", "Retry tool servers",
+           "Start the tool (MCP) servers that failed again when a reply next uses them"),
 )
 
 _BY_ID = {a.id: a for a in ACTIONS}

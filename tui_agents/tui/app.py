@@ -30,8 +30,10 @@ from textual.worker import Worker
 
 from . import actions
 from .drafts import DraftKeeper
+from .background import BackgroundTurns
 from .panels import PanelController
 from .screens.main import MainScreen
+from .tool_access import ToolAccess
 from .turns import TurnState
 from .widgets.chat_pane import ChatPane
 from .widgets.composer import Composer
@@ -103,6 +105,8 @@ class AiAgentsApp(App):
         self.session: ChatSession | None = None
         self.turns: dict[str, TurnState] = {}
         self.panels = PanelController(self)
+        self.tools = ToolAccess(self)
+        self.background = BackgroundTurns(self)
         self.provider_name = provider or _default_provider()
         self.model_name = model or ""
         self.provider_ok: bool | None = True if (provider and model) else None
@@ -164,6 +168,7 @@ class AiAgentsApp(App):
     def watch_current_thread_id(self, thread_id: str | None) -> None:
         self.panels.follow(thread_id)
         self.drafts.thread_changed(thread_id)
+        self.background.seen(thread_id)
 
     @property
     def screen_main(self) -> MainScreen:
@@ -223,6 +228,7 @@ class AiAgentsApp(App):
         from ..session import ChatSession
 
         self.session = ChatSession(resolve_db_path(self._db_flag), config, config.user_id)
+        self.session.approve = self.tools.approvals()  # tools other than the safe builtins ask first
         try:
             await self.session.open()  # also marks replies a crashed run left streaming
         except (AgentError, OSError) as exc:
@@ -362,6 +368,14 @@ class AiAgentsApp(App):
             self._apply_config(self.config)
             self.provider_ok = None
             await self.screen_main.turns.check_provider()
+
+    async def action_quit(self) -> None:
+        """Quit; while replies stream, ask first (on yes they are saved as interrupted)."""
+        await self.background.quit()
+
+    def action_retry_tool_servers(self) -> None:
+        """Start the failed tool servers again at their next use."""
+        self.tools.retry()
 
     def action_help(self) -> None:
         """Show the keys of the focused area."""

@@ -183,7 +183,8 @@ class PanelController:
 
         await self.app.wait_ready()
         default = await self.app.session.default_agent_id()
-        await self.app.push_screen(AgentsScreen(self.app.session.agents, default, default), self._agents_closed)
+        await self.app.push_screen(AgentsScreen(self.app.session.agents, default, default,
+                                                tool_servers=self.app.session.tool_servers()), self._agents_closed)
 
     def _agents_closed(self, _result: Any = None) -> None:
         from .screens.memory_panel import MemoryPanel

@@ -132,6 +132,7 @@ class ThreadController:
         if state is not None and state.running and state.reply_id:
             records = [r for r in records if r["id"] != state.reply_id]
         pane = self.app.chat_pane
+        pane.provider = thread.get("provider")
         extra: list[Widget] = []
         if state is not None and not state.running and state.status == "error" and state.error is not None:
             extra.append(Notice(str(state.error), thread_id=thread_id))
@@ -147,6 +148,8 @@ class ThreadController:
         self.screen.set_thread_title(self.thread_title(thread))
         origin = await session.threads.origin(thread_id) if thread.get("forked_from") else None
         self.screen.set_origin(origin_text(origin))
+        self.app.run_worker(self.turns.show_thread_usage(thread_id), group="thread-usage", exclusive=True,
+                            exit_on_error=False)
         self.turns.update_status(thread)
         self.turns.show_context_of(thread)
         self.app.sidebar.tree.select_thread(thread_id)

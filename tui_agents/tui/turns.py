@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from textual.css.query import NoMatches
 
 from .alternatives import after_regenerate, remove_last_reply
+from .tool_access import turn_thread
 from .widgets.chat_pane import FIRST_PAGE
 from .widgets.message import MessageView, Notice
 from .widgets.welcome import Welcome
@@ -137,12 +138,14 @@ class TurnController:
                           thread.get("model") or self.app.model_name, regenerate=regenerate,
                           images=list(images or ()))
         self.app.turns[thread_id] = state
+        self.app.background.started(thread_id)
         pane = self.app.chat_pane
         if pane.thread_id == thread_id and pane.has_newer:
             # the window was scrolled away from the end: show the end again, the reply goes there
             records = await self.app.session.messages.list(thread_id, limit=FIRST_PAGE)
             await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE)
         if pane.thread_id == thread_id:
+            pane.provider = state.provider
             old = pane.last_notice()
             if old is not None:
                 await old.remove()
@@ -174,6 +177,7 @@ class TurnController:
         from ..errors import AgentError
 
         assert self.app.session is not None
+        turn_thread.set(state.thread_id)  # the approval dialog names the thread that asks
         try:
             await asyncio.shield(self.app.warm_up())  # the job queue must run before the runner is built
             if state.regenerate:
@@ -202,7 +206,8 @@ class TurnController:
     async def _apply_event(self, state: TurnState, event: Any) -> None:
         from ..events import (
             AlternativeStarted, GuardrailFlagged, MessageSaved, RateLimitWait, TextDelta, ThinkingDelta,
-            ToolCallFinished, ToolCallStarted, ToolsSkipped, TurnFailed, TurnFinished, UsageReported,
+            ToolCallFinished, ToolCallStarted, ToolServerFailed, ToolsSkipped, TurnFailed, TurnFinished,
+            UsageReported,
         )
 
         self.app.panels.panel_event(event)  # the inspector and memory panel follow the turn too
@@ -238,6 +243,8 @@ class TurnController:
                     view.finish_tool_call(cid, status, ms, result if error is None else error)
             case UsageReported(usage=usage):
                 state.usage = usage
+            case ToolServerFailed():
+                self.app.tools.server_failed(event)
             case RateLimitWait(seconds=seconds):
                 self.app.status_bar.wait_until = time.time() + seconds
             case ToolsSkipped(model=model):
@@ -290,7 +297,20 @@ class TurnController:
         self.app.run_worker(self.count_context(thread["id"], provider, model), group="ctx", exclusive=True,
                             exit_on_error=False)
 
+    async def show_thread_usage(self, thread_id: str) -> None:
+        """Show the thread's token and cost totals in the title bar (while it is the open thread)."""
+        from ..pricing import PriceTable
+        from ..store.usage import UsageStore
+        from .widgets.usage_footer import totals_line
+
+        if self.app.session is None or self.app.session.conn is None:
+            return
+        rows = await UsageStore(self.app.session.conn).totals("thread", thread_id=thread_id)
+        if self.app.current_thread_id == thread_id:
+            self.screen.set_thread_usage(totals_line(rows, PriceTable.from_config(self.app.config)) if rows else "")
+
     async def _end_turn(self, state: TurnState) -> None:
+        self.app.background.ended(state)
         with suppress(NoMatches):
             await self._show_turn_end(state)
 
@@ -305,6 +325,9 @@ class TurnController:
                 with suppress(AgentError):  # the saved thinking time; the live count stands without it
                     view.record["meta"] = (await self.app.session.messages.get(state.reply_id)).get("meta")
             await view.finish(state.status, state.text)
+            if state.reply_id and self.app.session is not None:
+                await view.show_usage(await self.app.session.messages.get(state.reply_id), state.provider)
+                await self.show_thread_usage(state.thread_id)
             if state.status == "error" and state.error is not None:
                 await self.app.chat_pane.add(Notice(str(state.error), thread_id=state.thread_id))
         elif state.status == "error" and state.error is not None:

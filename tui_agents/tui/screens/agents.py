@@ -28,6 +28,7 @@ from textual.widgets.option_list import Option
 
 from ...providers import registry
 from ..sanitize import sanitize
+from ..widgets.server_tools import ServerToolButtons, all_tools_options, keep_server_tools
 from ..widgets.text import plain
 
 __all__ = [
@@ -136,8 +137,10 @@ class AgentsScreen(Screen[None]):
         Binding("ctrl+t", "tools", "Tools", id="agents.tools"),
     ]
 
-    def __init__(self, agents: Any, selected_agent_id: str | None = None, default_agent_id: str | None = None) -> None:
+    def __init__(self, agents: Any, selected_agent_id: str | None = None, default_agent_id: str | None = None,
+                 tool_servers: list[Any] | None = None) -> None:
         super().__init__()
+        self.tool_servers = list(tool_servers or ())
         self.store = agents
         self.agent_id: str | None = selected_agent_id
         self.default_agent_id = default_agent_id
@@ -174,6 +177,12 @@ class AgentsScreen(Screen[None]):
                 yield TextArea(id="agent-personality", soft_wrap=True)
                 yield Label("Examples (User: … / Assistant: …, blank line between)", classes="field")
                 yield TextArea(id="agent-examples", soft_wrap=True)
+                yield Label("Tools the agent may use", classes="field")
+                yield SelectionList[str](*[(Text(f"{t.name} — {sanitize(t.description)}"), t.name)
+                                           for t in list_tools()], *all_tools_options(self.tool_servers),
+                                         id="agent-tools")
+                if self.tool_servers:
+                    yield ServerToolButtons(self.tool_servers, "agent-tools")
                 yield Label("Provider, model and memory (empty: the app's defaults)", classes="field")
                 with Horizontal(classes="row"):
                     yield Select([(p, p) for p in registry.names()], prompt="app default", id="agent-provider")
@@ -238,6 +247,7 @@ class AgentsScreen(Screen[None]):
         )
         tools = self.query_one("#agent-tools", SelectionList)
         tools.deselect_all()
+        keep_server_tools(tools, agent.get("tools") or [], self.tool_servers)
         listed = {tools.get_option_at_index(i).value for i in range(tools.option_count)}
         for name in agent.get("tools") or []:
             if name in listed:  # a tool that is no longer registered is not offered

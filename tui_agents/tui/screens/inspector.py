@@ -61,6 +61,8 @@ class CallEntry:
     result_message_id: str | None = None
     reason: str | None = None
     content_loaded: bool = True
+    server: str | None = None
+    """The MCP server that ran the tool (None for a local tool)."""
 
     @property
     def arguments_json(self) -> str:
@@ -94,6 +96,7 @@ def _result_entry(call: Mapping[str, Any], position: int, message_id: str | None
         message_id=message_id,
         result_message_id=(result or {}).get("id"),
         content_loaded=result is None,
+        server=meta.get("server"),
     )
 
 
@@ -305,6 +308,8 @@ class ToolInspector(Vertical, can_focus=False):
         text.append_text(self._status_text(entry.status))
         if entry.kind == "tool":
             text.append(f"\ncall id  {sanitize(entry.key)}")
+            if entry.server:
+                text.append(f"\nserver   {sanitize(entry.server)} (MCP)")
         if entry.started_at:
             label = "started " if entry.kind == "tool" else "at      "
             text.append(f"\n{label} {self.format_time(entry.started_at)}")
@@ -337,7 +342,7 @@ class ToolInspector(Vertical, can_focus=False):
                 old = self.entries.get(event.call_id)
                 entry = CallEntry(key=event.call_id, kind="tool", name=event.name, position=self._live_position(),
                                   arguments=event.arguments, status="running", started_at=event.started_at,
-                                  message_id=event.message_id)
+                                  message_id=event.message_id, server=event.server)
                 self._upsert(entry if old is None else replace(old, status="running", started_at=event.started_at))
             case ToolCallFinished():
                 old = self.entries.get(event.call_id)
@@ -345,7 +350,8 @@ class ToolInspector(Vertical, can_focus=False):
                                         position=self._live_position(), message_id=event.message_id)
                 self._upsert(replace(base, name=event.name, arguments=event.arguments, result=event.result,
                                      error=event.error, status=event.status, duration_ms=event.duration_ms,
-                                     result_message_id=event.result_message_id, content_loaded=True))
+                                     result_message_id=event.result_message_id, content_loaded=True,
+                                     server=event.server or base.server))
             case GuardrailFlagged() if event.message_id:
                 key = _GUARD_PREFIX + event.message_id
                 old = self.entries.get(key)

@@ -40,17 +40,24 @@ class TitleBar(Static):
 
     title: str | None = None
     origin: str = ""
+    usage: str = ""
 
     def set_thread_title(self, title: str | None) -> None:
-        """Show ``title`` (None: no thread, which also forgets the origin)."""
+        """Show ``title`` (None: no thread, which also forgets the origin and the totals)."""
         self.title = title
         if title is None:
             self.origin = ""
+            self.usage = ""
         self._draw()
 
     def set_origin(self, origin: str) -> None:
         """Show where the open thread came from ("forked from ..."; "" for an original)."""
         self.origin = origin
+        self._draw()
+
+    def set_usage(self, usage: str) -> None:
+        """Show the thread's totals after its title ("" hides them)."""
+        self.usage = usage
         self._draw()
 
     def _draw(self) -> None:
@@ -61,6 +68,8 @@ class TitleBar(Static):
         if self.origin:
             text.append("  ·  ")
             text.append(self.origin, style="italic")
+        if self.usage:
+            text.append(f"  ·  {self.usage}", style="dim")
         self.update(text)
 
 
@@ -108,6 +117,10 @@ class MainScreen(Screen):
     def set_origin(self, origin: str) -> None:
         """Show where the open thread came from in the title bar ("" for an original)."""
         self.query_one(TitleBar).set_origin(origin)
+
+    def set_thread_usage(self, usage: str) -> None:
+        """Show the open thread's token and cost totals in the title bar."""
+        self.query_one(TitleBar).set_usage(usage)
 
     # ---- the right-hand panel slot
 

@@ -81,6 +81,8 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         super().__init__(**kwargs)
         self.format_time = format_time
         self.thread_id: str | None = None
+        self.provider: str | None = None
+        """The shown thread's provider (the usage lines price its replies)."""
         self.has_older = False
         self.has_newer = False
         self.cursor: int | None = None

@@ -23,6 +23,7 @@ from textual.widgets import Static
 
 from ..sanitize import sanitize
 from .alternatives import alternatives_label
+from .usage_footer import UsageFooter
 
 __all__ = ["MessageView", "ToolCallLine", "StreamingBody", "Notice", "NoSecondLayout", "code_blocks"]
 
@@ -450,6 +451,13 @@ class MessageView(NoSecondLayout, Vertical):
         status = self.status_text()
         if status:
             yield Static(Text(status), classes="status", markup=False)
+        if role == "assistant" and not self.streaming and self.record.get("usage"):
+            yield UsageFooter(self.record)
+
+    async def show_usage(self, record: dict[str, Any], provider: str | None = None) -> None:
+        """Show the finished reply's usage line (from its stored record)."""
+        if record.get("usage") and not self.query(UsageFooter):
+            await self.mount(UsageFooter(record, provider))
 
     def feed(self, text: str) -> None:
         """Append streamed text (the view must have been built with ``streaming=True``)."""

@@ -30,6 +30,8 @@ from ..sanitize import highlight_snippet, sanitize
 __all__ = ["Sidebar", "ThreadTree", "SearchBox", "SearchResults", "thread_label", "first_words", "SIDEBAR_PAGE"]
 
 UNTITLED = "New chat"
+#: Row marks: a reply is streaming in the thread; a reply finished there while another thread was open.
+ACTIVITY_MARKS = {"streaming": " ⋯", "unseen": " ●"}
 SIDEBAR_PAGE = 100
 # Rows from the end of what is drawn at which the next page is added.
 _MORE_MARGIN = 10
@@ -53,6 +55,9 @@ def thread_label(thread: dict[str, Any]) -> Text:
     label.append(title)
     if thread.get("archived_at"):
         label.append("  (archived)", style="dim")
+    activity = thread.get("activity")
+    if activity:
+        label.append(ACTIVITY_MARKS.get(activity, ""), style="bold")
     return label
 
 
@@ -94,6 +99,7 @@ class ThreadTree(Tree[dict]):
         self._record_of: dict[str, dict[str, Any]] = {}
         self._shown = 0
         self._more_pending = False
+        self._activity: dict[str, str] = {}
         super().__init__("Threads", **kwargs)
         self.show_root = False
         self.guide_depth = 2
@@ -107,6 +113,8 @@ class ThreadTree(Tree[dict]):
         self.clear()
         self._by_id = {}
         self._records = [dict(node) for node in nodes]
+        for record in self._records:
+            record["activity"] = self._activity.get(record["id"])
         self._record_of = {record["id"]: record for record in self._records}
         self._shown = 0
         self._show_more(SIDEBAR_PAGE)
@@ -174,6 +182,16 @@ class ThreadTree(Tree[dict]):
         node = self._by_id.get(thread["id"])
         if node is not None:
             node.set_label(thread_label(record))
+
+    def set_activity(self, thread_id: str, activity: str | None) -> None:
+        """Mark a thread's row: ``"streaming"``, ``"unseen"`` (a finished reply not looked at yet) or None."""
+        if activity:
+            self._activity[thread_id] = activity
+        else:
+            self._activity.pop(thread_id, None)
+        record = self._record_of.get(thread_id)
+        if record is not None and record.get("activity") != activity:
+            self.update_thread({"id": thread_id, "activity": activity})
 
     def set_previews(self, previews: dict[str, str]) -> None:
         """Label untitled threads with the first words of their first message."""

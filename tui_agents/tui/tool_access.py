@@ -1,0 +1,97 @@
+"""Tools in the app: the approval dialog before a tool acts, and MCP servers that fail (shown, with a retry).
+
+``ToolAccess`` belongs to the app (``app.tools``). ``approvals()`` is the
+session's ``approve=``: the safe builtins and ``[tools] always_allow`` run, any
+other call opens ``ApprovalScreen``. The turn worker names its thread in
+``turn_thread`` so the dialog can say which chat asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..approvals import ToolApprovals
+    from .app import AiAgentsApp
+
+__all__ = ["ToolAccess", "turn_thread"]
+
+log = logging.getLogger(__name__)
+
+#: The thread whose turn runs in the current task (set by the turn worker; each task has its own copy).
+turn_thread: ContextVar[str | None] = ContextVar("turn_thread", default=None)
+
+_STDERR_LINES = 8
+
+
+class ToolAccess:
+    """Asks the user before a tool runs; shows tool servers that failed and retries them."""
+
+    def __init__(self, app: AiAgentsApp) -> None:
+        self.app = app
+        self.failed: dict[str, Any] = {}
+        """Servers that could not start or died, by name, until a retry."""
+
+    def approvals(self) -> ToolApprovals:
+        """The ``approve=`` callable of the session's runners ("allow always" is saved in the config file)."""
+        from ..approvals import ToolApprovals
+
+        return ToolApprovals.from_config(self.app.config, ask=self.ask, path=self.app.config_path)
+
+    async def ask(self, name: str, server: str | None, arguments: dict[str, Any]) -> str:
+        """Open the approval dialog and wait for the answer ("once", "always" or "deny")."""
+        from .screens.approval import ApprovalScreen
+
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def done(result: str | None) -> None:
+            if not answer.done():
+                answer.set_result(result or "deny")
+
+        screen = ApprovalScreen(name, server, arguments, thread=await self._thread_label())
+        self.app.push_screen(screen, done)
+        try:
+            return await answer
+        except asyncio.CancelledError:
+            # the turn was stopped (escape, quit) while the dialog was open: take the dialog away too
+            if screen.is_attached and self.app.screen is screen:
+                screen.dismiss("deny")
+            raise
+
+    async def _thread_label(self) -> str | None:
+        """The asking thread's title when it is not the one on screen (a reply streaming in the background)."""
+        thread_id = turn_thread.get()
+        if thread_id is None or thread_id == self.app.current_thread_id or self.app.session is None:
+            return None
+        try:
+            thread = await self.app.session.threads.get(thread_id)
+        except Exception:  # noqa: BLE001 - a label only: the dialog still asks
+            return thread_id
+        return thread.get("title") or thread_id
+
+    # ---- tool servers that fail
+
+    def server_failed(self, event: Any) -> None:
+        """Show a ``ToolServerFailed``: its error and stderr tail, literally, and how to retry."""
+        self.failed[event.server] = event
+        tail = "\n".join((event.stderr_tail or "").strip().splitlines()[-_STDERR_LINES:])
+        message = f"Tool server {event.server!r} is not available: {event.error}"
+        if tail:
+            message += f"\n{tail}"
+        message += "\nThis reply goes on without its tools; ctrl+p → \"Retry tool servers\" starts it again."
+        self.app.notify(message, title="Tool server failed", severity="error", timeout=20)
+
+    def retry(self) -> None:
+        """Let every failed tool server start again at its next use."""
+        if self.app.session is None:
+            return
+        servers = [s for s in self.app.session.tool_servers() if s.error is not None or s.name in self.failed]
+        for server in servers:
+            server.retry()
+        self.failed.clear()
+        names = ", ".join(s.name for s in servers)
+        self.app.notify(f"Tool servers will start again when a reply uses them: {names}." if servers
+                        else "No tool server has failed.")
