@@ -1,17 +1,11 @@
 """The aiagents-tui Textual app: configuration, theme, keymap, start-up and the screens.
 
-The workflows live elsewhere: ``screens/main.py`` (the chat screen: send, stop,
-retry, regenerate, open, fork, branch, search, through ``threads.py`` and
-``turns.py``), ``panels.py`` (the right-hand panels and the full screens),
-``actions.py`` (every key and palette entry). What they use on the app:
-
-- ``app.session``: the engine's ``ChatSession`` (None until start-up opened the
-  database; ``await app.wait_ready()`` first); ``app.stores`` its stores.
-- ``app.current_thread_id``: a reactive, the thread in the chat pane (None for a new chat).
-- ``app.config`` / ``app.save_config()``; ``app.user_id``; ``app.format_time(ts)``.
-- ``app.turns``: ``thread_id -> TurnState`` of running and finished turns.
-- ``app.warm_up()``: start (once) loading the engine, the tokenizer, the job queue
-  and the runner, right after the first screen is drawn, so the first Enter sends at once.
+The workflows live elsewhere: ``screens/main.py`` with ``threads.py`` and ``turns.py`` (send, stop, retry,
+regenerate, open, fork, branch, search), ``panels.py`` (panels and full screens), ``actions.py`` (keys and
+palette). They use ``app.session`` (the engine's ``ChatSession``; None until start-up opened the database:
+``await app.wait_ready()``), ``app.stores``, the reactive ``app.current_thread_id``, ``app.config`` /
+``app.save_config()``, ``app.user_id``, ``app.format_time(ts)``, ``app.turns`` (``thread_id -> TurnState``)
+and ``app.warm_up()`` (loads the engine right after the first screen, so the first Enter sends at once).
 """
 
 from __future__ import annotations
@@ -28,6 +22,7 @@ from textual.reactive import var
 from textual.widget import Widget
 from textual.worker import Worker
 
+from ..providers import registry
 from . import actions
 from .drafts import DraftKeeper
 from .background import BackgroundTurns
@@ -54,12 +49,6 @@ def _actions_provider() -> type:
     from .commands import ActionsProvider
 
     return ActionsProvider
-
-
-def _default_provider() -> str:
-    from ..providers import registry
-
-    return registry.DEFAULT_PROVIDER
 
 
 def default_format_time(ts: float) -> str:
@@ -107,7 +96,7 @@ class AiAgentsApp(App):
         self.panels = PanelController(self)
         self.tools = ToolAccess(self)
         self.background = BackgroundTurns(self)
-        self.provider_name = provider or _default_provider()
+        self.provider_name = provider or registry.DEFAULT_PROVIDER
         self.model_name = model or ""
         self.provider_ok: bool | None = True if (provider and model) else None
         self.provider_problem = ""

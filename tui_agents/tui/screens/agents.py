@@ -166,7 +166,10 @@ class AgentsScreen(Screen[None]):
                         yield Button(title, id=f"template-{key}", classes="template", compact=True)
                 yield Label("Tools (ctrl+t; space toggles)", classes="field")
                 yield SelectionList[str](*[(Text(f"{t.name} — {sanitize(t.description)}"), t.name)
-                                           for t in list_tools()], id="agent-tools")
+                                           for t in list_tools()], *all_tools_options(self.tool_servers),
+                                         id="agent-tools")
+                if self.tool_servers:
+                    yield ServerToolButtons(self.tool_servers, "agent-tools")
                 yield Label("Role (who the agent is)", classes="field")
                 yield TextArea(id="agent-role", soft_wrap=True, show_line_numbers=False)
                 yield Label("Goal", classes="field")
@@ -177,12 +180,6 @@ class AgentsScreen(Screen[None]):
                 yield TextArea(id="agent-personality", soft_wrap=True)
                 yield Label("Examples (User: … / Assistant: …, blank line between)", classes="field")
                 yield TextArea(id="agent-examples", soft_wrap=True)
-                yield Label("Tools the agent may use", classes="field")
-                yield SelectionList[str](*[(Text(f"{t.name} — {sanitize(t.description)}"), t.name)
-                                           for t in list_tools()], *all_tools_options(self.tool_servers),
-                                         id="agent-tools")
-                if self.tool_servers:
-                    yield ServerToolButtons(self.tool_servers, "agent-tools")
                 yield Label("Provider, model and memory (empty: the app's defaults)", classes="field")
                 with Horizontal(classes="row"):
                     yield Select([(p, p) for p in registry.names()], prompt="app default", id="agent-provider")
