@@ -134,8 +134,9 @@ def test_a_draft_and_the_thread_come_back_after_ctrl_q(terminal: Terminal) -> No
 
     terminal.start()
     _started(terminal)
-    screen = terminal.wait_text("my unsent draft")
-    assert "echo: hello from tmux" in screen  # the thread is open again, at its end
+    # the thread is open again at its end, with the draft in the composer
+    terminal.wait_for(lambda screen: "my unsent draft" in screen and "echo: hello from tmux" in screen,
+                      "the thread and its draft")
     terminal.type(" and more")  # the composer has the focus
     terminal.wait_text("my unsent draft and more")
     terminal.press("C-q")
