@@ -66,7 +66,8 @@ def totals_line(rows: Iterable[Mapping[str, Any]], prices: Any) -> str:
 class UsageFooter(Static):
     """The usage line under a finished reply."""
 
-    DEFAULT_CSS = "UsageFooter { color: $text-muted; padding: 0 1; height: 1; text-style: dim; }"
+    # height auto: in a narrow pane the figures wrap instead of losing the cost at the end
+    DEFAULT_CSS = "UsageFooter { color: $text-muted; padding: 0 1; height: auto; text-style: dim; }"
 
     def __init__(self, record: Mapping[str, Any], provider: str | None = None) -> None:
         super().__init__(markup=False, classes="usage")
@@ -78,7 +79,7 @@ class UsageFooter(Static):
 
         provider = self.provider or _pane_provider(self.app)
         line = usage_line(self.record, provider, PriceTable.from_config(getattr(self.app, "config", None)))
-        self.update(Text(line or "", no_wrap=True, overflow="ellipsis"))
+        self.update(Text(line or ""))
 
 
 def _pane_provider(app: Any) -> str | None:
