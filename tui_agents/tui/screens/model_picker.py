@@ -28,8 +28,9 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
     CSS_PATH = "model_picker.tcss"
     HELP = "Choose a provider, then a listed model (enter) or type any model name and press enter."
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel"),
-                Binding("alt+m", "manage_models", "Ollama models", id="picker.models"),
-                Binding("alt+k", "thinking", "Thinking", id="picker.thinking")]
+                # priority: a terminal sends alt+letter as ESC + letter, which the name box would type
+                Binding("alt+m", "manage_models", "Ollama models", id="picker.models", priority=True),
+                Binding("alt+k", "thinking", "Thinking", id="picker.thinking", priority=True)]
 
     def __init__(self, provider: str, model: str) -> None:
         super().__init__()
