@@ -52,8 +52,6 @@ def one_turn(workdir: Path, server: FakeLLMServer, tokens: int, think: bool, tag
         time.sleep(0.2)
         t0 = time.perf_counter()
         tmux.keys("Enter")
-        if think:
-            tmux.wait_for("Thinking…")  # the block really streamed
         return tmux.wait_for(marker) - t0
     finally:
         tmux.kill()
