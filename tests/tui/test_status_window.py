@@ -29,6 +29,16 @@ async def test_estimated_counts_are_marked(ollama_env, make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         bar = app.status_bar
+        await wait_until(pilot, lambda: bar.context_window == 131072, what="the server's window first")
         bar.context_used, bar.context_window, bar.context_estimated = 1200, 4096, True
         await pilot.pause(0.1)
         assert "ctx ≈1200 / 4096" in screen_text(app)
+
+
+async def test_picking_another_model_shows_its_own_window(ollama_env, make_app):
+    ollama_env.model_details["gemma3:4b"] = {"context_length": 32768}
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await app.screen_main.turns.model_picked(("ollama", "gemma3:4b"))
+        await wait_until(pilot, lambda: app.status_bar.context_window == 32768, what="gemma3's window")

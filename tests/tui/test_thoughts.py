@@ -93,3 +93,15 @@ async def test_the_per_model_setting_asks_the_wire_to_think(ollama_env, make_app
         assert ollama_env.chat_requests()[-1].body.get("think") is False
         saved = (tmp_path / "config.toml").read_text()
         assert '[thinking.fake-model-small]' in saved and "enabled = false" in saved
+
+
+async def test_alt_keys_from_a_terminal_run_their_action_instead_of_typing(ollama_env, make_app):
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.composer.focus()
+        app.post_message(events.Key("alt+h", "h"))  # what a terminal's ESC + h becomes
+        await wait_until(pilot, lambda: app.screen_main.has_class("-hide-thoughts"), what="thoughts hidden")
+        assert app.composer.text == ""

@@ -10,6 +10,7 @@ import logging
 import time
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual.css.query import NoMatches
@@ -421,6 +422,18 @@ class TurnController:
         bar.model = model
         bar.context_window = _context_window(provider, model)
         bar.state = "" if self.app.provider_ok is not False else "not ready"
+        if self.app.session is not None and self.app.session.stores is not None:
+            # a partial, not a coroutine: an exclusive worker cancelled before it starts leaves none unawaited
+            self.app.run_worker(partial(self._server_window, provider, model), group="window", exclusive=True,
+                                exit_on_error=False)
+
+    async def _server_window(self, provider: str, model: str) -> None:
+        """Replace the table's window with the one the server reports for the model (e.g. Ollama's /api/show)."""
+        assert self.app.session is not None
+        window = await self.app.session.context_window(provider, model)
+        bar = self.app.status_bar
+        if window is not None and (bar.provider, bar.model) == (provider, model):
+            bar.context_window = window
 
     # ---- app-wide actions (the chat screen has its own; panels.py the panels')
 

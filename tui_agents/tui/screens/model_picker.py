@@ -43,8 +43,9 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel"),
         Binding("down", "move(1)", "Next model", show=False),
         Binding("up", "move(-1)", "Previous model", show=False),
-        Binding("alt+m", "manage_models", "Ollama models", id="picker.models"),
-        Binding("alt+k", "thinking", "Thinking", id="picker.thinking"),
+        # priority: a terminal sends alt+letter as ESC + letter, which the name box would type
+        Binding("alt+m", "manage_models", "Ollama models", id="picker.models", priority=True),
+        Binding("alt+k", "thinking", "Thinking", id="picker.thinking", priority=True),
     ]
 
     def __init__(self, provider: str, model: str) -> None:

@@ -468,9 +468,9 @@ class MessageView(NoSecondLayout, Vertical):
 
     def feed_thinking(self, text: str) -> None:
         """Append streamed thinking to the thoughts block above the reply (made at its first fragment)."""
-        from .thoughts import Thoughts
-
         if self.thoughts is None or not self.thoughts.streaming:
+            from .thoughts import Thoughts  # here, not per fragment
+
             self.thoughts = Thoughts(streaming=True)
             if self.body is not None:
                 self.mount(self.thoughts, before=self.body)
