@@ -23,6 +23,7 @@ async def test_typing_filters_the_list_and_arrows_with_enter_pick(ollama_env, ma
         assert "● fake-model-small  current" in screen_text(app)
         await pilot.press(*"fake")
         await wait_until(pilot, lambda: app.screen.query_one("#models").option_count == 2, what="filtered to 2")
+        assert "2 of 3 models" in screen_text(app)
         await pilot.press("up")  # from the current (small) to large, focus still in the filter box
         assert app.focused is app.screen.query_one("#model-name")
         await pilot.press("enter")
@@ -37,6 +38,7 @@ async def test_a_typed_name_that_matches_nothing_is_used_as_typed(ollama_env, ma
         await _open_picker(pilot, 2)
         await pilot.press(*"qwen3:8b")
         await wait_until(pilot, lambda: app.screen.query_one("#models").option_count == 0, what="no match")
+        assert "enter uses 'qwen3:8b' as typed" in screen_text(app)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.model_name == "qwen3:8b", what="the typed model")
         assert app.provider_name == "ollama"

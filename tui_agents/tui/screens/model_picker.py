@@ -116,6 +116,16 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
                              for m in matches])
         if matches:
             options.highlighted = matches.index(self.model) if self.model in matches else 0
+        self._count(matches)
+
+    def _count(self, matches: list[str]) -> None:
+        """Say how many models the filter leaves, and that enter uses a name that matches none as typed."""
+        typed = self.query_one("#model-name", Input).value.strip()
+        if not self._models or not typed:
+            return
+        text = (f"{len(matches)} of {len(self._models)} models from {self.provider}" if matches
+                else f"No listed model matches; enter uses {sanitize(typed)!r} as typed.")
+        self.query_one("#models-state", Static).update(Text(text))
 
     @on(Input.Changed, "#model-name")
     def _filter(self) -> None:
