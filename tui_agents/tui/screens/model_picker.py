@@ -66,7 +66,8 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         if str(event.value) == self.provider:
             return
         self.provider = str(event.value)
-        self.model = self._default_model(self.provider)  # never the old provider's model name
+        # back on the chat's provider: its model; another provider: its default, never the old model name
+        self.model = self._current[1] if self.provider == self._current[0] else self._default_model(self.provider)
         self.load_models(self.provider)
 
     def _default_model(self, provider: str) -> str:
