@@ -23,6 +23,7 @@ async def test_typing_filters_the_list_and_arrows_with_enter_pick(ollama_env, ma
         assert "● fake-model-small  current" in screen_text(app)
         await pilot.press(*"fake")
         await wait_until(pilot, lambda: app.screen.query_one("#models").option_count == 2, what="filtered to 2")
+        assert "2 of 3 models" in screen_text(app)
         await pilot.press("up")  # from the current (small) to large, focus still in the filter box
         assert app.focused is app.screen.query_one("#model-name")
         await pilot.press("enter")
@@ -37,6 +38,7 @@ async def test_a_typed_name_that_matches_nothing_is_used_as_typed(ollama_env, ma
         await _open_picker(pilot, 2)
         await pilot.press(*"qwen3:8b")
         await wait_until(pilot, lambda: app.screen.query_one("#models").option_count == 0, what="no match")
+        assert "enter uses 'qwen3:8b' as typed" in screen_text(app)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.model_name == "qwen3:8b", what="the typed model")
         assert app.provider_name == "ollama"
@@ -73,3 +75,22 @@ async def test_switching_to_a_provider_that_lists_nothing_uses_its_default_model
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.provider_name == "anthropic", what="the switch")
         assert app.model_name == "claude-test-default"
+
+
+async def test_switching_back_to_the_chats_provider_starts_on_its_current_model(ollama_env, make_app, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", ollama_env.base_url + "/v1")
+    ollama_env.models = ["fake-model-large", "fake-model-small"]
+    app = make_app(model="fake-model-small")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await _open_picker(pilot, 2)
+        models = app.screen.query_one("#models")
+        app.screen.query_one("#provider").value = "openai"
+        await wait_until(pilot, lambda: models.option_count == 2 and "current" not in screen_text(app),
+                         what="openai's models")
+        app.screen.query_one("#provider").value = "ollama"
+        await wait_until(pilot, lambda: "● fake-model-small  current" in screen_text(app), what="ollama's models")
+        assert models.highlighted == 1
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "MainScreen", what="closed")
+        assert (app.provider_name, app.model_name) == ("ollama", "fake-model-small")

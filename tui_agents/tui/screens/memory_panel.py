@@ -343,11 +343,18 @@ class MemoryPanel(Vertical):
 
     async def action_approve_fact(self) -> None:
         """Let the selected pending fact into the prompts."""
+        from tui_agents.errors import NotFoundError
+
         key = self._selected_pending()
-        if key is not None:
+        if key is None:
+            return
+        try:
             await self.stores.facts.approve(self.user_id, key)
+        except NotFoundError as exc:  # approved or rejected elsewhere meanwhile
+            self.notify(str(exc), severity="warning", markup=False)
+        else:
             self.notify(f"Approved {key}.", markup=False)
-            await self._after_fact_change()
+        await self._after_fact_change()
 
     async def action_reject_fact(self) -> None:
         """Drop the selected pending fact."""

@@ -75,7 +75,8 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         if str(event.value) == self.provider:
             return
         self.provider = str(event.value)
-        self.model = self._default_model(self.provider)  # never the old provider's model name
+        # back on the chat's provider: its model; another provider: its default, never the old model name
+        self.model = self._current[1] if self.provider == self._current[0] else self._default_model(self.provider)
         self.load_models(self.provider)
 
     def _default_model(self, provider: str) -> str:
@@ -138,6 +139,16 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
                                               marks=self._marks.get(m, "")), id=m) for m in matches])
         if matches:
             options.highlighted = matches.index(self.model) if self.model in matches else 0
+        self._count(matches)
+
+    def _count(self, matches: list[str]) -> None:
+        """Say how many models the filter leaves, and that enter uses a name that matches none as typed."""
+        typed = self.query_one("#model-name", Input).value.strip()
+        if not self._models or not typed:
+            return
+        text = (f"{len(matches)} of {len(self._models)} models from {self.provider}" if matches
+                else f"No listed model matches; enter uses {sanitize(typed)!r} as typed.")
+        self.query_one("#models-state", Static).update(Text(text))
 
     @on(Input.Changed, "#model-name")
     def _filter(self) -> None:
