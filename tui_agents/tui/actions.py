@@ -57,6 +57,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("reply.regenerate", "regenerate", "Regenerate reply",
            "Answer the last message again; the old reply stays in a branch", "ctrl+r", short="Regenerate",
            where="chat"),
+    # before reply.stop: on a narrow terminal escape first hides the sidebar shown over the chat
+    Action("sidebar.hide", "hide_sidebar_overlay", "Hide sidebar overlay", "Hide the sidebar shown over the chat",
+           "escape", where="chat", show=False, palette=False),
     Action("reply.stop", "stop_reply", "Stop reply", "Stop the streaming reply; the partial text is kept", "escape",
            short="Stop", where="chat"),
     Action("reply.retry", "retry", "Retry", "Retry a failed reply, or check the provider again", "f5", where="chat"),
