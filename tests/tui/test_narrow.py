@@ -86,13 +86,18 @@ async def test_resizing_collapses_and_restores_the_sidebar_and_panels_go_over_th
         await pilot.press("enter")
         await wait_until(pilot, lambda: not _shown(sidebar), what="choosing a thread hiding the overlay")
 
-        # a side panel opens over the chat instead of squeezing the composer
+        # a side panel opens over the chat, above the composer, which keeps the full width
         await pilot.press("ctrl+t")
         panel = app.screen.query_one("#right-panel")
-        await wait_until(pilot, lambda: _shown(panel), what="the inspector")
-        assert composer.region.width >= MIN_COMPOSER
-        assert panel.region.right == NARROW[0]
+        await wait_until(pilot, lambda: _shown(panel) and panel.region.bottom <= composer.region.y,
+                         what="the inspector above the composer")
+        assert composer.region.width == NARROW[0] and panel.region.right == NARROW[0]
+        composer.focus()
+        composer.load_text("one\ntwo\nthree\nfour")  # the composer grows: the panel stays above it
+        await wait_until(pilot, lambda: composer.region.height > 3 and panel.region.bottom <= composer.region.y,
+                         what="the panel above the grown composer")
         await app.hide_panel()
+        composer.load_text("")
 
         # back above 100 columns: the normal layout returns
         await pilot.resize_terminal(120, 40)
@@ -109,6 +114,7 @@ async def test_the_composer_keeps_40_columns_beside_an_open_panel(ollama_env, ma
         await pilot.press("ctrl+t")
         panel = app.screen.query_one("#right-panel")
         await wait_until(pilot, lambda: _shown(panel), what="the inspector")
+        await wait_until(pilot, lambda: not panel.region.overlaps(app.composer.region), what="the composer clear")
         assert app.composer.region.width >= MIN_COMPOSER
         await app.hide_panel()
         await pilot.resize_terminal(160, 40)

@@ -4,7 +4,8 @@ Below ``NARROW_BELOW`` columns the screen gets ``-narrow``: the sidebar is
 hidden and ctrl+b shows it as an overlay (``-overlay``) until escape, a chosen
 thread or focus elsewhere hides it. Whenever a panel beside the chat would
 leave the composer fewer than ``MIN_COMPOSER`` columns, the screen gets
-``-panel-over`` and the panel opens over the chat instead.
+``-panel-over`` and the panel opens over the chat instead, above the
+composer, which keeps the full width.
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ class NarrowLayout:
         beside = 0 if self.narrow or sidebar.has_class("-hidden") else _cells(sidebar, 34)
         panel = _cells(self.screen.query_one("#right-panel"), 48)
         self.screen.set_class(self.width - beside - panel < MIN_COMPOSER, "-panel-over")
+        self.screen.call_after_refresh(self.clear_composer)
+
+    def clear_composer(self) -> None:
+        """Keep a panel over the chat above the composer (whose height grows with its text)."""
+        slot = self.screen.query_one("#right-panel")
+        below = self.screen.app.composer.outer_size.height if self.screen.has_class("-panel-over") else 0
+        if slot.styles.margin.bottom != below:
+            slot.styles.margin = (0, 0, below, 0)
 
     def toggle_sidebar(self) -> bool:
         """In the narrow layout, show or hide the sidebar overlay; False: not narrow, toggle as usual."""

@@ -85,6 +85,10 @@ class MainScreen(Screen):
     def on_descendant_focus(self, event: Any) -> None:
         self.narrow_layout.focus_moved(event.widget)
 
+    def on_text_area_changed(self, event: Any) -> None:
+        if self.has_class("-panel-over") and self._panel is not None:
+            self.call_after_refresh(self.narrow_layout.clear_composer)  # the composer may have grown
+
     def on_screen_resume(self) -> None:
         # Back from any dialog or screen: typing goes to the composer, never to a widget left focused.
         self.query_one(Composer).focus()
