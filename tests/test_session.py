@@ -68,3 +68,28 @@ async def test_search_finds_messages_and_survives_a_hostile_query(session, fake_
     hits = await session.search("shade")
     assert hits and hits[0]["thread_id"] == thread["id"]
     assert await session.search('"AND(') is not None  # made safe before MATCH, never raises
+
+
+async def test_network_settings_reach_the_providers_and_runners(tmp_path, fake_llm, monkeypatch):
+    from tui_agents.config import NetworkConfig
+    from tui_agents.providers import ProviderTimeouts
+
+    monkeypatch.setenv("OLLAMA_HOST", fake_llm.host_port)
+    config = AppConfig(network=NetworkConfig(stall_after=3, connect_timeout=2, first_byte_timeout=60,
+                                             read_timeout=30))
+    chat = ChatSession(tmp_path / "chats.db", config, "alice")
+    await chat.open()
+    try:
+        await chat.start_jobs()
+        assert chat.provider("ollama").timeouts == ProviderTimeouts(2, 60, 30)
+        assert chat.runner("ollama").stall_after == 3
+    finally:
+        await chat.close()
+
+
+def test_network_settings_refuse_a_zero_timeout():
+    from tui_agents.config import NetworkConfig
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="read_timeout"):
+        NetworkConfig(read_timeout=0)

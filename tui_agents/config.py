@@ -27,6 +27,7 @@ __all__ = [
     "AppConfig",
     "MemoryConfig",
     "MCPServerConfig",
+    "NetworkConfig",
     "ToolsConfig",
     "PriceConfig",
     "ThinkingConfig",
@@ -104,6 +105,24 @@ class MemoryConfig(BaseModel):
     approve_model_facts: bool = False
     """Facts the model saves about you (``remember`` tool, background extraction) wait for your approval
     before they enter any prompt (mirrored to the store with ``UserMemoryStore.set_requires_approval``)."""
+
+
+class NetworkConfig(BaseModel):
+    """How long to wait on a provider (``[network]``); the defaults leave room for a local model loading."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stall_after: float | None = Field(default=20.0, gt=0)
+    """Seconds without data mid-reply before the reply says the stream stalled (unset: never)."""
+
+    connect_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to open the connection."""
+
+    first_byte_timeout: float = Field(default=180.0, gt=0)
+    """Seconds from the request to the reply's first byte (a local model may spend a minute loading)."""
+
+    read_timeout: float = Field(default=120.0, gt=0)
+    """The longest silence between two pieces of a reply before it fails."""
 
 
 class MCPServerConfig(BaseModel):
@@ -214,6 +233,9 @@ class AppConfig(BaseModel):
 
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     """Context strategy and its parameters."""
+
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    """Provider timeouts and when a silent stream counts as stalled."""
 
     @field_validator("default_provider")
     @classmethod

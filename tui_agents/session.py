@@ -221,9 +221,11 @@ class ChatSession:
         key = (name, model or "")
         cached = self._providers.get(key)
         if cached is None:
-            from .providers import get_provider
+            from .providers import ProviderTimeouts, get_provider
 
-            options: dict[str, Any] = {}
+            net = self.config.network
+            options: dict[str, Any] = {"timeout": ProviderTimeouts(net.connect_timeout, net.first_byte_timeout,
+                                                                   net.read_timeout)}
             if self.base_url(name):
                 options["base_url"] = self.base_url(name)
             cached = get_provider(name, model=model or None, **options)
@@ -246,7 +248,7 @@ class ChatSession:
             stores = self._stores()
             runner = AgentRunner(stores.conn, stores.auth, self.provider(name), self.memory_strategy(),
                                  job_queue=self.job_queue, thinking=thinking, approve=self.approve,
-                                 tool_servers=self.tool_servers())
+                                 tool_servers=self.tool_servers(), stall_after=self.config.network.stall_after)
             self._runners[key] = runner
         return runner
 

@@ -63,6 +63,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("reply.next_version", "alternative(1)", "Next version of the reply",
            "Show the next version of the selected (or last) reply; the one shown is what the next turn sends",
            "alt+right", short="Next version", where="chat", show=False),
+    # before reply.stop: on a narrow terminal escape first hides the sidebar shown over the chat
+    Action("sidebar.hide", "hide_sidebar_overlay", "Hide sidebar overlay", "Hide the sidebar shown over the chat",
+           "escape", where="chat", show=False, palette=False),
     Action("reply.stop", "stop_reply", "Stop reply", "Stop the streaming reply; the partial text is kept", "escape",
            short="Stop", where="chat"),
     Action("reply.retry", "retry", "Retry", "Retry a failed reply, or check the provider again", "f5", where="chat"),

@@ -143,6 +143,7 @@ class ThreadController:
                                            "id": state.reply_id}, streaming=True)
             view.feed(state.text)
             state.view = view
+            await self.turns.attach_working(state)
         if not thread.get("title") and thread_id not in self._previews:
             await self._load_previews([thread_id])
         self.screen.set_thread_title(self.thread_title(thread))

@@ -20,6 +20,7 @@ from .tool_access import turn_thread
 from .widgets.chat_pane import FIRST_PAGE
 from .widgets.message import MessageView, Notice
 from .widgets.welcome import Welcome
+from .widgets.working import DATA_EVENTS, WorkingLine
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import AiAgentsApp
@@ -55,6 +56,12 @@ class TurnState:
     user_view: Any = None
     regenerate: bool = False
     """The turn writes a new version of the last reply (the old one stays on its slot)."""
+    data_seen: bool = False
+    """Whether the provider has started answering (the working line stops counting seconds)."""
+    stalled_since: float | None = None
+    """Wall-clock time of the last data while the stream is stalled (None: not stalled)."""
+    working: Any = None
+    """The ``WorkingLine`` under the streaming reply while it is on screen."""
 
     @property
     def text(self) -> str:
@@ -160,10 +167,32 @@ class TurnController:
             state.view = await pane.add_message(
                 {"role": "assistant", "model": state.model, "created_at": time.time(), "thread_id": thread_id},
                 streaming=True)
+            await self.attach_working(state)
             pane.anchor()
         state.worker = self.app.run_worker(self._run_turn(state, text), name=f"turn:{thread_id}", group="turns",
                                        exit_on_error=False)
         return state
+
+    async def attach_working(self, state: TurnState) -> None:
+        """Show the working state under the streaming reply's view (until the turn ends)."""
+        if state.view is not None and state.running:
+            state.working = WorkingLine(state)
+            await state.view.mount(state.working)
+
+    def _show_working(self, state: TurnState, event: Any) -> None:
+        """Follow the stream in the working line: first data, a stall, data again."""
+        name = type(event).__name__
+        if name == "StreamStalled":
+            state.stalled_since = event.since
+        elif name == "StreamResumed":
+            state.stalled_since = None
+        elif name in DATA_EVENTS:
+            state.data_seen = True
+        else:
+            return
+        working = state.working
+        if working is not None and working.is_attached:
+            working.update_state()
 
     def _view_of(self, state: TurnState) -> MessageView | None:
         view = state.view
@@ -212,6 +241,8 @@ class TurnController:
         )
 
         self.app.panels.panel_event(event)  # the inspector and memory panel follow the turn too
+        if not state.data_seen or state.stalled_since is not None or type(event).__name__ == "StreamStalled":
+            self._show_working(state, event)
         view = self._view_of(state)
         match event:
             case AlternativeStarted(index=index, count=count):
@@ -312,6 +343,10 @@ class TurnController:
 
     async def _end_turn(self, state: TurnState) -> None:
         self.app.background.ended(state)
+        working, state.working = state.working, None
+        if working is not None and working.is_attached:
+            with suppress(NoMatches):
+                await working.remove()  # its timer goes with it
         with suppress(NoMatches):
             await self._show_turn_end(state)
 

@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from .. import actions
 from ..local_models import LocalModelsController
+from ..layout import NarrowLayout
 from ..threads import ThreadController
 from ..turns import TurnController
 from ..widgets.chat_pane import ChatPane
@@ -90,6 +91,7 @@ class MainScreen(Screen):
         self.turns = TurnController(self)
         self.local = LocalModelsController(self)
         self._panel: Widget | None = None
+        self.narrow_layout = NarrowLayout(self)
 
     def compose(self) -> ComposeResult:
         title = TitleBar(id="title-bar", markup=False)
@@ -105,6 +107,16 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(Composer).focus()
+
+    def on_resize(self, event: Any) -> None:
+        self.narrow_layout.resized(event.size.width)
+
+    def on_descendant_focus(self, event: Any) -> None:
+        self.narrow_layout.focus_moved(event.widget)
+
+    def on_text_area_changed(self, event: Any) -> None:
+        if self.has_class("-panel-over") and self._panel is not None:
+            self.call_after_refresh(self.narrow_layout.clear_composer)  # the composer may have grown
 
     def on_screen_resume(self) -> None:
         # Back from any dialog or screen: typing goes to the composer, never to a widget left focused.
@@ -135,6 +147,7 @@ class MainScreen(Screen):
         await slot.remove_children()
         await slot.mount(widget)
         slot.add_class("-open")
+        self.narrow_layout.fit_panel()
         self._panel = widget
 
     async def hide_panel(self) -> None:
@@ -160,6 +173,7 @@ class MainScreen(Screen):
         self.threads.view_changed(event)
 
     def on_sidebar_thread_chosen(self, event: Sidebar.ThreadChosen) -> None:
+        self.narrow_layout.hide_overlay()
         self.threads.thread_chosen(event)
 
     async def on_sidebar_search_requested(self, event: Sidebar.SearchRequested) -> None:
@@ -195,6 +209,8 @@ class MainScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop_reply":
             return self.turns.running(self.app.current_thread_id)
+        if action == "hide_sidebar_overlay":
+            return self.narrow_layout.overlay_open
         return True
 
     def action_chat_cursor(self, delta: int) -> None:
@@ -210,14 +226,21 @@ class MainScreen(Screen):
 
     def action_focus_search(self) -> None:
         """Focus the sidebar's search box."""
+        self.narrow_layout.reveal()
         self.threads.focus_search()
 
     def action_clear_search(self) -> None:
         self.threads.clear_search()
 
     def action_toggle_sidebar(self) -> None:
-        """Show or hide the sidebar."""
-        self.threads.toggle_sidebar()
+        """Show or hide the sidebar (over the chat on a narrow terminal)."""
+        if not self.narrow_layout.toggle_sidebar():
+            self.threads.toggle_sidebar()
+            self.narrow_layout.fit_panel()
+
+    def action_hide_sidebar_overlay(self) -> None:
+        """Hide the sidebar shown over the chat."""
+        self.narrow_layout.hide_overlay()
 
     def action_toggle_archived(self) -> None:
         self.threads.toggle_archived()
