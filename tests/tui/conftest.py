@@ -81,3 +81,32 @@ def rendered_text(view) -> str:
     from tui_agents.tui.widgets.message import MarkdownSegment
 
     return "".join(seg.source for seg in view.query(MarkdownSegment))
+
+
+async def settle(pilot) -> None:
+    """Wait for the warm-up and the status bar's context count, so a snapshot never races them."""
+    from textual.worker import WorkerState
+
+    app = pilot.app
+    task = getattr(app, "_warm_task", None)
+    if task is not None:
+        await asyncio.wait_for(asyncio.shield(task), 20)
+    busy = (WorkerState.PENDING, WorkerState.RUNNING)
+    await wait_until(pilot, lambda: not any(w.group in ("ctx", "ctx-open") and w.state in busy
+                                            for w in app.workers), timeout=20, what="the context count")
+    await pilot.pause(0.05)
+
+
+@pytest.fixture
+def snap_compare(snap_compare):
+    """The plugin's ``snap_compare``, settling the app after ``run_before`` (warm-up, context count)."""
+
+    def compare(app, *args, run_before=None, **kwargs):
+        async def before(pilot) -> None:
+            if run_before is not None:
+                await run_before(pilot)
+            await settle(pilot)
+
+        return snap_compare(app, *args, run_before=before, **kwargs)
+
+    return compare

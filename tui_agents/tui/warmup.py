@@ -57,6 +57,22 @@ async def warm_up(app: AiAgentsApp) -> None:
             log.warning("Could not build the %s runner ahead of a turn.", app.provider_name, exc_info=True)
     # not needed to start a turn: a turn does not wait for it
     app.run_worker(asyncio.to_thread(_warm_lexers), name="warm-lexers", exit_on_error=False)
+    # a thread opened before the engine was warm was not counted: count it once this task is done
+    asyncio.get_running_loop().call_soon(_count_open_thread, app)
+
+
+def _count_open_thread(app: AiAgentsApp) -> None:
+    """Show the open thread's context in the status bar (the warm-up has just ended)."""
+    thread_id, session = app.current_thread_id, app.session
+    if thread_id is None or session is None:
+        return
+
+    async def count() -> None:
+        thread = await session.threads.get(thread_id)
+        if app.current_thread_id == thread_id:
+            app.screen_main.turns.show_context_of(thread)
+
+    app.run_worker(count(), group="ctx-open", exit_on_error=False)
 
 
 def _import_engine() -> None:
