@@ -59,6 +59,9 @@ async def test_the_panel_shows_message_for_message_what_the_server_receives(olla
         await wait_until(pilot, lambda: app.status_bar.context_used == panel.context.total,
                          what=f"status bar {app.status_bar.context_used} == panel {panel.context.total}")
         assert app.status_bar.context_window == panel.context.window
+        # an Ollama model's tokenizer is not tiktoken: both show the counts as estimates
+        assert panel.context.estimated and app.status_bar.context_estimated
+        assert "ctx ≈" in str(app.status_bar.render())
 
 
 async def test_opening_a_thread_shows_its_own_context_in_the_status_bar(ollama_env, make_app):
