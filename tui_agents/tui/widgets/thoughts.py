@@ -67,6 +67,7 @@ class Thoughts(NoSecondLayout, Vertical):
         self.body: StreamingBody | Vertical = StreamingBody() if streaming else Vertical()
         self.body.add_class("thoughts-body")
         self._rendered = streaming
+        self._parts: list[str] = []  # what streamed, kept to render the folded block when it is opened
 
     @classmethod
     def saved(cls, record: dict) -> Thoughts | None:
@@ -96,19 +97,32 @@ class Thoughts(NoSecondLayout, Vertical):
     def feed(self, text: str) -> None:
         """Queue a fragment of thinking (shown at the next frame, like the reply's text)."""
         if isinstance(self.body, StreamingBody):
+            self._parts.append(text)
             self.body.feed(text)
 
     def answer_started(self) -> None:
-        """The reply's text began: the thinking is over, fold the block."""
+        """The reply's text began: the thinking is over, fold the block.
+
+        The streaming body goes (its timer with it) and the thought is kept as text, rendered again only
+        if the block is opened: the last frames of a folded thought would be work nobody sees.
+        """
         if not self.streaming:
             return
         self.streaming = False
         if self.thinking_ms is None:
             self.thinking_ms = (time.monotonic() - self._started) * 1000
+        self._fold_streamed()
         self.add_class("-collapsed")
         self._show_header()
+
+    def _fold_streamed(self) -> None:
         if isinstance(self.body, StreamingBody):
-            self.run_worker(self.body.finish(), exit_on_error=False)
+            self._saved = "".join(self._parts)
+            self._parts = []
+            self.body.remove()
+            self.body = Vertical(classes="thoughts-body")
+            self.mount(self.body)
+            self._rendered = False
 
     async def finish(self, thinking_ms: float | None = None) -> None:
         """The reply ended: render what is left and show the saved thinking time."""
@@ -119,7 +133,10 @@ class Thoughts(NoSecondLayout, Vertical):
         if was_streaming and self.thinking_ms is None:
             self.thinking_ms = (time.monotonic() - self._started) * 1000
         if isinstance(self.body, StreamingBody):
-            await self.body.finish()
+            if self.collapsed:
+                self._fold_streamed()
+            else:  # a turn that ended while thinking (stopped, failed, only thoughts): show it all
+                await self.body.finish()
         self._show_header()
 
     def toggle(self) -> None:
@@ -135,5 +152,5 @@ class Thoughts(NoSecondLayout, Vertical):
     def text(self) -> str:
         """The thoughts shown so far (or saved, for a reply loaded from the store)."""
         if isinstance(self.body, StreamingBody):
-            return self.body.text
+            return "".join(self._parts)
         return self._saved
