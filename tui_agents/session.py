@@ -372,6 +372,12 @@ class ChatSession:
 
         return StateStore(self.conn)
 
+    def usage(self) -> Any:
+        """Token totals by model, day or thread (``UsageStore``): the title bar's thread totals."""
+        from .store.usage import UsageStore
+
+        return UsageStore(self.conn)
+
     async def context(self, thread_id: str | None, *, provider: str | None = None, model: str | None = None,
                       strategy: Any = None, counter: Any = None) -> TurnContext:
         """What the next turn of ``thread_id`` sends (system prompt, facts, window, model, its context size)."""

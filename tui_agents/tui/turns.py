@@ -332,12 +332,11 @@ class TurnController:
     async def show_thread_usage(self, thread_id: str) -> None:
         """Show the thread's token and cost totals in the title bar (while it is the open thread)."""
         from ..pricing import PriceTable
-        from ..store.usage import UsageStore
         from .widgets.usage_footer import totals_line
 
         if self.app.session is None or self.app.session.conn is None:
             return
-        rows = await UsageStore(self.app.session.conn).totals("thread", thread_id=thread_id)
+        rows = await self.app.session.usage().totals("thread", thread_id=thread_id)
         if self.app.current_thread_id == thread_id:
             self.screen.set_thread_usage(totals_line(rows, PriceTable.from_config(self.app.config)) if rows else "")
 
