@@ -309,3 +309,14 @@ async def test_ollama_show_and_version(fake_llm, make_provider):
     assert await provider.version()
     info = await provider.show("llama3.2")
     assert "tools" in info["capabilities"]
+
+
+async def test_a_keyless_server_that_wants_a_key_says_so_and_how_to_give_one(fake_llm, make_provider, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    fake_llm.script(Reply(status=401, body={"error": {"message": "Missing bearer token"}}))
+    with pytest.raises(AuthenticationError) as info:
+        await collect(make_provider("openai", api_key=None).stream(HELLO))
+    text = str(info.value)
+    assert "wants an API key" in text and "Missing bearer token" in text
+    assert "OPENAI_API_KEY" in text and "aiagents-tui keys set openai" in text

@@ -165,6 +165,8 @@ def _build(cls: type[ProviderError], label: str, status: int | None, etype: str 
     text = scrub(f"{label} {what}{code}: {message}".rstrip(": "), secret)
     if cls is AuthenticationError:
         name = label.lower()
+        if not secret:  # no key was sent (e.g. a local OpenAI-compatible server that wants one after all)
+            text = scrub(f"The {label} server wants an API key{code}: {message}".rstrip(": "), secret)
         text = text.rstrip(".") + f". Check {env_var_for(name)} or run `aiagents-tui keys set {name}`."
     kwargs: dict[str, Any] = {"provider": label.lower(), "status_code": status, "error_type": etype}
     if cls is RateLimitedError:
