@@ -187,6 +187,8 @@ class TurnController:
         elif name == "StreamResumed":
             state.stalled_since = None
         elif name in DATA_EVENTS:
+            if state.data_seen:
+                return  # streaming already: the line reads "· esc stops", no redraw per token
             state.data_seen = True
         else:
             return
