@@ -28,7 +28,7 @@ import pydantic_core
 
 from ..errors import InvalidArgumentError
 from ._redis import RedisConfig, as_redis_config, make_client, pooled_client, redis_errors
-from .job_queue import Job, JobStatus, Outcome, QueueBackend, _new_job_id
+from .jobs import Job, JobStatus, Outcome, QueueBackend, _new_job_id
 
 __all__ = ["RedisQueueBackend"]
 
