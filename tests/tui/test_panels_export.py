@@ -141,7 +141,7 @@ async def test_duplicate_positions_are_refused_before_writing(conn, tmp_path):
 
 async def test_a_failure_half_way_rolls_back_the_conversations_already_written(conn, tmp_path, monkeypatch):
     """Fault injection: the second conversation's insert fails after the first was written."""
-    from tui_agents.store import transfer as export
+    from tui_agents.store.transfer import importer as export
 
     real, calls = export._insert_thread, []
 
