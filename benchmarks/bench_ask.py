@@ -1,19 +1,22 @@
 """``aiagents-tui ask``: start-up and first-token latency, against the fake LLM server on loopback.
 
-    PYTHONPATH=. python benchmarks/bench_ask.py [--runs 15]
+    PYTHONPATH=. python benchmarks/bench_ask.py [--runs 7] [--baseline DIR]
 
 Cases (each a fresh ``python -m tui_agents.cli ask`` process, a real SQLite file):
 - ``startup``: process spawn -> the chat request arrives at the server (interpreter, imports,
   config, database open, user message saved). Target <= 300 ms.
-- ``first token (pipe)``: the server's first reply byte -> the first reply byte read from the
-  child's stdout (plain text into a pipe). Target <= 150 ms.
+- ``first token (pipe)``: the server's first reply byte (stamped by the fake as it writes the
+  response head) -> the first reply byte read from the child's stdout (plain text into a pipe).
+  Target <= 150 ms.
 - ``first token (tty)``: the same on a pseudo-terminal, where the reply is rendered Markdown.
 - ``whole run``: spawn -> exit for a two-sentence reply (includes the title request).
-- ``CPU time``: user + sys seconds of the whole ``ask`` process, less sensitive to load than wall time.
-- ``bare python``: the interpreter alone, to read the others against this machine's load.
+- ``CPU time``: user + sys seconds of the ``ask`` process, less sensitive to load than wall time:
+  of the whole run, and of the start-up (read from ``/proc`` while the server holds its first byte).
+- floors: ``python -c pass`` and ``python -c "import httpx"``, to read the others against this
+  machine's load and against what any Python HTTP client pays.
 
-The server's first byte is taken as the request's arrival time (the fake records it) plus the
-scripted ``first_delay``: the fake sends the first frame right after that sleep.
+``--baseline DIR`` runs a second tree's ``tui_agents`` (e.g. ``git archive <commit> | tar -x -C DIR``)
+interleaved with this one, round by round, so both see the same load.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fakes.llm_server import FakeLLMServer, Reply  # noqa: E402
 
-FIRST_DELAY = 0.4
+FIRST_DELAY = 0.4  # the server thinks a while, as a real one does
 REPLY = "Hello there. This is a **short** reply."
 
 
@@ -49,6 +52,17 @@ def _env(fake: FakeLLMServer, tmp: str) -> dict[str, str]:
 
 def _command() -> list[str]:
     return [sys.executable, "-m", "tui_agents.cli", "ask", "--provider", "anthropic", "Say hello"]
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """User + sys seconds a running process has used so far (Linux ``/proc``; 10 ms ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _read_first_byte(fd: int, timeout: float = 30) -> float:
@@ -75,7 +89,11 @@ def run_once(fake: FakeLLMServer, env: dict[str, str], tty: bool) -> dict[str, f
         process = subprocess.Popen(_command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
         out_fd = process.stdout.fileno()
-    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = _cpu()
+    # While the server "thinks" (FIRST_DELAY) the process only waits: its CPU then is its start-up's.
+    fake.wait_for_requests(1, timeout=30)
+    time.sleep(max(0.0, fake.requests[0].received_at + FIRST_DELAY / 2 - time.time()))
+    startup_cpu = _process_cpu(process.pid)
     first_out = _read_first_byte(out_fd)
     while True:  # drain to the end
         ready, _, _ = select.select([out_fd], [], [], 30)
@@ -86,25 +104,22 @@ def run_once(fake: FakeLLMServer, env: dict[str, str], tty: bool) -> dict[str, f
             break
     process.wait(30)
     ended = time.time()
-    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    cpu = _cpu() - cpu_before
     if tty:
         os.close(master)
     if process.returncode != 0:
         raise RuntimeError(f"ask exited with {process.returncode}")
-    arrived = fake.requests[0].received_at
-    return {"startup": arrived - spawned, "first": first_out - (arrived + FIRST_DELAY), "whole": ended - spawned,
-            "cpu": cpu}
+    chat = fake.requests[0]
+    return {"startup": chat.received_at - spawned, "first": first_out - chat.first_byte_at, "whole": ended - spawned,
+            "cpu": cpu, "startup_cpu": startup_cpu}
 
 
-def _bare_python(env: dict[str, str]) -> tuple[float, float]:
-    """The interpreter alone, for scale: (wall, CPU) seconds any Python CLI pays on this machine now."""
-    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def _floor(env: dict[str, str], code: str) -> tuple[float, float]:
+    """``python -c CODE`` spawn -> exit: (wall, CPU) seconds, for scale against this machine's load now."""
+    cpu_before = _cpu()
     started = time.time()
-    subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
-    wall = time.time() - started
-    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    return time.time() - started, _cpu() - cpu_before
 
 
 def _row(case: str, values: list[float], target: float | None) -> str:
@@ -116,32 +131,57 @@ def _row(case: str, values: list[float], target: float | None) -> str:
     return f"| {case} | {len(ms)} | {p50:.0f} | {p95:.0f} | {goal} | {verdict} |"
 
 
+def _report(label: str, pipe: list[dict[str, float]], tty: list[dict[str, float]]) -> None:
+    prefix = f"{label}: " if label else ""
+    print(_row(f"{prefix}startup (spawn -> request at server)", [r["startup"] for r in pipe], 300))
+    print(_row(f"{prefix}startup, pipe: CPU time of the process until the request", [r["startup_cpu"] for r in pipe],
+               300))
+    print(_row(f"{prefix}first token, pipe (server's first byte -> stdout)", [r["first"] for r in pipe], 150))
+    print(_row(f"{prefix}first token, tty (rendered Markdown)", [r["first"] for r in tty], 150))
+    print(_row(f"{prefix}startup, tty", [r["startup"] for r in tty], 300))
+    print(_row(f"{prefix}whole run, pipe (incl. title request)", [r["whole"] for r in pipe], None))
+    print(_row(f"{prefix}whole run, pipe: CPU time of the process (user + sys)", [r["cpu"] for r in pipe], None))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--baseline", metavar="DIR", help="another tree's tui_agents to run interleaved, as 'before'")
     args = parser.parse_args()
+    trees = {"after": ROOT, "before": Path(args.baseline).resolve()} if args.baseline else {"": ROOT}
+    floors = {"bare `python -c pass`": "pass", 'bare `python -c "import httpx"`': "import httpx"}
+    pipe: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
+    tty: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
+    floor: dict[str, list[tuple[float, float]]] = {label: [] for label in floors}
+    loads = [os.getloadavg()[0]]
     fake = FakeLLMServer().start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            env = _env(fake, tmp)
-            run_once(fake, env, tty=False)  # warm the file cache and create the database
-            pipe = [run_once(fake, env, tty=False) for _ in range(args.runs)]
-            tty = [run_once(fake, env, tty=True) for _ in range(args.runs)]
-            bare = [_bare_python(env) for _ in range(args.runs)]
+            envs = {label: {**_env(fake, tmp), "PYTHONPATH": str(tree)} for label, tree in trees.items()}
+            for env in envs.values():
+                run_once(fake, env, tty=False)  # warm the file cache, write byte code, create the database
+            for _ in range(args.runs):  # round by round, so every case sees the same load
+                for label, code in floors.items():
+                    floor[label].append(_floor(envs[next(iter(envs))], code))
+                for label, env in envs.items():
+                    pipe[label].append(run_once(fake, env, tty=False))
+                    tty[label].append(run_once(fake, env, tty=True))
+                loads.append(os.getloadavg()[0])
     finally:
         fake.stop()
-    print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {os.getloadavg()[0]:.2f} "
-          f"(1-min avg); {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {min(loads):.2f}-{max(loads):.2f} "
+          f"(1-min avg over the run); {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; {args.runs} rounds")
     print("| case | n | p50 ms | p95 ms | target | |")
     print("|---|---|---|---|---|---|")
-    print(_row("startup (spawn -> request at server)", [r["startup"] for r in pipe], 300))
-    print(_row("first token, pipe (server byte -> stdout)", [r["first"] for r in pipe], 150))
-    print(_row("first token, tty (rendered Markdown)", [r["first"] for r in tty], 150))
-    print(_row("startup, tty", [r["startup"] for r in tty], 300))
-    print(_row("whole run, pipe (incl. title request)", [r["whole"] for r in pipe], None))
-    print(_row("whole run, pipe: CPU time of the process (user + sys)", [r["cpu"] for r in pipe], None))
-    print(_row("reference: bare `python -c pass` (spawn -> exit)", [b[0] for b in bare], None))
-    print(_row("reference: bare `python -c pass`, CPU time", [b[1] for b in bare], None))
+    for label in trees:
+        _report(label, pipe[label], tty[label])
+    for label, values in floor.items():
+        print(_row(f"floor: {label} (spawn -> exit)", [v[0] for v in values], None))
+        print(_row(f"floor: {label}, CPU time", [v[1] for v in values], None))
+    if args.baseline:
+        ratio = statistics.median(r["startup"] for r in pipe["after"]) / statistics.median(
+            r["startup"] for r in pipe["before"])
+        print(f"\nstartup after / before (medians, pipe): {ratio:.2f}")
 
 
 if __name__ == "__main__":
