@@ -1,14 +1,18 @@
 """``aiagents-tui ask``: start-up and first-token latency, against the fake LLM server on loopback.
 
-    PYTHONPATH=. python benchmarks/bench_ask.py [--runs 7] [--baseline DIR]
+    PYTHONPATH=. python benchmarks/bench_ask.py [--runs 7] [--baseline DIR] [--scenario NAME]
 
 Cases (each a fresh ``python -m tui_agents.cli ask`` process, a real SQLite file):
+Scenarios: ``anthropic`` (its key in the environment) and ``ollama`` (the default provider, a
+local server without a key; its first request may be ``/api/show`` for the context window).
+
 - ``startup``: process spawn -> the chat request arrives at the server (interpreter, imports,
   config, database open, user message saved). Target <= 300 ms.
 - ``first token (pipe)``: the server's first reply byte (stamped by the fake as it writes the
   response head) -> the first reply byte read from the child's stdout (plain text into a pipe).
   Target <= 150 ms.
-- ``first token (tty)``: the same on a pseudo-terminal, where the reply is rendered Markdown.
+- ``first token (tty)``: the same on a pseudo-terminal, where the reply is rendered Markdown
+  (anthropic only).
 - ``whole run``: spawn -> exit for a two-sentence reply (includes the title request).
 - ``CPU time``: user + sys seconds of the ``ask`` process, less sensitive to load than wall time:
   of the whole run, and of the start-up (read from ``/proc`` while the server holds its first byte).
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,12 +51,21 @@ def _env(fake: FakeLLMServer, tmp: str) -> dict[str, str]:
     # Byte-code caching on, as in an installed package (this machine's shells set PYTHONDONTWRITEBYTECODE).
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({"PYTHONPATH": str(ROOT), "AIAGENTS_CONFIG": f"{tmp}/config.toml", "AIAGENTS_DB": f"{tmp}/bench.db",
-                "ANTHROPIC_BASE_URL": fake.base_url, "ANTHROPIC_API_KEY": "bench", "TERM": "xterm-256color"})
+                "ANTHROPIC_BASE_URL": fake.base_url, "OLLAMA_HOST": fake.base_url,
+                "TERM": "xterm-256color"})
     return env
 
 
-def _command() -> list[str]:
-    return [sys.executable, "-m", "tui_agents.cli", "ask", "--provider", "anthropic", "Say hello"]
+# name -> (provider, extra env): Anthropic with its key in the environment; Ollama, the default provider,
+# a local server without a key.
+SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
+    "anthropic": ("anthropic", {"ANTHROPIC_API_KEY": "bench"}),
+    "ollama (the default provider, no key)": ("ollama", {}),
+}
+
+
+def _command(provider: str) -> list[str]:
+    return [sys.executable, "-m", "tui_agents.cli", "ask", "--provider", provider, "Say hello"]
 
 
 def _cpu() -> float:
@@ -74,25 +88,25 @@ def _read_first_byte(fd: int, timeout: float = 30) -> float:
     return stamp
 
 
-def run_once(fake: FakeLLMServer, env: dict[str, str], tty: bool) -> dict[str, float]:
+def run_once(fake: FakeLLMServer, env: dict[str, str], tty: bool, provider: str = "anthropic") -> dict[str, float]:
     fake.reset()
     fake.script(Reply(text=REPLY, first_delay=FIRST_DELAY, chunk_chars=6), Reply(text="Greeting"))
     if tty:
         master, slave = pty.openpty()
         spawned = time.time()
-        process = subprocess.Popen(_command(), stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL,
+        process = subprocess.Popen(_command(provider), stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL,
                                    env=env, cwd=ROOT)
         os.close(slave)
         out_fd = master
     else:
         spawned = time.time()
-        process = subprocess.Popen(_command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        process = subprocess.Popen(_command(provider), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
         out_fd = process.stdout.fileno()
     cpu_before = _cpu()
     # While the server "thinks" (FIRST_DELAY) the process only waits: its CPU then is its start-up's.
-    fake.wait_for_requests(1, timeout=30)
-    time.sleep(max(0.0, fake.requests[0].received_at + FIRST_DELAY / 2 - time.time()))
+    chat = _chat_request(fake)
+    time.sleep(max(0.0, chat.received_at + FIRST_DELAY / 2 - time.time()))
     startup_cpu = _process_cpu(process.pid)
     first_out = _read_first_byte(out_fd)
     while True:  # drain to the end
@@ -109,9 +123,18 @@ def run_once(fake: FakeLLMServer, env: dict[str, str], tty: bool) -> dict[str, f
         os.close(master)
     if process.returncode != 0:
         raise RuntimeError(f"ask exited with {process.returncode}")
-    chat = fake.requests[0]
     return {"startup": chat.received_at - spawned, "first": first_out - chat.first_byte_at, "whole": ended - spawned,
             "cpu": cpu, "startup_cpu": startup_cpu}
+
+
+def _chat_request(fake: FakeLLMServer, timeout: float = 30) -> Any:
+    """The first chat request (Ollama's runs may ask ``/api/show`` first)."""
+    deadline = time.monotonic() + timeout
+    while not fake.chat_requests():
+        if time.monotonic() > deadline:
+            raise RuntimeError("no chat request")
+        time.sleep(0.002)
+    return fake.chat_requests()[0]
 
 
 def _floor(env: dict[str, str], code: str) -> tuple[float, float]:
@@ -132,40 +155,48 @@ def _row(case: str, values: list[float], target: float | None) -> str:
 
 
 def _report(label: str, pipe: list[dict[str, float]], tty: list[dict[str, float]]) -> None:
-    prefix = f"{label}: " if label else ""
-    print(_row(f"{prefix}startup (spawn -> request at server)", [r["startup"] for r in pipe], 300))
-    print(_row(f"{prefix}startup, pipe: CPU time of the process until the request", [r["startup_cpu"] for r in pipe],
-               300))
-    print(_row(f"{prefix}first token, pipe (server's first byte -> stdout)", [r["first"] for r in pipe], 150))
-    print(_row(f"{prefix}first token, tty (rendered Markdown)", [r["first"] for r in tty], 150))
-    print(_row(f"{prefix}startup, tty", [r["startup"] for r in tty], 300))
-    print(_row(f"{prefix}whole run, pipe (incl. title request)", [r["whole"] for r in pipe], None))
-    print(_row(f"{prefix}whole run, pipe: CPU time of the process (user + sys)", [r["cpu"] for r in pipe], None))
+    print(_row(f"{label}: startup, pipe (spawn -> request at server)", [r["startup"] for r in pipe], 300))
+    print(_row(f"{label}: startup, pipe: CPU time of the process until the request",
+               [r["startup_cpu"] for r in pipe], 300))
+    print(_row(f"{label}: first token, pipe (server's first byte -> stdout)", [r["first"] for r in pipe], 150))
+    if tty:
+        print(_row(f"{label}: startup, tty", [r["startup"] for r in tty], 300))
+        print(_row(f"{label}: first token, tty (rendered Markdown)", [r["first"] for r in tty], 150))
+    print(_row(f"{label}: whole run, pipe (incl. title request)", [r["whole"] for r in pipe], None))
+    print(_row(f"{label}: whole run, pipe: CPU time of the process (user + sys)", [r["cpu"] for r in pipe], None))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--baseline", metavar="DIR", help="another tree's tui_agents to run interleaved, as 'before'")
+    parser.add_argument("--scenario", choices=list(SCENARIOS), action="append",
+                        help="only these scenarios (default: all)")
     args = parser.parse_args()
     trees = {"after": ROOT, "before": Path(args.baseline).resolve()} if args.baseline else {"": ROOT}
+    scenarios = {name: SCENARIOS[name] for name in (args.scenario or SCENARIOS)}
+    cases = [(tree, name) for name in scenarios for tree in trees]
     floors = {"bare `python -c pass`": "pass", 'bare `python -c "import httpx"`': "import httpx"}
-    pipe: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
-    tty: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
+    pipe: dict[tuple[str, str], list[dict[str, float]]] = {case: [] for case in cases}
+    tty: dict[tuple[str, str], list[dict[str, float]]] = {case: [] for case in cases}
     floor: dict[str, list[tuple[float, float]]] = {label: [] for label in floors}
     loads = [os.getloadavg()[0]]
     fake = FakeLLMServer().start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            envs = {label: {**_env(fake, tmp), "PYTHONPATH": str(tree)} for label, tree in trees.items()}
-            for env in envs.values():
-                run_once(fake, env, tty=False)  # warm the file cache, write byte code, create the database
+            base = _env(fake, tmp)
+            envs = {(tree, name): {**base, "PYTHONPATH": str(trees[tree]), **scenarios[name][1]}
+                    for tree, name in cases}
+            for (tree, name), env in envs.items():  # warm the file cache, write byte code, create the database
+                run_once(fake, env, tty=False, provider=scenarios[name][0])
             for _ in range(args.runs):  # round by round, so every case sees the same load
                 for label, code in floors.items():
-                    floor[label].append(_floor(envs[next(iter(envs))], code))
-                for label, env in envs.items():
-                    pipe[label].append(run_once(fake, env, tty=False))
-                    tty[label].append(run_once(fake, env, tty=True))
+                    floor[label].append(_floor(base, code))
+                for (tree, name), env in envs.items():
+                    provider = scenarios[name][0]
+                    pipe[tree, name].append(run_once(fake, env, tty=False, provider=provider))
+                    if name == "anthropic":
+                        tty[tree, name].append(run_once(fake, env, tty=True, provider=provider))
                 loads.append(os.getloadavg()[0])
     finally:
         fake.stop()
@@ -173,15 +204,18 @@ def main() -> None:
           f"(1-min avg over the run); {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; {args.runs} rounds")
     print("| case | n | p50 ms | p95 ms | target | |")
     print("|---|---|---|---|---|---|")
-    for label in trees:
-        _report(label, pipe[label], tty[label])
+    for tree, name in cases:
+        _report(f"{tree + ', ' if tree else ''}{name}", pipe[tree, name], tty[tree, name])
     for label, values in floor.items():
         print(_row(f"floor: {label} (spawn -> exit)", [v[0] for v in values], None))
         print(_row(f"floor: {label}, CPU time", [v[1] for v in values], None))
     if args.baseline:
-        ratio = statistics.median(r["startup"] for r in pipe["after"]) / statistics.median(
-            r["startup"] for r in pipe["before"])
-        print(f"\nstartup after / before (medians, pipe): {ratio:.2f}")
+        print()
+        for name in scenarios:
+            for key, what in (("startup", "startup wall"), ("startup_cpu", "startup CPU")):
+                after = statistics.median(r[key] for r in pipe["after", name])
+                before = statistics.median(r[key] for r in pipe["before", name])
+                print(f"{name}: {what} after / before (medians, pipe): {after / before:.2f}")
 
 
 if __name__ == "__main__":
