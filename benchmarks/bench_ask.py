@@ -1,19 +1,27 @@
 """``aiagents-tui ask``: start-up and first-token latency, against the fake LLM server on loopback.
 
-    PYTHONPATH=. python benchmarks/bench_ask.py [--runs 15]
+    PYTHONPATH=. python benchmarks/bench_ask.py [--runs 7] [--baseline DIR] [--scenario NAME]
 
 Cases (each a fresh ``python -m tui_agents.cli ask`` process, a real SQLite file):
+Scenarios: ``anthropic`` (its key in the environment) and ``ollama`` (the default provider, a
+local server without a key; its first request may be ``/api/show`` for the context window).
+
 - ``startup``: process spawn -> the chat request arrives at the server (interpreter, imports,
   config, database open, user message saved). Target <= 300 ms.
-- ``first token (pipe)``: the server's first reply byte -> the first reply byte read from the
-  child's stdout (plain text into a pipe). Target <= 150 ms.
-- ``first token (tty)``: the same on a pseudo-terminal, where the reply is rendered Markdown.
+- ``first token (pipe)``: the server's first reply byte (stamped by the fake as it writes the
+  response head) -> the first reply byte read from the child's stdout (plain text into a pipe).
+  Target <= 150 ms.
+- ``first token (tty)``: the same on a pseudo-terminal, where the reply is rendered Markdown
+  (anthropic only); the server thinks 0.4 s, and once answers at once (what loads while the
+  server thinks is then on the first token's path).
 - ``whole run``: spawn -> exit for a two-sentence reply (includes the title request).
-- ``CPU time``: user + sys seconds of the whole ``ask`` process, less sensitive to load than wall time.
-- ``bare python``: the interpreter alone, to read the others against this machine's load.
+- ``CPU time``: user + sys seconds of the ``ask`` process, less sensitive to load than wall time:
+  of the whole run, and of the start-up (read from ``/proc`` as the request arrives).
+- floors: ``python -c pass`` and ``python -c "import httpx"``, to read the others against this
+  machine's load and against what any Python HTTP client pays.
 
-The server's first byte is taken as the request's arrival time (the fake records it) plus the
-scripted ``first_delay``: the fake sends the first frame right after that sleep.
+``--baseline DIR`` runs a second tree's ``tui_agents`` (e.g. ``git archive <commit> | tar -x -C DIR``)
+interleaved with this one, round by round, so both see the same load.
 """
 
 from __future__ import annotations
@@ -27,15 +35,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.llm_server import FakeLLMServer, Reply  # noqa: E402
 
-FIRST_DELAY = 0.4
+FIRST_DELAY = 0.4  # the server thinks a while, as a real one does
 REPLY = "Hello there. This is a **short** reply."
 
 
@@ -43,68 +53,109 @@ def _env(fake: FakeLLMServer, tmp: str) -> dict[str, str]:
     # Byte-code caching on, as in an installed package (this machine's shells set PYTHONDONTWRITEBYTECODE).
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({"PYTHONPATH": str(ROOT), "AIAGENTS_CONFIG": f"{tmp}/config.toml", "AIAGENTS_DB": f"{tmp}/bench.db",
-                "ANTHROPIC_BASE_URL": fake.base_url, "ANTHROPIC_API_KEY": "bench", "TERM": "xterm-256color"})
+                "ANTHROPIC_BASE_URL": fake.base_url, "OLLAMA_HOST": fake.base_url,
+                "TERM": "xterm-256color"})
     return env
 
 
-def _command() -> list[str]:
-    return [sys.executable, "-m", "tui_agents.cli", "ask", "--provider", "anthropic", "Say hello"]
+# name -> (provider, extra env): Anthropic with its key in the environment; Ollama, the default provider,
+# a local server without a key.
+SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
+    "anthropic": ("anthropic", {"ANTHROPIC_API_KEY": "bench"}),
+    "ollama (the default provider, no key)": ("ollama", {}),
+}
 
 
-def _read_first_byte(fd: int, timeout: float = 30) -> float:
-    ready, _, _ = select.select([fd], [], [], timeout)
-    if not ready:
-        raise RuntimeError("no output")
-    stamp = time.time()
-    os.read(fd, 1)
-    return stamp
+def _neutral_dir(env: dict[str, str]) -> Path:
+    """The run's temporary folder: ``python -m`` puts the working directory first on sys.path, so it must
+    not be a checkout (the tree under test comes from PYTHONPATH)."""
+    return Path(env["AIAGENTS_DB"]).parent
 
 
-def run_once(fake: FakeLLMServer, env: dict[str, str], tty: bool) -> dict[str, float]:
+def _command(provider: str) -> list[str]:
+    return [sys.executable, "-m", "tui_agents.cli", "ask", "--provider", provider, "Say hello"]
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """User + sys seconds a running process has used so far (Linux ``/proc``; 10 ms ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _read_all(fd: int, stamps: list[float], timeout: float = 30) -> None:
+    """Read ``fd`` to its end, stamping when its first byte could be read."""
+    while True:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            return
+        if not stamps:
+            stamps.append(time.time())
+        try:
+            if not os.read(fd, 65536):
+                return
+        except OSError:  # a pty reports EIO once the child has gone
+            return
+
+
+def run_once(fake: FakeLLMServer, env: dict[str, str], tty: bool, provider: str = "anthropic",
+             first_delay: float = FIRST_DELAY) -> dict[str, float]:
     fake.reset()
-    fake.script(Reply(text=REPLY, first_delay=FIRST_DELAY, chunk_chars=6), Reply(text="Greeting"))
+    fake.script(Reply(text=REPLY, first_delay=first_delay, chunk_chars=6), Reply(text="Greeting"))
     if tty:
         master, slave = pty.openpty()
         spawned = time.time()
-        process = subprocess.Popen(_command(), stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL,
-                                   env=env, cwd=ROOT)
+        process = subprocess.Popen(_command(provider), stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL,
+                                   env=env, cwd=_neutral_dir(env))
         os.close(slave)
         out_fd = master
     else:
         spawned = time.time()
-        process = subprocess.Popen(_command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+        process = subprocess.Popen(_command(provider), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, env=env, cwd=_neutral_dir(env))
         out_fd = process.stdout.fileno()
-    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    first_out = _read_first_byte(out_fd)
-    while True:  # drain to the end
-        ready, _, _ = select.select([out_fd], [], [], 30)
-        try:
-            if not ready or not os.read(out_fd, 65536):
-                break
-        except OSError:  # a pty reports EIO once the child has gone
-            break
+    cpu_before = _cpu()
+    stamps: list[float] = []
+    reader = threading.Thread(target=_read_all, args=(out_fd, stamps), daemon=True)  # stamps the first byte
+    reader.start()
+    # Read as the request arrives: from then on the process waits for the server (and warms up for the reply).
+    chat = _chat_request(fake)
+    startup_cpu = _process_cpu(process.pid)
+    reader.join(60)
+    if not stamps:
+        raise RuntimeError("no output")
+    first_out = stamps[0]
     process.wait(30)
     ended = time.time()
-    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    cpu = _cpu() - cpu_before
     if tty:
         os.close(master)
     if process.returncode != 0:
         raise RuntimeError(f"ask exited with {process.returncode}")
-    arrived = fake.requests[0].received_at
-    return {"startup": arrived - spawned, "first": first_out - (arrived + FIRST_DELAY), "whole": ended - spawned,
-            "cpu": cpu}
+    return {"startup": chat.received_at - spawned, "first": first_out - chat.first_byte_at, "whole": ended - spawned,
+            "cpu": cpu, "startup_cpu": startup_cpu}
 
 
-def _bare_python(env: dict[str, str]) -> tuple[float, float]:
-    """The interpreter alone, for scale: (wall, CPU) seconds any Python CLI pays on this machine now."""
-    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def _chat_request(fake: FakeLLMServer, timeout: float = 30) -> Any:
+    """The first chat request (Ollama's runs may ask ``/api/show`` first)."""
+    deadline = time.monotonic() + timeout
+    while not fake.chat_requests():
+        if time.monotonic() > deadline:
+            raise RuntimeError("no chat request")
+        time.sleep(0.001)
+    return fake.chat_requests()[0]
+
+
+def _floor(env: dict[str, str], code: str) -> tuple[float, float]:
+    """``python -c CODE`` spawn -> exit: (wall, CPU) seconds, for scale against this machine's load now."""
+    cpu_before = _cpu()
     started = time.time()
-    subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
-    wall = time.time() - started
-    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    return time.time() - started, _cpu() - cpu_before
 
 
 def _row(case: str, values: list[float], target: float | None) -> str:
@@ -116,32 +167,72 @@ def _row(case: str, values: list[float], target: float | None) -> str:
     return f"| {case} | {len(ms)} | {p50:.0f} | {p95:.0f} | {goal} | {verdict} |"
 
 
+def _report(label: str, pipe: list[dict[str, float]], tty: list[dict[str, float]],
+            at_once: list[dict[str, float]]) -> None:
+    print(_row(f"{label}: startup, pipe (spawn -> request at server)", [r["startup"] for r in pipe], 300))
+    print(_row(f"{label}: startup, pipe: CPU time of the process until the request",
+               [r["startup_cpu"] for r in pipe], 300))
+    print(_row(f"{label}: first token, pipe (server's first byte -> stdout)", [r["first"] for r in pipe], 150))
+    if tty:
+        print(_row(f"{label}: startup, tty", [r["startup"] for r in tty], 300))
+        print(_row(f"{label}: first token, tty (rendered Markdown)", [r["first"] for r in tty], 150))
+        print(_row(f"{label}: first token, tty, the server answering at once", [r["first"] for r in at_once], 150))
+    print(_row(f"{label}: whole run, pipe (incl. title request)", [r["whole"] for r in pipe], None))
+    print(_row(f"{label}: whole run, pipe: CPU time of the process (user + sys)", [r["cpu"] for r in pipe], None))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--baseline", metavar="DIR", help="another tree's tui_agents to run interleaved, as 'before'")
+    parser.add_argument("--scenario", choices=list(SCENARIOS), action="append",
+                        help="only these scenarios (default: all)")
     args = parser.parse_args()
+    trees = {"after": ROOT, "before": Path(args.baseline).resolve()} if args.baseline else {"": ROOT}
+    scenarios = {name: SCENARIOS[name] for name in (args.scenario or SCENARIOS)}
+    cases = [(tree, name) for name in scenarios for tree in trees]
+    floors = {"bare `python -c pass`": "pass", 'bare `python -c "import httpx"`': "import httpx"}
+    pipe: dict[tuple[str, str], list[dict[str, float]]] = {case: [] for case in cases}
+    tty: dict[tuple[str, str], list[dict[str, float]]] = {case: [] for case in cases}
+    at_once: dict[tuple[str, str], list[dict[str, float]]] = {case: [] for case in cases}
+    floor: dict[str, list[tuple[float, float]]] = {label: [] for label in floors}
+    loads = [os.getloadavg()[0]]
     fake = FakeLLMServer().start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            env = _env(fake, tmp)
-            run_once(fake, env, tty=False)  # warm the file cache and create the database
-            pipe = [run_once(fake, env, tty=False) for _ in range(args.runs)]
-            tty = [run_once(fake, env, tty=True) for _ in range(args.runs)]
-            bare = [_bare_python(env) for _ in range(args.runs)]
+            base = _env(fake, tmp)
+            envs = {(tree, name): {**base, "PYTHONPATH": str(trees[tree]), **scenarios[name][1]}
+                    for tree, name in cases}
+            for (tree, name), env in envs.items():  # warm the file cache, write byte code, create the database
+                run_once(fake, env, tty=False, provider=scenarios[name][0])
+            for _ in range(args.runs):  # round by round, so every case sees the same load
+                for label, code in floors.items():
+                    floor[label].append(_floor(base, code))
+                for (tree, name), env in envs.items():
+                    provider = scenarios[name][0]
+                    pipe[tree, name].append(run_once(fake, env, tty=False, provider=provider))
+                    if name == "anthropic":
+                        tty[tree, name].append(run_once(fake, env, tty=True, provider=provider))
+                        at_once[tree, name].append(run_once(fake, env, tty=True, provider=provider, first_delay=0))
+                loads.append(os.getloadavg()[0])
     finally:
         fake.stop()
-    print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {os.getloadavg()[0]:.2f} "
-          f"(1-min avg); {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {min(loads):.2f}-{max(loads):.2f} "
+          f"(1-min avg over the run); {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; {args.runs} rounds")
     print("| case | n | p50 ms | p95 ms | target | |")
     print("|---|---|---|---|---|---|")
-    print(_row("startup (spawn -> request at server)", [r["startup"] for r in pipe], 300))
-    print(_row("first token, pipe (server byte -> stdout)", [r["first"] for r in pipe], 150))
-    print(_row("first token, tty (rendered Markdown)", [r["first"] for r in tty], 150))
-    print(_row("startup, tty", [r["startup"] for r in tty], 300))
-    print(_row("whole run, pipe (incl. title request)", [r["whole"] for r in pipe], None))
-    print(_row("whole run, pipe: CPU time of the process (user + sys)", [r["cpu"] for r in pipe], None))
-    print(_row("reference: bare `python -c pass` (spawn -> exit)", [b[0] for b in bare], None))
-    print(_row("reference: bare `python -c pass`, CPU time", [b[1] for b in bare], None))
+    for tree, name in cases:
+        _report(f"{tree + ', ' if tree else ''}{name}", pipe[tree, name], tty[tree, name], at_once[tree, name])
+    for label, values in floor.items():
+        print(_row(f"floor: {label} (spawn -> exit)", [v[0] for v in values], None))
+        print(_row(f"floor: {label}, CPU time", [v[1] for v in values], None))
+    if args.baseline:
+        print()
+        for name in scenarios:
+            for key, what in (("startup", "startup wall"), ("startup_cpu", "startup CPU")):
+                after = statistics.median(r[key] for r in pipe["after", name])
+                before = statistics.median(r[key] for r in pipe["before", name])
+                print(f"{name}: {what} after / before (medians, pipe): {after / before:.2f}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from .providers import registry
@@ -86,6 +87,54 @@ async def run(args: argparse.Namespace) -> int:
     return 1
 
 
+def _after_request_sent(provider: Any, work: Callable[[], None]) -> None:
+    """Run ``work`` on a daemon thread once the first request's body has gone out.
+
+    From then on the process only waits for the server, so what the thread loads costs neither the
+    start-up nor (unless the server answers at once) the first token. httpcore reports the moment
+    through its ``trace`` request extension, added by an httpx request hook; a provider without an
+    httpx client gets the thread at once.
+    """
+    import threading
+
+    fired = threading.Event()
+
+    def fire() -> None:
+        if not fired.is_set():
+            fired.set()
+            threading.Thread(target=work, name="ask-warmup", daemon=True).start()
+
+    client = getattr(provider, "_client", None)  # HTTPProvider's httpx.AsyncClient
+    hooks = getattr(client, "event_hooks", None)
+    if not isinstance(hooks, dict) or "request" not in hooks:
+        fire()
+        return
+
+    async def trace(name: str, info: dict[str, Any]) -> None:
+        if name.endswith("send_request_body.complete"):
+            fire()
+
+    async def add_trace(request: Any) -> None:
+        if not fired.is_set():
+            request.extensions.setdefault("trace", trace)
+
+    hooks["request"].append(add_trace)
+
+
+def _warm_for_reply(rendered: bool) -> None:
+    """Load what the reply's first fragment needs: the writer token of the streaming row, and rich on a terminal."""
+    try:
+        from .store.process import current_writer
+
+        current_writer()
+        if rendered:
+            import rich.console
+            import rich.live
+            import rich.markdown  # noqa: F401
+    except Exception:  # noqa: BLE001 - the first fragment loads them itself
+        pass
+
+
 def _cancel_on_signals() -> None:
     """Turn ctrl+c and SIGTERM into a cancellation of this run, so everything it started is stopped."""
     import signal
@@ -146,6 +195,7 @@ class _Ask:
                            f"or run `aiagents-tui keys set {provider_name}`.")
         thread_id, record = await self._ensure_thread(thread, agent, config, provider_name, model)
         self.runner = self._make_runner(config, record)
+        _after_request_sent(self.provider, lambda: _warm_for_reply(self.stdout.isatty()))
         ok = await self._stream(thread_id, config.user_id, text)
         if ok and thread is None and not self.args.no_save:
             await self._title(thread_id)
@@ -273,10 +323,12 @@ class _Ask:
         from .runner import AgentRunner
 
         memory = get_memory_strategy(config.memory.strategy, **config.memory.params)
-        from .tools import default_registry
+        tools: list[Any] = []
+        if (record or {}).get("tools"):  # the tool registry loads only for an agent that has tools
+            from .tools import default_registry
 
-        # As the runner does for a record: a tool no longer registered is left out, not an error.
-        tools: list[Any] = [name for name in (record or {}).get("tools") or () if name in default_registry]
+            # As the runner does for a record: a tool no longer registered is left out, not an error.
+            tools = [name for name in record["tools"] if name in default_registry]  # type: ignore[index]
         tools += self._mcp_servers(config)
         ask = self._ask_on_terminal if self.stdin.isatty() and self.stderr.isatty() else None
         approvals = ToolApprovals.from_config(config, ask=ask)
@@ -448,20 +500,26 @@ class _MarkdownStream:
     """Rendered Markdown on a terminal: finished blocks are printed once, the open one is shown live."""
 
     def __init__(self, stream: TextIO) -> None:
-        from rich.console import Console
-        from rich.live import Live
-        from rich.markdown import Markdown  # paid before the request, not at the first token
-
-        self.markdown = Markdown
-        self.console = Console(file=stream)
-        self.live = Live(console=self.console, refresh_per_second=15, transient=True, auto_refresh=True)
+        self.stream = stream
+        self.live: Any = None  # rich's Live display, made at the first fragment (rich loads while the server thinks)
         self.pending = ""
         self.started = False
 
+    def _start(self) -> None:
+        if self.live is None:
+            from rich.console import Console
+            from rich.live import Live
+            from rich.markdown import Markdown
+
+            self.markdown = Markdown
+            self.live = Live(console=Console(file=self.stream), refresh_per_second=15, transient=True,
+                             auto_refresh=True)
+        self.live.start()
+        self.started = True
+
     def write(self, text: str) -> None:
         if not self.started:
-            self.live.start()
-            self.started = True
+            self._start()
         self.pending += text
         done = _complete_blocks(self.pending)
         if done:

@@ -17,7 +17,6 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
@@ -339,4 +338,6 @@ def save_config(config: AppConfig, path: Path | None = None) -> Path:
 
 def dumps_toml(data: dict[str, Any]) -> str:
     """Serialise nested dicts of strings, numbers, booleans and lists as TOML."""
+    import tomli_w  # only when saving
+
     return tomli_w.dumps(data)

@@ -827,10 +827,10 @@ class AgentRunner:
     @staticmethod
     def _tools_by_name(names: Iterable[str]) -> dict[str, Any]:
         """Tools named by an agent record; a name no longer registered is skipped with a warning."""
-        from .tools import resolve_tools
-
         tools: dict[str, Any] = {}
         for name in names:
+            from .tools import resolve_tools  # in the loop: no tool named, no registry loaded
+
             try:
                 for tool in resolve_tools([name]):
                     tools[tool.name] = tool

@@ -38,6 +38,7 @@ mid-stream error event), ``raw`` (a handwritten body sent as-is).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import json
 import threading
@@ -50,6 +51,9 @@ from typing import Any
 __all__ = ["FakeLLMServer", "Reply", "ToolCallSpec", "RecordedRequest"]
 
 Protocol = str  # "anthropic" | "openai" | "ollama"
+
+_serving: contextvars.ContextVar[RecordedRequest] = contextvars.ContextVar("serving")
+"""The request a connection's task is answering (each connection runs in its own task)."""
 
 # Normalised stop reasons rendered per protocol.
 _OPENAI_FINISH = {"end_turn": "stop", "tool_use": "tool_calls", "max_tokens": "length", "stop_sequence": "stop"}
@@ -165,6 +169,7 @@ class RecordedRequest:
     raw_body: bytes
     query: str = ""
     received_at: float = 0.0  # time.time() when the request was read (benchmarks: first-byte timing)
+    first_byte_at: float = 0.0  # time.time() when the response's first byte was written
 
     @property
     def json(self) -> Any:
@@ -657,7 +662,9 @@ class FakeLLMServer:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        self.requests.append(RecordedRequest(method, path, headers, body, raw, query, time.time()))
+        record = RecordedRequest(method, path, headers, body, raw, query, time.time())
+        self.requests.append(record)
+        _serving.set(record)  # this connection's task: _send stamps the first byte on it
         keep = await self._route(method, path, headers, body, reader, writer)
         return keep and headers.get("connection", "").lower() != "close"
 
@@ -807,6 +814,9 @@ class FakeLLMServer:
         else:
             head.append(f"content-length: {sum(len(f.data) for f in stream.frames)}")
         head += [f"{k}: {v}" for k, v in stream.headers.items()]
+        record = _serving.get(None)
+        if record is not None and not record.first_byte_at:
+            record.first_byte_at = time.time()
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
         if not stream.streamed:
             writer.write(b"".join(f.data for f in stream.frames))

@@ -19,6 +19,7 @@ from ..errors import (
 )
 from ..secrets import ENV_VARS, Secret, env_var_for, get_key
 from ._errors import error_from_response, error_from_transport, safe_url, scrub
+from ._transport import SchemeTransport
 from ..types import Message, ToolDefinition
 from .base import Provider, ProviderTimeouts, StreamEvent
 from .jsonbody import encode_body
@@ -136,10 +137,13 @@ class HTTPProvider(Provider):
         self._key: Secret | None = Secret(api_key) if api_key else (get_key(self.name) if self.name in ENV_VARS else None)
         self.timeouts = ProviderTimeouts.of(timeout)
         wait = self.timeouts.first_byte
+        limits = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0)
+        if transport is None:  # the TLS context only for an https server (or an https redirect)
+            transport = SchemeTransport(tls_now=self.base_url.startswith("https:"), limits=limits)
         self._client = httpx.AsyncClient(
             # JSON requests (model lists) use httpx's own per-read timeouts; streams use the watchdog.
             timeout=httpx.Timeout(wait, connect=self.timeouts.connect),
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0),
+            limits=limits,
             headers={"user-agent": "tui-agents/0.1"},
             transport=transport,
         )

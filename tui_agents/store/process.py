@@ -13,8 +13,6 @@ import functools
 import os
 import socket
 
-import psutil
-
 __all__ = ["current_writer", "writer_alive"]
 
 _SEP = "|"
@@ -22,6 +20,8 @@ _SEP = "|"
 
 def _start_token(pid: int) -> str | None:
     """The process's start time as text, or None when no such process runs (a zombie counts as gone)."""
+    import psutil  # here, not at import: opening the store must not pay for it (~10 ms)
+
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:

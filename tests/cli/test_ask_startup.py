@@ -1,0 +1,141 @@
+"""What ``aiagents-tui ask`` loads, and when: never Textual; rich and the tool registry only when used;
+its warm-up only once the request has gone out. (Its speed is measured in benchmarks/bench_ask.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.cli.conftest import ROOT
+from tests.fakes import Reply
+
+# Runs the CLI's entry point, then writes the names of the modules the process loaded to argv[1].
+_RUN_AND_LIST_MODULES = """
+import json, sys
+from tui_agents.cli import main
+try:
+    code = main(sys.argv[2:])
+finally:
+    with open(sys.argv[1], "w") as out:
+        json.dump(sorted(sys.modules), out)
+sys.exit(code)
+"""
+
+
+def _env(cli, fake_llm) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_API_KEY")}
+    env.update({"PYTHONPATH": str(ROOT), "AIAGENTS_CONFIG": str(cli.config), "AIAGENTS_DB": str(cli.db),
+                "ANTHROPIC_BASE_URL": fake_llm.base_url, "ANTHROPIC_API_KEY": "sk-ant-test",
+                "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"})
+    return env
+
+
+def _loaded(path) -> set[str]:
+    return set(json.loads(path.read_text()))
+
+
+def _family(modules: set[str], name: str) -> set[str]:
+    return {m for m in modules if m == name or m.startswith(name + ".")}
+
+
+def test_ask_into_a_pipe_loads_neither_textual_nor_rich_nor_the_tool_registry(cli, fake_llm, tmp_path):
+    fake_llm.script(Reply(text="Plain **reply**."), Reply(text="Title"))
+    listing = tmp_path / "modules.json"
+    result = subprocess.run([sys.executable, "-c", _RUN_AND_LIST_MODULES, str(listing), "ask", "--provider",
+                             "anthropic", "hello"], capture_output=True, text=True, env=_env(cli, fake_llm),
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Plain **reply**.\n"
+    loaded = _loaded(listing)
+    assert not _family(loaded, "textual") and not _family(loaded, "tui_agents.tui")
+    assert not _family(loaded, "rich")  # plain text into a pipe
+    assert not _family(loaded, "tui_agents.tools")  # the default agent has no tools
+    assert not _family(loaded, "tiktoken")  # Anthropic's counts are estimates
+
+
+def test_ask_on_a_terminal_renders_markdown_without_textual(cli, fake_llm, tmp_path):
+    fake_llm.script(Reply(text="Some **bold** words.\n", first_delay=0.2), Reply(text="Title"))
+    listing = tmp_path / "modules.json"
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-c", _RUN_AND_LIST_MODULES, str(listing), "ask", "--provider",
+                                "anthropic", "hello"], stdin=subprocess.DEVNULL, stdout=slave,
+                               stderr=subprocess.PIPE, env=_env(cli, fake_llm), cwd=tmp_path)
+    os.close(slave)
+    output = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        try:
+            chunk = os.read(master, 65536) if ready else b""
+        except OSError:  # the child has gone
+            break
+        output += chunk
+        if not ready and process.poll() is not None:
+            break
+    process.wait(10)
+    os.close(master)
+    assert process.returncode == 0, process.stderr.read()
+    text = output.decode("utf-8", errors="replace")
+    assert "\x1b[1mbold" in text  # rendered: **bold** shown in bold
+    loaded = _loaded(listing)
+    assert _family(loaded, "rich.markdown")
+    assert not _family(loaded, "textual") and not _family(loaded, "tui_agents.tui")
+
+
+async def test_the_warm_up_runs_while_the_server_thinks(make_provider_for_ask, fake_llm):
+    """The reply's warm-up starts once the request has gone out, before the server's first byte."""
+    import threading
+
+    from tui_agents.ask import _after_request_sent
+
+    fake_llm.script(Reply(text="hi", first_delay=0.3))
+    provider = make_provider_for_ask()
+    ran: list[float] = []
+    done = threading.Event()
+
+    def work() -> None:
+        ran.append(time.time())
+        done.set()
+
+    _after_request_sent(provider, work)
+    assert not ran  # nothing before the request
+    async for _ in provider.stream([_user("hi")]):
+        pass
+    assert done.wait(5)
+    request = fake_llm.chat_requests()[0]
+    assert len(ran) == 1
+    assert ran[0] < request.first_byte_at  # while the server was still thinking
+    # and only once: a second request does not start it again
+    fake_llm.script(Reply(text="again"))
+    async for _ in provider.stream([_user("again")]):
+        pass
+    assert len(ran) == 1
+
+
+def _user(text: str):
+    from tui_agents.types import Message
+
+    return Message(role="user", content=text)
+
+
+@pytest.fixture
+async def make_provider_for_ask(fake_llm):
+    from tui_agents.providers import get_provider
+
+    made = []
+
+    def make():
+        provider = get_provider("anthropic", api_key="sk-ant-test", base_url=fake_llm.base_url, max_retries=0)
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        await provider.aclose()
