@@ -12,7 +12,6 @@ providers' env vars (``tui_agents.secrets``).
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+# in their own module: the app finds its database and log before it reads the settings (pydantic, ~0.1 s)
+from .paths import APP_NAME, config_path, data_dir, default_db_path, resolve_db_path, user_themes_dir
 
 __all__ = [
     "APP_NAME",
@@ -42,7 +43,6 @@ __all__ = [
     "dumps_toml",
 ]
 
-APP_NAME = "aiagents-tui"
 
 
 class ProviderSettings(BaseModel):
@@ -259,45 +259,6 @@ class AppConfig(BaseModel):
 
     thinking: dict[str, ThinkingConfig] = Field(default_factory=dict)
     """Thinking per model name (``[thinking."qwen3"] enabled = true, level = "high"``); unlisted: the default."""
-
-
-def _platformdirs():
-    import platformdirs
-
-    return platformdirs
-
-
-def config_path() -> Path:
-    """The settings file: ``AIAGENTS_CONFIG``, else ``config.toml`` in the user config dir."""
-    env = os.environ.get("AIAGENTS_CONFIG")
-    if env:
-        return Path(env).expanduser()
-    return Path(_platformdirs().user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
-
-
-def user_themes_dir() -> Path:
-    """The folder for the user's own theme files: ``themes`` in the user config dir."""
-    return Path(_platformdirs().user_config_dir(APP_NAME, appauthor=False)) / "themes"
-
-
-def data_dir() -> Path:
-    """The user data dir of the app (holds the default database)."""
-    return Path(_platformdirs().user_data_dir(APP_NAME, appauthor=False))
-
-
-def default_db_path() -> Path:
-    """The database used when neither ``--db`` nor ``AIAGENTS_DB`` is given."""
-    return data_dir() / "aiagents.db"
-
-
-def resolve_db_path(flag: str | os.PathLike[str] | None = None) -> Path:
-    """The database path: the ``--db`` flag, else ``AIAGENTS_DB``, else the default."""
-    if flag:
-        return Path(flag).expanduser()
-    env = os.environ.get("AIAGENTS_DB")
-    if env:
-        return Path(env).expanduser()
-    return default_db_path()
 
 
 def load_config(path: Path | None = None) -> AppConfig:

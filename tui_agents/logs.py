@@ -26,7 +26,7 @@ def log_path() -> Path:
         return Path(env).expanduser()
     import platformdirs
 
-    from .config import APP_NAME
+    from .paths import APP_NAME  # not from config, which loads pydantic (~0.1 s before the first frame)
 
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)) / LOG_FILE
 

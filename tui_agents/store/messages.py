@@ -28,6 +28,7 @@ from tui_agents.store.records import (
 )
 from tui_agents.store.images import image_ref, put_images
 from tui_agents.store.sharing import Lineage, collect_garbage, holders, released_by
+from tui_agents.store.threads import first_texts
 from tui_agents.types import Image
 
 __all__ = ["MessageStore", "ROLES", "STATUSES", "APP_CLOSED"]
@@ -359,20 +360,7 @@ class MessageStore:
 
     async def first_texts(self, thread_ids: Iterable[str], role: str = "user", chars: int = 200) -> dict[str, str]:
         """The start of each thread's first ``role`` message (labels of untitled threads), in one query per 500."""
-        ids = list(thread_ids)
-        out: dict[str, str] = {}
-
-        def select(db: sqlite3.Connection, chunk: list[str]) -> list[sqlite3.Row]:
-            sql = ("SELECT t.id, (SELECT substr(c.text, 1, ?) FROM messages AS m JOIN contents AS c "
-                   "ON c.id = m.content_id WHERE m.thread_id = t.id AND m.role = ? "
-                   "ORDER BY m.position LIMIT 1) FROM threads AS t "
-                   f"WHERE t.id IN ({','.join('?' * len(chunk))})")
-            return fetch_all(db, sql, (chars, role, *chunk))
-
-        for i in range(0, len(ids), 500):  # SQLite's variable limit
-            rows = await run(self.conn, select, ids[i:i + 500])
-            out.update({row[0]: row[1] for row in rows if row[1]})
-        return out
+        return await run(self.conn, first_texts, list(thread_ids), role, chars)
 
     async def recover_unfinished(self, older_than: float = 120.0) -> list[str]:
         """Mark replies left ``streaming`` by a process that is gone as ``interrupted``, keeping their text.

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.reactive import var
 from textual.widget import Widget
@@ -27,13 +28,13 @@ from . import actions
 from .drafts import DraftKeeper
 from .background import BackgroundTurns
 from .panels import PanelController
+from .startup import FirstPage
 from .screens.main import MainScreen
 from .tool_access import ToolAccess
 from .turns import TurnState
 from .widgets.chat_pane import ChatPane
 from .widgets.composer import Composer
-from .widgets.message import Notice
-from .widgets.sidebar import Sidebar
+from .widgets.sidebar import SIDEBAR_PAGE, Sidebar
 from .widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,7 +85,11 @@ class AiAgentsApp(App):
     ) -> None:
         super().__init__()
         self.freeze_gc = freeze_gc
-        self._db_flag = db_path
+        if freeze_gc:
+            import gc
+
+            gc.freeze()  # the modules live as long as the app: start-up's collections skip them (20-30 ms)
+        self.db_flag = db_path
         self.cli_provider = provider
         self.cli_model = model
         self.cli_theme = theme_name
@@ -105,6 +110,9 @@ class AiAgentsApp(App):
         self._warm_task: asyncio.Task[None] | None = None
         self.fresh_start = new_chat  # --new: start in a new chat instead of the last thread
         self.drafts = DraftKeeper(self)
+        self._early_keys: list[events.Key] | None = []  # typed before the composer had the focus
+        # read while Textual starts, so the list is drawn right after the first frame (startup.py)
+        self.first_page = FirstPage(db_path, SIDEBAR_PAGE)
 
     # ---- what the screens and panels use
 
@@ -199,62 +207,43 @@ class AiAgentsApp(App):
 
     # ---- startup
 
+    async def on_event(self, event: events.Event) -> None:
+        # Keys typed before the first screen has its focus would go to no widget and be lost: held
+        # here, they reach the composer, in order, once it has the focus.
+        if isinstance(event, events.Key) and not event.is_forwarded and self._early_keys is not None:
+            if self.focused is None:
+                self._early_keys.append(event)
+                return
+            await self._release_keys()
+        await super().on_event(event)
+
+    async def _release_keys(self) -> None:
+        held, self._early_keys = self._early_keys or [], None
+        for key in held:
+            await super().on_event(key)
+
     def on_mount(self) -> None:
         if self._db_ready is None:
             self._db_ready = asyncio.Event()
         # Paint first; the database, settings and provider checks come right after.
         self.call_after_refresh(self._start)
 
-    def _start(self) -> None:
-        self.run_worker(self._startup(), name="startup", exit_on_error=False)
-
-    async def _startup(self) -> None:
-        from ..errors import AgentError
-
-        config = await self._load_config_safely()
-        self._apply_config(config)
-        from ..config import resolve_db_path
-        from ..session import ChatSession
-
-        self.session = ChatSession(resolve_db_path(self._db_flag), config, config.user_id)
-        self.session.approve = self.tools.approvals()  # tools other than the safe builtins ask first
-        try:
-            await self.session.open()  # also marks replies a crashed run left streaming
-        except (AgentError, OSError) as exc:
-            await self.chat_pane.show(None, [], False, extra=[Notice(f"Could not open the database: {exc}")])
+    async def _start(self) -> None:
+        if self.focused is None:  # not yet: try again after the next frame
+            self.call_after_refresh(self._start)
             return
-        await self.panels.restore_state()
-        await self.screen_main.threads.reload_threads()
+        await self._release_keys()  # in the message loop, so keys typed meanwhile come after these
+        from . import startup
+
+        self.run_worker(startup.run(self), name="startup", exit_on_error=False)
+
+    def database_ready(self) -> None:
+        """The database is open and the sidebar loaded (``wait_ready`` returns)."""
         assert self._db_ready is not None
         self._db_ready.set()
-        await self.drafts.reopen(self.fresh_start)  # the last thread, at its end, with its draft
-        if self.current_thread_id is None:
-            await self.screen_main.turns.show_welcome()
-        if self.freeze_gc:
-            import gc
 
-            # What exists now (Textual, the engine's modules, the first screen) lives as long as the
-            # app: frozen, a full collection no longer walks it (measured: 80 ms pauses down to 50).
-            gc.freeze()
-        self.run_worker(self.screen_main.turns.check_provider(), name="provider-check", exit_on_error=False)
-        # The engine, the job queue and the HTTP client load (once, mostly in threads) right after
-        # this frame, so the first Enter sends at once (~0.4 s of CPU, spent once per session).
-        self.call_after_refresh(lambda: None if self.warm_up() else None)  # not awaited: the UI goes on
-
-    async def _load_config_safely(self) -> AppConfig:
-        from ..errors import ConfigError
-
-        try:
-            # in a thread: pydantic's import and the file read (~90 ms) would hold up the sidebar
-            return await asyncio.to_thread(lambda: self.config)
-        except ConfigError as exc:
-            from ..config import AppConfig
-
-            self.notify(str(exc), severity="error", timeout=15)
-            self._config = AppConfig()
-            return self._config
-
-    def _apply_config(self, config: AppConfig) -> None:
+    def apply_config(self, config: AppConfig) -> None:
+        """Apply the settings: provider and model, keymap, theme, sidebar."""
         if not self.cli_provider:
             self.provider_name = config.default_provider
         if not self.cli_model:
@@ -354,7 +343,7 @@ class AiAgentsApp(App):
             self.session.config = self.config
             await self.session.apply_memory_approval()
             self.session.forget_providers()
-            self._apply_config(self.config)
+            self.apply_config(self.config)
             self.provider_ok = None
             await self.screen_main.turns.check_provider()
 

@@ -7,6 +7,8 @@ engine's ``ChatSession`` (``app.session``).
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import Future
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,26 @@ class ThreadController:
         """Label an untitled new thread with the first words of its first message; returns the label."""
         self._previews[thread_id] = first_words(text)
         return self._previews[thread_id]
+
+    async def show_first_page(self, page: Future[Any], wait: float = 0.25) -> bool:
+        """Draw the sidebar's first page read at launch (``store.threads.first_page``); False if there is none.
+
+        Waits up to ``wait`` seconds for the read; the full list follows from the store (``reload_threads``).
+        """
+        await self.app.sidebar.filled()
+        try:
+            found = await asyncio.wait_for(asyncio.wrap_future(page), wait)
+        except Exception:  # slow or failed: the store's path draws the list
+            return False
+        if not found or self.app.session is not None:
+            return False
+        nodes, labels = found
+        self._previews.update({t: first_words(text) for t, text in labels.items()})
+        for node in nodes:
+            if not node.get("title") and node["id"] in self._previews:
+                node["preview"] = self._previews[node["id"]]
+        self.app.sidebar.tree.set_threads(nodes)
+        return bool(nodes)
 
     async def reload_threads(self) -> None:
         """Re-read the sidebar's threads (active or archived view)."""

@@ -35,6 +35,8 @@ ACTIVITY_MARKS = {"streaming": " ⋯", "unseen": " ●"}
 SIDEBAR_PAGE = 100
 # Rows from the end of what is drawn at which the next page is added.
 _MORE_MARGIN = 10
+# What a row's label shows (thread_label).
+_LABEL_FIELDS = ("title", "preview", "fork_kind", "archived_at", "activity")
 
 
 def first_words(text: str, n: int = 6) -> str:
@@ -108,18 +110,43 @@ class ThreadTree(Tree[dict]):
     def set_threads(self, nodes: Iterable[dict[str, Any]], keep: str | None = None) -> None:
         """Replace the threads with ``ThreadStore.tree`` nodes (drawing order, ``parent_id``, ``depth``).
 
-        The first SIDEBAR_PAGE are drawn now, the rest as the user moves down.
+        The first SIDEBAR_PAGE are drawn now, the rest as the user moves down. Rows already drawn for
+        the same threads in the same places stay (relabelled if need be): cursor and scroll do not move.
         """
-        self.clear()
-        self._by_id = {}
-        self._records = [dict(node) for node in nodes]
-        for record in self._records:
+        records = [dict(node) for node in nodes]
+        for record in records:
             record["activity"] = self._activity.get(record["id"])
+        kept = self._same_rows(records)
+        if kept:
+            self._relabel(records[:self._shown])
+        else:
+            self.clear()
+            self._by_id = {}
+            self._shown = 0
+        self._records = records
         self._record_of = {record["id"]: record for record in self._records}
-        self._shown = 0
-        self._show_more(SIDEBAR_PAGE)
+        if not kept:
+            self._show_more(SIDEBAR_PAGE)
         if keep:
             self.select_thread(keep)
+
+    def _same_rows(self, records: list[dict[str, Any]]) -> bool:
+        """Whether ``records`` start with the drawn rows' threads, each under the same parent."""
+        drawn = self._records[:self._shown]
+        return bool(drawn) and len(records) >= len(drawn) and all(
+            new["id"] == old["id"] and new.get("parent_id") == old.get("parent_id")
+            for new, old in zip(records, drawn))
+
+    def _relabel(self, records: list[dict[str, Any]]) -> None:
+        """Give the drawn rows their new records, relabelling those whose label changed."""
+        for record in records:
+            old = self._record_of.get(record["id"], {})
+            if not record.get("preview") and old.get("preview"):
+                record["preview"] = old["preview"]
+            node = self._by_id[record["id"]]
+            node.data = record
+            if any(record.get(k) != old.get(k) for k in _LABEL_FIELDS):
+                node.set_label(thread_label(record))
 
     @property
     def shown_count(self) -> int:
