@@ -137,7 +137,8 @@ class ThreadController:
         if state is not None and not state.running and state.status == "error" and state.error is not None:
             extra.append(Notice(str(state.error), thread_id=thread_id))
         pane.alternatives = await session.messages.alternative_slots(thread_id)
-        await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE, extra=extra, has_newer=has_newer)
+        await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE, extra=extra, has_newer=has_newer,
+                        keep=message_id)
         if state is not None and state.running:
             view = await pane.add_message({"role": "assistant", "model": state.model, "created_at": state.started_at,
                                            "id": state.reply_id}, streaming=True)
@@ -160,16 +161,6 @@ class ThreadController:
                 pane.release_anchor()
                 pane.call_after_refresh(pane.scroll_to_widget, view, animate=False, top=True)
                 view.add_class("-selected")
-        else:
-            self.app.call_after_refresh(self._fill_older, thread_id)
-
-    def _fill_older(self, thread_id: str) -> None:
-        """After the first paint, load one more page above so scrolling up is smooth."""
-        pane = self.app.chat_pane
-        if pane.thread_id == thread_id and pane.has_older:
-            views = pane.views
-            if views and views[0].record.get("position") is not None:
-                pane.post_message(ChatPane.LoadOlder(thread_id, views[0].record["position"]))
 
     async def load_older(self, event: ChatPane.LoadOlder) -> None:
         if self.app.session is None or self.app.session.stores is None:
