@@ -150,10 +150,9 @@ class ThreadController:
         self.screen.set_thread_title(self.thread_title(thread))
         origin = await session.threads.origin(thread_id) if thread.get("forked_from") else None
         self.screen.set_origin(origin_text(origin))
-        self.app.run_worker(self.turns.show_thread_usage(thread_id), group="thread-usage", exclusive=True,
-                            exit_on_error=False)
         self.turns.update_status(thread)
-        self.turns.show_context_of(thread)
+        self.app.status_bar.context_used = None
+        self.app.call_after_refresh(self._count_after_paint, thread)
         self.app.sidebar.tree.select_thread(thread_id)
         if message_id:
             view = pane.find(message_id)
@@ -161,6 +160,14 @@ class ThreadController:
                 pane.release_anchor()
                 pane.call_after_refresh(pane.scroll_to_widget, view, animate=False, top=True)
                 view.add_class("-selected")
+
+    def _count_after_paint(self, thread: dict[str, Any]) -> None:
+        """The thread's usage totals and context count: their queries wait for the first paint of the thread."""
+        if self.app.current_thread_id != thread["id"]:
+            return  # the user has moved on
+        self.app.run_worker(self.turns.show_thread_usage(thread["id"]), group="thread-usage", exclusive=True,
+                            exit_on_error=False)
+        self.turns.show_context_of(thread)
 
     async def load_older(self, event: ChatPane.LoadOlder) -> None:
         if self.app.session is None or self.app.session.stores is None:
