@@ -1,6 +1,7 @@
 """An hour-long session, compressed: 100 replies of 500 tokens in one thread, then 50 thread switches.
 
     PYTHONPATH=. python benchmarks/bench_long_session.py [--replies 100] [--tokens 500] [--switches 50]
+        [--src DIR]  # the app from another source tree, e.g. `git archive COMMIT tui_agents | tar -x -C DIR`
 
 In-process, headless Textual at 120x40, the repository's fake Ollama server on loopback (in the
 same process: its share of RSS is small and constant). Reports the process's RSS after the 1st,
@@ -49,6 +50,10 @@ async def run(args: argparse.Namespace, server: FakeLLMServer, db: Path) -> dict
     from tui_agents.tui.app import AiAgentsApp
 
     out: dict[str, object] = {}
+    import tui_agents
+
+    if args.src is not None and not Path(tui_agents.__file__).resolve().is_relative_to(args.src.resolve()):
+        raise SystemExit(f"tui_agents was imported from {tui_agents.__file__}, not from --src")
     app = AiAgentsApp(db_path=db, provider="ollama", model="bench-model", config=AppConfig(), background_jobs=False,
                       freeze_gc=True)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -69,17 +74,20 @@ async def run(args: argparse.Namespace, server: FakeLLMServer, db: Path) -> dict
         short_thread = app.current_thread_id
         threads = app.screen_main.threads
         times: list[float] = []
+        cpu: list[float] = []
         profiler = None
         if args.profile:
             import cProfile
 
             profiler = cProfile.Profile()
             profiler.enable()
+        c_all = time.process_time()
         for k in range(args.switches):
             target = long_thread if k % 2 == 0 else short_thread
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             await threads.open_thread(target)
             times.append(await _painted(app) - t0)
+            cpu.append(time.process_time() - c0)
             await pilot.pause(0.05)
         if profiler is not None:
             profiler.disable()
@@ -91,10 +99,16 @@ async def run(args: argparse.Namespace, server: FakeLLMServer, db: Path) -> dict
         out["RSS growth over the first ten replies (MiB)"] = rss[10] - rss[1]
         out["RSS after the switches (MiB)"] = rss_mib()
         long_times = times[0::2]
+        out["first switch to the long thread (ms)"] = 1000 * long_times[0]
         out["switch to the long thread, p50 (ms)"] = 1000 * statistics.median(long_times)
         out["switch, all, p50 / p95 (ms)"] = (1000 * statistics.median(times),
                                               1000 * statistics.quantiles(times, n=20)[-1])
         out["last 10 switches, max (ms)"] = 1000 * max(times[-10:])
+        out["CPU of a switch (open -> painted), p50 / p95 (ms)"] = (1000 * statistics.median(cpu),
+                                                                    1000 * statistics.quantiles(cpu, n=20)[-1])
+        out["CPU of the switches and the 50 ms pauses after them (s)"] = time.process_time() - c_all
+        if args.verbose:
+            print("switches (ms):", " ".join(f"{1000 * t:.0f}" for t in times))
     return out
 
 
@@ -104,7 +118,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=500)
     parser.add_argument("--switches", type=int, default=50)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the thread switches into FILE")
+    parser.add_argument("--verbose", action="store_true", help="print every switch's time")
+    parser.add_argument("--src", type=Path, help="source tree holding the tui_agents package to run")
     args = parser.parse_args()
+    if args.src is not None:
+        sys.path.insert(0, str(args.src.resolve()))
     server = FakeLLMServer().start()
     os.environ["OLLAMA_HOST"] = server.base_url
     start_load = os.getloadavg()[0]
@@ -115,7 +133,7 @@ def main() -> None:
     finally:
         server.stop()
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {start_load:.2f} at start, "
-          f"{os.getloadavg()[0]:.2f} at end; {os.cpu_count()} CPUs")
+          f"{os.getloadavg()[0]:.2f} at end; {os.cpu_count()} CPUs; app from {args.src or ROOT}")
     for name, value in results.items():
         shown = " / ".join(f"{v:.1f}" for v in value) if isinstance(value, tuple) else f"{value:.1f}"
         print(f"{name}: {shown}")

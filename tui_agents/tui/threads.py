@@ -159,7 +159,8 @@ class ThreadController:
         if state is not None and not state.running and state.status == "error" and state.error is not None:
             extra.append(Notice(str(state.error), thread_id=thread_id))
         pane.alternatives = await session.messages.alternative_slots(thread_id)
-        await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE, extra=extra, has_newer=has_newer)
+        await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE, extra=extra, has_newer=has_newer,
+                        keep=message_id)
         if state is not None and state.running:
             view = await pane.add_message({"role": "assistant", "model": state.model, "created_at": state.started_at,
                                            "id": state.reply_id}, streaming=True)
@@ -171,10 +172,9 @@ class ThreadController:
         self.screen.set_thread_title(self.thread_title(thread))
         origin = await session.threads.origin(thread_id) if thread.get("forked_from") else None
         self.screen.set_origin(origin_text(origin))
-        self.app.run_worker(self.turns.show_thread_usage(thread_id), group="thread-usage", exclusive=True,
-                            exit_on_error=False)
         self.turns.update_status(thread)
-        self.turns.show_context_of(thread)
+        self.app.status_bar.context_used = None
+        self.app.call_after_refresh(self._count_after_paint, thread)
         self.app.sidebar.tree.select_thread(thread_id)
         if message_id:
             view = pane.find(message_id)
@@ -182,16 +182,14 @@ class ThreadController:
                 pane.release_anchor()
                 pane.call_after_refresh(pane.scroll_to_widget, view, animate=False, top=True)
                 view.add_class("-selected")
-        else:
-            self.app.call_after_refresh(self._fill_older, thread_id)
 
-    def _fill_older(self, thread_id: str) -> None:
-        """After the first paint, load one more page above so scrolling up is smooth."""
-        pane = self.app.chat_pane
-        if pane.thread_id == thread_id and pane.has_older:
-            views = pane.views
-            if views and views[0].record.get("position") is not None:
-                pane.post_message(ChatPane.LoadOlder(thread_id, views[0].record["position"]))
+    def _count_after_paint(self, thread: dict[str, Any]) -> None:
+        """The thread's usage totals and context count: their queries wait for the first paint of the thread."""
+        if self.app.current_thread_id != thread["id"]:
+            return  # the user has moved on
+        self.app.run_worker(self.turns.show_thread_usage(thread["id"]), group="thread-usage", exclusive=True,
+                            exit_on_error=False)
+        self.turns.show_context_of(thread)
 
     async def load_older(self, event: ChatPane.LoadOlder) -> None:
         if self.app.session is None or self.app.session.stores is None:

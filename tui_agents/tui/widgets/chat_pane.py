@@ -1,9 +1,13 @@
 """The chat pane: the visible window of one thread's messages, with a message cursor.
 
-Only a bounded window of messages is in the DOM (at most MAX_VIEWS): the
-latest ones first, older ones when the view is scrolled to the top, newer ones
-again when it is scrolled back to the bottom; the far end is pruned each time.
-The view follows new text only while it is at the bottom (``anchor``).
+Only a bounded window of messages is in the DOM: the latest ones that fill
+about SCREENS_MOUNTED screens first (their heights estimated from the text),
+older ones when the view comes within a screen of the window's top, newer ones
+again when it comes within a screen of its bottom; views more than KEEP_SCREENS
+screens away at the far end are pruned each time (and at most MAX_VIEWS stay).
+Finished Markdown is rendered through the pane's ``RenderCache``, so a thread
+opened again is drawn from the cache. The view follows new text only while it
+is at the bottom (``anchor``).
 """
 
 from __future__ import annotations
@@ -17,13 +21,29 @@ from textual.message import Message
 from textual.widget import Widget
 
 from .message import MessageView, NoSecondLayout, Notice
+from .render_cache import RenderCache
 
-__all__ = ["ChatPane", "MAX_VIEWS", "FIRST_PAGE", "OLDER_PAGE", "NEWER_PAGE"]
+__all__ = ["ChatPane", "MAX_VIEWS", "FIRST_PAGE", "OLDER_PAGE", "NEWER_PAGE", "estimated_rows"]
 
 FIRST_PAGE = 12
 OLDER_PAGE = 30
 NEWER_PAGE = 30
 MAX_VIEWS = 120
+SCREENS_MOUNTED = 3
+"""Screens of messages mounted at once when a thread opens or a page is loaded (by estimated height)."""
+KEEP_SCREENS = 3
+"""Views further than this many screens from the view, at the far end, are unmounted."""
+
+
+def estimated_rows(record: dict[str, Any], width: int) -> int:
+    """About how many rows a message takes at ``width`` (header, wrapped text lines, margin)."""
+    if record.get("role") == "tool":
+        return 3
+    width = max(8, width - 2)
+    rows = 2
+    for line in (record.get("content") or "").split("\n"):
+        rows += 1 + len(line) // width
+    return rows
 
 
 class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
@@ -91,6 +111,8 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         self._placing = False
         self.alternatives: dict[str, dict[str, Any]] = {}
         """The open thread's replies with alternatives, by first message id (``MessageStore.alternative_slots``)."""
+        self.render_cache = RenderCache()
+        """Rendered Markdown of finished messages, shared across threads and visits."""
 
     # ---- content
 
@@ -100,13 +122,34 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
 
     def _view(self, record: dict[str, Any], streaming: bool = False) -> MessageView:
         return MessageView(record, self.format_time, streaming=streaming,
-                           alternatives=self.alternatives.get(record.get("id") or ""))
+                           alternatives=self.alternatives.get(record.get("id") or ""), render_cache=self.render_cache)
+
+    def _fit(self, records: list[dict[str, Any]], from_end: bool) -> list[dict[str, Any]]:
+        """The records nearest one end (the newest with ``from_end``) that fill about SCREENS_MOUNTED screens."""
+        region = self.scrollable_content_region
+        if region.width <= 0 or region.height <= 0:
+            return records
+        budget = SCREENS_MOUNTED * region.height
+        order = range(len(records) - 1, -1, -1) if from_end else range(len(records))
+        rows = 0
+        for count, i in enumerate(order, 1):
+            rows += estimated_rows(records[i], region.width)
+            if rows >= budget:
+                return records[len(records) - count:] if from_end else records[:count]
+        return records
 
     async def show(self, thread_id: str | None, records: Iterable[dict[str, Any]], has_older: bool,
-                   *, extra: Iterable[Widget] = (), has_newer: bool = False) -> None:
-        """Replace the content with ``records`` (oldest first) and follow the bottom."""
+                   *, extra: Iterable[Widget] = (), has_newer: bool = False, keep: str | None = None) -> None:
+        """Replace the content with ``records`` (oldest first) and follow the bottom.
+
+        Only the newest records that fill a few screens are mounted (all of them when ``keep``, a
+        message id the caller will show, is given); the rest come back as the view scrolls up.
+        """
+        records = list(records)
+        shown = records if keep else self._fit(records, from_end=True)
         self.thread_id = thread_id
-        self.has_older = has_older
+        self.has_older = has_older or len(shown) < len(records)
+        records = shown
         self.has_newer = has_newer
         self.cursor = None
         self._loading_older = False
@@ -118,11 +161,19 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
             if widgets:
                 await self.mount_all(widgets)
         self.anchor()
+        self.call_after_refresh(self.fill_older)
+
+    def fill_older(self) -> None:
+        """Load older messages while the window reaches less than a screen above the view."""
+        self._maybe_load_older()
 
     async def add(self, widget: Widget) -> Widget:
         """Append a widget (message view or notice) at the bottom."""
         await self.mount(widget)
-        self._prune(from_top=True)
+        old_y = self.scroll_y
+        removed = self._prune(from_top=True)
+        if removed and not self.is_anchored:  # keep what the reader looks at in place
+            self.call_after_refresh(self._scroll_quietly, max(0, old_y - removed))
         return widget
 
     async def add_message(self, record: dict[str, Any], streaming: bool = False) -> MessageView:
@@ -133,7 +184,9 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
 
     async def prepend(self, records: list[dict[str, Any]], has_older: bool) -> None:
         """Insert older messages at the top, keeping what is on screen in place."""
-        self.has_older = has_older
+        shown = self._fit(records, from_end=True)
+        self.has_older = has_older or len(shown) < len(records)
+        records = shown
         if not records:
             self._loading_older = False
             return
@@ -156,6 +209,9 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         """Add messages after the last one in the window (scrolling down), keeping what is on screen in place."""
         if self.is_anchored:
             self.release_anchor()  # following the bottom would jump over the new messages
+        shown = self._fit(records, from_end=False)
+        has_newer = has_newer or len(shown) < len(records)
+        records = shown
         if records:
             views = [self._view(r) for r in records]
             after = self._after_last_view()
@@ -185,25 +241,27 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         return children
 
     def _prune(self, from_top: bool) -> int:
-        """Keep at most MAX_VIEWS message views, dropping only views well off screen at the far end.
+        """Unmount message views at the far end: those KEEP_SCREENS screens off, and beyond MAX_VIEWS one screen off.
 
         Returns the height removed above the rest (to keep the view in place).
         """
         views = self.views
-        extra = len(views) - MAX_VIEWS
-        if extra <= 0:
-            return 0
-        # a screen's worth of messages stays on each side of the view
         height = self.scrollable_content_region.height
-        top = self.scroll_y - height
-        bottom = self.scroll_y + 2 * height
+        if not views or height <= 0:
+            return 0
+        extra = len(views) - MAX_VIEWS
+        y = self.scroll_y
         doomed: list[MessageView] = []
-        for view in views[:extra] if from_top else views[::-1][:extra]:
+        for view in views if from_top else views[::-1]:
             region = view.virtual_region
-            off_screen = region.height > 0 and (region.bottom <= top if from_top else region.y >= bottom)
-            if not off_screen or view.streaming:
+            if region.height <= 0 or view.streaming:
+                break
+            # how many screens lie between the view's edge and the message
+            away = (y - region.bottom) / height if from_top else (region.y - y) / height - 1
+            if not (away >= KEEP_SCREENS or (len(doomed) < extra and away >= 1)):
                 break
             doomed.append(view)
+        del doomed[len(views) - 1:]  # the window never empties
         if not doomed:
             return 0
         removed = 0
@@ -251,17 +309,19 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         elif new > old:
             self._maybe_load_newer()
 
-    def _maybe_load_older(self) -> None:
-        """Ask for older messages when the view is at the top of the window."""
-        if self.thread_id and self.scroll_y <= 1 and self.has_older and not self._loading_older:
+    def _maybe_load_older(self, margin: int | None = None) -> None:
+        """Ask for older messages when the view is within a screen (``margin`` rows) of the window's top."""
+        margin = self.scrollable_content_region.height if margin is None else margin
+        if self.thread_id and self.scroll_y <= max(1, margin) and self.has_older and not self._loading_older:
             views = self.views
             if views and views[0].record.get("position") is not None:
                 self._loading_older = True
                 self.post_message(self.LoadOlder(self.thread_id, views[0].record["position"]))
 
     def _maybe_load_newer(self) -> None:
-        """Ask for newer messages when the view is at the bottom of a window that lacks them."""
-        if self.thread_id and self.scroll_y >= self.max_scroll_y - 1 and self.has_newer and not self._loading_newer:
+        """Ask for newer messages when the view is within a screen of the bottom of a window that lacks them."""
+        margin = max(1, self.scrollable_content_region.height)
+        if self.thread_id and self.scroll_y >= self.max_scroll_y - margin and self.has_newer and not self._loading_newer:
             positions = [v.record["position"] for v in self.views if v.record.get("position") is not None]
             if positions:
                 self._loading_newer = True

@@ -383,8 +383,10 @@ class MessageView(NoSecondLayout, Vertical):
     """
 
     def __init__(self, record: dict[str, Any], format_time: Callable[[float], str], *, streaming: bool = False,
-                 alternatives: dict[str, Any] | None = None) -> None:
+                 alternatives: dict[str, Any] | None = None, render_cache: Any = None) -> None:
         super().__init__(classes=f"-{record.get('role', 'assistant')}")
+        self.render_cache = render_cache
+        """The pane's ``render_cache.RenderCache`` for finished Markdown, or None."""
         self.record = dict(record)
         self.alternatives = alternatives
         """The reply's alternatives (``{"index", "count", "message_ids"}``) when it was regenerated."""
@@ -440,8 +442,9 @@ class MessageView(NoSecondLayout, Vertical):
             self.thoughts = Thoughts.saved(self.record)
             if self.thoughts is not None:
                 yield self.thoughts
-            for i, segment in enumerate(split_markdown(content)):
-                yield MarkdownSegment(segment, gap=i > 0)
+            from .render_cache import saved_segments
+
+            yield from saved_segments(content, self.render_cache)
         else:
             yield Static(Text(content), classes="user-body", markup=False)
             if self.record.get("images"):
