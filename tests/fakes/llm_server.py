@@ -47,7 +47,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -567,6 +567,8 @@ class FakeLLMServer:
         """llama.cpp's ``/props`` ``n_ctx``; None answers 404 (not llama.cpp)."""
         self.max_model_len: int | None = None
         """vLLM's ``max_model_len`` on each ``/v1/models`` entry; None leaves it out."""
+        self.responder: Callable[[Protocol, Any], Reply | None] | None = None
+        """Picks the reply from the request (before the script); None falls through to the script."""
         self.wire_errors: list[str] = []
         """Why chat requests were refused with 400 as the real API would (``tests.fakes.wire``)."""
 
@@ -584,6 +586,8 @@ class FakeLLMServer:
             return len(self._queue)
 
     def _next_reply(self, protocol: Protocol, body: Any) -> Reply:
+        if self.responder is not None and (answer := self.responder(protocol, body)) is not None:
+            return answer
         with self._lock:
             if self._queue:
                 return self._queue.popleft()
