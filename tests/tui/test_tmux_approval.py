@@ -112,7 +112,8 @@ def test_once_deny_and_always_as_typed_and_no_server_outlives_ctrl_q_or_sigterm(
     screen = _ask(terminal, "first")
     assert "Tool:   echo" in screen and "Server: test" in screen
     assert '"text": "first alpha beta gamma"' in screen  # the arguments in full
-    assert _servers_with(marker)
+    started = {p.pid for p in _servers_with(marker)}
+    assert started
     terminal.press("o")
     terminal.wait_text("Got back: first alpha beta gamma")
 
@@ -125,6 +126,7 @@ def test_once_deny_and_always_as_typed_and_no_server_outlives_ctrl_q_or_sigterm(
     terminal.press("a")
     terminal.wait_text("Got back: third alpha beta gamma")
     assert load_config(config_path).tools.always_allow == ["test:echo"]  # kept in the config file
+    assert {p.pid for p in _servers_with(marker)} == started  # one server, reused by every turn
 
     terminal.press("C-q")
     terminal.wait_exit()
