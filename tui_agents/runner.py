@@ -850,7 +850,9 @@ class AgentRunner:
                 continue
             for tool in loaded:
                 if not wanted or tool.name in picked or f"{source.name}:*" in picked:
-                    tools.setdefault(tool.name, tool)
+                    if tools.setdefault(tool.name, tool) is not tool:  # e.g. servers "a.b" and "a_b"
+                        log.warning("Tool %s of MCP server %s is left out: another tool has that name.",
+                                    tool.name, getattr(source, "name", source))
         if len(tools) == len(setup.tools):
             return setup, failures
         definitions = tuple(tool.get_definition() for tool in tools.values())

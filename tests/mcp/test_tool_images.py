@@ -143,13 +143,15 @@ async def test_structured_content_is_sent_as_json_unless_a_text_block_carries_it
 async def test_a_tool_result_image_survives_export_and_import(conn, providers, fake_llm, tmp_path):
     from tui_agents.store import connect
     from tui_agents.store.images import ImageStore
-    from tui_agents.store.transfer import export_thread, import_data
+    from tui_agents.store.transfer import export_thread, import_data, to_markdown
 
     thread_id, _ = await _picture_turn(conn, providers("anthropic"), fake_llm)
     doc = json.loads(json.dumps(await export_thread(conn, thread_id)))  # as the file holds it
     tool = next(m for m in doc["messages"] if m["role"] == "tool")
     assert tool["images"][0]["media_type"] == "image/png"
     assert base64.b64decode(doc["images"][0]["data"]) == PNG
+    markdown = to_markdown(doc)
+    assert "- Image: " in markdown.split("Tool result: s__picture")[1].split("## ")[0]  # listed under its result
     other = await connect(tmp_path / "other.db")
     try:
         report = await import_data(other, doc)
