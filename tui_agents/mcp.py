@@ -141,13 +141,34 @@ class MCPToolResult(ToolResult):
 
 
 def result_text(result: Any) -> str:
-    """A ``CallToolResult`` as the text the model gets: its blocks, or its structured content as JSON."""
+    """A ``CallToolResult`` as the text the model gets: its blocks, plus its structured content as JSON
+    unless a text block already carries it."""
     parts = [_block_text(block) for block in result.content]
-    has_text = any(getattr(block, "type", "") in ("text", "resource") for block in result.content)
-    if result.structured_content is not None and not has_text:
+    structured = result.structured_content
+    if structured is not None and not _carried(structured, result.content):
         # The spec asks servers to mirror structured output in a text block; when one does not, send the JSON.
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
+        parts.append(json.dumps(structured, ensure_ascii=False))
     return "\n".join(parts)
+
+
+def _carried(structured: Any, blocks: Sequence[Any]) -> bool:
+    """Whether a text block says what ``structured`` says: the same JSON, or the value the SDK wrapped
+    as ``{"result": value}`` (a tool that returns a plain string or number)."""
+    wanted = [structured]
+    if isinstance(structured, dict) and list(structured) == ["result"]:
+        wanted.append(structured["result"])
+    for block in blocks:
+        text = getattr(block, "text", None) if getattr(block, "type", "") == "text" else None
+        if text is None:
+            continue
+        if text in wanted:
+            return True
+        try:
+            if json.loads(text) in wanted:
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 class MCPTool(Tool):

@@ -93,6 +93,43 @@ def _names_server(name: str, server: str) -> bool:
     return name == f"{server}:*" or name.startswith(re.sub(r"[^A-Za-z0-9_-]", "_", server) + "__")
 
 
+def _sendable_images(raw: Sequence[Any], limit: int | None) -> tuple[tuple[Image, ...], list[str]]:
+    """Tool-result images (``Image`` or ``(MIME type, bytes)``) typed by their bytes and shrunk to ``limit``.
+
+    Blocking (decodes images): run it in a thread. An image no provider takes
+    (SVG, BMP...) or one that cannot be made small enough gets a note instead.
+    """
+    from .errors import ImageError
+    from .images import load_image, shrink_image
+
+    kept: list[Image] = []
+    notes: list[str] = []
+    for item in raw:
+        media_type, data = (item.media_type, item.data) if isinstance(item, Image) else item
+        try:
+            image = load_image(bytes(data))
+        except ImageError:
+            notes.append(f"[The {media_type} image was not sent to the model: it takes PNG, JPEG, GIF or WebP only.]")
+            continue
+        if limit is not None and len(image.data) > limit:
+            try:
+                image = shrink_image(image, limit)
+            except (ImageError, OSError, ValueError):
+                notes.append("[An image was not sent to the model: it could not be made small enough.]")
+                continue
+        kept.append(image)
+    return tuple(kept), notes
+
+
+def _images_as_note(message: Message, model: str) -> Message:
+    """A tool result without its images, saying why, for a model that cannot see images."""
+    count = len(message.images)
+    note = (f"[{count} image{'s' if count > 1 else ''} of this result not shown: "
+            f"the model {model or 'in use'} cannot see images.]")
+    content = f"{message.content}\n{note}" if message.content else note
+    return message.model_copy(update={"images": [], "content": content})
+
+
 def _usage_dict(usage: Usage) -> dict[str, int]:
     return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
 
@@ -175,6 +212,7 @@ class _Outcome:
     content: str
     status: str  # ok | error | timeout
     duration_ms: float
+    images: tuple[Image, ...] = ()  # a result's images the provider can take (an MCP tool's), stored with it
 
     @property
     def is_error(self) -> bool:
@@ -207,6 +245,7 @@ class _Turn:
     usage: Usage = field(default_factory=Usage)
     reply_id: str | None = None
     partial: str = ""
+    sees_images: bool | None = None  # asked of the provider once, when a tool result first brings an image
 
 
 class _ReplyWriter:
@@ -811,7 +850,9 @@ class AgentRunner:
                 continue
             for tool in loaded:
                 if not wanted or tool.name in picked or f"{source.name}:*" in picked:
-                    tools.setdefault(tool.name, tool)
+                    if tools.setdefault(tool.name, tool) is not tool:  # e.g. servers "a.b" and "a_b"
+                        log.warning("Tool %s of MCP server %s is left out: another tool has that name.",
+                                    tool.name, getattr(source, "name", source))
         if len(tools) == len(setup.tools):
             return setup, failures
         definitions = tuple(tool.get_definition() for tool in tools.values())
@@ -877,9 +918,9 @@ class AgentRunner:
             options["thinking"] = self.thinking
         sent = time.perf_counter()
         first_text: float | None = None
-        stream = self.provider.stream(
-            list(turn.history), system=turn.system, tools=list(turn.setup.definitions) or None, **options
-        )
+        history = await self._history_for_model(turn)
+        stream = self.provider.stream(history, system=turn.system, tools=list(turn.setup.definitions) or None,
+                                      **options)
         try:
             async with aclosing(self._watch_stalls(turn, stream, writer)) as events:
                 async for event in events:
@@ -1029,7 +1070,29 @@ class AgentRunner:
             elapsed = (time.perf_counter() - started) * 1000
             return _Outcome(f"The tool {call.name} failed: {exc}", "error", elapsed)
         status = getattr(result, "status", None) or ("error" if result.is_error else "ok")
-        return _Outcome(str(result.content), status, float(result.duration_ms))
+        images, notes = await self._sendable_images(getattr(result, "images", None) or ())
+        content = "\n".join([str(result.content), *notes]) if notes else str(result.content)
+        return _Outcome(content, status, float(result.duration_ms), images)
+
+    async def _sendable_images(self, raw: Sequence[Any]) -> tuple[tuple[Image, ...], list[str]]:
+        """A tool result's images as the provider can take them, and a note for each left out."""
+        if not raw:
+            return (), []
+        return await asyncio.to_thread(_sendable_images, raw, self.provider.max_image_bytes)
+
+    async def _history_for_model(self, turn: _Turn) -> list[Message]:
+        """The turn's messages as sent: tool-result images become a note when the model says it cannot see them."""
+        if not any(m.images for m in turn.history if m.role == "tool"):
+            return list(turn.history)
+        if turn.sees_images is None:
+            try:
+                caps = await self.provider.capabilities(turn.model or None)
+            except AgentError:
+                caps = None  # unknown: send the images, as for a user's images
+            turn.sees_images = caps is None or "vision" in caps
+        if turn.sees_images:
+            return list(turn.history)
+        return [_images_as_note(m, turn.model) if m.role == "tool" and m.images else m for m in turn.history]
 
     async def _save_tool_result(self, turn: _Turn, call: ToolCall, started: float, outcome: _Outcome) -> str:
         meta = {
@@ -1039,12 +1102,16 @@ class AgentRunner:
         if server := _server_of(turn, call):
             meta["server"] = server  # the inspector names an MCP tool's server, also after a restart
         tokens = await self._count(Message(role="tool", content=outcome.content, tool_call_id=call.id))
+        tokens += _IMAGE_TOKENS * len(outcome.images)
         record = await self._messages.add(
             turn.thread_id, "tool", outcome.content, tool_call_id=call.id, meta=meta, token_count=tokens,
+            images=outcome.images or None,
         )
         result_id = record["id"]
+        self._images.update((image.sha256, image) for image in outcome.images)  # just stored: no need to read back
         turn.history.append(Message(role="tool", content=outcome.content, tool_call_id=call.id,
-                                    name=call.name, is_error=outcome.is_error, id=result_id))
+                                    name=call.name, is_error=outcome.is_error, id=result_id,
+                                    images=list(outcome.images)))
         return result_id
 
     async def _save_cancelled(self, turn: _Turn, calls: Sequence[ToolCall]) -> None:

@@ -33,6 +33,10 @@ Failure modes: ``status`` (an HTTP error with the provider's real error body),
 ``cut_after_chunks`` (the connection drops mid-stream), ``stall_after_chunks``
 (the server stops sending but keeps the connection open), ``error_event`` (a
 mid-stream error event), ``raw`` (a handwritten body sent as-is).
+
+A chat request the real API would refuse (calls and results that do not pair
+up, an image where its role cannot hold one, bad image data) gets that API's
+400 and its reason in ``wire_errors`` (``tests/fakes/wire.py``).
 """
 
 from __future__ import annotations
@@ -44,9 +48,11 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .wire import wire_problem
 
 __all__ = ["FakeLLMServer", "Reply", "ToolCallSpec", "RecordedRequest"]
 
@@ -566,6 +572,10 @@ class FakeLLMServer:
         """llama.cpp's ``/props`` ``n_ctx``; None answers 404 (not llama.cpp)."""
         self.max_model_len: int | None = None
         """vLLM's ``max_model_len`` on each ``/v1/models`` entry; None leaves it out."""
+        self.responder: Callable[[Protocol, Any], Reply | None] | None = None
+        """Picks the reply from the request (before the script); None falls through to the script."""
+        self.wire_errors: list[str] = []
+        """Why chat requests were refused with 400 as the real API would (``tests.fakes.wire``)."""
 
     # ---- scripting
 
@@ -581,6 +591,8 @@ class FakeLLMServer:
             return len(self._queue)
 
     def _next_reply(self, protocol: Protocol, body: Any) -> Reply:
+        if self.responder is not None and (answer := self.responder(protocol, body)) is not None:
+            return answer
         with self._lock:
             if self._queue:
                 return self._queue.popleft()
@@ -691,6 +703,10 @@ class FakeLLMServer:
                            else "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.")
             return await self._send(reader, writer, _render_error(protocol, denied), denied)
         if method == "POST" and path in ("/v1/messages", "/v1/chat/completions", "/chat/completions", "/api/chat"):
+            if problem := wire_problem(protocol, body):  # what the real API would refuse, it refuses here too
+                self.wire_errors.append(problem)
+                refused = Reply(status=400, error_message=problem)
+                return await self._send(reader, writer, _render_error(protocol, refused), refused)
             reply = self._next_reply(protocol, body)
             if reply.first_delay:
                 await asyncio.sleep(reply.first_delay)

@@ -4,7 +4,8 @@
     python -m tests.mcp.server http PORT        # streamable HTTP on 127.0.0.1:PORT/mcp
     python -m tests.mcp.server fail-start       # writes to stderr and exits 2 before speaking
 
-Tools: ``echo``, ``add`` (structured output), ``picture`` (an image), ``fail``
+Tools: ``echo``, ``add`` (structured output), ``picture`` (an image), ``svg`` (an image no
+provider takes), ``summary`` (text plus structured content the text does not carry), ``fail``
 (an error result), ``crash`` (the process exits), ``hang`` (never answers),
 ``pid`` (the server's process id), ``getenv`` and ``sleep_ms``.
 """
@@ -18,6 +19,7 @@ import sys
 
 from mcp.server.mcpserver import Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ImageContent, TextContent
 
 # A 1x1 transparent PNG.
 PNG = base64.b64decode(
@@ -43,6 +45,21 @@ def add(a: int, b: int) -> dict[str, int]:
 def picture() -> Image:
     """A tiny PNG image."""
     return Image(data=PNG, format="png")
+
+
+@server.tool()
+def svg() -> CallToolResult:
+    """An SVG drawing, a type of image the model APIs do not take."""
+    drawing = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>').decode()
+    return CallToolResult(content=[TextContent(type="text", text="a drawing"),
+                                   ImageContent(type="image", data=drawing, mime_type="image/svg+xml")])
+
+
+@server.tool()
+def summary() -> CallToolResult:
+    """A text summary beside structured details the text does not carry."""
+    return CallToolResult(content=[TextContent(type="text", text="3 items found")],
+                          structured_content={"items": [1, 2, 3]})
 
 
 @server.tool()

@@ -175,3 +175,44 @@ async def test_the_agents_screen_lists_a_servers_tools_when_asked(tool_app, fake
         await wait_until(pilot, lambda: any(n.message.startswith("Saved") for n in app._notifications))
         agent = await app.session.agents.get_by_name("assistant")
         assert set(agent["tools"]) == {"test__echo", "test__add"}
+
+
+def _calls_what_it_is_told(protocol: str, body: dict) -> Reply | None:
+    """The fake model: with tools, it calls ``test__<the user's word>``, then says what came back."""
+    if not body.get("tools"):
+        return None  # no tools offered: the echo reply
+    last = body["messages"][-1]
+    if last["role"] == "user":
+        return Reply(tool_calls=[ToolCallSpec(f"test__{last['content']}", {})])
+    return Reply(text=f"Got back: {last['content']}")
+
+
+async def test_a_server_that_dies_is_shown_with_its_stderr_and_a_retry_starts_it_again(tool_app, fake_llm):
+    fake_llm.responder = _calls_what_it_is_told
+    app = await tool_app(["test:*"], always=["test:*"])
+
+    async def turn(pilot, word: str) -> None:
+        count = len([v for v in app.chat_pane.views if v.role == "assistant"])
+        await send(pilot, word)
+        await wait_until(pilot, lambda: len([v for v in app.chat_pane.views if v.role == "assistant"]) > count
+                         and _last_reply_done(app), timeout=60, what=f"the reply to {word}")
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await turn(pilot, "pid")
+        first_pid = int((await _tool_rows(app))[-1][0])
+        await turn(pilot, "crash")  # the server process exits mid-call
+        assert "stopped" in (await _tool_rows(app))[-1][0]
+        assert not pid_alive(first_pid)
+        await turn(pilot, "pid")  # the next turn says so, with the server's last words, and goes on without it
+        notice = next(n.message for n in app._notifications if "Tool server 'test'" in n.message)
+        assert "crashing on purpose" in notice and "Retry tool servers" in notice
+        assert app.turns[app.current_thread_id].text == "echo: pid"  # answered, without tools
+        await app.run_action("retry_tool_servers")
+        await turn(pilot, "pid")
+        second_pid = int((await _tool_rows(app))[-1][0])
+        assert second_pid != first_pid and pid_alive(second_pid)
+    deadline = time.monotonic() + 10
+    while pid_alive(second_pid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not pid_alive(second_pid)

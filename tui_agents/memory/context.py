@@ -64,14 +64,14 @@ def _to_message(record: Mapping[str, Any], images: Mapping[str, Image] | None = 
     ``images`` holds the loaded bytes of the record's image references, by sha256.
     """
     role = record["role"]
-    if role == "tool":
+    pictures = [images[ref["sha256"]] for ref in record.get("images") or () if images and ref["sha256"] in images]
+    if role == "tool":  # an MCP tool's result may hold images
         meta = record.get("meta") or {}
         return Message.model_construct(
             role="tool", content=record["content"], tool_calls=[], tool_call_id=record["tool_call_id"],
-            name=meta.get("name"), is_error=meta.get("status", "ok") != "ok", id=record["id"],
+            name=meta.get("name"), is_error=meta.get("status", "ok") != "ok", id=record["id"], images=pictures,
         )
     calls = [ToolCall(**call) for call in record.get("tool_calls") or ()]
-    pictures = [images[ref["sha256"]] for ref in record.get("images") or () if images and ref["sha256"] in images]
     return Message.model_construct(
         role=role, content=record["content"], tool_calls=calls, tool_call_id=None, name=None,
         is_error=False, id=record["id"], thinking=record.get("thinking") or "",
@@ -102,7 +102,7 @@ def sendable(records: Iterable[Mapping[str, Any]],
         if role == "tool":
             if record["tool_call_id"] in called:
                 kept.append(record)
-                out.append(_to_message(record))
+                out.append(_to_message(record, images))
             continue
         if role == "assistant" and not record["content"] and not record.get("tool_calls"):
             continue

@@ -84,6 +84,13 @@ def _user_content(message: Message) -> str | list[dict[str, Any]]:
     return blocks
 
 
+def _tool_result_content(message: Message) -> str | list[dict[str, Any]]:
+    """A tool result's content: its text, then its images (a ``tool_result`` may hold image blocks)."""
+    if not message.images:
+        return message.content
+    return _blocks(message.content) + [_image_block(image) for image in message.images]
+
+
 def to_anthropic_messages(messages: Sequence[Message], system: str | None = None) -> tuple[str | None, list[dict[str, Any]]]:
     """Our messages as Anthropic's ``(system, messages)``: tool results become ``tool_result`` blocks.
 
@@ -101,7 +108,7 @@ def to_anthropic_messages(messages: Sequence[Message], system: str | None = None
             _append(out, "user", _user_content(message))
         elif message.role == "tool":
             block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id or "",
-                                     "content": message.content}
+                                     "content": _tool_result_content(message)}
             if message.is_error:
                 block["is_error"] = True
             _append(out, "user", [block])

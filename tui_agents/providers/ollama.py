@@ -82,6 +82,8 @@ def to_ollama_messages(messages: Sequence[Message], system: str | None = None) -
             name = message.name or names.get(message.tool_call_id or "")
             if name:
                 entry["tool_name"] = name
+            if message.images:  # an MCP tool's images: any /api/chat message may carry ``images``
+                entry["images"] = [base64.b64encode(image.data).decode("ascii") for image in message.images]
             out.append(entry)
         elif message.role == "assistant" and message.tool_calls:
             names.update((c.id, c.name) for c in message.tool_calls)

@@ -75,13 +75,22 @@ def _user_content(message: Message) -> str | list[dict[str, Any]]:
 def to_openai_messages(messages: Sequence[Message], system: str | None = None) -> list[dict[str, Any]]:
     """Our messages as Chat Completions messages: system first, ``tool_calls`` and ``role: tool``.
 
-    Images become ``image_url`` data-URL parts; thinking is never sent back.
+    Images become ``image_url`` data-URL parts (a tool result's, in a user message after the results);
+    thinking is never sent back.
     """
     out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    # A Chat Completions tool message takes text parts only, so the images of tool results go in one user
+    # message after the round's tool messages (placed earlier, it would split the calls from their results).
+    pending: list[dict[str, Any]] = []
     for message in messages:
+        if pending and message.role != "tool":
+            out.append({"role": "user", "content": pending})
+            pending = []
         if message.role == "tool":
             out.append({"role": "tool", "tool_call_id": message.tool_call_id or "",
                         "content": tool_result_text(message)})
+            if message.images:
+                pending += _tool_images_parts(message)
         elif message.role == "assistant" and message.tool_calls:
             out.append({"role": "assistant", "content": message.content or None,
                         "tool_calls": [{"id": c.id, "type": "function",
@@ -91,7 +100,17 @@ def to_openai_messages(messages: Sequence[Message], system: str | None = None) -
             out.append({"role": "user", "content": _user_content(message)})
         else:
             out.append({"role": message.role, "content": message.content})
+    if pending:
+        out.append({"role": "user", "content": pending})
     return out
+
+
+def _tool_images_parts(message: Message) -> list[dict[str, Any]]:
+    """A user message's parts that carry a tool result's images, naming the call they came from."""
+    count = len(message.images)
+    images = "images" if count > 1 else "image"
+    label = f"The tool call {message.tool_call_id} ({message.name or 'tool'}) returned {count} {images}:"
+    return [{"type": "text", "text": label}] + [_image_part(image) for image in message.images]
 
 
 class _Call:
