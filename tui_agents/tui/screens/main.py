@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -118,6 +119,21 @@ class MainScreen(Screen):
         if self.has_class("-panel-over") and self._panel is not None:
             self.call_after_refresh(self.narrow_layout.clear_composer)  # the composer may have grown
 
+    async def on_key(self, event: events.Key) -> None:
+        # Keys typed before the first frame reach the screen with nothing focused; a printable one reaching
+        # here while the composer is focused is one of them (the composer stops the keys it types).
+        if self.focused is not None and not isinstance(self.focused, Composer):
+            return
+        composer = self.query_one(Composer)
+        if event.key == "enter":
+            event.stop()
+            composer.focus()
+            await composer.run_action("submit")
+        elif event.is_printable and event.character:
+            event.stop()
+            composer.focus()
+            composer.insert(event.character)
+
     def on_screen_resume(self) -> None:
         # Back from any dialog or screen: typing goes to the composer, never to a widget left focused.
         self.query_one(Composer).focus()
@@ -161,6 +177,11 @@ class MainScreen(Screen):
     # ---- messages from the widgets
 
     async def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        if not self.app.drafts.reopened:
+            # Sent before start-up finished: wait for it in a worker, since waiting here would hold up this
+            # screen's messages and with them the refresh the start-up waits for (the app would never start).
+            self.run_worker(self.turns.submit(event.text), group="early-send", exclusive=True, exit_on_error=False)
+            return
         await self.turns.submit(event.text)
 
     async def on_composer_paths_pasted(self, event: Composer.PathsPasted) -> None:

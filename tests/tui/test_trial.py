@@ -1,0 +1,34 @@
+"""Found by trying the real app as a daily user: each test failed before its fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import last_reply, ready, rendered_text, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_keys_typed_while_nothing_has_focus_reach_the_composer(ollama_env, make_app):
+    # Right after launch the keys arrive before the composer has the focus (tmux: the first ~0.3 s were lost).
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.screen.set_focus(None)
+        await pilot.press("h", "i", "space", "t", "h", "e", "r", "e")
+        assert app.composer.text == "hi there"
+        assert app.focused is app.composer
+
+
+async def test_enter_pressed_before_start_up_finished_sends_once_started(ollama_env, make_app):
+    # Waiting for the database inside the screen's message handler held up the start-up: the app hung.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.composer.focus()
+        app.composer.load_text("early bird")
+        await pilot.press("enter")
+        await ready(pilot)
+        await wait_until(pilot, lambda: last_reply(app) is not None
+                         and "echo: early bird" in rendered_text(last_reply(app)), what="the early message answered")
+        assert app.composer.text == ""
+        assert len(ollama_env.chat_requests()) == 1
