@@ -32,3 +32,33 @@ async def test_enter_pressed_before_start_up_finished_sends_once_started(ollama_
                          and "echo: early bird" in rendered_text(last_reply(app)), what="the early message answered")
         assert app.composer.text == ""
         assert len(ollama_env.chat_requests()) == 1
+
+
+async def test_letters_typed_in_the_chat_pane_go_to_the_composer(ollama_env, make_app):
+    # shift+tab from the composer focuses the chat pane; "hi can you" typed there used to vanish.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("shift+tab")
+        assert app.focused is app.chat_pane
+        await pilot.press(*"hi can", "space", "y", "o", "u")
+        assert app.composer.text == "hi can you"
+        assert app.focused is app.composer
+
+
+async def test_typing_on_in_the_search_hits_refines_the_search(ollama_env, make_app):
+    # enter in the search box moves to the hits; the letters typed next used to vanish.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.composer.load_text("a question about owls")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: last_reply(app) is not None and not app.turns[app.current_thread_id].running,
+                         what="the reply")
+        await pilot.press("ctrl+f", *"que")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.sidebar.has_class("-searching"), what="the hits")
+        app.sidebar.results.focus()
+        await pilot.press(*"stion")
+        assert app.query_one("#search").value == "question"
+        assert app.focused is app.query_one("#search")

@@ -27,7 +27,7 @@ from ..turns import TurnController
 from ..widgets.chat_pane import ChatPane
 from ..widgets.composer import Composer
 from ..widgets.message import Notice
-from ..widgets.sidebar import Sidebar, ThreadTree
+from ..widgets.sidebar import SearchBox, SearchResults, Sidebar, ThreadTree
 from ..widgets.status_bar import StatusBar
 from ..widgets.welcome import Welcome
 
@@ -120,12 +120,23 @@ class MainScreen(Screen):
             self.call_after_refresh(self.narrow_layout.clear_composer)  # the composer may have grown
 
     async def on_key(self, event: events.Key) -> None:
+        """A key no widget took never goes to nowhere: letters land in the composer (or the search box)."""
+        focused = self.focused
+        if isinstance(focused, SearchResults):
+            if event.is_printable and event.character:  # typing on refines the search
+                event.stop()
+                search = self.query_one(SearchBox)
+                self.set_focus(search)
+                search.call_later(self._type_at_end, search, event.character)  # after its focus selected all
+            return
         # Keys typed before the first frame reach the screen with nothing focused; a printable one reaching
         # here while the composer is focused is one of them (the composer stops the keys it types).
-        if self.focused is not None and not isinstance(self.focused, Composer):
+        early = focused is None or isinstance(focused, Composer)
+        in_chat = focused is not None and self.query_one(ChatPane) in focused.ancestors_with_self
+        if not early and not in_chat:
             return
         composer = self.query_one(Composer)
-        if event.key == "enter":
+        if event.key == "enter" and early:
             event.stop()
             composer.focus()
             await composer.run_action("submit")
@@ -133,6 +144,11 @@ class MainScreen(Screen):
             event.stop()
             composer.focus()
             composer.insert(event.character)
+
+    @staticmethod
+    def _type_at_end(search: SearchBox, text: str) -> None:
+        search.cursor_position = len(search.value)
+        search.insert_text_at_cursor(text)
 
     def on_screen_resume(self) -> None:
         # Back from any dialog or screen: typing goes to the composer, never to a widget left focused.
