@@ -62,3 +62,25 @@ async def test_typing_on_in_the_search_hits_refines_the_search(ollama_env, make_
         await pilot.press(*"stion")
         assert app.query_one("#search").value == "question"
         assert app.focused is app.query_one("#search")
+
+
+async def test_edit_and_resend_types_after_the_text(ollama_env, make_app):
+    # The edit box put the cursor before the text: " please" became " pleasefirst question".
+    from tui_agents.tui.screens.dialogs import MenuScreen, TextPromptScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.composer.load_text("first question")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: last_reply(app) is not None and not app.turns[app.current_thread_id].running,
+                         what="the reply")
+        await pilot.press("alt+up", "alt+up", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, MenuScreen), what="the message menu")
+        menu = app.screen.query_one("#menu")
+        menu.highlighted = [o.id for o in menu.options].index("edit")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="the edit box")
+        await pilot.press("space", *"please", "ctrl+s")
+        await wait_until(pilot, lambda: last_reply(app) is not None
+                         and "echo: first question please" in rendered_text(last_reply(app)), what="the edited reply")
