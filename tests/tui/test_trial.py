@@ -84,3 +84,38 @@ async def test_edit_and_resend_types_after_the_text(ollama_env, make_app):
         await pilot.press("space", *"please", "ctrl+s")
         await wait_until(pilot, lambda: last_reply(app) is not None
                          and "echo: first question please" in rendered_text(last_reply(app)), what="the edited reply")
+
+
+async def _picker_with_models(pilot) -> None:
+    from tui_agents.tui.screens.model_picker import ModelPickerScreen
+
+    await pilot.press("ctrl+o")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ModelPickerScreen)
+                     and pilot.app.screen.query_one("#models").option_count == 2, what="the picker's models")
+
+
+async def test_after_choosing_a_provider_typing_filters_its_models(ollama_env, make_app, monkeypatch):
+    # Focus stayed on the provider box: "lar" typed next went nowhere.
+    monkeypatch.setenv("OPENAI_BASE_URL", ollama_env.base_url + "/v1")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await _picker_with_models(pilot)
+        await pilot.press("shift+tab", "enter", "down", "enter")  # the provider box: ollama -> openai
+        await wait_until(pilot, lambda: app.screen.provider == "openai", what="openai chosen")
+        await pilot.press(*"lar")
+        assert app.screen.query_one("#model-name").value == "lar"
+        await wait_until(pilot, lambda: app.screen.query_one("#models").option_count == 1, what="the filtered list")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.provider_name == "openai" and app.model_name == "fake-model-large",
+                         what="the model picked")
+
+
+async def test_a_letter_typed_on_the_provider_box_goes_to_the_filter(ollama_env, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await _picker_with_models(pilot)
+        await pilot.press("shift+tab", *"sma")
+        assert app.screen.query_one("#model-name").value == "sma"
+        assert app.screen.query_one("#models").option_count == 1
