@@ -119,3 +119,18 @@ async def test_a_letter_typed_on_the_provider_box_goes_to_the_filter(ollama_env,
         await pilot.press("shift+tab", *"sma")
         assert app.screen.query_one("#model-name").value == "sma"
         assert app.screen.query_one("#models").option_count == 1
+
+
+async def test_a_letter_typed_in_the_inspector_that_is_no_command_goes_to_the_composer(ollama_env, make_app):
+    # With the inspector focused, "hello" went nowhere; its own keys (s: turn/thread) still work.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: app.panel is not None and app.focused is not None
+                         and app.panel in app.focused.ancestors_with_self, what="the inspector focused")
+        await pilot.press("s")  # its command: says to open it from a message for one turn
+        assert app.composer.text == "" and app.panel in app.focused.ancestors_with_self
+        await pilot.press(*"hello")
+        assert app.composer.text == "hello"
+        assert app.focused is app.composer

@@ -120,30 +120,27 @@ class MainScreen(Screen):
             self.call_after_refresh(self.narrow_layout.clear_composer)  # the composer may have grown
 
     async def on_key(self, event: events.Key) -> None:
-        """A key no widget took never goes to nowhere: letters land in the composer (or the search box)."""
+        """A key no widget took never goes to nowhere: a letter that is no command lands in the composer."""
         focused = self.focused
-        if isinstance(focused, SearchResults):
-            if event.is_printable and event.character:  # typing on refines the search
-                event.stop()
-                search = self.query_one(SearchBox)
-                self.set_focus(search)
-                search.call_later(self._type_at_end, search, event.character)  # after its focus selected all
-            return
-        # Keys typed before the first frame reach the screen with nothing focused; a printable one reaching
-        # here while the composer is focused is one of them (the composer stops the keys it types).
+        # Keys typed before the first frame reach the screen with nothing focused; one reaching here while
+        # the composer is focused is one of them (the composer stops the keys it takes).
         early = focused is None or isinstance(focused, Composer)
-        in_chat = focused is not None and self.query_one(ChatPane) in focused.ancestors_with_self
-        if not early and not in_chat:
-            return
-        composer = self.query_one(Composer)
         if event.key == "enter" and early:
             event.stop()
-            composer.focus()
-            await composer.run_action("submit")
-        elif event.is_printable and event.character:
-            event.stop()
-            composer.focus()
-            composer.insert(event.character)
+            self.query_one(Composer).focus()
+            await self.query_one(Composer).run_action("submit")
+            return
+        if not event.is_printable or not event.character or event.key in self.active_bindings:
+            return  # a command of the focused widget (e.g. the inspector's c, y, s): Textual runs it next
+        event.stop()
+        if isinstance(focused, SearchResults):  # typing on refines the search
+            search = self.query_one(SearchBox)
+            self.set_focus(search)
+            search.call_later(self._type_at_end, search, event.character)  # after its focus selected all
+            return
+        composer = self.query_one(Composer)
+        composer.focus()
+        composer.insert(event.character)
 
     @staticmethod
     def _type_at_end(search: SearchBox, text: str) -> None:
