@@ -79,6 +79,11 @@ class DraftKeeper:
         finally:
             self._reopened.set()
 
+    @property
+    def reopened(self) -> bool:
+        """Whether the start-up has reopened the last thread (until then a send waits for it)."""
+        return self._reopened.is_set()
+
     async def wait_reopened(self) -> None:
         """Wait until the start-up reopened the last thread (a send waits, so it goes to that thread)."""
         await self._reopened.wait()

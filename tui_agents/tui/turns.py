@@ -410,6 +410,8 @@ class TurnController:
     async def edit_and_resend(self, thread_id: str, record: dict[str, Any], text: str) -> None:
         """Send an edited user message in a branch that ends just before the original."""
         assert self.app.session is not None
+        if "position" not in record:  # sent in this session: its view's record has no position
+            record = await self.app.session.messages.get(record["id"])
         before = await self.app.session.messages.list(thread_id, limit=1, before=record["position"])
         if before:
             branch = await self.app.session.branch(thread_id, before[0]["id"])

@@ -76,7 +76,10 @@ class TextPromptScreen(ModalScreen[str | None]):
                 yield Input(self.value, id="value")
 
     def on_mount(self) -> None:
-        self.query_one("#value").focus()
+        widget = self.query_one("#value")
+        if isinstance(widget, TextArea):
+            widget.move_cursor(widget.document.end)  # typing goes on after the text, as in the composer
+        widget.focus()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

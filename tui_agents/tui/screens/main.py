@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -26,7 +27,7 @@ from ..turns import TurnController
 from ..widgets.chat_pane import ChatPane
 from ..widgets.composer import Composer
 from ..widgets.message import Notice
-from ..widgets.sidebar import Sidebar, ThreadTree
+from ..widgets.sidebar import SearchBox, SearchResults, Sidebar, ThreadTree
 from ..widgets.status_bar import StatusBar
 from ..widgets.welcome import Welcome
 
@@ -118,6 +119,34 @@ class MainScreen(Screen):
         if self.has_class("-panel-over") and self._panel is not None:
             self.call_after_refresh(self.narrow_layout.clear_composer)  # the composer may have grown
 
+    async def on_key(self, event: events.Key) -> None:
+        """A key no widget took never goes to nowhere: a letter that is no command lands in the composer."""
+        focused = self.focused
+        # Keys typed before the first frame reach the screen with nothing focused; one reaching here while
+        # the composer is focused is one of them (the composer stops the keys it takes).
+        early = focused is None or isinstance(focused, Composer)
+        if event.key == "enter" and early:
+            event.stop()
+            self.query_one(Composer).focus()
+            await self.query_one(Composer).run_action("submit")
+            return
+        if not event.is_printable or not event.character or event.key in self.active_bindings:
+            return  # a command of the focused widget (e.g. the inspector's c, y, s): Textual runs it next
+        event.stop()
+        if isinstance(focused, SearchResults):  # typing on refines the search
+            search = self.query_one(SearchBox)
+            self.set_focus(search)
+            search.call_later(self._type_at_end, search, event.character)  # after its focus selected all
+            return
+        composer = self.query_one(Composer)
+        composer.focus()
+        composer.insert(event.character)
+
+    @staticmethod
+    def _type_at_end(search: SearchBox, text: str) -> None:
+        search.cursor_position = len(search.value)
+        search.insert_text_at_cursor(text)
+
     def on_screen_resume(self) -> None:
         # Back from any dialog or screen: typing goes to the composer, never to a widget left focused.
         self.query_one(Composer).focus()
@@ -161,6 +190,11 @@ class MainScreen(Screen):
     # ---- messages from the widgets
 
     async def on_composer_submitted(self, event: Composer.Submitted) -> None:
+        if not self.app.drafts.reopened:
+            # Sent before start-up finished: wait for it in a worker, since waiting here would hold up this
+            # screen's messages and with them the refresh the start-up waits for (the app would never start).
+            self.run_worker(self.turns.submit(event.text), group="early-send", exclusive=True, exit_on_error=False)
+            return
         await self.turns.submit(event.text)
 
     async def on_composer_paths_pasted(self, event: Composer.PathsPasted) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -20,6 +20,11 @@ from ..sanitize import sanitize
 __all__ = ["ModelPickerScreen", "model_row"]
 
 log = logging.getLogger(__name__)
+
+
+def _type_at_end(box: Input, text: str) -> None:
+    box.cursor_position = len(box.value)
+    box.insert_text_at_cursor(text)
 
 
 def model_row(model: str, *, current: bool, marks: str = "") -> Text:
@@ -78,6 +83,16 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
         # back on the chat's provider: its model; another provider: its default, never the old model name
         self.model = self._current[1] if self.provider == self._current[0] else self._default_model(self.provider)
         self.load_models(self.provider)
+        self.query_one("#model-name", Input).focus()  # next: type or arrow to the model
+
+    def on_key(self, event: events.Key) -> None:
+        """A letter typed on the provider box goes to the model filter, never to nowhere."""
+        name = self.query_one("#model-name", Input)
+        if isinstance(self.focused, Select) and not self.focused.expanded and event.is_printable \
+                and event.character:
+            event.stop()
+            self.set_focus(name)
+            name.call_later(_type_at_end, name, event.character)  # after its focus selected all
 
     def _default_model(self, provider: str) -> str:
         """The model a switch to ``provider`` starts on: the configured default, else the provider's own."""

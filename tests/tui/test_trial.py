@@ -1,0 +1,136 @@
+"""Found by trying the real app as a daily user: each test failed before its fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import last_reply, ready, rendered_text, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_keys_typed_while_nothing_has_focus_reach_the_composer(ollama_env, make_app):
+    # Right after launch the keys arrive before the composer has the focus (tmux: the first ~0.3 s were lost).
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.screen.set_focus(None)
+        await pilot.press("h", "i", "space", "t", "h", "e", "r", "e")
+        assert app.composer.text == "hi there"
+        assert app.focused is app.composer
+
+
+async def test_enter_pressed_before_start_up_finished_sends_once_started(ollama_env, make_app):
+    # Waiting for the database inside the screen's message handler held up the start-up: the app hung.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.composer.focus()
+        app.composer.load_text("early bird")
+        await pilot.press("enter")
+        await ready(pilot)
+        await wait_until(pilot, lambda: last_reply(app) is not None
+                         and "echo: early bird" in rendered_text(last_reply(app)), what="the early message answered")
+        assert app.composer.text == ""
+        assert len(ollama_env.chat_requests()) == 1
+
+
+async def test_letters_typed_in_the_chat_pane_go_to_the_composer(ollama_env, make_app):
+    # shift+tab from the composer focuses the chat pane; "hi can you" typed there used to vanish.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("shift+tab")
+        assert app.focused is app.chat_pane
+        await pilot.press(*"hi can", "space", "y", "o", "u")
+        assert app.composer.text == "hi can you"
+        assert app.focused is app.composer
+
+
+async def test_typing_on_in_the_search_hits_refines_the_search(ollama_env, make_app):
+    # enter in the search box moves to the hits; the letters typed next used to vanish.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.composer.load_text("a question about owls")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: last_reply(app) is not None and not app.turns[app.current_thread_id].running,
+                         what="the reply")
+        await pilot.press("ctrl+f", *"que")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.sidebar.has_class("-searching"), what="the hits")
+        app.sidebar.results.focus()
+        await pilot.press(*"stion")
+        assert app.query_one("#search").value == "question"
+        assert app.focused is app.query_one("#search")
+
+
+async def test_edit_and_resend_types_after_the_text(ollama_env, make_app):
+    # The edit box put the cursor before the text: " please" became " pleasefirst question".
+    from tui_agents.tui.screens.dialogs import MenuScreen, TextPromptScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.composer.load_text("first question")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: last_reply(app) is not None and not app.turns[app.current_thread_id].running,
+                         what="the reply")
+        await pilot.press("alt+up", "alt+up", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, MenuScreen), what="the message menu")
+        menu = app.screen.query_one("#menu")
+        menu.highlighted = [o.id for o in menu.options].index("edit")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="the edit box")
+        await pilot.press("space", *"please", "ctrl+s")
+        await wait_until(pilot, lambda: last_reply(app) is not None
+                         and "echo: first question please" in rendered_text(last_reply(app)), what="the edited reply")
+
+
+async def _picker_with_models(pilot) -> None:
+    from tui_agents.tui.screens.model_picker import ModelPickerScreen
+
+    await pilot.press("ctrl+o")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ModelPickerScreen)
+                     and pilot.app.screen.query_one("#models").option_count == 2, what="the picker's models")
+
+
+async def test_after_choosing_a_provider_typing_filters_its_models(ollama_env, make_app, monkeypatch):
+    # Focus stayed on the provider box: "lar" typed next went nowhere.
+    monkeypatch.setenv("OPENAI_BASE_URL", ollama_env.base_url + "/v1")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await _picker_with_models(pilot)
+        await pilot.press("shift+tab", "enter", "down", "enter")  # the provider box: ollama -> openai
+        await wait_until(pilot, lambda: app.screen.provider == "openai", what="openai chosen")
+        await pilot.press(*"lar")
+        assert app.screen.query_one("#model-name").value == "lar"
+        await wait_until(pilot, lambda: app.screen.query_one("#models").option_count == 1, what="the filtered list")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.provider_name == "openai" and app.model_name == "fake-model-large",
+                         what="the model picked")
+
+
+async def test_a_letter_typed_on_the_provider_box_goes_to_the_filter(ollama_env, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await _picker_with_models(pilot)
+        await pilot.press("shift+tab", *"sma")
+        assert app.screen.query_one("#model-name").value == "sma"
+        assert app.screen.query_one("#models").option_count == 1
+
+
+async def test_a_letter_typed_in_the_inspector_that_is_no_command_goes_to_the_composer(ollama_env, make_app):
+    # With the inspector focused, "hello" went nowhere; its own keys (s: turn/thread) still work.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: app.panel is not None and app.focused is not None
+                         and app.panel in app.focused.ancestors_with_self, what="the inspector focused")
+        await pilot.press("s")  # its command: says to open it from a message for one turn
+        assert app.composer.text == "" and app.panel in app.focused.ancestors_with_self
+        await pilot.press(*"hello")
+        assert app.composer.text == "hello"
+        assert app.focused is app.composer
