@@ -3,8 +3,9 @@
     PYTHONPATH=. python benchmarks/bench_ask.py [--runs 7] [--baseline DIR] [--scenario NAME]
 
 Cases (each a fresh ``python -m tui_agents.cli ask`` process, a real SQLite file):
-Scenarios: ``anthropic`` (its key in the environment) and ``ollama`` (the default provider, a
-local server without a key; its first request may be ``/api/show`` for the context window).
+Scenarios: ``anthropic`` (its key in the environment), ``ollama`` (the default provider, a local
+server without a key; its first request may be ``/api/show`` for the context window) and ``openai``
+with gpt-4o (exact token counts: tiktoken's o200k encoding loads before the request).
 
 - ``startup``: process spawn -> the chat request arrives at the server (interpreter, imports,
   config, database open, user message saved). Target <= 300 ms.
@@ -54,15 +55,17 @@ def _env(fake: FakeLLMServer, tmp: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({"PYTHONPATH": str(ROOT), "AIAGENTS_CONFIG": f"{tmp}/config.toml", "AIAGENTS_DB": f"{tmp}/bench.db",
                 "ANTHROPIC_BASE_URL": fake.base_url, "OLLAMA_HOST": fake.base_url,
+                "OPENAI_BASE_URL": fake.base_url + "/v1",
                 "TERM": "xterm-256color"})
     return env
 
 
 # name -> (provider, extra env): Anthropic with its key in the environment; Ollama, the default provider,
-# a local server without a key.
+# a local server without a key; OpenAI, whose models' exact token counts need tiktoken's o200k encoding.
 SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
     "anthropic": ("anthropic", {"ANTHROPIC_API_KEY": "bench"}),
     "ollama (the default provider, no key)": ("ollama", {}),
+    "openai (gpt-4o: its tokenizer loads before the request)": ("openai", {"OPENAI_API_KEY": "bench"}),
 }
 
 
@@ -73,7 +76,8 @@ def _neutral_dir(env: dict[str, str]) -> Path:
 
 
 def _command(provider: str) -> list[str]:
-    return [sys.executable, "-m", "tui_agents.cli", "ask", "--provider", provider, "Say hello"]
+    model = ["--model", "gpt-4o"] if provider == "openai" else []
+    return [sys.executable, "-m", "tui_agents.cli", "ask", "--provider", provider, *model, "Say hello"]
 
 
 def _cpu() -> float:

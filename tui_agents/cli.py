@@ -126,19 +126,24 @@ def _run_app(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
-def _skip_httpx_cli() -> None:
-    """Keep ``import httpx`` from importing its own command line (click, rich, pygments: ~150 ms).
+def _skip_unused_imports() -> None:
+    """Keep ``import httpx`` and httpcore from loading what this program never uses.
 
-    httpx imports ``httpx._main`` whenever click is installed and falls back to a stub when that
-    import fails; this process never runs httpx's CLI, so it takes the stub.
+    - httpx's command line (``httpx._main``: click, rich, pygments, ~150 ms), imported whenever
+      click is installed;
+    - HTTP/2 (``h2``, hpack, hyperframe: ~15 ms), imported by httpcore whenever h2 is installed; no
+      client of this program asks for HTTP/2 (``http2=True`` would say h2 is missing).
+
+    Both libraries fall back to a stub when such an import fails.
     """
-    if "httpx" not in sys.modules:
-        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    for name, loader in (("httpx._main", "httpx"), ("h2", "httpcore")):
+        if loader not in sys.modules:
+            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aiagents-tui`` console script."""
-    _skip_httpx_cli()
+    _skip_unused_imports()
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
