@@ -117,6 +117,9 @@ def _run_app(args: argparse.Namespace) -> int:
 
     # Warnings and errors go to a rotating file (keys masked), never over the screen.
     setup_logging()
+    import gc
+
+    gc.disable()  # the app's modules live as long as it does: AiAgentsApp freezes them, then collects again
     from .tui.app import AiAgentsApp
 
     # The flag (or None) goes in as is: the app resolves the path after its first frame.

@@ -89,6 +89,7 @@ class AiAgentsApp(App):
             import gc
 
             gc.freeze()  # the modules live as long as the app: start-up's collections skip them (20-30 ms)
+            gc.enable()  # the command line turns it off while it imports the app
         self.db_flag = db_path
         self.cli_provider = provider
         self.cli_model = model

@@ -54,11 +54,11 @@ class ThreadController:
 
         Waits up to ``wait`` seconds for the read; the full list follows from the store (``reload_threads``).
         """
-        await self.app.sidebar.filled()
         try:
             found = await asyncio.wait_for(asyncio.wrap_future(page), wait)
         except Exception:  # slow or failed: the store's path draws the list
-            return False
+            found = None
+        await self.app.sidebar.fill()  # then no await until the rows are in: the tree's first paint has them
         if not found or self.app.session is not None:
             return False
         nodes, labels = found

@@ -326,6 +326,7 @@ class Sidebar(Vertical):
         self.order = "newest"
         self._debounce: Timer | None = None
         self._filled: asyncio.Event | None = None
+        self._filling = False
 
     def compose(self) -> ComposeResult:
         # Empty at first (the frame keeps its width): the children come right after the
@@ -333,9 +334,13 @@ class Sidebar(Vertical):
         return iter(())
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._fill)
+        self.call_after_refresh(self.fill)
 
-    async def _fill(self) -> None:
+    async def fill(self) -> None:
+        """Mount the search box, the mode line and the thread tree (once; the app may do it first)."""
+        if self._filling:
+            return await self.filled()
+        self._filling = True
         search = SearchBox(placeholder="Search (ctrl+f)", id="search")
         mode = Static(Text("Threads"), id="sidebar-mode", markup=False)
         await self.mount_all([search, mode, ThreadTree(id="thread-tree")])  # search results: at the first search
