@@ -17,7 +17,7 @@ from textual.css.query import NoMatches
 
 from .alternatives import after_regenerate, remove_last_reply
 from .tool_access import turn_thread
-from .widgets.chat_pane import FIRST_PAGE
+from .widgets.chat_pane import FIRST_PAGE, ChatPane
 from .widgets.message import MessageView, Notice
 from .widgets.welcome import Welcome
 from .widgets.working import DATA_EVENTS, WorkingLine
@@ -197,12 +197,14 @@ class TurnController:
             working.update_state()
 
     def _view_of(self, state: TurnState) -> MessageView | None:
+        """The turn's reply view while it is in the chat pane showing the turn's thread (checked per event:
+        the view's own parent is the pane, so no query of the screen)."""
         view = state.view
-        try:
-            if view is not None and view.is_attached and self.app.chat_pane.thread_id == state.thread_id:
-                return view
-        except NoMatches:  # the app is closing: the turn still saves, nothing to draw
-            pass
+        if view is None:
+            return None
+        pane = view.parent
+        if isinstance(pane, ChatPane) and pane.thread_id == state.thread_id and view.is_attached:
+            return view
         return None
 
     async def _run_turn(self, state: TurnState, text: str | None) -> None:
@@ -242,7 +244,8 @@ class TurnController:
             UsageReported,
         )
 
-        self.app.panels.panel_event(event)  # the inspector and memory panel follow the turn too
+        if self.screen.panel is not None:
+            self.app.panels.panel_event(event)  # the inspector and memory panel follow the turn too
         if not state.data_seen or state.stalled_since is not None or type(event).__name__ == "StreamStalled":
             self._show_working(state, event)
         view = self._view_of(state)
