@@ -6,7 +6,8 @@ Cases:
   stream N     Enter -> the reply's end marker visible at the bottom (unlimited rate)
   cpu@50tok/s  CPU of the app process while a reply streams at 50 tokens/s (% of one core)
   peak RSS     VmHWM of the app after the 8,000-token reply
-  open thread  open a 10,000-message thread -> its last screen painted (in-process, headless)
+  open thread  open a 10,000-message thread -> its last screen painted (in-process, headless);
+               the first open renders its Markdown, later ones find it in the render cache
 
 The provider is the repository's fake server (tests/fakes) speaking the Ollama protocol on
 127.0.0.1; one "token" is one streamed chunk of a few characters.
@@ -15,6 +16,7 @@ The provider is the repository's fake server (tests/fakes) speaking the Ollama p
     python benchmarks/bench_tui.py --small    # quick run
     python benchmarks/bench_tui.py --src DIR  # the app from another source tree, e.g. an older
                                               # commit from `git archive COMMIT tui_agents | tar -x -C DIR`
+    python benchmarks/bench_tui.py --only open --small   # one case (startup, stream, cpu, open)
 """
 
 from __future__ import annotations
@@ -231,6 +233,7 @@ def bench_open_thread(db: Path, thread_id: str, repeats: int) -> list[tuple[str,
     from tui_agents.tui.app import AiAgentsApp
 
     times: list[float] = []
+    cpu: list[float] = []
 
     async def run() -> None:
         import inspect
@@ -249,13 +252,16 @@ def bench_open_thread(db: Path, thread_id: str, repeats: int) -> list[tuple[str,
                 await new_chat()
                 await pilot.pause(0.2)
                 painted = asyncio.get_running_loop().create_future()
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 await open_thread(thread_id)
                 app.call_after_refresh(lambda: painted.done() or painted.set_result(time.perf_counter()))
                 times.append(await painted - t0)
+                cpu.append(time.process_time() - c0)
 
     asyncio.run(run())
-    return [("open 10,000-message thread -> last screen painted", times)]
+    return [("open 10,000-message thread -> last screen painted", times),
+            ("  the first open (nothing cached)", times[:1]),
+            ("  CPU of an open (s)", cpu)]
 
 
 def fmt(values: list[float]) -> tuple[str, str, str]:
@@ -270,7 +276,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="100 threads, one repeat, short streams")
     parser.add_argument("--src", type=Path, help="source tree holding the tui_agents package to run")
+    parser.add_argument("--only", choices=["startup", "stream", "cpu", "open"], action="append",
+                        help="run only this case (repeatable)")
     args = parser.parse_args()
+    only = set(args.only or ["startup", "stream", "cpu", "open"])
     if args.src is not None:
         Tmux.src = args.src.resolve()
         sys.path.insert(0, str(Tmux.src))
@@ -282,10 +291,14 @@ def main() -> None:
     try:
         db = workdir / "big.sqlite"
         _seed, big = asyncio.run(make_db(db, threads, 100))
-        rows += bench_startup(workdir, db, server, repeats)
-        rows += bench_streams(workdir, server, sizes, repeats)
-        rows += bench_cpu_at_rate(workdir, server, 4 if args.small else 8)
-        rows += bench_open_thread(db, big, 5 if args.small else 10)
+        if "startup" in only:
+            rows += bench_startup(workdir, db, server, repeats)
+        if "stream" in only:
+            rows += bench_streams(workdir, server, sizes, repeats)
+        if "cpu" in only:
+            rows += bench_cpu_at_rate(workdir, server, 4 if args.small else 8)
+        if "open" in only:
+            rows += bench_open_thread(db, big, 5 if args.small else 10)
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -293,7 +306,8 @@ def main() -> None:
     for name, values in rows:
         n, p50, p95 = fmt(values)
         print(f"{name:55} {n:>3} {p50:>9} {p95:>9}")
-    print(f"(threads={threads} x 100 messages; times in seconds unless stated)")
+    print(f"(threads={threads} x 100 messages; times in seconds unless stated; app from {args.src or ROOT}; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":
