@@ -111,6 +111,9 @@ def _sendable_images(raw: Sequence[Any], limit: int | None) -> tuple[tuple[Image
         except ImageError:
             notes.append(f"[The {media_type} image was not sent to the model: it takes PNG, JPEG, GIF or WebP only.]")
             continue
+        if image.width is None:  # the right signature, but Pillow cannot read it: an API would refuse it too
+            notes.append(f"[The {image.media_type} image was not sent to the model: it could not be read.]")
+            continue
         if limit is not None and len(image.data) > limit:
             try:
                 image = shrink_image(image, limit)
@@ -1078,7 +1081,11 @@ class AgentRunner:
         """A tool result's images as the provider can take them, and a note for each left out."""
         if not raw:
             return (), []
-        return await asyncio.to_thread(_sendable_images, raw, self.provider.max_image_bytes)
+        try:
+            return await asyncio.to_thread(_sendable_images, raw, self.provider.max_image_bytes)
+        except Exception:  # a broken image must not lose the result's text (nor hang the round)
+            log.warning("A tool result's images could not be read; the text goes without them.", exc_info=True)
+            return (), ["[The result's images could not be read, so they were not sent to the model.]"]
 
     async def _history_for_model(self, turn: _Turn) -> list[Message]:
         """The turn's messages as sent: tool-result images become a note when the model says it cannot see them."""

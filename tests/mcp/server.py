@@ -5,7 +5,7 @@
     python -m tests.mcp.server fail-start       # writes to stderr and exits 2 before speaking
 
 Tools: ``echo``, ``add`` (structured output), ``picture`` (an image), ``svg`` (an image no
-provider takes), ``summary`` (text plus structured content the text does not carry), ``fail``
+provider takes), ``broken_png`` (not a readable image), ``summary`` (text plus structured content the text does not carry), ``fail``
 (an error result), ``crash`` (the process exits), ``hang`` (never answers),
 ``pid`` (the server's process id), ``getenv`` and ``sleep_ms``.
 """
@@ -53,6 +53,14 @@ def svg() -> CallToolResult:
     drawing = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>').decode()
     return CallToolResult(content=[TextContent(type="text", text="a drawing"),
                                    ImageContent(type="image", data=drawing, mime_type="image/svg+xml")])
+
+
+@server.tool()
+def broken_png() -> CallToolResult:
+    """Bytes that start like a PNG but are not one."""
+    data = base64.b64encode(PNG[:16] + b"not the rest of a png").decode()
+    return CallToolResult(content=[TextContent(type="text", text="a snapshot"),
+                                   ImageContent(type="image", data=data, mime_type="image/png")])
 
 
 @server.tool()

@@ -112,12 +112,16 @@ async def test_a_model_that_cannot_see_images_gets_a_note_instead(conn, provider
     assert tool_row["images"]  # still stored: another model may see it later
 
 
-async def test_an_image_type_no_api_takes_becomes_a_note(conn, providers, fake_llm):
-    thread_id, events = await _picture_turn(conn, providers("anthropic"), fake_llm, tool="svg")
+@pytest.mark.parametrize("tool, text, note", [
+    ("svg", "a drawing", "The image/svg+xml image was not sent"),  # a type no API takes
+    ("broken_png", "a snapshot", "The image/png image was not sent to the model: it could not be read"),
+])
+async def test_an_image_the_api_would_refuse_becomes_a_note(conn, providers, fake_llm, tool, text, note):
+    thread_id, events = await _picture_turn(conn, providers("anthropic"), fake_llm, tool=tool)
     result = next(b for m in chat_requests(fake_llm)[1].body["messages"] if isinstance(m["content"], list)
                   for b in m["content"] if b.get("type") == "tool_result")
     assert isinstance(result["content"], str)
-    assert "a drawing" in result["content"] and "image/svg+xml image was not sent" in result["content"]
+    assert text in result["content"] and note in result["content"]
     assert next(r for r in await rows(conn, thread_id) if r["role"] == "tool")["images"] == []
 
 
