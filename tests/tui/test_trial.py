@@ -134,3 +134,26 @@ async def test_a_letter_typed_in_the_inspector_that_is_no_command_goes_to_the_co
         await pilot.press(*"hello")
         assert app.composer.text == "hello"
         assert app.focused is app.composer
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_agents_form_is_readable_and_every_template_shows_in_full(ollama_env, make_app, size):
+    # At 80 columns the form had 22 columns ("Tools (ctrl+t; spac"); at 120 the third template was cut off.
+    from tui_agents.tui.screens.agents import AgentsScreen
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, AgentsScreen) and app.screen.loaded, what="agents")
+        await pilot.pause(0.1)
+        screen = app.screen
+        assert screen.query_one("#agent-form").region.width >= 44
+        form = screen.query_one("#agent-form").region
+        for button in screen.query("#templates Button"):
+            label = str(button.label)
+            assert button.region.width >= len(label) + 2, label
+            assert form.contains_region(button.region), label
+        for label in screen.query("#agent-form .field"):
+            assert label.region.width <= form.width and label.size.height * label.size.width >= len(str(label.render())), \
+                str(label.render())
