@@ -157,3 +157,22 @@ async def test_the_agents_form_is_readable_and_every_template_shows_in_full(olla
         for label in screen.query("#agent-form .field"):
             assert label.region.width <= form.width and label.size.height * label.size.width >= len(str(label.render())), \
                 str(label.render())
+
+
+async def test_the_help_and_the_theme_list_fit_an_80x24_terminal(ollama_env, make_app):
+    # F1's 90-column box lost its right edge at 80 columns; the theme list ran past its box's bottom.
+    from tui_agents.tui.screens.dialogs import HelpScreen, ThemePickerScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the keys")
+        await pilot.pause(0.1)
+        box = app.screen.query_one(".dialog").region
+        assert box.right <= 80 and box.x >= 0
+        await pilot.press("escape", "f9")
+        await wait_until(pilot, lambda: isinstance(app.screen, ThemePickerScreen), what="the theme picker")
+        await pilot.pause(0.1)
+        dialog = app.screen.query_one(".dialog")
+        assert dialog.content_region.contains_region(app.screen.query_one("OptionList").region)
