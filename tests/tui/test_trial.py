@@ -176,3 +176,18 @@ async def test_the_help_and_the_theme_list_fit_an_80x24_terminal(ollama_env, mak
         await pilot.pause(0.1)
         dialog = app.screen.query_one(".dialog")
         assert dialog.content_region.contains_region(app.screen.query_one("OptionList").region)
+
+
+async def test_settings_open_on_the_first_field(ollama_env, make_app):
+    # The scroll area took the focus: tab then "abc" went nowhere instead of into the default model.
+    from tui_agents.tui.screens.settings import SettingsScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the settings")
+        await pilot.pause(0.1)
+        assert app.focused is app.screen.query_one("#default-provider")
+        await pilot.press("tab", *"abc")
+        assert app.screen.query_one("#default-model").value == "abc"
