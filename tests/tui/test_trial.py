@@ -191,3 +191,32 @@ async def test_settings_open_on_the_first_field(ollama_env, make_app):
         assert app.focused is app.screen.query_one("#default-provider")
         await pilot.press("tab", *"abc")
         assert app.screen.query_one("#default-model").value == "abc"
+
+
+async def test_an_enter_typed_before_the_terminal_was_set_up_sends(ollama_env, make_app):
+    # Typed before the app set the terminal up, enter arrives as a line feed (ctrl+j): it became a new line.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.screen.set_focus(None)
+        await pilot.press(*"hi")
+        app.screen.set_focus(None)
+        await pilot.press("ctrl+j")
+        await wait_until(pilot, lambda: last_reply(app) is not None and "echo: hi" in rendered_text(last_reply(app)),
+                         what="the reply")
+
+
+def test_the_welcome_names_a_keyless_local_server_and_keeps_wrapped_steps_indented():
+    # A wrapped step started at the left edge, under the bullet; a local OpenAI-compatible server was not named.
+    from rich.console import Console
+
+    from tui_agents.tui.widgets.welcome import Welcome
+
+    console = Console(width=70, record=True)
+    console.print(Welcome._text(False, "Ollama is not reachable.", "ollama", ""))
+    lines = console.export_text().splitlines()
+    assert any("OPENAI_BASE_URL" in line for line in lines)
+    start = next(i for i, line in enumerate(lines) if "Start Ollama" in line)
+    column = lines[start].index("Start Ollama")
+    wrapped = lines[start + 1]
+    assert wrapped[:column].strip() == "" and wrapped[column] != " "  # the wrapped part starts under the text
