@@ -220,3 +220,31 @@ def test_the_welcome_names_a_keyless_local_server_and_keeps_wrapped_steps_indent
     column = lines[start].index("Start Ollama")
     wrapped = lines[start + 1]
     assert wrapped[:column].strip() == "" and wrapped[column] != " "  # the wrapped part starts under the text
+
+
+async def test_tab_completes_an_image_path_and_a_wrong_path_keeps_the_prompt(ollama_env, make_app, tmp_path):
+    # Tab moved the focus instead of completing ("red" was sent, the file is "red square.png"), and the error
+    # closed the prompt, losing what was typed.
+    from PIL import Image as PILImage
+
+    from tui_agents.tui.widgets.attachments import AttachmentChip, AttachScreen
+
+    PILImage.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / "red square.png", "PNG")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("alt+i")
+        await wait_until(pilot, lambda: isinstance(app.screen, AttachScreen), what="the path prompt")
+        box = app.screen.query_one("#image-path")
+        await pilot.press(*f"{tmp_path}/nope")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, AttachScreen) and box.value == f"{tmp_path}/nope"
+        assert "There is no file at" in str(app.screen.query_one(".hint").render())
+        box.value = ""
+        await pilot.press(*f"{tmp_path}/re")
+        await wait_until(pilot, lambda: box._suggestion.endswith("red square.png"), what="the completion")
+        await pilot.press("tab")
+        assert box.value == f"{tmp_path}/red square.png"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: list(app.screen_main.query(AttachmentChip)), what="the chip")
