@@ -134,3 +134,117 @@ async def test_a_letter_typed_in_the_inspector_that_is_no_command_goes_to_the_co
         await pilot.press(*"hello")
         assert app.composer.text == "hello"
         assert app.focused is app.composer
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_agents_form_is_readable_and_every_template_shows_in_full(ollama_env, make_app, size):
+    # At 80 columns the form had 22 columns ("Tools (ctrl+t; spac"); at 120 the third template was cut off.
+    from tui_agents.tui.screens.agents import AgentsScreen
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, AgentsScreen) and app.screen.loaded, what="agents")
+        await pilot.pause(0.1)
+        screen = app.screen
+        assert screen.query_one("#agent-form").region.width >= 44
+        form = screen.query_one("#agent-form").region
+        for button in screen.query("#templates Button"):
+            label = str(button.label)
+            assert button.region.width >= len(label) + 2, label
+            assert form.contains_region(button.region), label
+        for label in screen.query("#agent-form .field"):
+            assert label.region.width <= form.width and label.size.height * label.size.width >= len(str(label.render())), \
+                str(label.render())
+
+
+async def test_the_help_and_the_theme_list_fit_an_80x24_terminal(ollama_env, make_app):
+    # F1's 90-column box lost its right edge at 80 columns; the theme list ran past its box's bottom.
+    from tui_agents.tui.screens.dialogs import HelpScreen, ThemePickerScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the keys")
+        await pilot.pause(0.1)
+        box = app.screen.query_one(".dialog").region
+        assert box.right <= 80 and box.x >= 0
+        await pilot.press("escape", "f9")
+        await wait_until(pilot, lambda: isinstance(app.screen, ThemePickerScreen), what="the theme picker")
+        await pilot.pause(0.1)
+        dialog = app.screen.query_one(".dialog")
+        assert dialog.content_region.contains_region(app.screen.query_one("OptionList").region)
+
+
+async def test_settings_open_on_the_first_field(ollama_env, make_app):
+    # The scroll area took the focus: tab then "abc" went nowhere instead of into the default model.
+    from tui_agents.tui.screens.settings import SettingsScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the settings")
+        await pilot.pause(0.1)
+        assert app.focused is app.screen.query_one("#default-provider")
+        await pilot.press("tab", *"abc")
+        assert app.screen.query_one("#default-model").value == "abc"
+
+
+async def test_an_enter_typed_before_the_terminal_was_set_up_sends(ollama_env, make_app):
+    # Typed before the app set the terminal up, enter arrives as a line feed (ctrl+j): it became a new line.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.screen.set_focus(None)
+        await pilot.press(*"hi")
+        app.screen.set_focus(None)
+        await pilot.press("ctrl+j")
+        await wait_until(pilot, lambda: last_reply(app) is not None and "echo: hi" in rendered_text(last_reply(app)),
+                         what="the reply")
+
+
+def test_the_welcome_names_a_keyless_local_server_and_keeps_wrapped_steps_indented():
+    # A wrapped step started at the left edge, under the bullet; a local OpenAI-compatible server was not named.
+    from rich.console import Console
+
+    from tui_agents.tui.widgets.welcome import Welcome
+
+    console = Console(width=70, record=True)
+    console.print(Welcome._text(False, "Ollama is not reachable.", "ollama", ""))
+    lines = console.export_text().splitlines()
+    assert any("OPENAI_BASE_URL" in line for line in lines)
+    start = next(i for i, line in enumerate(lines) if "Start Ollama" in line)
+    column = lines[start].index("Start Ollama")
+    wrapped = lines[start + 1]
+    assert wrapped[:column].strip() == "" and wrapped[column] != " "  # the wrapped part starts under the text
+
+
+async def test_tab_completes_an_image_path_and_a_wrong_path_keeps_the_prompt(ollama_env, make_app, tmp_path):
+    # Tab moved the focus instead of completing ("red" was sent, the file is "red square.png"), and the error
+    # closed the prompt, losing what was typed.
+    from PIL import Image as PILImage
+
+    from tui_agents.tui.widgets.attachments import AttachmentChip, AttachScreen
+
+    PILImage.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / "red square.png", "PNG")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("alt+i")
+        await wait_until(pilot, lambda: isinstance(app.screen, AttachScreen), what="the path prompt")
+        box = app.screen.query_one("#image-path")
+        await pilot.press(*f"{tmp_path}/nope")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, AttachScreen) and box.value == f"{tmp_path}/nope"
+        assert "There is no file at" in str(app.screen.query_one(".hint").render())
+        box.value = ""
+        await pilot.press(*f"{tmp_path}/re")
+        await wait_until(pilot, lambda: box._suggestion.endswith("red square.png"), what="the completion")
+        await pilot.press("tab")
+        assert box.value == f"{tmp_path}/red square.png"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: list(app.screen_main.query(AttachmentChip)), what="the chip")

@@ -198,6 +198,12 @@ class AgentsScreen(Screen[None]):
                     yield Static(id="agent-preview", markup=False)
         yield Footer()
 
+    def on_resize(self, event: Any) -> None:
+        # Below NARROW_BELOW columns the preview gives its room to the form (at 80 the form had 22 columns).
+        from ..layout import NARROW_BELOW
+
+        self.set_class(event.size.width < NARROW_BELOW, "-narrow")
+
     def on_mount(self) -> None:
         self.reload()
 

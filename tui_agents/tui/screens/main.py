@@ -125,7 +125,9 @@ class MainScreen(Screen):
         # Keys typed before the first frame reach the screen with nothing focused; one reaching here while
         # the composer is focused is one of them (the composer stops the keys it takes).
         early = focused is None or isinstance(focused, Composer)
-        if event.key == "enter" and early:
+        # An Enter typed before the app set the terminal up arrives as a line feed (ctrl+j); one reaching here
+        # was not taken by the composer (it takes ctrl+j as a new line), so it came while nothing had focus.
+        if early and event.key in ("enter", "ctrl+j"):
             event.stop()
             self.query_one(Composer).focus()
             await self.query_one(Composer).run_action("submit")

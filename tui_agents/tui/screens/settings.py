@@ -38,6 +38,7 @@ class SettingsScreen(Screen[bool]):
     CSS_PATH = "settings.tcss"
     HELP = ("Edit the settings; ctrl+s saves them, escape leaves (asking first when there are unsaved edits). "
             "Keys are saved to the OS keyring at once.")
+    AUTO_FOCUS = "#default-provider"  # the first field, not the scroll area (where typing went nowhere)
     BINDINGS = [
         Binding("escape", "close", "Back", id="settings.close"),
         Binding("ctrl+s", "save", "Save", id="settings.save"),

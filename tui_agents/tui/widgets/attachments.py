@@ -187,16 +187,26 @@ class AttachScreen(ModalScreen["list[str] | None"]):
     AttachScreen > .dialog { width: 80; height: auto; padding: 1 2; border: round $primary; background: $surface; }
     AttachScreen Input { margin-top: 1; }
     AttachScreen .hint { color: $text-muted; margin-top: 1; }
+    AttachScreen .hint.-error { color: $error; }
     """
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel"),
+                # priority: tab would otherwise move the focus (and the completion shown would be dropped)
+                Binding("tab", "complete", "Complete the path", id="attach.complete", show=False, priority=True)]
+    HINT = ("tab or → accepts the completion · several paths: separate them with spaces, quote a path that has "
+            "spaces · enter attaches")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text("Attach images", style="bold"), markup=False)
             yield Input(placeholder="path of a PNG, JPEG, GIF or WebP image", suggester=PathSuggester(),
                         id="image-path")
-            yield Static(Text("→ accepts the completion · several paths: separate them with spaces, quote a "
-                              "path that has spaces · enter attaches"), classes="hint", markup=False)
+            yield Static(Text(self.HINT), classes="hint", markup=False)
+
+    def action_complete(self) -> None:
+        """Accept the completion shown after the cursor (as → does)."""
+        box = self.query_one("#image-path", Input)
+        if box.cursor_at_end:
+            box.action_cursor_right()
 
     @on(Input.Submitted, "#image-path")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -204,11 +214,21 @@ class AttachScreen(ModalScreen["list[str] | None"]):
         if not value:
             self.dismiss(None)
             return
+        paths = self._paths(value)
+        missing = [p for p in paths if not os.path.exists(p)]
+        if missing:  # say so here: closing would lose what was typed
+            hint = self.query_one(".hint", Static)
+            hint.update(Text(f"There is no file at {sanitize(missing[0])!r}. {self.HINT}"))
+            hint.add_class("-error")
+            return
+        self.dismiss(paths)
+
+    @staticmethod
+    def _paths(value: str) -> list[str]:
         whole = os.path.expanduser(value.strip("'\""))
         if os.path.exists(whole):
-            self.dismiss([whole])
-            return
+            return [whole]
         try:
-            self.dismiss([os.path.expanduser(w) for w in shlex.split(value)])
+            return [os.path.expanduser(w) for w in shlex.split(value)]
         except ValueError:
-            self.dismiss([whole])
+            return [whole]
