@@ -180,3 +180,28 @@ def _chat_lines(app) -> list[list[tuple[str, object]]]:
         cropped = strip.crop(region.x, region.right).simplify()
         lines.append([(segment.text, segment.style) for segment in cropped])
     return lines
+
+
+async def test_a_new_chat_and_a_thread_with_new_activity_move_one_row_to_the_top(ollama_env, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        old = await _thread_with_messages(app, 2, title="Old thread")
+        for i in range(5):
+            await app.session.new_thread("ollama", "fake-model-small", title=f"Thread number {i}")
+        await app.screen_main.threads.reload_threads()
+        tree = app.sidebar.tree
+        kept = tree._by_id[tree.thread_ids()[0]]  # the rows below the new one stay as they are
+        await send(pilot, "a new chat")
+        await wait_until(pilot, lambda: len(tree.thread_ids()) == 7, what="the new chat in the list")
+        new = app.current_thread_id
+        assert tree.thread_ids()[0] == new
+        assert [str(n.label) for n in tree.root.children][:2] == ["a new chat", "Thread number 4"]
+        assert tree._by_id[tree.thread_ids()[1]] is kept
+        await wait_until(pilot, lambda: not app.turns[new].running)
+        await app.session.messages.add(old, "user", "new activity")  # an old thread gets a message
+        await app.screen_main.threads.reload_threads()
+        assert tree.thread_ids()[0] == old and tree.thread_ids()[1] == new
+        assert [str(n.label) for n in tree.root.children] == ["Old thread", "a new chat"] + [
+            f"Thread number {i}" for i in range(4, -1, -1)]
+        assert tree.selected_thread()["id"] == new  # the cursor stays on the open thread

@@ -116,7 +116,7 @@ class ThreadTree(Tree[dict]):
         records = [dict(node) for node in nodes]
         for record in records:
             record["activity"] = self._activity.get(record["id"])
-        kept = self._same_rows(records)
+        kept = self._same_rows(records) or self._move_to_top(records)
         if kept:
             self._relabel(records[:self._shown])
         else:
@@ -136,6 +136,29 @@ class ThreadTree(Tree[dict]):
         return bool(drawn) and len(records) >= len(drawn) and all(
             new["id"] == old["id"] and new.get("parent_id") == old.get("parent_id")
             for new, old in zip(records, drawn))
+
+    def _move_to_top(self, records: list[dict[str, Any]]) -> bool:
+        """A new chat, or a thread with new activity, on top of the drawn rows: move that one row only."""
+        top = records[0] if records else None
+        if top is None or top.get("parent_id") is not None or not self._shown:
+            return False
+        node = self._by_id.get(top["id"])
+        if node is not None and node.children:
+            return False  # its forks would have to move too: redraw
+        rest = [r for r in self._records[:self._shown] if r["id"] != top["id"]]
+        if len(records) <= len(rest) or any(new["id"] != old["id"] or new.get("parent_id") != old.get("parent_id")
+                                            for new, old in zip(records[1:], rest)):
+            return False
+        if node is not None:
+            node.remove()
+        else:
+            self._record_of[top["id"]] = {}  # no old label: _relabel sets one
+        self._by_id[top["id"]] = self.root.add(thread_label(top), data=top, before=0, expand=True,
+                                               allow_expand=False)
+        self._shown = len(rest) + 1
+        if not top.get("title") and not top.get("preview"):
+            self.post_message(self.RowsShown([top]))
+        return True
 
     def _relabel(self, records: list[dict[str, Any]]) -> None:
         """Give the drawn rows their new records, relabelling those whose label changed."""
@@ -198,6 +221,7 @@ class ThreadTree(Tree[dict]):
             self._show_more(self._records.index(record) + 1 - self._shown + SIDEBAR_PAGE // 2)
         node = self._by_id.get(thread_id)
         if node is not None:
+            self.get_node_at_line(0)  # numbers the rows anew if some were added or removed since the last paint
             self.move_cursor(node)
 
     def update_thread(self, thread: dict[str, Any]) -> None:
