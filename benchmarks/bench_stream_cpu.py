@@ -179,13 +179,14 @@ def one_run(spec: str, server: FakeServer, args: argparse.Namespace, run_id: str
         # the log's "mono" is time.monotonic(), comparable across processes
         t_a = req["mono"] + args.skip
         time.sleep(max(0.0, t_a - time.monotonic()))
-        if profile:
+        if profile or args.mark:
             os.kill(app.pid, signal.SIGUSR1)
         c_a, m_a, w_a, b_a = app.cpu(), main_thread_cpu(app.pid), time.monotonic(), app.bytes
         time.sleep(args.window)
         c_b, m_b, w_b, b_b = app.cpu(), main_thread_cpu(app.pid), time.monotonic(), app.bytes
-        if profile:
+        if profile or args.mark:
             os.kill(app.pid, signal.SIGUSR2)
+        if profile:
             print(f"profile of the window: {profile}")
         while server.event("last_byte", req=req["req"]) is None and time.monotonic() < w_b + 60:
             time.sleep(0.1)
@@ -208,6 +209,8 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=8.0)
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the first screen before typing")
     parser.add_argument("--json", metavar="FILE", help="write every run to FILE")
+    parser.add_argument("--mark", action="store_true",
+                        help="send the app SIGUSR1 at the window's start and SIGUSR2 at its end (for a hook of your own)")
     parser.add_argument("--profile", metavar="PREFIX", help="cProfile the app's event loop over the window into PREFIX.<run>.prof")
     args = parser.parse_args()
     trees = [(label, spec) for label, spec in (t.split("=", 1) for t in args.tree)]

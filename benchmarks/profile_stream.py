@@ -113,15 +113,23 @@ async def run(args: argparse.Namespace, server: FakeLLMServer, db: Path) -> dict
         await pilot.pause(0.3)
 
         server.script(Reply(text=reply_text(args.tokens, "FULLEND"), chunk_chars=5))
+        full = cProfile.Profile() if args.full_profile else None
         c0 = time.process_time()
         n = len(server.requests)
         t_enter = time.perf_counter()
+        if full:
+            full.enable()
         await _send(app, pilot, "full speed")
         await _wait(lambda: any(r.path == "/api/chat" for r in server.requests[n:]))
+        out[f"{args.tokens}-token reply, Enter -> request (s)"] = time.perf_counter() - t_enter
         await _wait(lambda: _turn_done(app), timeout=120)
+        out[f"{args.tokens}-token reply, Enter -> turn ended (s)"] = time.perf_counter() - t_enter
         done = asyncio.get_running_loop().create_future()
         app.call_after_refresh(lambda: done.done() or done.set_result(time.perf_counter()))
         out[f"{args.tokens}-token reply, Enter -> end painted (s)"] = await done - t_enter
+        if full:
+            full.disable()
+            full.dump_stats(args.full_profile)
         out[f"{args.tokens}-token reply, CPU (s)"] = time.process_time() - c0
         out["RSS now (MiB)"] = rss_mib()
         out["peak RSS (MiB)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -134,6 +142,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the rate window into FILE")
     parser.add_argument("--first-profile", metavar="FILE", help="cProfile the first turn (Enter -> request) into FILE")
+    parser.add_argument("--full-profile", metavar="FILE", help="cProfile the full-speed reply (Enter -> end painted) into FILE")
     parser.add_argument("--pause", type=float, default=0.6, help="seconds from ready to the first Enter")
     parser.add_argument("--verbose", action="store_true", help="list the requests of the first turn")
     args = parser.parse_args()

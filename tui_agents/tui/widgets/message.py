@@ -366,8 +366,10 @@ class StreamingBody(GrowsQuietly, Vertical):
             self._blocks.set_text(self._block_parts[0])
         gap = self._blocks is not None and bool(tail)
         if self._tail.has_class("-gap") != gap:
+            if not may_grow:
+                return  # the blank row above the tail comes or goes: a new height too, so it waits for its slot
             self._tail.set_class(gap, "-gap")
-            laid_out = may_grow = True
+            laid_out = True
         measured = self._tail.measured
         # The open block's code is highlighted once it is finished: highlighting is two thirds of its cost.
         if self._tail.set_text(tail, keep_height=not may_grow, highlight=self._done):
