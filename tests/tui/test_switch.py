@@ -8,6 +8,7 @@ from tests.fakes.llm_server import Reply
 from tui_agents.tui.widgets import chat_pane as chat_pane_module
 
 from .conftest import last_reply, ready, rendered_text, screen_text, send, wait_until
+from .test_window import _chat_lines
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,14 +37,6 @@ async def _long_thread(app, pairs: int, title: str = "Long replies") -> str:
 
 def _mounted_rows(pane) -> int:
     return sum(view.outer_size.height for view in pane.views)
-
-
-def _chat_lines(app) -> list[list[tuple[str, object]]]:
-    """Text and style of every cell run of the chat pane on screen."""
-    region = app.chat_pane.region
-    strips = app.screen._compositor.render_strips()
-    return [[(seg.text, seg.style) for seg in strip.crop(region.x, region.right).simplify()]
-            for strip in strips[region.y:region.bottom]]
 
 
 async def test_a_thread_of_long_replies_opens_at_its_end_with_few_views_and_scrolls_back_to_its_start(

@@ -164,7 +164,7 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         self.call_after_refresh(self.fill_older)
 
     def fill_older(self) -> None:
-        """Load older messages while the window reaches less than a screen above the view."""
+        """After the first paint: load a page above if the window reaches less than a screen above the view."""
         self._maybe_load_older()
 
     async def add(self, widget: Widget) -> Widget:
@@ -309,9 +309,9 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         elif new > old:
             self._maybe_load_newer()
 
-    def _maybe_load_older(self, margin: int | None = None) -> None:
-        """Ask for older messages when the view is within a screen (``margin`` rows) of the window's top."""
-        margin = self.scrollable_content_region.height if margin is None else margin
+    def _maybe_load_older(self) -> None:
+        """Ask for older messages when the view is within a screen of the window's top."""
+        margin = self.scrollable_content_region.height
         if self.thread_id and self.scroll_y <= max(1, margin) and self.has_older and not self._loading_older:
             views = self.views
             if views and views[0].record.get("position") is not None:
