@@ -113,8 +113,8 @@ def run_once(fake: FakeLLMServer, env: dict[str, str], tty: bool, provider: str 
     if tty:
         master, slave = pty.openpty()
         spawned = time.time()
-        process = subprocess.Popen(_command(provider), stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL,
-                                   env=env, cwd=_neutral_dir(env))
+        process = subprocess.Popen(_command(provider), stdin=subprocess.DEVNULL, stdout=slave,
+                                   stderr=subprocess.DEVNULL, env=env, cwd=_neutral_dir(env))
         os.close(slave)
         out_fd = master
     else:

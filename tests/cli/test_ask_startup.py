@@ -140,3 +140,25 @@ async def make_provider_for_ask(fake_llm):
     yield make
     for provider in made:
         await provider.aclose()
+
+
+def test_the_package_loads_its_parts_only_when_named():
+    """``import tui_agents`` is cheap; ``from tui_agents import Agent`` loads the agent, never Textual."""
+    code = (
+        "import json, sys\n"
+        "import tui_agents\n"
+        "bare = sorted(sys.modules)\n"
+        "from tui_agents import Agent, AgentRunner, connect, get_provider\n"
+        "print(json.dumps({'bare': bare, 'named': sorted(sys.modules), 'agent': Agent.__module__,\n"
+        "                  'runner': AgentRunner.__module__, 'connect': connect.__module__,\n"
+        "                  'provider': get_provider.__module__}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT.parent)
+    loaded = json.loads(result.stdout)
+    bare, named = set(loaded["bare"]), set(loaded["named"])
+    for heavy in ("pydantic", "httpx", "aiosqlite", "rich", "textual"):
+        assert not _family(bare, heavy), heavy
+    assert (loaded["agent"], loaded["runner"], loaded["connect"], loaded["provider"]) == (
+        "tui_agents.agent", "tui_agents.runner", "tui_agents.store.db", "tui_agents.providers")
+    assert not _family(named, "textual") and not _family(named, "tui_agents.tui")

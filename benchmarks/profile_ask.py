@@ -1,0 +1,122 @@
+"""Where ``aiagents-tui ask``'s start-up CPU goes: an import ladder, and CPU at the request per tree.
+
+    PYTHONPATH=. python benchmarks/profile_ask.py ladder [--runs 9]
+    PYTHONPATH=. python benchmarks/profile_ask.py connect [--runs 9] [--baseline DIR]
+
+``ladder``: ``python -c`` with the libraries and modules ask needs added one step at a time (httpx's CLI
+and h2 kept out, as ``cli.main`` does); the CPU time (``time.process_time``) at the end of each, medians
+of interleaved runs. ``connect``: the CPU time of a real ``ask`` run (fake Anthropic server) at its
+first ``socket.connect`` (an audit hook installed by ``sitecustomize`` from a temporary folder put
+first on PYTHONPATH), i.e. everything before the request; with ``--baseline`` a second tree runs
+interleaved. Both are CPU seconds, which a loaded machine inflates much less than wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.llm_server import FakeLLMServer, Reply  # noqa: E402
+
+LADDER = [
+    ("interpreter (python -c pass)", ""),
+    ("+ asyncio", "import asyncio"),
+    ("+ pydantic, tui_agents.types", "import tui_agents.types"),
+    ("+ httpx (its CLI skipped)", "import httpx"),
+    ("+ cli parser (registry, modelscli, datacli, usage, ask)", "import tui_agents.cli as c; c.build_parser()"),
+    ("+ config (AppConfig())", "import tui_agents.config as k; k.AppConfig()"),
+    ("+ store (sqlite3, aiosqlite)", "import tui_agents.store"),
+    ("+ runner, memory, approvals, events, workers",
+     "import tui_agents.runner, tui_agents.memory, tui_agents.approvals, tui_agents.memory.tokens"),
+    ("+ anthropic provider", "import tui_agents.providers.anthropic"),
+    ("+ httpcore, anyio, h11 (h2 skipped)", "import httpcore, anyio, anyio.streams.tls, httpcore._backends.anyio"),
+]
+
+PROBE = '''import os, sys, time
+def _hook(event, args):
+    if event == "socket.connect" and not _hook.done:
+        _hook.done = True
+        os.write(2, f"PROBE {time.process_time() * 1000:.1f}\\n".encode())
+_hook.done = False
+sys.addaudithook(_hook)
+'''
+
+
+def _env(pythonpath: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = pythonpath
+    return env
+
+
+def ladder(runs: int) -> None:
+    code = "import sys, time; sys.modules['httpx._main'] = None; sys.modules['h2'] = None\n"
+    steps = []
+    for label, line in LADDER:
+        code += line + "\n"
+        steps.append((label, code + "print(time.process_time() * 1000)"))
+    results: dict[str, list[float]] = {label: [] for label, _ in steps}
+    with tempfile.TemporaryDirectory() as tmp:  # not the checkout: -c puts the working directory on sys.path
+        for _ in range(runs):
+            for label, snippet in steps:
+                out = subprocess.run([sys.executable, "-c", snippet], env=_env(str(ROOT)), capture_output=True,
+                                     text=True, cwd=tmp, check=True)
+                results[label].append(float(out.stdout))
+    print(f"load {os.getloadavg()[0]:.2f}; medians of {runs} interleaved runs (CPU ms at the end of each step)")
+    previous = 0.0
+    for label, _ in steps:
+        value = statistics.median(results[label])
+        print(f"{value:7.1f} ms  (+{value - previous:5.1f})  {label}")
+        previous = value
+
+
+def connect(runs: int, baseline: str | None) -> None:
+    trees = {"after": str(ROOT), "before": str(Path(baseline).resolve())} if baseline else {"": str(ROOT)}
+    results: dict[str, list[float]] = {label: [] for label in trees}
+    fake = FakeLLMServer().start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "probe").mkdir()
+            Path(tmp, "probe", "sitecustomize.py").write_text(PROBE)
+            for round_ in range(runs + 1):  # the first round warms caches and is not kept
+                for label, tree in trees.items():
+                    fake.reset()
+                    fake.script(Reply(text="Hello."), Reply(text="Title"))
+                    env = _env(f"{tmp}/probe:{tree}")
+                    env.update(AIAGENTS_CONFIG=f"{tmp}/config.toml", AIAGENTS_DB=f"{tmp}/{label or 'run'}.db",
+                               ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY="bench")
+                    out = subprocess.run([sys.executable, "-m", "tui_agents.cli", "ask", "--provider", "anthropic",
+                                          "Say hello"], env=env, capture_output=True, text=True, cwd=tmp, check=True)
+                    found = re.search(r"PROBE ([\d.]+)", out.stderr)
+                    if round_ and found:
+                        results[label].append(float(found.group(1)))
+    finally:
+        fake.stop()
+    print(f"load {os.getloadavg()[0]:.2f}; CPU of ask at its first connect, medians of {runs} interleaved runs")
+    for label, values in results.items():
+        quartiles = statistics.quantiles(values)
+        print(f"{statistics.median(values):7.1f} ms (q1 {quartiles[0]:.1f}, q3 {quartiles[2]:.1f})  {label or 'ask'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("ladder", "connect"))
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--baseline", metavar="DIR", help="another tree's tui_agents (connect only)")
+    args = parser.parse_args()
+    if args.what == "ladder":
+        ladder(args.runs)
+    else:
+        connect(args.runs, args.baseline)
+
+
+if __name__ == "__main__":
+    main()
