@@ -113,7 +113,7 @@ def _row(case: str, times: list[float]) -> str:
 
 async def _stall_watch_cost(events: int = 20000) -> tuple[float, float]:
     """Microseconds per stream event read directly and through the runner's stall watch (median of 5)."""
-    from tui_agents.runner import _StallWatch
+    from tui_agents.reply_writer import StallWatch as _StallWatch
 
     class _Writer:
         id = None

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from mcp import Client, StdioServerParameters  # noqa: E402
 
 from tui_agents.mcp import MCPServer  # noqa: E402
-from tui_agents.runner import _sendable_images  # noqa: E402 - the runner's step for a result's images
+from tui_agents.tool_rounds import prepare_images as _sendable_images  # noqa: E402 - the runner's step for a result's images
 
 
 def _stats(values: list[float]) -> tuple[float, float]:

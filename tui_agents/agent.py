@@ -200,11 +200,11 @@ class Agent:
         )
 
     def _tool_names(self) -> list[str]:
-        from .runner import _is_tool_source
+        from .tool_rounds import is_tool_source
         from .tools import resolve_tools
 
         # A tool server's (MCP) tools are known only once it runs: the record keeps the local ones.
-        return [tool.name for tool in resolve_tools([t for t in self.tools if not _is_tool_source(t)])]
+        return [tool.name for tool in resolve_tools([t for t in self.tools if not is_tool_source(t)])]
 
     async def _ensure_agent_record(self) -> str:
         """Create this agent's record, or reuse the one with its name (updated to match)."""
@@ -243,11 +243,11 @@ class Agent:
 
     async def aclose(self) -> None:
         """Close what the agent opened itself (provider clients, private database) and stop its tool servers."""
-        from .runner import _is_tool_source
+        from .tool_rounds import is_tool_source
 
         async with AsyncExitStack() as stack:  # every close runs, even when one of them fails
             for source in self.tools:
-                if _is_tool_source(source):
+                if is_tool_source(source):
                     stack.push_async_callback(source.aclose)
             if self._owns_conn and self._conn is not None:
                 stack.push_async_callback(self._close_conn)
