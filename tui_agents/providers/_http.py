@@ -19,7 +19,7 @@ from ..errors import (
 )
 from ..secrets import ENV_VARS, Secret, env_var_for, get_key
 from ._errors import error_from_response, error_from_transport, safe_url, scrub
-from ._transport import SchemeTransport
+from ._lazy_tls import SchemeTransport
 from ..types import Message, ToolDefinition
 from .base import Provider, ProviderTimeouts, StreamEvent
 from .jsonbody import encode_body

@@ -18,7 +18,7 @@ import pytest
 from tests.fakes import Reply
 from tui_agents.errors import ProviderConnectionError
 from tui_agents.providers import get_provider
-from tui_agents.providers._transport import SchemeTransport
+from tui_agents.providers._lazy_tls import SchemeTransport
 
 from .conftest import TEST_KEY, collect
 
