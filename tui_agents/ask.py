@@ -268,9 +268,11 @@ class _Ask:
 
     @staticmethod
     def _make_provider(config: Any, name: str, model: str | None) -> Any:
-        from .providers import get_provider
+        from .providers import ProviderTimeouts, get_provider
 
-        options: dict[str, Any] = {}
+        net = config.network  # the same waits as the app's
+        options: dict[str, Any] = {"timeout": ProviderTimeouts(net.connect_timeout, net.first_byte_timeout,
+                                                               net.read_timeout)}
         base_url = config.providers.get(name).base_url
         if base_url:
             options["base_url"] = base_url
@@ -332,7 +334,10 @@ class _Ask:
         tools += self._mcp_servers(config)
         ask = self._ask_on_terminal if self.stdin.isatty() and self.stderr.isatty() else None
         approvals = ToolApprovals.from_config(config, ask=ask)
-        return AgentRunner(self.conn, None, self.provider, memory, tools=tools or None, approve=approvals)
+        thinking = config.thinking.get(self.provider.model or "")  # [thinking."MODEL"], as in the app
+        return AgentRunner(self.conn, None, self.provider, memory, tools=tools or None, approve=approvals,
+                           thinking=thinking.value() if thinking is not None else None,
+                           stall_after=config.network.stall_after)
 
     def _mcp_servers(self, config: Any) -> list[Any]:
         if not any(entry.enabled for entry in config.mcp_servers.values()):
@@ -357,7 +362,8 @@ class _Ask:
         from contextlib import aclosing
 
         from .events import (
-            RateLimitWait, TextDelta, ToolApproval, ToolCallFinished, ToolCallStarted, ToolServerFailed, TurnFailed,
+            RateLimitWait, StreamStalled, TextDelta, ToolApproval, ToolCallFinished, ToolCallStarted, ToolServerFailed,
+            TurnFailed,
         )
 
         out = _Output(self.stdout)
@@ -380,6 +386,10 @@ class _Ask:
                                    "or run ask on a terminal to be asked")
                     elif isinstance(event, ToolServerFailed):
                         self._note(f"{event.error} Its tools are left out.")
+                    elif isinstance(event, StreamStalled):
+                        out.pause()
+                        self._note(f"no data from the server for {event.seconds:.0f} s; still waiting "
+                                   "(ctrl+c stops)")
                     elif isinstance(event, RateLimitWait):
                         self._note(f"waiting {event.seconds:.1f} s for the rate limit")
                     elif isinstance(event, TurnFailed):

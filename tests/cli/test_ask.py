@@ -177,3 +177,20 @@ def test_the_agent_records_tools_stay_beside_the_mcp_servers(cli, fake_llm):
     assert result.returncode == 0, result.stderr
     offered = {tool["name"] for tool in fake_llm.chat_requests()[0].body["tools"]}
     assert {"calculate", "t__echo"} <= offered and "a_tool_since_removed" not in offered
+
+
+def test_ask_takes_the_network_waits_and_thinking_from_the_config_like_the_app(cli, fake_llm):
+    """A stalled stream is announced on stderr after ``[network] stall_after`` and fails after ``read_timeout``
+    with its partial reply kept; ``[thinking."MODEL"]`` goes on the request."""
+    cli.config.write_text('[network]\nstall_after = 1\nread_timeout = 3\n\n'
+                          '[thinking."claude-sonnet-4-5"]\nenabled = true\nbudget_tokens = 2048\n', encoding="utf-8")
+    fake_llm.script(Reply(text="The first half, then silence", chunk_chars=5, stall_after_chunks=3))
+    result = cli("ask", "--provider", "anthropic", "--model", "claude-sonnet-4-5", "Tell me", timeout=30)
+    assert result.returncode != 0
+    assert result.stdout.startswith("The first half"[:15])
+    assert "no data from the server for 1 s" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2, result.stderr  # the stall note and one error line
+    assert fake_llm.chat_requests()[0].body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    (_, messages), = asyncio.run(_threads(cli.db))
+    assert [(m["role"], m["status"]) for m in messages] == [("user", "complete"), ("assistant", "error")]
+    assert messages[1]["content"] == "The first half, then silence"[:15]
