@@ -61,6 +61,9 @@ class ThreadController:
             if not node.get("title") and node["id"] in self._previews:
                 node["preview"] = self._previews[node["id"]]
         tree.set_threads(nodes, keep=self.app.current_thread_id)
+        current = next((n for n in nodes if n["id"] == self.app.current_thread_id and n.get("title")), None)
+        if current is not None:  # e.g. the title job named the open thread: the title bar says so too
+            self.screen.set_thread_title(self.thread_title(current))
 
     def rows_shown(self, event: ThreadTree.RowsShown) -> None:
         missing = [t["id"] for t in event.threads if not t.get("title") and not t.get("preview")]

@@ -248,6 +248,7 @@ class SearchResults(OptionList):
         self.hits = hits
         if options:
             self.add_options(options)
+            self.highlighted = 0  # enter opens the first hit at once
         else:
             self.add_option(Option(Text("No matches"), disabled=True))
 
