@@ -289,3 +289,19 @@ async def test_enter_twice_in_the_search_opens_the_first_hit(ollama_env, make_ap
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.current_thread_id == first and app.focused is app.composer,
                          what="the hit's thread open")
+
+
+async def test_the_search_mode_line_fits_the_sidebar(ollama_env, make_app):
+    # "2 hits · newest first (ctrl+s: order)" was cut to "2 hits · newest first (ctrl+s:".
+    from rich.text import Text
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await app.sidebar.show_hits("x", [{"thread_id": f"thr_{i}", "thread_title": "t", "snippet": "s"}
+                                          for i in range(20)])
+        await pilot.pause(0.05)
+        mode = app.sidebar.query_one("#sidebar-mode")
+        line = mode.render()
+        text = line.plain if isinstance(line, Text) else str(line)
+        assert "ctrl+s" in text and len(text.rstrip()) <= mode.content_region.width
