@@ -305,3 +305,20 @@ async def test_the_search_mode_line_fits_the_sidebar(ollama_env, make_app):
         line = mode.render()
         text = line.plain if isinstance(line, Text) else str(line)
         assert "ctrl+s" in text and len(text.rstrip()) <= mode.content_region.width
+
+
+async def test_the_delete_question_names_the_thread(ollama_env, make_app):
+    # "Move this thread to the trash?" did not say which thread the tree's cursor was on.
+    from tui_agents.tui.screens.dialogs import ConfirmScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "owls hunt at night")
+        await wait_until(pilot, lambda: last_reply(app) is not None and not app.turns[app.current_thread_id].running,
+                         what="the reply")
+        app.sidebar.tree.focus()
+        app.sidebar.tree.select_thread(app.current_thread_id)
+        await pilot.press("delete")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        assert "owls hunt at night" in app.screen.question

@@ -336,7 +336,7 @@ class ThreadController:
             self.app.notify("Moved the thread to the trash. Press u in the sidebar (or 'Undo delete' in ctrl+p) to "
                         "restore it.", timeout=10)
 
-        self.app.push_screen(ConfirmScreen("Move this thread to the trash?", "Move to trash"), done)
+        self.app.push_screen(ConfirmScreen(f"Move “{self.thread_title(target)}” to the trash?", "Move to trash"), done)
 
     async def undo_delete(self) -> None:
         """Restore the thread moved to the trash last."""
