@@ -322,3 +322,21 @@ async def test_the_delete_question_names_the_thread(ollama_env, make_app):
         await pilot.press("delete")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
         assert "owls hunt at night" in app.screen.question
+
+
+async def test_the_picker_shows_the_current_model_even_when_the_server_does_not_list_it(ollama_env, make_app):
+    # Started with --model fake-model (not in the server's list), the picker showed no current model at all.
+    from .conftest import screen_text
+
+    app = make_app(model="fake-model")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ModelPickerScreen"
+                         and app.screen.query_one("#models").option_count == 3, what="the list")
+        options = app.screen.query_one("#models")
+        assert options.get_option_at_index(options.highlighted).id == "fake-model"
+        assert "● fake-model  current" in screen_text(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "MainScreen", what="closed")
+        assert app.model_name == "fake-model"
