@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import last_reply, ready, rendered_text, wait_until
+from tests.fakes.llm_server import Reply
+
+from .conftest import last_reply, ready, rendered_text, send, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -248,3 +250,93 @@ async def test_tab_completes_an_image_path_and_a_wrong_path_keeps_the_prompt(oll
         assert box.value == f"{tmp_path}/red square.png"
         await pilot.press("enter")
         await wait_until(pilot, lambda: list(app.screen_main.query(AttachmentChip)), what="the chip")
+
+
+async def test_the_title_bar_shows_the_title_the_title_job_gave(ollama_env, make_app):
+    # The sidebar showed the new title while the title bar kept the first words of the message.
+    import asyncio
+
+    from tui_agents.tui.screens.main import TitleBar
+
+    app = make_app(background_jobs=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "help me plan the garden beds")
+        await wait_until(pilot, lambda: app.current_thread_id is not None, what="the thread")
+        title = None
+        for _ in range(200):
+            title = (await app.session.threads.get(app.current_thread_id)).get("title")
+            if title:
+                break
+            await asyncio.sleep(0.1)
+        assert title, "the title job never named the thread"
+        await wait_until(pilot, lambda: app.screen_main.query_one(TitleBar).title == title, what="the title bar")
+
+
+async def test_enter_twice_in_the_search_opens_the_first_hit(ollama_env, make_app):
+    # The hits had no highlight after enter moved there: the second enter did nothing until down was pressed.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "owls hunt at night")
+        await wait_until(pilot, lambda: last_reply(app) is not None and not app.turns[app.current_thread_id].running,
+                         what="the reply")
+        first = app.current_thread_id
+        await pilot.press("ctrl+n", "ctrl+f", *"owls")
+        await wait_until(pilot, lambda: app.sidebar.has_class("-searching"), what="the hits")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.focused is app.sidebar.results, what="the hits focused")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.current_thread_id == first and app.focused is app.composer,
+                         what="the hit's thread open")
+
+
+async def test_the_search_mode_line_fits_the_sidebar(ollama_env, make_app):
+    # "2 hits · newest first (ctrl+s: order)" was cut to "2 hits · newest first (ctrl+s:".
+    from rich.text import Text
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await app.sidebar.show_hits("x", [{"thread_id": f"thr_{i}", "thread_title": "t", "snippet": "s"}
+                                          for i in range(20)])
+        await pilot.pause(0.05)
+        mode = app.sidebar.query_one("#sidebar-mode")
+        line = mode.render()
+        text = line.plain if isinstance(line, Text) else str(line)
+        assert "ctrl+s" in text and len(text.rstrip()) <= mode.content_region.width
+
+
+async def test_the_delete_question_names_the_thread(ollama_env, make_app):
+    # "Move this thread to the trash?" did not say which thread the tree's cursor was on.
+    from tui_agents.tui.screens.dialogs import ConfirmScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "owls hunt at night")
+        await wait_until(pilot, lambda: last_reply(app) is not None and not app.turns[app.current_thread_id].running,
+                         what="the reply")
+        app.sidebar.tree.focus()
+        app.sidebar.tree.select_thread(app.current_thread_id)
+        await pilot.press("delete")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        assert "owls hunt at night" in app.screen.question
+
+
+async def test_the_picker_shows_the_current_model_even_when_the_server_does_not_list_it(ollama_env, make_app):
+    # Started with --model fake-model (not in the server's list), the picker showed no current model at all.
+    from .conftest import screen_text
+
+    app = make_app(model="fake-model")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ModelPickerScreen"
+                         and app.screen.query_one("#models").option_count == 3, what="the list")
+        options = app.screen.query_one("#models")
+        assert options.get_option_at_index(options.highlighted).id == "fake-model"
+        assert "● fake-model  current" in screen_text(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "MainScreen", what="closed")
+        assert app.model_name == "fake-model"

@@ -83,6 +83,9 @@ class ThreadController:
             if not node.get("title") and node["id"] in self._previews:
                 node["preview"] = self._previews[node["id"]]
         tree.set_threads(nodes, keep=self.app.current_thread_id)
+        current = next((n for n in nodes if n["id"] == self.app.current_thread_id and n.get("title")), None)
+        if current is not None:  # e.g. the title job named the open thread: the title bar says so too
+            self.screen.set_thread_title(self.thread_title(current))
 
     def rows_shown(self, event: ThreadTree.RowsShown) -> None:
         missing = [t["id"] for t in event.threads if not t.get("title") and not t.get("preview")]
@@ -353,7 +356,7 @@ class ThreadController:
             self.app.notify("Moved the thread to the trash. Press u in the sidebar (or 'Undo delete' in ctrl+p) to "
                         "restore it.", timeout=10)
 
-        self.app.push_screen(ConfirmScreen("Move this thread to the trash?", "Move to trash"), done)
+        self.app.push_screen(ConfirmScreen(f"Move “{self.thread_title(target)}” to the trash?", "Move to trash"), done)
 
     async def undo_delete(self) -> None:
         """Restore the thread moved to the trash last."""

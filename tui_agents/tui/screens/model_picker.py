@@ -124,6 +124,9 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
             return
         state.update(Text(f"{len(models)} models from {provider}" if models else "No models listed."))
         self._models = list(models)
+        current_provider, current_model = self._current
+        if provider == current_provider and current_model and current_model not in self._models:
+            self._models.insert(0, current_model)  # the chat's model, though the server does not list it
         if self.model not in self._models and provider != self._current[0] and self._models:
             self.model = self._models[0]  # the provider's default is not served here: its first model
         self._marks = {}

@@ -299,6 +299,7 @@ class SearchResults(OptionList):
         self.hits = hits
         if options:
             self.add_options(options)
+            self.highlighted = 0  # enter opens the first hit at once
         else:
             self.add_option(Option(Text("No matches"), disabled=True))
 
@@ -423,7 +424,7 @@ class Sidebar(Vertical):
         self.add_class("-searching")
         self.results.set_hits(hits)
         order = "best match" if self.order == "best" else "newest first"
-        self.set_mode(f"{len(hits)} {'hit' if len(hits) == 1 else 'hits'} · {order} (ctrl+s: order)")
+        self.set_mode(f"{len(hits)} {'hit' if len(hits) == 1 else 'hits'} · {order} (ctrl+s)")  # fits 31 columns
 
     def end_search(self) -> None:
         """Leave the search results and show the threads again."""
