@@ -229,9 +229,9 @@ class AiAgentsApp(App):
         # Paint first; the database, settings and provider checks come right after.
         self.call_after_refresh(self._start)
 
-    async def _start(self) -> None:
-        if self.focused is None:  # not yet: try again after the next frame
-            self.call_after_refresh(self._start)
+    async def _start(self, frames: int = 0) -> None:
+        if self.focused is None and frames < 10:  # the composer not focused yet: try after the next frame
+            self.call_after_refresh(self._start, frames + 1)
             return
         await self._release_keys()  # in the message loop, so keys typed meanwhile come after these
         from . import startup

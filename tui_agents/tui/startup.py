@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -24,8 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import AiAgentsApp
 
 __all__ = ["FirstPage", "run", "load_config_safely"]
-
-log = logging.getLogger(__name__)
 
 
 class FirstPage:
