@@ -6,8 +6,8 @@
 In-process, headless Textual at 120x40, the repository's fake Ollama server on loopback (in the
 same process: its share of RSS is small and constant). Reports the process's RSS after the 1st,
 10th and last reply (goal: at most 20 MiB growth over the first ten), CPU seconds of the replies,
-and the time of each thread switch (open -> the thread's last screen painted; goal: under 100 ms
-at the end), medians and p95 over the switches.
+and the time and the process's CPU of each thread switch (open -> the thread's last screen painted;
+goal: under 100 ms at the end), medians and p95 over the switches (``--verbose``: every switch).
 """
 
 from __future__ import annotations

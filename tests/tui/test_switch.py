@@ -146,3 +146,28 @@ async def test_replies_far_above_the_view_are_unmounted_and_come_back_on_scroll(
             await pilot.press("pageup")
             await pilot.pause(0.02)
         assert "question 0 about the garden" in screen_text(app)
+
+
+async def test_the_message_cursor_walks_past_both_ends_of_the_mounted_window(ollama_env, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        thread_id = await _long_thread(app, 8)
+        await app.screen_main.threads.open_thread(thread_id)
+        await wait_until(pilot, lambda: "End of reply 7." in screen_text(app), what="the thread's end")
+        pane = app.chat_pane
+        for _ in range(40):
+            selected = pane.selected()
+            if selected is not None and selected.record.get("content") == "question 0 about the garden":
+                break
+            await pilot.press("alt+up")
+            await pilot.pause(0.05)
+        assert pane.selected().record.get("content") == "question 0 about the garden"
+        assert "question 0 about the garden" in screen_text(app)
+        # and back down to the newest message
+        for _ in range(40):
+            if pane.selected().record.get("content", "").startswith("Reply 7 "):
+                break
+            await pilot.press("alt+down")
+            await pilot.pause(0.05)
+        assert pane.selected().record.get("content", "").startswith("Reply 7 ")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import Future
 from contextlib import suppress
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual.css.query import NoMatches
@@ -190,8 +191,9 @@ class ThreadController:
         """The thread's usage totals and context count: their queries wait for the first paint of the thread."""
         if self.app.current_thread_id != thread["id"]:
             return  # the user has moved on
-        self.app.run_worker(self.turns.show_thread_usage(thread["id"]), group="thread-usage", exclusive=True,
-                            exit_on_error=False)
+        # partials, not coroutines: a worker cancelled before it starts leaves none unawaited
+        self.app.run_worker(partial(self.turns.show_thread_usage, thread["id"]), group="thread-usage",
+                            exclusive=True, exit_on_error=False)
         self.turns.show_context_of(thread)
 
     async def load_older(self, event: ChatPane.LoadOlder) -> None:

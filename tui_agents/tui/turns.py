@@ -331,7 +331,7 @@ class TurnController:
             return
         provider = thread.get("provider") or self.app.provider_name
         model = thread.get("model") or self.app.model_name
-        self.app.run_worker(self.count_context(thread["id"], provider, model), group="ctx", exclusive=True,
+        self.app.run_worker(partial(self.count_context, thread["id"], provider, model), group="ctx", exclusive=True,
                             exit_on_error=False)
 
     async def show_thread_usage(self, thread_id: str) -> None:

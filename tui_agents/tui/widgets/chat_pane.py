@@ -311,8 +311,12 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
 
     def _maybe_load_older(self) -> None:
         """Ask for older messages when the view is within a screen of the window's top."""
-        margin = self.scrollable_content_region.height
-        if self.thread_id and self.scroll_y <= max(1, margin) and self.has_older and not self._loading_older:
+        if self.scroll_y <= max(1, self.scrollable_content_region.height):
+            self._load_older()
+
+    def _load_older(self) -> None:
+        """Ask for the messages before the window, unless they are being loaded or there are none."""
+        if self.thread_id and self.has_older and not self._loading_older:
             views = self.views
             if views and views[0].record.get("position") is not None:
                 self._loading_older = True
@@ -320,8 +324,12 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
 
     def _maybe_load_newer(self) -> None:
         """Ask for newer messages when the view is within a screen of the bottom of a window that lacks them."""
-        margin = max(1, self.scrollable_content_region.height)
-        if self.thread_id and self.scroll_y >= self.max_scroll_y - margin and self.has_newer and not self._loading_newer:
+        if self.scroll_y >= self.max_scroll_y - max(1, self.scrollable_content_region.height):
+            self._load_newer()
+
+    def _load_newer(self) -> None:
+        """Ask for the messages after the window, unless they are being loaded or the window holds the newest."""
+        if self.thread_id and self.has_newer and not self._loading_newer:
             positions = [v.record["position"] for v in self.views if v.record.get("position") is not None]
             if positions:
                 self._loading_newer = True
@@ -381,6 +389,10 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
             index = len(views) - 1 if delta < 0 else 0
         else:
             index = max(0, min(len(views) - 1, self.cursor + delta))
+            if delta < 0 and self.cursor == 0:
+                self._load_older()  # the one before the window's first message is still in the store
+            elif delta > 0 and self.cursor == len(views) - 1:
+                self._load_newer()
         self.focus()
         self._select(index)
 
