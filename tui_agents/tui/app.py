@@ -27,6 +27,7 @@ from ..providers import registry
 from . import actions
 from .drafts import DraftKeeper
 from .background import BackgroundTurns
+from .idle_gc import IdleCollector
 from .panels import PanelController
 from .startup import FirstPage
 from .screens.main import MainScreen
@@ -85,6 +86,7 @@ class AiAgentsApp(App):
     ) -> None:
         super().__init__()
         self.freeze_gc = freeze_gc
+        self.idle_gc: IdleCollector | None = None  # started with the app's gc settings (``freeze_gc``)
         if freeze_gc:
             import gc
 
@@ -209,6 +211,8 @@ class AiAgentsApp(App):
     # ---- startup
 
     async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and self.idle_gc is not None:
+            self.idle_gc.key()
         # Keys typed before the first screen has its focus would go to no widget and be lost: held
         # here, they reach the composer, in order, once it has the focus.
         if isinstance(event, events.Key) and not event.is_forwarded and self._early_keys is not None:

@@ -82,6 +82,10 @@ async def run(app: AiAgentsApp) -> None:
         # What exists now (Textual, the engine's modules, the first screen) lives as long as the
         # app: frozen, a full collection no longer walks it (measured: 80 ms pauses down to 50).
         gc.freeze()
+        from .idle_gc import IdleCollector
+
+        app.idle_gc = IdleCollector(app)
+        app.idle_gc.start()
     app.run_worker(app.screen_main.turns.check_provider(), name="provider-check", exit_on_error=False)
     # The engine, the job queue and the HTTP client load (once, mostly in threads) right after
     # this frame, so the first Enter sends at once (~0.4 s of CPU, spent once per session).
