@@ -25,7 +25,7 @@ from ..sanitize import sanitize
 from .alternatives import alternatives_label
 from .usage_footer import UsageFooter
 
-__all__ = ["MessageView", "ToolCallLine", "StreamingBody", "Notice", "NoSecondLayout", "GrowsQuietly", "code_blocks"]
+__all__ = ["MessageView", "ToolCallLine", "StreamingBody", "Notice", "NoSecondLayout", "code_blocks"]
 
 _FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.S | re.M)
 # A new Markdown segment may start at a line that opens a plain block after a blank line.
@@ -49,30 +49,6 @@ class NoSecondLayout:
 
     def _size_updated(self, size: Any, virtual_size: Any, container_size: Any, layout: bool = True) -> bool:
         return super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
-
-
-class GrowsQuietly(NoSecondLayout):
-    """Mixin for the containers around a streaming reply: a new height alone repaints none of their rows.
-
-    Textual marks a widget dirty whenever its size changes, and the next frame
-    renders every visible row of it again. These containers draw the same row
-    at every height (no top or bottom border or padding: checked here), so the
-    rows they had stay right; rows they gain are drawn as they come into view.
-    While a reply streams its message and body grow at every layout: measured,
-    their repaints were a tenth of the frame time.
-    """
-
-    def _size_updated(self, size: Any, virtual_size: Any, container_size: Any, layout: bool = True) -> bool:
-        old = self._size  # type: ignore[attr-defined]
-        if old.width == size.width and old.height and old.height != size.height and self._rows_ignore_height():
-            self._size = size  # type: ignore[attr-defined]  # the base class then sees no new size to repaint for
-        return super()._size_updated(size, virtual_size, container_size, layout)
-
-    def _rows_ignore_height(self) -> bool:
-        styles = self.styles  # type: ignore[attr-defined]
-        top, _, bottom, _ = styles.padding
-        edges = (styles.border_top, styles.border_bottom, styles.outline_top, styles.outline_bottom)
-        return not (top or bottom or any(edge[0] not in ("", "none") for edge in edges))
 
 
 class MarkdownSegment(NoSecondLayout, Static):
@@ -268,7 +244,7 @@ class Notice(Static):
             self.post_message(self.Retry(self.thread_id))
 
 
-class StreamingBody(GrowsQuietly, Vertical):
+class StreamingBody(NoSecondLayout, Vertical):
     """The body of a reply that is still streaming.
 
     ``feed`` only buffers (constant cost per token); a timer renders the buffer
@@ -396,7 +372,7 @@ class StreamingBody(GrowsQuietly, Vertical):
         return "".join(seg.source for seg in self.query(MarkdownSegment))
 
 
-class MessageView(GrowsQuietly, Vertical):
+class MessageView(NoSecondLayout, Vertical):
     """A message: header line and body; assistant text is Markdown, user text plain."""
 
     DEFAULT_CSS = """
