@@ -181,8 +181,8 @@ class ChatSession:
             await self.auth.assign_role(self.user_id, "owner", "thread", thread_id)
 
     async def search(self, query: str, limit: int = 50, order: str = "newest") -> list[dict[str, Any]]:
-        """Full-text hits over titles and messages (raises ``InvalidArgumentError`` on an unusable query)."""
-        return list(await self.threads.search(query, user_id=None, limit=limit, order=order))
+        """Full-text hits over titles and messages, the last word a prefix (the search box searches as you type)."""
+        return list(await self.threads.search(query, user_id=None, limit=limit, order=order, prefix_last=True))
 
     async def first_user_texts(self, thread_ids: Iterable[str], chars: int = 200) -> dict[str, str]:
         """The start of each thread's first user message (labels of untitled threads)."""

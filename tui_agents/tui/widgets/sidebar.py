@@ -276,7 +276,15 @@ def snippet_source(snippet: str) -> str:
 class SearchBox(Input):
     """The sidebar's search box; escape clears it and returns to the composer."""
 
-    BINDINGS = [Binding("escape", "screen.clear_search", "Clear search", id="search.clear")]
+    BINDINGS = [Binding("escape", "screen.clear_search", "Clear search", id="search.clear"),
+                Binding("down", "into_list", "Into the list", show=False, id="search.down")]
+
+    def action_into_list(self) -> None:
+        """Down moves into the hits while searching, else into the thread tree."""
+        sidebar = self.parent
+        target = sidebar.query("#search-results" if sidebar.has_class("-searching") else "#thread-tree")
+        if target:
+            target.first().focus()
 
 
 class SearchResults(OptionList):
