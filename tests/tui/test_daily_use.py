@@ -241,6 +241,7 @@ async def test_a_reply_cut_off_by_a_dead_process_says_the_app_closed(ollama_env,
         await ready(pilot)
         await app.screen_main.threads.open_and_type(thread_id)
         await wait_until(pilot, lambda: "the app closed while this reply was streaming" in screen_text(app))
+        assert "ctrl+r answers again" in screen_text(app)  # and how to continue
         assert "the reply was stopped" not in screen_text(app)
         assert "Once upon a ti" in screen_text(app)
 
