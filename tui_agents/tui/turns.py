@@ -364,7 +364,10 @@ class TurnController:
 
                 with suppress(AgentError):  # the saved thinking time; the live count stands without it
                     view.record["meta"] = (await self.app.session.messages.get(state.reply_id)).get("meta")
-            await view.finish(state.status, state.text)
+            if state.status == "error" and not (state.text or state.thinking or state.tools):
+                await view.remove()  # nothing was saved: the failure notice below says it (one per attempt)
+            else:
+                await view.finish(state.status, state.text)
             if state.reply_id and self.app.session is not None:
                 await view.show_usage(await self.app.session.messages.get(state.reply_id), state.provider)
                 await self.show_thread_usage(state.thread_id)
