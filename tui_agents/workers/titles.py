@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
 
 from ..errors import ProviderError
 from ..types import Message
+from . import _common
 from ._common import model_options, require, transcript
 
 __all__ = ["JOB_NAME", "MAX_WORDS", "clean_title", "fallback_title", "generate_title", "make_handler"]
@@ -89,9 +91,14 @@ async def generate_title(provider: Any, conn: Any, thread_id: str) -> dict[str, 
 async def _ask(provider: Any, exchange: list[dict[str, Any]], options: dict[str, Any]) -> str:
     prompt = "Conversation:\n" + transcript(exchange, per_message=1500, budget=3000) + "\n\nTitle:"
     try:
-        completion = await provider.complete(
-            [Message(role="user", content=prompt)], system=SYSTEM_PROMPT, max_tokens=30, temperature=0.2, **options
-        )
+        async with asyncio.timeout(_common.CALL_TIMEOUT):
+            completion = await provider.complete(
+                [Message(role="user", content=prompt)], system=SYSTEM_PROMPT, max_tokens=30, temperature=0.2,
+                **options,
+            )
+    except TimeoutError:
+        log.warning("Title generation fell back to the first words: no answer within %.0f s.", _common.CALL_TIMEOUT)
+        return ""
     except ProviderError as exc:
         # A title is not worth a retry loop: the fallback is good enough.
         log.warning("Title generation fell back to the first words: %s", exc)
