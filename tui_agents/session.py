@@ -309,6 +309,18 @@ class ChatSession:
         self._runners.clear()  # runners register the job handlers when they are built
         await self.job_queue.start_worker()
 
+    async def title_untitled(self, limit: int = 20) -> int:
+        """Queue a title job for each recent thread with a reply but no title (a restart titles them)."""
+        if self.job_queue is None:
+            return 0
+        from .workers import TITLE_JOB
+        from .workers.titles import untitled_threads
+
+        ids = await untitled_threads(self._stores().conn, limit)
+        for thread_id in ids:
+            await self.job_queue.enqueue(TITLE_JOB, {"thread_id": thread_id})
+        return len(ids)
+
     async def list_models(self, name: str) -> list[str]:
         """The provider's model names (raises the provider's typed error)."""
         provider = await asyncio.to_thread(self.provider, name)
