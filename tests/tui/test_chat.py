@@ -154,3 +154,25 @@ async def test_retrying_a_reply_that_failed_before_any_text_shows_one_notice_not
                                  what="the retry")
         assert [r["role"] for r in await app.session.messages.list(thread_id)] == ["user"]
     ollama_env.reset()
+
+
+async def test_a_context_count_cancelled_before_it_starts_leaves_no_unawaited_coroutine(ollama_env, make_app):
+    # at shutdown (or a second count in the same group) a worker is cancelled before it runs; a coroutine
+    # created for it was never awaited: "RuntimeWarning: coroutine 'TurnController.count_context' ..."
+    import gc
+    import warnings
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "hello")
+        await wait_until(pilot, lambda: not app.turns[app.current_thread_id].running, what="the reply")
+        await wait_until(pilot, lambda: app.engine_ready, what="the engine")
+        thread = await app.session.threads.get(app.current_thread_id)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(5):  # each cancels the one before, before it has started
+                app.screen_main.turns.show_context_of(thread)
+            await pilot.pause(0.2)
+            gc.collect()
+        assert not [w for w in caught if "never awaited" in str(w.message)]

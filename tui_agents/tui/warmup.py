@@ -75,7 +75,7 @@ def _count_open_thread(app: AiAgentsApp) -> None:
         if app.current_thread_id == thread_id:
             app.screen_main.turns.show_context_of(thread)
 
-    app.run_worker(count(), group="ctx-open", exit_on_error=False)
+    app.run_worker(count, group="ctx-open", exit_on_error=False)  # created when it runs: never left unawaited
 
 
 def _import_engine() -> None:
