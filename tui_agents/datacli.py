@@ -75,10 +75,15 @@ def _local_time(ts: float | None) -> str:
 async def _cmd_threads(args: argparse.Namespace, conn: Any, out: TextIO) -> int:
     from tui_agents.store import ThreadStore
 
+    from tui_agents.labels import thread_title
+    from tui_agents.store import MessageStore
+
     threads = await ThreadStore(conn).list(user_id=args.user, include_archived=args.archived, limit=args.limit)
+    # untitled threads get the sidebar's label: the first words of their first message
+    firsts = await MessageStore(conn).first_texts([t["id"] for t in threads if not t.get("title")], "user", 200)
     for thread in threads:
         archived = "  [archived]" if thread.get("archived_at") else ""
-        title = _one_line(thread.get("title") or "Untitled", 60)
+        title = _one_line(thread_title(thread.get("title"), firsts.get(thread["id"])), 60)
         print(f"{thread['id']}  {_local_time(thread.get('updated_at'))}  {title}{archived}", file=out)
     if not threads:
         print("No threads." if args.archived else "No threads (--archived also lists archived ones).", file=out)

@@ -3,12 +3,15 @@
 The shipped prices are the providers' published list prices for standard
 (non-batch, uncached) input and output tokens, as of ``PRICES_AS_OF``; prices
 change, so ``[prices."MODEL"]`` in the config overrides or adds a model. Local
-models (Ollama) cost 0. A model that is in neither table has an unknown price:
+models (Ollama, or any provider whose base URL is a loopback address such as a
+llama.cpp, vLLM or LM Studio server on 127.0.0.1) cost 0. A model that is in neither table has an unknown price:
 ``cost`` returns None and the app says "unknown", never a guess.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,19 +77,24 @@ _SNAPSHOT = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
 class PriceTable:
     """Prices by model: the shipped table with the user's overrides on top."""
 
-    def __init__(self, overrides: Mapping[str, Any] | None = None, *, defaults: Mapping[str, Price] = DEFAULT_PRICES):
+    def __init__(self, overrides: Mapping[str, Any] | None = None, *, defaults: Mapping[str, Price] = DEFAULT_PRICES,
+                 local_providers: frozenset[str] = frozenset()):
         self.prices: dict[str, Price] = dict(defaults)
+        self.local_providers = local_providers  # providers served from this machine (a loopback base URL)
         for model, price in (overrides or {}).items():
             self.prices[model] = price if isinstance(price, Price) else Price(float(price.input), float(price.output))
+        self.user_priced = frozenset(overrides or ())
 
     @classmethod
     def from_config(cls, config: Any) -> "PriceTable":
-        """The shipped prices with the config's ``[prices."MODEL"]`` tables on top."""
-        return cls(getattr(config, "prices", None) or {})
+        """The shipped prices with the config's ``[prices."MODEL"]`` tables on top; loopback servers cost 0."""
+        return cls(getattr(config, "prices", None) or {}, local_providers=loopback_providers(config))
 
     def price(self, provider: str | None, model: str | None) -> Price | None:
         """The model's price; 0 for local providers; None when unknown."""
-        if _is_local(provider):
+        if provider in self.local_providers and model in self.user_priced:
+            return self.prices[model]  # the user priced what their local server runs (e.g. a paid proxy)
+        if provider in self.local_providers or _is_local(provider):
             return Price(0.0, 0.0)
         if not model:
             return None
@@ -108,6 +116,42 @@ def format_cost(cost: float | None) -> str:
     if cost == 0:
         return "$0.00"
     return f"${cost:,.4f}" if cost < 1 else f"${cost:,.2f}"
+
+
+def is_loopback_url(url: str | None) -> bool:
+    """Whether ``url`` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return False
+    try:
+        host = urlsplit(url if "//" in url else f"http://{url}").hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_providers(config: Any = None) -> frozenset[str]:
+    """Providers whose base URL (the config's, else its env var) is a loopback address."""
+    from .providers import registry
+
+    found = set()
+    providers = getattr(config, "providers", None)
+    for name in registry.names():
+        spec = registry.find(name)
+        if spec is None or spec.local:
+            continue
+        url = providers.get(name).base_url if providers is not None else None
+        if not url and spec.base_url_env:
+            url = os.environ.get(spec.base_url_env)
+        if is_loopback_url(url):
+            found.add(name)
+    return frozenset(found)
 
 
 def _is_local(provider: str | None) -> bool:

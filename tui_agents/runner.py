@@ -497,7 +497,7 @@ class AgentRunner(ToolRounds):
                     yield event
         writer = ReplyWriter(self._messages, turn.thread_id, turn.model, self.flush_interval)
         calls: dict[int, ToolCall] = {}
-        usage = Usage()
+        usage, reported = Usage(), False
         options: dict[str, Any] = {"model": turn.model} if turn.model else {}
         if self.thinking is not None:
             options["thinking"] = self.thinking
@@ -524,7 +524,7 @@ class AgentRunner(ToolRounds):
                     elif isinstance(event, ToolCallEndEvent):
                         calls[event.index] = event.call
                     elif isinstance(event, UsageEvent):
-                        usage = event.usage
+                        usage, reported = event.usage, True
             result.calls = [calls[i] for i in sorted(calls)]
             message = Message(role="assistant", content=writer.text, tool_calls=result.calls,
                               thinking=writer.thinking, thinking_blocks=list(writer.blocks))
@@ -533,7 +533,8 @@ class AgentRunner(ToolRounds):
             # Cancellation (or a consumer that stopped listening) leaves the reply
             # interrupted; a provider error leaves it in error. Partial text is kept.
             status = "error" if isinstance(exc, Exception) else "interrupted"
-            turn.reply_id = await land(writer.finish(status, usage=usage))
+            # no usage reported before the failure: store none, not a reply of 0 tokens
+            turn.reply_id = await land(writer.finish(status, usage=usage if reported else None))
             turn.partial = writer.text
             raise
         result.text = writer.text

@@ -181,8 +181,8 @@ class ChatSession:
             await self.auth.assign_role(self.user_id, "owner", "thread", thread_id)
 
     async def search(self, query: str, limit: int = 50, order: str = "newest") -> list[dict[str, Any]]:
-        """Full-text hits over titles and messages (raises ``InvalidArgumentError`` on an unusable query)."""
-        return list(await self.threads.search(query, user_id=None, limit=limit, order=order))
+        """Full-text hits over titles and messages, the last word a prefix (the search box searches as you type)."""
+        return list(await self.threads.search(query, user_id=None, limit=limit, order=order, prefix_last=True))
 
     async def first_user_texts(self, thread_ids: Iterable[str], chars: int = 200) -> dict[str, str]:
         """The start of each thread's first user message (labels of untitled threads)."""
@@ -308,6 +308,18 @@ class ChatSession:
         self.job_queue = JobQueue()
         self._runners.clear()  # runners register the job handlers when they are built
         await self.job_queue.start_worker()
+
+    async def title_untitled(self, limit: int = 20) -> int:
+        """Queue a title job for each recent thread with a reply but no title (a restart titles them)."""
+        if self.job_queue is None:
+            return 0
+        from .workers import TITLE_JOB
+        from .workers.titles import untitled_threads
+
+        ids = await untitled_threads(self._stores().conn, limit)
+        for thread_id in ids:
+            await self.job_queue.enqueue(TITLE_JOB, {"thread_id": thread_id})
+        return len(ids)
 
     async def list_models(self, name: str) -> list[str]:
         """The provider's model names (raises the provider's typed error)."""

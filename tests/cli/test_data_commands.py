@@ -52,6 +52,30 @@ def test_threads_lists_ids_titles_and_dates_newest_first(tmp_path, capsys):
     assert capsys.readouterr().out.split()[0] == ids["newest"]
 
 
+def test_threads_labels_an_untitled_thread_with_its_first_words_as_the_sidebar_does(tmp_path, capsys):
+    from tui_agents.store import MessageStore
+    from tui_agents.tui.widgets.sidebar import thread_label
+
+    db = tmp_path / "u.db"
+
+    async def seed() -> tuple[str, str]:
+        conn = await connect(db)
+        try:
+            said = (await ThreadStore(conn).create(None))["id"]
+            await MessageStore(conn).add(said, "user", "how do owls\nsee at night without any light at all")
+            empty = (await ThreadStore(conn).create(None))["id"]
+            return said, empty
+        finally:
+            await conn.close()
+
+    said, empty = asyncio.run(seed())
+    assert run(["--db", str(db), "threads"]) == 0
+    out = capsys.readouterr().out
+    sidebar = str(thread_label({"preview": "how do owls see at night…"}))
+    assert f"  {sidebar}" in out and "Untitled" not in out
+    assert next(line for line in out.splitlines() if line.startswith(empty)).endswith("New chat")
+
+
 def test_threads_on_an_empty_database_says_so(tmp_path, capsys):
     assert run(["--db", str(tmp_path / "empty.db"), "threads"]) == 0
     assert "No threads" in capsys.readouterr().out

@@ -77,7 +77,8 @@ def test_usage_command_prints_exact_counts_and_unknown_costs(cli, tmp_path):
         await conn.close()
 
     asyncio.run(seed())
-    result = cli("usage")
+    cloud = {"OPENAI_BASE_URL": "https://api.example.invalid/v1", "ANTHROPIC_BASE_URL": "https://api.example.invalid"}
+    result = cli("usage", env=cloud)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["MODEL", "REPLIES", "INPUT", "TOKENS", "OUTPUT", "TOKENS", "COST"]
@@ -87,6 +88,9 @@ def test_usage_command_prints_exact_counts_and_unknown_costs(cli, tmp_path):
     assert next(line for line in lines if line.startswith("llama3.2")).split()[-1] == "$0.00"
     assert lines[-1].split() == ["TOTAL", "4", "1,234,678", "1,106", "$3.72", "+", "unknown"]
     assert "k " not in result.stdout
+    # the same model served by a local OpenAI-compatible server costs 0, as in the app
+    local = cli("usage", env={**cloud, "OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"})
+    assert next(line for line in local.stdout.splitlines() if line.startswith("mystery")).split()[-1] == "$0.00"
 
     by_thread = cli("usage", "--by", "thread", "--since", datetime.now().date().isoformat())
     assert by_thread.returncode == 0 and "Monads (thr_" in by_thread.stdout
@@ -99,3 +103,35 @@ def test_usage_command_prints_exact_counts_and_unknown_costs(cli, tmp_path):
 def test_usage_with_no_database_yet(cli):
     result = cli("usage")
     assert result.returncode == 0 and "No replies" in result.stdout
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/v1", "http://localhost:1234/v1", "http://[::1]:8000/v1"])
+def test_a_model_on_a_loopback_openai_server_costs_nothing(monkeypatch, url):
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    assert PriceTable.from_config(AppConfig()).cost("openai", "qwen2.5-7b-instruct", 10**6, 10**6) == 0
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.example.com/v1")
+    assert PriceTable.from_config(AppConfig()).cost("openai", "qwen2.5-7b-instruct", 1, 1) is None
+
+
+def test_a_loopback_base_url_in_the_settings_costs_nothing(monkeypatch):
+    from tui_agents.config import ProviderSettings, ProvidersConfig
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    config = AppConfig(providers=ProvidersConfig({"openai": ProviderSettings(base_url="http://127.0.0.1:8080/v1")}))
+    assert PriceTable.from_config(config).cost("openai", "local-gguf", 5, 5) == 0
+    config.prices = {"local-gguf": PriceConfig(input=1, output=1)}  # a price the user set still counts
+    assert PriceTable.from_config(config).cost("openai", "local-gguf", 10**6, 0) == 1
+    assert PriceTable.from_config(AppConfig()).cost("openai", "local-gguf", 5, 5) is None
+
+
+async def test_failed_replies_without_usage_are_not_counted_as_zero_usage_replies(tmp_path):
+    conn = await connect(tmp_path / "f.db")
+    agent = await AgentStore(conn).create("a", "")
+    thread = await ThreadStore(conn).create(agent["id"], title="t")
+    messages = MessageStore(conn)
+    await messages.add(thread["id"], "assistant", "ok", model="m", usage={"input_tokens": 3, "output_tokens": 2})
+    await messages.add(thread["id"], "assistant", "", model="m", status="error",
+                       usage={"input_tokens": 0, "output_tokens": 0})  # an older row of a failed reply
+    totals = await UsageStore(conn).thread_totals(thread["id"])
+    await conn.close()
+    assert totals == {"replies": 1, "input_tokens": 3, "output_tokens": 2}

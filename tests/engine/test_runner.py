@@ -280,6 +280,7 @@ async def test_connection_cut_mid_stream_keeps_partial_reply_as_error(conn, prov
     user, reply = await rows(conn, thread_id)
     assert user["status"] == "complete"
     assert (reply["id"], reply["status"], reply["content"]) == (failed.message_id, "error", "abcdefgh")
+    assert reply["usage"] is None  # no usage reported: not saved as a reply of 0 tokens
     fake_llm.script(Reply(text="abcdefghijklmnop", chunk_chars=4, cut_after_chunks=1))
     with pytest.raises(ProviderError):  # run() raises the same typed error
         await runner.run(thread_id, "alice", "Again")

@@ -128,3 +128,22 @@ async def test_arbitrary_text_never_raises_and_finds_itself(tmp_path_factory, te
                 assert hits == []
     finally:
         await conn.close()
+
+
+async def test_the_last_word_typed_matches_as_a_prefix_and_user_text_stays_text(tmp_path):
+    conn = await connect(tmp_path / "p.db")
+    try:
+        threads, messages = ThreadStore(conn), MessageStore(conn)
+        thread = await threads.create(agent_id=None)
+        hit = await messages.add(thread["id"], "user", "a question about (queues) - NEAR the end")
+        assert await threads.search("que") == []  # the engine's default: whole words
+        assert [h["message_id"] for h in await threads.search("que", prefix_last=True)] == [hit["id"]]
+        assert [h["message_id"] for h in await threads.search("about que", prefix_last=True)] == [hit["id"]]
+        for text in ('que"', 'que*', '-que', "NEAR(que", "(que)", 'que" OR "x', "que -", "*", '"que', "que NEAR"):
+            for order in ("newest", "best"):
+                await threads.search(text, order=order, prefix_last=True)  # never an FTS syntax error
+        assert match_expression(parse_query('que" OR (x', prefix_last=True)) == '"que" "(x"*'  # quoted: plain text
+        assert match_expression(parse_query('"two words"', prefix_last=True)) == '"two words"'  # a phrase as typed
+        assert match_expression(parse_query("foo.", prefix_last=True)) == '"foo."'  # no prefix after punctuation
+    finally:
+        await conn.close()

@@ -93,5 +93,13 @@ async def test_quitting_while_replies_stream_asks_and_saves_them_as_interrupted(
         for thread_id in (thread_a, thread_b):
             replies = [r for r in await MessageStore(conn).list(thread_id) if r["role"] == "assistant"]
             assert [r["status"] for r in replies] == ["interrupted"] and replies[0]["content"]
+            assert replies[0]["meta"]["interrupted_reason"] == "app_quit"  # not the wording of a user's stop
     finally:
         await conn.close()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await app.screen_main.threads.open_and_type(thread_a)
+        await wait_until(pilot, lambda: "you quit while this reply was streaming" in screen_text(app),
+                         what="the quit wording")
+        assert "ctrl+r answers again" in screen_text(app) and "the reply was stopped" not in screen_text(app)

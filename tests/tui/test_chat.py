@@ -128,3 +128,51 @@ async def test_clicking_and_scrolling_during_a_stream_never_crashes(ollama_env, 
         await wait_until(pilot, lambda: not app.turns[app.current_thread_id].running, timeout=20)
         assert app.is_running
         assert "LAST" in rendered_text(last_reply(app))
+
+
+async def test_retrying_a_reply_that_failed_before_any_text_shows_one_notice_not_a_pile(ollama_env, make_app):
+    from tui_agents.tui.widgets.message import MessageView
+
+    # the server drops every connection before a byte (the provider retries each attempt a few times itself)
+    ollama_env.script(*[Reply(text="never sent", cut_after_chunks=0) for _ in range(30)])
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "question")
+        thread_id = app.current_thread_id
+        for attempt in range(3):
+            await wait_until(pilot, lambda: app.current_thread_id in app.turns
+                             and not app.turns[app.current_thread_id].running
+                             and app.chat_pane.last_notice() is not None, what=f"failure {attempt}")
+            views = [v for v in app.chat_pane.query(MessageView) if v.role == "assistant"]
+            assert views == [], "an empty failed reply block was left in the view"
+            assert "the reply failed before it finished" not in screen_text(app)
+            assert len(list(app.chat_pane.query("Notice"))) == 1
+            if attempt < 2:
+                await pilot.press("f5")
+                await wait_until(pilot, lambda: app.turns[thread_id].running or app.chat_pane.last_notice() is None,
+                                 what="the retry")
+        assert [r["role"] for r in await app.session.messages.list(thread_id)] == ["user"]
+    ollama_env.reset()
+
+
+async def test_a_context_count_cancelled_before_it_starts_leaves_no_unawaited_coroutine(ollama_env, make_app):
+    # at shutdown (or a second count in the same group) a worker is cancelled before it runs; a coroutine
+    # created for it was never awaited: "RuntimeWarning: coroutine 'TurnController.count_context' ..."
+    import gc
+    import warnings
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "hello")
+        await wait_until(pilot, lambda: not app.turns[app.current_thread_id].running, what="the reply")
+        await wait_until(pilot, lambda: app.engine_ready, what="the engine")
+        thread = await app.session.threads.get(app.current_thread_id)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(5):  # each cancels the one before, before it has started
+                app.screen_main.turns.show_context_of(thread)
+            await pilot.pause(0.2)
+            gc.collect()
+        assert not [w for w in caught if "never awaited" in str(w.message)]

@@ -140,3 +140,14 @@ async def test_the_inspector_footer_is_whole_at_120_columns(ollama_env, make_app
         await pilot.pause(0.1)
         text = screen_text(app)
         assert "c copy args · y copy result" in text and "s turn/thread · esc close" in text
+
+
+async def test_ctrl_c_names_the_quit_key_in_plain_text(make_app, ollama_env):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.1)
+        messages = [str(n.message) for n in app._notifications]
+        assert any("ctrl+q" in m.lower() and "quit" in m for m in messages), messages
+        assert not any("[b]" in m for m in messages)

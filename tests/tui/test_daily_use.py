@@ -241,6 +241,7 @@ async def test_a_reply_cut_off_by_a_dead_process_says_the_app_closed(ollama_env,
         await ready(pilot)
         await app.screen_main.threads.open_and_type(thread_id)
         await wait_until(pilot, lambda: "the app closed while this reply was streaming" in screen_text(app))
+        assert "ctrl+r answers again" in screen_text(app)  # and how to continue
         assert "the reply was stopped" not in screen_text(app)
         assert "Once upon a ti" in screen_text(app)
 
@@ -271,3 +272,31 @@ async def test_the_version_keys_are_in_f1_and_the_palette(ollama_env, make_app):
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")
         rows = {binding_id: key for key, _description, binding_id in app.screen.rows}
         assert "reply.previous_version" in rows and "reply.next_version" in rows
+
+
+async def test_a_restart_titles_the_recent_threads_that_have_a_reply_but_no_title(ollama_env, make_app, tmp_path):
+    from tui_agents.store import MessageStore, ThreadStore, connect
+
+    db = tmp_path / "db.sqlite"
+    conn = await connect(db)
+    threads, messages = ThreadStore(conn), MessageStore(conn)
+    lost = (await threads.create(None))["id"]  # its title job was lost (a stalled server, then a quit)
+    await messages.add(lost, "user", "how do owls see at night")
+    await messages.add(lost, "assistant", "With big eyes.")
+    unanswered = (await threads.create(None))["id"]
+    await messages.add(unanswered, "user", "no reply yet")
+    await conn.close()
+    ollama_env.script(Reply(text="Owls and Night Vision"))
+    app = make_app(db_path=db, background_jobs=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+
+        async def title(thread_id):
+            return (await app.session.threads.get(thread_id))["title"]
+
+        for _ in range(100):
+            if await title(lost):
+                break
+            await pilot.pause(0.1)
+        assert await title(lost) == "Owls and Night Vision"
+        assert await title(unanswered) is None  # no reply: nothing to title yet

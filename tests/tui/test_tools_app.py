@@ -217,3 +217,24 @@ async def test_a_server_that_dies_is_shown_with_its_stderr_and_a_retry_starts_it
     while pid_alive(second_pid) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert not pid_alive(second_pid)
+
+
+async def test_the_approval_buttons_show_at_80x24_with_a_long_argument(make_app, ollama_env):
+    from textual.widgets import Button
+
+    from tui_agents.tui.screens.approval import ApprovalScreen
+
+    app = make_app()
+    long_text = "\n".join(f"line {n} of a long file the model wants to write" for n in range(200))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        app.push_screen(ApprovalScreen("write_file", "files", {"path": "/tmp/x.md", "content": long_text},
+                                       thread="Planning"))
+        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="the dialog")
+        await pilot.pause(0.2)
+        for button in app.screen.query(Button):
+            region = button.region
+            assert region.height >= 1 and region.bottom <= 24, f"{button.id} is cut off: {region}"
+            widget, _ = app.screen.get_widget_at(region.x + region.width // 2, region.y + region.height // 2)
+            assert widget is button, f"{button.id} is hidden"
+        assert app.screen.query_one("#approval-args").max_scroll_y > 0  # the long argument scrolls in its box

@@ -340,3 +340,19 @@ async def test_the_picker_shows_the_current_model_even_when_the_server_does_not_
         await pilot.press("enter")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "MainScreen", what="closed")
         assert app.model_name == "fake-model"
+
+
+async def test_search_as_you_type_matches_the_last_word_as_a_prefix_and_down_moves_into_the_hits(ollama_env, make_app):
+    # "que" found nothing while "question" found the thread; down in the search box did nothing.
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "a question about owls")
+        await wait_until(pilot, lambda: last_reply(app) is not None and not app.turns[app.current_thread_id].running,
+                         what="the reply")
+        await pilot.press("ctrl+f", *"que")
+        await wait_until(pilot, lambda: app.sidebar.has_class("-searching") and getattr(app.sidebar.results, "hits",
+                                                                                         None), what="the hits")
+        assert any("question" in (h.get("snippet") or "") for h in app.sidebar.results.hits)
+        await pilot.press("down")
+        assert app.focused is app.sidebar.results and app.sidebar.results.highlighted == 0

@@ -56,11 +56,13 @@ def test_the_cost_is_exact_for_a_priced_model_and_unknown_never_guessed():
               "meta": {"ttft_ms": 500.0, "duration_ms": 2500.0}}
     assert usage_line(record, "openai", prices) == "in 1,000,000 · out 2,000 · first token 0.50 s · 1,000.0 tok/s · $3.03"
     unknown = {**record, "model": "nobody-knows-this-model"}
-    assert usage_line(unknown, "openai", prices).endswith("· unknown")
+    assert usage_line(unknown, "openai", prices).endswith("· cost unknown")
     assert usage_line({"model": "my-model", "usage": None}, "openai", prices) is None
     rows = [{"replies": 2, "provider": "openai", "model": "my-model", "input_tokens": 1_000_000, "output_tokens": 0},
             {"replies": 1, "provider": "openai", "model": "nobody-knows-this-model", "input_tokens": 5,
              "output_tokens": 5}]
     assert totals_line(rows[:1], prices) == "2 replies · in 1,000,000 · out 0 · $3.00"
-    assert totals_line(rows, prices).endswith("· unknown")  # one unpriced model: the sum is not known
+    assert totals_line(rows, prices).endswith("· cost unknown")  # one unpriced model: the sum is not known
+    failed = {"model": "my-model", "status": "error", "usage": {"input_tokens": 0, "output_tokens": 0}}
+    assert usage_line(failed, "openai", prices) is None  # no "in 0 · out 0 · $0.00" for a failed reply
     assert tokens_per_second(10, None, 1000.0) is None and tokens_per_second(10, 1000.0, 1000.0) is None

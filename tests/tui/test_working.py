@@ -55,9 +55,24 @@ async def test_streaming_shows_a_quiet_hint_and_a_stall_says_so_until_data_comes
         await wait_until(pilot, lambda: _line(app).startswith("no data for "), what="the stall line")
         assert _line(app).endswith(" s · esc stops")
         assert _working(app).has_class("-stalled")
-        await wait_until(pilot, lambda: "second" in rendered_text(last_reply(app)) or _line(app) == "· esc stops",
+        await wait_until(pilot, lambda: "second" in rendered_text(last_reply(app)) or _line(app).startswith("streaming · "),
                          what="the resume")
         assert not _line(app).startswith("no data")
+        await wait_until(pilot, lambda: not app.turns[app.current_thread_id].running, what="the end")
+        assert _working(app) is None
+
+
+async def test_a_streaming_reply_keeps_counting_seconds_from_enter(ollama_env, make_app):
+    ollama_env.script(Reply(text="one.two.three.four", chunk_chars=4, delay=0.8))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "go")
+        await wait_until(pilot, lambda: "one" in rendered_text(last_reply(app)), what="the first chunk")
+        await wait_until(pilot, lambda: re.fullmatch(r"streaming · [1-9]\d* s · esc stops", _line(app)),
+                         what="the streaming seconds")
+        line = _working(app)
+        assert line.timer is not None and line.timer._task is not None
         await wait_until(pilot, lambda: not app.turns[app.current_thread_id].running, what="the end")
         assert _working(app) is None
 

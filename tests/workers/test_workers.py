@@ -79,6 +79,23 @@ async def test_a_failing_model_falls_back_to_the_first_words(world: World, fake_
     assert (await world.threads.get(world.thread_id))["title"] == "I am flying to Lisbon next"
 
 
+async def test_a_stalled_server_gives_up_after_the_call_timeout(world: World, fake_llm: Any, monkeypatch) -> None:
+    import time
+
+    from tui_agents.workers import _common
+
+    monkeypatch.setattr(_common, "CALL_TIMEOUT", 0.5)  # 30 s in the app; the test need not wait that long
+    fake_llm.script(Reply(text="Too late", first_delay=30), Reply(text="{}", first_delay=30))
+    started = time.monotonic()
+    job = await world.run("generate_title", {"thread_id": world.thread_id})
+    assert job.status == "completed" and job.result["source"] == "fallback"
+    assert (await world.threads.get(world.thread_id))["title"] == "I am flying to Lisbon next"
+    memory = await world.run("extract_user_memory", {"thread_id": world.thread_id, "user_id": USER})
+    assert (memory.status, memory.attempts, memory.result) == ("completed", 1, {"saved": [], "timed_out": True})
+    assert time.monotonic() - started < 10
+    fake_llm.reset()  # drop the stalled connections
+
+
 async def test_an_empty_answer_falls_back_too(world: World, fake_llm: Any) -> None:
     fake_llm.script(Reply(text='""'))
     await world.run("generate_title", {"thread_id": world.thread_id})

@@ -38,6 +38,8 @@ STATUSES = ("complete", "streaming", "interrupted", "error")
 _CHUNK = 500
 # meta["interrupted_reason"] of a reply cut off because its process ended (a crash, kill -9), not a user stop
 APP_CLOSED = "app_closed"
+# meta["interrupted_reason"] of a reply stopped because the user quit the app while it streamed
+APP_QUIT = "app_quit"
 
 SELECT_MESSAGE = (
     "SELECT m.id, m.thread_id, m.position, m.role, c.text AS content, m.tool_calls, m.tool_call_id, m.status, "
@@ -382,6 +384,19 @@ class MessageStore:
                 "meta = json_set(coalesce(meta, '{}'), '$.interrupted_reason', ?) "
                 "WHERE id = ? AND status = 'streaming'", [(APP_CLOSED, i) for i in ids])
             return ids
+
+        return await write(self.conn, change)
+
+    async def mark_quit(self, thread_ids: Iterable[str], since: float) -> int:
+        """Give the replies stopped by quitting (interrupted since ``since`` in these threads) the reason
+        ``APP_QUIT``; returns how many."""
+        rows = [(APP_QUIT, t, since) for t in thread_ids]
+
+        def change(db: sqlite3.Connection) -> int:
+            cur = db.executemany(
+                "UPDATE messages SET meta = json_set(coalesce(meta, '{}'), '$.interrupted_reason', ?) "
+                "WHERE thread_id = ? AND role = 'assistant' AND status = 'interrupted' AND updated_at >= ?", rows)
+            return cur.rowcount
 
         return await write(self.conn, change)
 

@@ -7,7 +7,9 @@ a trailing ``*`` on a word keeps its prefix meaning; bare operators (``AND``,
 ``OR``, ``NOT``, ``NEAR``) are dropped; pieces without a letter or digit
 (emoji, lone ``*``, quotes) are dropped; control characters become spaces. At
 most ``MAX_TERMS`` terms of at most ``MAX_TERM_CHARS`` characters are kept.
-Terms are ANDed. When nothing is left there is no query (no hits).
+Terms are ANDed. When nothing is left there is no query (no hits). With
+``prefix_last`` (search as you type) the last bare word is a prefix: "que"
+finds "question".
 
 Best match: FTS5's ``bm25()`` reads every match of each term to get its
 document frequency, which costs seconds for common words in a big history, so
@@ -63,9 +65,10 @@ def _is_operator(core: str) -> bool:
     return bare in _OPERATORS or (bare.startswith("NEAR") and core[4:5] in ("/", "("))
 
 
-def parse_query(text: str | None) -> list[Term]:
-    """The safe terms of a user's search text (possibly none)."""
+def parse_query(text: str | None, prefix_last: bool = False) -> list[Term]:
+    """The safe terms of a user's search text (possibly none); ``prefix_last`` makes the last bare word a prefix."""
     terms: list[Term] = []
+    last_bare = False
     for m in _PIECE.finditer(_CONTROL.sub(" ", text or "")):
         if len(terms) >= MAX_TERMS:
             break
@@ -86,6 +89,9 @@ def parse_query(text: str | None) -> list[Term]:
         # a prefix only makes sense right after a letter or digit ("foo.*" is just "foo")
         prefix = prefix and bool(_HAS_TOKEN.match(body[-1]))
         terms.append(Term(body, prefix))
+        last_bare = phrase is None
+    if prefix_last and terms and last_bare and _HAS_TOKEN.match(terms[-1].text[-1]):
+        terms[-1] = Term(terms[-1].text, True)
     return terms
 
 

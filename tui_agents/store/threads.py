@@ -267,11 +267,13 @@ class ThreadStore:
         return await run(self.conn, _tree_page, {"uid": user_id, "lim": int(limit)})
 
     async def search(self, query: str, user_id: str | None = None, limit: int = 20,
-                     order: Literal["newest", "best"] = "newest") -> list[SearchHit]:
-        """Hits in thread titles and message text (see the module docstring); [] for an empty query."""
+                     order: Literal["newest", "best"] = "newest", prefix_last: bool = False) -> list[SearchHit]:
+        """Hits in thread titles and message text (see the module docstring); [] for an empty query.
+
+        ``prefix_last``: the last word typed matches as a prefix (search as you type)."""
         if order not in ("newest", "best"):
             raise InvalidArgumentError('Search order must be "newest" or "best".')
-        terms = parse_query(query)
+        terms = parse_query(query, prefix_last=prefix_last)
         match = match_expression(terms)
         limit = max(0, min(int(limit), _MAX_LIMIT))
         if match is None or limit == 0:

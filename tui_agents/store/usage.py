@@ -2,7 +2,8 @@
 
 Only a reply's original row counts: a fork or branch copies its messages (they
 point at the same ``contents`` row, whose origin is the first thread), and the
-copies cost nothing again.
+copies cost nothing again. A failed or stopped reply without reported usage is
+not a reply with zero tokens: it is left out.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ FROM messages AS m
 JOIN contents AS c ON c.id = m.content_id
 JOIN threads AS t ON t.id = m.thread_id
 WHERE m.role = 'assistant' AND m.usage IS NOT NULL
+  AND (m.status = 'complete' OR COALESCE(json_extract(m.usage, '$.input_tokens'), 0) > 0
+       OR COALESCE(json_extract(m.usage, '$.output_tokens'), 0) > 0)
   AND (c.origin_thread = m.thread_id OR NOT EXISTS (SELECT 1 FROM threads AS o WHERE o.id = c.origin_thread))
   AND m.created_at >= :since {thread_filter}
 GROUP BY key, t.provider, m.model

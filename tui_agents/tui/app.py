@@ -352,6 +352,12 @@ class AiAgentsApp(App):
             self.provider_ok = None
             await self.screen_main.turns.check_provider()
 
+    def action_help_quit(self) -> None:
+        """ctrl+c: say which key quits, as plain text (this app's toasts never parse markup)."""
+        keys = [key for key, active in self.active_bindings.items() if active.binding.action in ("quit", "app.quit")]
+        key = keys[0] if keys else "ctrl+q"  # the key's name as README writes it, not the footer's ^q
+        self.notify(f"Press {key} to quit the app.", title="Do you want to quit?")
+
     async def action_quit(self) -> None:
         """Quit; while replies stream, ask first (on yes they are saved as interrupted)."""
         await self.background.quit()

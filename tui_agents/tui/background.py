@@ -79,9 +79,18 @@ class BackgroundTurns:
         async def answered(yes: bool | None) -> None:
             if yes:
                 await self.stop_all()
+                await self._mark_quit(running)
                 self.app.exit()
 
         self.app.push_screen(ConfirmScreen(question, yes="Quit"), answered)
+
+    async def _mark_quit(self, states: list[TurnState]) -> None:
+        """Say on each stopped reply that the user quit (not a stop of that reply)."""
+        session = self.app.session
+        if session is None or not states:
+            return
+        with suppress(Exception):  # quitting goes on; the replies keep the plain "stopped" wording
+            await session.messages.mark_quit([s.thread_id for s in states], min(s.started_at for s in states))
 
     async def stop_all(self, timeout: float = SAVE_TIMEOUT) -> None:
         """Stop every streaming reply and wait (up to ``timeout`` s) until each saved what it had."""

@@ -298,8 +298,7 @@ class TurnController:
                 state.chunks[:] = [text]
                 if self.app.current_thread_id == state.thread_id:
                     self.app.status_bar.last_turn = usage.total_tokens
-                    self.app.run_worker(self.count_context(state.thread_id, state.provider, state.model),
-                                        group="ctx", exclusive=True, exit_on_error=False)
+                    self._count_later(state.thread_id, state.provider, state.model)
             case TurnFailed(error=error, status=status, partial_text=partial):
                 state.status = status
                 state.error = error
@@ -331,7 +330,12 @@ class TurnController:
             return
         provider = thread.get("provider") or self.app.provider_name
         model = thread.get("model") or self.app.model_name
-        self.app.run_worker(partial(self.count_context, thread["id"], provider, model), group="ctx", exclusive=True,
+        self._count_later(thread["id"], provider, model)
+
+    def _count_later(self, thread_id: str, provider: str, model: str) -> None:
+        """Count the context in a worker, the previous count cancelled. A callable, not a coroutine: a worker
+        cancelled before it starts (exclusive, or the app closing) leaves no coroutine never awaited."""
+        self.app.run_worker(partial(self.count_context, thread_id, provider, model), group="ctx", exclusive=True,
                             exit_on_error=False)
 
     async def show_thread_usage(self, thread_id: str) -> None:
@@ -364,7 +368,10 @@ class TurnController:
 
                 with suppress(AgentError):  # the saved thinking time; the live count stands without it
                     view.record["meta"] = (await self.app.session.messages.get(state.reply_id)).get("meta")
-            await view.finish(state.status, state.text)
+            if state.status == "error" and not (state.text or state.thinking or state.tools):
+                await view.remove()  # nothing was saved: the failure notice below says it (one per attempt)
+            else:
+                await view.finish(state.status, state.text)
             if state.reply_id and self.app.session is not None:
                 await view.show_usage(await self.app.session.messages.get(state.reply_id), state.provider)
                 await self.show_thread_usage(state.thread_id)

@@ -55,6 +55,9 @@ async def warm_up(app: AiAgentsApp) -> None:
             await asyncio.wait_for(runner.provider.get_context_window(model or None), WINDOW_TIMEOUT)
         except Exception:  # the turn reports it to the user
             log.warning("Could not build the %s runner ahead of a turn.", app.provider_name, exc_info=True)
+        else:
+            # the runner registered the job handlers: title the threads a quit or a stall left untitled
+            app.run_worker(session.title_untitled(), name="title-untitled", exit_on_error=False)
     # not needed to start a turn: a turn does not wait for it
     app.run_worker(asyncio.to_thread(_warm_lexers), name="warm-lexers", exit_on_error=False)
     # a thread opened before the engine was warm was not counted: count it once this task is done
@@ -72,7 +75,7 @@ def _count_open_thread(app: AiAgentsApp) -> None:
         if app.current_thread_id == thread_id:
             app.screen_main.turns.show_context_of(thread)
 
-    app.run_worker(count(), group="ctx-open", exit_on_error=False)
+    app.run_worker(count, group="ctx-open", exit_on_error=False)  # created when it runs: never left unawaited
 
 
 def _import_engine() -> None:

@@ -7,7 +7,11 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["model_options", "require", "transcript"]
+__all__ = ["CALL_TIMEOUT", "model_options", "require", "transcript"]
+
+CALL_TIMEOUT = 30.0
+"""Seconds a job's model call may take in all: titles and memory are tiny requests, and a stalled
+server must not keep a job (and the status bar's "1 background job") running for minutes."""
 
 
 def require(payload: Mapping[str, Any], field: str, job: str) -> str:

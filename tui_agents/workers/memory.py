@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
+from . import _common
 from ._common import model_options, require
+
+log = logging.getLogger(__name__)
 
 __all__ = ["JOB_NAME", "MAX_MESSAGES", "extract_user_memory", "make_handler"]
 
@@ -20,7 +25,13 @@ async def extract_user_memory(provider: Any, conn: Any, thread_id: str, user_id:
     thread = await ThreadStore(conn).get(thread_id)  # NotFoundError for a deleted thread: no retry can help
     messages = await MessageStore(conn).list(thread_id, limit=MAX_MESSAGES)
     extractor = UserMemoryExtractor(provider, UserMemoryStore(conn), **model_options(provider, thread))
-    saved = await extractor.extract_and_save(user_id, messages)
+    try:
+        async with asyncio.timeout(_common.CALL_TIMEOUT):
+            saved = await extractor.extract_and_save(user_id, messages)
+    except TimeoutError:
+        # a stalled server: the next turn's job tries again; retrying now would stall as long again
+        log.warning("Memory extraction for thread %s got no answer within %.0f s.", thread_id, _common.CALL_TIMEOUT)
+        return {"saved": [], "timed_out": True}
     return {"saved": [record["key"] for record in saved]}
 
 

@@ -372,6 +372,18 @@ class StreamingBody(NoSecondLayout, Vertical):
         return "".join(seg.source for seg in self.query(MarkdownSegment))
 
 
+def _again_key(view: Any) -> str:
+    """The key that regenerates the last reply now (after a keymap remap, the remapped one)."""
+    from .. import actions
+
+    action = actions.by_action("regenerate")
+    try:
+        keymap = getattr(getattr(view.app, "config", None), "keymap", None)
+    except Exception:  # noqa: BLE001 - no running app (a view built outside one): the default key
+        keymap = None
+    return (actions.keys_in_effect(action, keymap).split(",")[0].strip() if action else "") or "ctrl+r"
+
+
 class MessageView(NoSecondLayout, Vertical):
     """A message: header line and body; assistant text is Markdown, user text plain."""
 
@@ -419,8 +431,11 @@ class MessageView(NoSecondLayout, Vertical):
 
     def status_text(self) -> str | None:
         status = self.record.get("status")
-        if status == "interrupted" and (self.record.get("meta") or {}).get("interrupted_reason") == "app_closed":
-            return "⏹ interrupted: the app closed while this reply was streaming"
+        reason = (self.record.get("meta") or {}).get("interrupted_reason")
+        if status == "interrupted" and reason == "app_closed":
+            return f"⏹ interrupted: the app closed while this reply was streaming\n  {_again_key(self)} answers again"
+        if status == "interrupted" and reason == "app_quit":
+            return f"⏹ interrupted: you quit while this reply was streaming\n  {_again_key(self)} answers again"
         if status == "interrupted":
             return "⏹ interrupted: the reply was stopped before it finished"
         if status == "error":

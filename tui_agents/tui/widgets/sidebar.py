@@ -29,7 +29,7 @@ from ..sanitize import highlight_snippet, sanitize
 
 __all__ = ["Sidebar", "ThreadTree", "SearchBox", "SearchResults", "thread_label", "first_words", "SIDEBAR_PAGE"]
 
-UNTITLED = "New chat"
+from ...labels import UNTITLED, first_words  # noqa: E402 - one label for the sidebar and the CLI
 #: Row marks: a reply is streaming in the thread; a reply finished there while another thread was open.
 ACTIVITY_MARKS = {"streaming": " ⋯", "unseen": " ●"}
 SIDEBAR_PAGE = 100
@@ -37,12 +37,6 @@ SIDEBAR_PAGE = 100
 _MORE_MARGIN = 10
 # What a row's label shows (thread_label).
 _LABEL_FIELDS = ("title", "preview", "fork_kind", "archived_at", "activity")
-
-
-def first_words(text: str, n: int = 6) -> str:
-    """The first ``n`` words of ``text`` on one line, with an ellipsis when there are more."""
-    words = text.split()
-    return " ".join(words[:n]) + ("…" if len(words) > n else "")
 
 
 def thread_label(thread: dict[str, Any]) -> Text:
@@ -276,7 +270,15 @@ def snippet_source(snippet: str) -> str:
 class SearchBox(Input):
     """The sidebar's search box; escape clears it and returns to the composer."""
 
-    BINDINGS = [Binding("escape", "screen.clear_search", "Clear search", id="search.clear")]
+    BINDINGS = [Binding("escape", "screen.clear_search", "Clear search", id="search.clear"),
+                Binding("down", "into_list", "Into the list", show=False, id="search.down")]
+
+    def action_into_list(self) -> None:
+        """Down moves into the hits while searching, else into the thread tree."""
+        sidebar = self.parent
+        target = sidebar.query("#search-results" if sidebar.has_class("-searching") else "#thread-tree")
+        if target:
+            target.first().focus()
 
 
 class SearchResults(OptionList):

@@ -2,8 +2,8 @@
 
 Figures come from what the runner stored: ``usage`` (the provider's exact
 counts) and ``meta["ttft_ms"]`` / ``meta["duration_ms"]``; the cost from
-``PriceTable`` ("unknown" when the model has no price, never a guess; local
-models $0.00).
+``PriceTable`` ("cost unknown" when the model has no price, never a guess; local
+models $0.00). A failed or stopped reply the provider reported no usage for shows no line.
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ def tokens_per_second(output_tokens: int, ttft_ms: float | None, duration_ms: fl
 
 
 def _cost(provider: str | None, model: str | None, input_tokens: int, output_tokens: int, prices: Any) -> str:
+    cost = prices.cost(provider, model, input_tokens, output_tokens) if prices is not None else None
+    return _cost_text(cost)
+
+
+def _cost_text(cost: float | None) -> str:
     from ...pricing import format_cost
 
-    return format_cost(prices.cost(provider, model, input_tokens, output_tokens) if prices is not None else None)
+    return "cost unknown" if cost is None else format_cost(cost)
 
 
 def usage_line(record: Mapping[str, Any], provider: str | None, prices: Any) -> str | None:
@@ -37,6 +42,8 @@ def usage_line(record: Mapping[str, Any], provider: str | None, prices: Any) -> 
         return None
     meta = record.get("meta") or {}
     tokens_in, tokens_out = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+    if not tokens_in and not tokens_out and record.get("status", "complete") != "complete":
+        return None  # a failed or stopped reply with nothing reported: no "in 0 · out 0 · $0.00"
     parts = [f"in {tokens_in:,}", f"out {tokens_out:,}"]
     ttft = meta.get("ttft_ms")
     if ttft is not None:
@@ -56,9 +63,7 @@ def totals_line(rows: Iterable[Mapping[str, Any]], prices: Any) -> str:
     tokens_out = sum(int(r["output_tokens"] or 0) for r in rows)
     costs = [prices.cost(r.get("provider"), r.get("model"), int(r["input_tokens"] or 0),
                          int(r["output_tokens"] or 0)) for r in rows]
-    from ...pricing import format_cost
-
-    cost = format_cost(None if any(c is None for c in costs) else sum(c for c in costs if c is not None))
+    cost = _cost_text(None if any(c is None for c in costs) else sum(c for c in costs if c is not None))
     noun = "reply" if replies == 1 else "replies"
     return f"{replies:,} {noun} · in {tokens_in:,} · out {tokens_out:,} · {cost}"
 
@@ -80,6 +85,7 @@ class UsageFooter(Static):
         provider = self.provider or _pane_provider(self.app)
         line = usage_line(self.record, provider, PriceTable.from_config(getattr(self.app, "config", None)))
         self.update(Text(line or ""))
+        self.display = bool(line)
 
 
 def _pane_provider(app: Any) -> str | None:

@@ -1,8 +1,8 @@
-"""The working state under a pending reply: "waiting for MODEL · 3 s · esc stops", then a quiet stop hint.
+"""The working state under a pending reply: "waiting for MODEL · 3 s · esc stops", then "streaming · 7 s · esc stops".
 
 The line reads the turn's ``TurnState`` (``started_at``, ``data_seen``,
-``stalled_since``); its 1 s timer runs only while seconds are shown (waiting
-for the first data, or a stalled stream) and dies with the line when the reply ends.
+``stalled_since``); its 1 s timer runs while the reply is pending (never a
+redraw per token) and dies with the line when the reply ends.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ class WorkingLine(Static, can_focus=False):
 
     @property
     def counting(self) -> bool:
-        """Whether seconds are shown (and the timer runs): before the first data, or while stalled."""
-        return not self.state.data_seen or self.state.stalled_since is not None
+        """Whether seconds are shown (and the timer runs): always while the reply is pending."""
+        return bool(getattr(self.state, "running", True))
 
     def line(self, now: float | None = None) -> str:
         """The text of the line at ``now`` (wall-clock seconds)."""
@@ -68,7 +68,8 @@ class WorkingLine(Static, can_focus=False):
         if not state.data_seen:
             waited = max(0, int(now - state.started_at))
             return f"waiting for {sanitize(state.model or 'the model')} · {waited} s · {self._key} stops"
-        return f"· {self._key} stops"
+        elapsed = max(0, int(now - state.started_at))
+        return f"streaming · {elapsed} s · {self._key} stops"
 
     def update_state(self) -> None:
         """Redraw from the turn's state; pause the timer while nothing counts."""
