@@ -314,9 +314,8 @@ class ChatSession:
         if self.job_queue is None:
             return 0
         from .workers import TITLE_JOB
-        from .workers.titles import untitled_threads
 
-        ids = await untitled_threads(self._stores().conn, limit)
+        ids = await self._stores().threads.untitled_with_reply(limit)
         for thread_id in ids:
             await self.job_queue.enqueue(TITLE_JOB, {"thread_id": thread_id})
         return len(ids)

@@ -87,6 +87,15 @@ def _clean_title(title: str | None) -> str | None:
     return title or None
 
 
+
+# Among the most recently active threads only: the query stays bounded however long the history is.
+_UNTITLED_WITH_REPLY = """
+SELECT id FROM (SELECT id, title, updated_at FROM threads WHERE trashed_at IS NULL ORDER BY updated_at DESC LIMIT ?)
+AS t WHERE (t.title IS NULL OR t.title = '')
+  AND EXISTS (SELECT 1 FROM messages AS m WHERE m.thread_id = t.id AND m.role = 'assistant' AND m.status = 'complete')
+ORDER BY t.updated_at DESC LIMIT ?
+"""
+
 class ThreadStore:
     """Threads: create, list, rename, archive, trash, fork, branch, stats, search and lineage."""
 
@@ -197,6 +206,11 @@ class ThreadStore:
     async def branch(self, id: str, from_message_id: str, title: str | None = None) -> ThreadRecord:
         """A new thread with this thread's messages up to and including ``from_message_id``."""
         return await write(self.conn, _copy, id, from_message_id, _clean_title(title))
+
+    async def untitled_with_reply(self, limit: int = 20, window: int = 200) -> list[str]:
+        """Ids of the ``window`` most recently active threads that have a finished reply but no title."""
+        rows = await run(self.conn, fetch_all, _UNTITLED_WITH_REPLY, (int(window), int(limit)))
+        return [row[0] for row in rows]
 
     async def get_stats(self, id: str) -> dict[str, Any]:
         """Exactly ``{"message_count", "total_bytes", "forked_from"}`` (bytes of UTF-8 message text)."""

@@ -12,8 +12,7 @@ from ..types import Message
 from . import _common
 from ._common import model_options, require, transcript
 
-__all__ = ["JOB_NAME", "MAX_WORDS", "clean_title", "fallback_title", "generate_title", "make_handler",
-           "untitled_threads"]
+__all__ = ["JOB_NAME", "MAX_WORDS", "clean_title", "fallback_title", "generate_title", "make_handler"]
 
 log = logging.getLogger(__name__)
 
@@ -105,25 +104,6 @@ async def _ask(provider: Any, exchange: list[dict[str, Any]], options: dict[str,
         log.warning("Title generation fell back to the first words: %s", exc)
         return ""
     return clean_title(completion.message.content)
-
-
-# Among the most recently active threads only: the query stays bounded however long the history is.
-_UNTITLED = """
-SELECT id FROM (SELECT id, title, updated_at FROM threads WHERE trashed_at IS NULL ORDER BY updated_at DESC LIMIT ?)
-AS t WHERE (t.title IS NULL OR t.title = '')
-  AND EXISTS (SELECT 1 FROM messages AS m WHERE m.thread_id = t.id AND m.role = 'assistant' AND m.status = 'complete')
-ORDER BY t.updated_at DESC LIMIT ?
-"""
-
-
-async def untitled_threads(conn: Any, limit: int = 20, window: int = 200) -> list[str]:
-    """Ids of recent threads with a finished reply but no title (their title job was lost, e.g. to a quit)."""
-    from ..store.db import run
-
-    def select(db: Any) -> list[str]:
-        return [row[0] for row in db.execute(_UNTITLED, (window, limit)).fetchall()]
-
-    return await run(conn, select)
 
 
 def make_handler(provider: Any, conn: Any) -> Any:
