@@ -31,7 +31,7 @@ async def _after_a_frame(app) -> tuple[str, str]:
 async def test_a_growing_reply_shows_the_same_rows_as_a_full_repaint(ollama_env, make_app):
     paragraph = "Word " * 60
     text = "\n\n".join(f"Para {i}. {paragraph}" for i in range(8)) + "\n\nDONE"
-    ollama_env.script(Reply(text=text, chunk_chars=40, delay=0.02))
+    ollama_env.script(Reply(text=text, chunk_chars=40, delay=0.06))  # ~3.6 s: room for several checks on a slow runner
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
