@@ -159,9 +159,11 @@ class ChatSession:
 
     async def new_thread(self, provider: str, model: str, title: str | None = None) -> dict[str, Any]:
         """Create a thread owned by the session's user, with its provider and model."""
-        thread = await self.threads.create(await self.default_agent_id(), title=title, user_id=self.user_id)
-        await self.adopt(thread["id"])
-        return await self.threads.set_model(thread["id"], provider, model)
+        thread = await self.threads.create(await self.default_agent_id(), title=title, user_id=self.user_id,
+                                           provider=provider, model=model)
+        # a new thread has no grant of its own yet: no need to check before making the user its owner
+        await self.auth.assign_role(self.user_id, "owner", "thread", thread["id"])
+        return thread
 
     async def fork(self, thread_id: str, title: str | None = None) -> dict[str, Any]:
         """Copy a thread with all its messages; the user owns the copy."""
@@ -238,9 +240,13 @@ class ChatSession:
 
         return get_memory_strategy(self.config.memory.strategy, **self.config.memory.params)
 
+    @staticmethod
+    def _runner_key(name: str, thinking: Any) -> str:
+        return name if thinking is None else f"{name}|thinking={thinking!r}"
+
     def runner(self, name: str, thinking: Any = None) -> AgentRunner:
         """The runner of provider ``name`` (the thread's model is picked per turn), thinking as asked."""
-        key = name if thinking is None else f"{name}|thinking={thinking!r}"
+        key = self._runner_key(name, thinking)
         runner = self._runners.get(key)
         if runner is None:
             from .runner import AgentRunner
@@ -345,6 +351,9 @@ class ChatSession:
         if provider is None:
             provider = thread.get("provider") or self.config.default_provider or registry.DEFAULT_PROVIDER
         thinking = self.thinking_for(thread.get("model"))
+        built = self._runners.get(self._runner_key(provider, thinking))
+        if built is not None:
+            return built  # no thread hand-off: the loop may be busy drawing, and this is on the way to the request
         # in a thread: a new client builds SSL contexts (~100 ms) and may read the keyring
         return await asyncio.to_thread(self.runner, provider, thinking)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -229,6 +230,7 @@ class OllamaProvider(HTTPProvider):
         url = ollama_base_url(base_url) if base_url else ollama_base_url()
         self.thinking = normalize_thinking(thinking)
         self._shown: dict[str, dict[str, Any]] = {}
+        self._showing: dict[str, asyncio.Future[dict[str, Any]]] = {}
         super().__init__(base_url=url, **kwargs)
 
 
@@ -294,17 +296,29 @@ class OllamaProvider(HTTPProvider):
 
     async def _show_cached(self, model: str) -> dict[str, Any]:
         info = self._shown.get(model)
-        if info is None:
-            info = await self.show(model)
-            self._shown[model] = info
-        return info
+        if info is not None:
+            return info
+        asking = self._showing.get(model)
+        if asking is None:  # one request per model at a time: the provider check and the warm-up both ask at start
+            asking = self._showing[model] = asyncio.ensure_future(self.show(model))
+            asking.add_done_callback(lambda done: self._shown_or_forgotten(model, done))
+        return await asyncio.shield(asking)  # a caller that gives up does not cancel the others' request
+
+    def _shown_or_forgotten(self, model: str, done: asyncio.Future[dict[str, Any]]) -> None:
+        if self._showing.get(model) is not done:
+            return  # forgotten while it was asked (a pull, a delete): not kept
+        del self._showing[model]
+        if not done.cancelled() and done.exception() is None:  # a failure is asked again next time
+            self._shown[model] = done.result()
 
     def forget(self, model: str | None = None) -> None:
         """Drop cached ``/api/show`` details (all, or one model's), e.g. after a pull or a delete."""
         if model is None:
             self._shown.clear()
+            self._showing.clear()
         else:
             self._shown.pop(model, None)
+            self._showing.pop(model, None)
 
     def _new_parser(self) -> _OllamaParser:
         return _OllamaParser(self)

@@ -102,17 +102,18 @@ class ThreadStore:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
 
-    async def create(self, agent_id: str | None, title: str | None = None, user_id: str | None = None) -> ThreadRecord:
-        """A new thread of an agent; a given title counts as the user's."""
+    async def create(self, agent_id: str | None, title: str | None = None, user_id: str | None = None, *,
+                     provider: str | None = None, model: str | None = None) -> ThreadRecord:
+        """A new thread of an agent (talking to ``provider``/``model`` if given); a given title counts as the user's."""
         title = _clean_title(title)
         thread_id, ts = new_id("thr"), now()
 
         def insert(db: sqlite3.Connection) -> ThreadRecord:
             if agent_id is not None and db.execute("SELECT 1 FROM agents WHERE id = ?", (agent_id,)).fetchone() is None:
                 raise NotFoundError(f"Agent {agent_id} does not exist.")
-            db.execute("INSERT INTO threads(id, agent_id, user_id, title, title_source, created_at, updated_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (thread_id, agent_id, user_id, title, "user" if title else None, ts, ts))
+            db.execute("INSERT INTO threads(id, agent_id, user_id, title, title_source, provider, model, created_at, "
+                       "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (thread_id, agent_id, user_id, title, "user" if title else None, provider, model, ts, ts))
             return _get(db, thread_id)
 
         return await write(self.conn, insert)

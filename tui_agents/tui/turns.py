@@ -62,6 +62,10 @@ class TurnState:
     """Wall-clock time of the last data while the stream is stalled (None: not stalled)."""
     working: Any = None
     """The ``WorkingLine`` under the streaming reply while it is on screen."""
+    pending: list[Any] | None = None
+    """Events that arrived while the turn's views were still being mounted (None: applied as they come)."""
+    views_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the views are mounted and ``pending`` is applied: the turn's end waits for it."""
 
     @property
     def text(self) -> str:
@@ -122,6 +126,7 @@ class TurnController:
         if images and not await self.screen.local.vision_ok(self.app.status_bar.provider or self.app.provider_name,
                                                             self.app.status_bar.model or self.app.model_name):
             return  # said before the request; the text and the images stay
+        thread: dict[str, Any] | None = None
         if thread_id is None:
             thread = await self.app.session.new_thread(self.app.provider_name, self.app.model_name)
             thread_id = thread["id"]
@@ -134,14 +139,15 @@ class TurnController:
             self.app.run_worker(self.threads.reload_threads(), exit_on_error=False)
         self.app.composer.clear_sent()
         self.screen.local.clear_attachments()
-        await self.start_turn(thread_id, text, images)
+        await self.start_turn(thread_id, text, images, thread=thread)
 
     async def start_turn(self, thread_id: str, text: str | None, images: list[Any] | None = None, *,
-                         regenerate: bool = False) -> TurnState:
+                         regenerate: bool = False, thread: dict[str, Any] | None = None) -> TurnState:
         """Run a turn (``text`` None: answer the last user message again; ``regenerate``: as a new version
-        of its reply) in a worker keyed by thread."""
+        of its reply) in a worker keyed by thread (``thread``: its record, if just read)."""
         assert self.app.session is not None
-        thread = await self.app.session.threads.get(thread_id)
+        if thread is None:
+            thread = await self.app.session.threads.get(thread_id)
         state = TurnState(thread_id, thread.get("provider") or self.app.provider_name,
                           thread.get("model") or self.app.model_name, regenerate=regenerate,
                           images=list(images or ()))
@@ -149,29 +155,53 @@ class TurnController:
         self.app.background.started(thread_id)
         pane = self.app.chat_pane
         if pane.thread_id == thread_id and pane.has_newer:
-            # the window was scrolled away from the end: show the end again, the reply goes there
+            # the window was scrolled away from the end: show the end again (before the turn saves anything)
             records = await self.app.session.messages.list(thread_id, limit=FIRST_PAGE)
             await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE)
-        if pane.thread_id == thread_id:
-            pane.provider = state.provider
-            old = pane.last_notice()
-            if old is not None:
-                await old.remove()
-            if regenerate:
-                await remove_last_reply(pane)
-            if text is not None:
-                state.user_view = await pane.add_message(
-                    {"role": "user", "content": text, "created_at": time.time(), "thread_id": thread_id,
-                     "images": [{"name": i.name, "media_type": i.media_type, "width": i.width, "height": i.height,
-                                 "bytes": len(i.data)} for i in state.images]})
-            state.view = await pane.add_message(
-                {"role": "assistant", "model": state.model, "created_at": time.time(), "thread_id": thread_id},
-                streaming=True)
-            await self.attach_working(state)
-            pane.anchor()
+        shown = pane.thread_id == thread_id
+        if shown:
+            state.pending = []
+        else:
+            state.views_ready.set()
+        # The request goes out while the views mount: the user's message reaches the server sooner, and the
+        # events that come before the views are there wait in ``state.pending``.
         state.worker = self.app.run_worker(self._run_turn(state, text), name=f"turn:{thread_id}", group="turns",
-                                       exit_on_error=False)
+                                           exit_on_error=False)
+        if shown:
+            try:
+                await self._mount_turn_views(pane, state, text)
+            finally:
+                await self._apply_pending(state)
         return state
+
+    async def _mount_turn_views(self, pane: ChatPane, state: TurnState, text: str | None) -> None:
+        """The user's message (unless answering again), the streaming reply's view and its working line."""
+        pane.provider = state.provider
+        old = pane.last_notice()
+        if old is not None:
+            await old.remove()
+        if state.regenerate:
+            await remove_last_reply(pane)
+        if text is not None:
+            user_view = await pane.add_message(
+                {"role": "user", "content": text, "created_at": time.time(), "thread_id": state.thread_id,
+                 "images": [{"name": i.name, "media_type": i.media_type, "width": i.width, "height": i.height,
+                             "bytes": len(i.data)} for i in state.images]})
+            state.user_view = user_view
+        view = await pane.add_message(
+            {"role": "assistant", "model": state.model, "created_at": time.time(), "thread_id": state.thread_id},
+            streaming=True)
+        state.view = view
+        await self.attach_working(state)
+        pane.anchor()
+
+    async def _apply_pending(self, state: TurnState) -> None:
+        """Apply, in order, the events that came while the views mounted; from then on they apply as they come."""
+        pending = state.pending or []
+        while pending:
+            await self._apply_event(state, pending.pop(0))  # the worker may append more meanwhile
+        state.pending = None
+        state.views_ready.set()
 
     async def attach_working(self, state: TurnState) -> None:
         """Show the working state under the streaming reply's view (until the turn ends)."""
@@ -222,9 +252,13 @@ class TurnController:
                 stream = self.app.session.send(state.thread_id, text, provider=state.provider, images=state.images)
             async with aclosing(stream) as events:
                 async for event in events:
-                    await self._apply_event(state, event)
+                    if state.pending is not None:
+                        state.pending.append(event)  # the views are still mounting: applied in order by then
+                    else:
+                        await self._apply_event(state, event)
         except asyncio.CancelledError:
             state.status = "interrupted"
+            await state.views_ready.wait()
             await self._end_turn(state)
             raise
         except AgentError as exc:
@@ -235,6 +269,7 @@ class TurnController:
             state.error = AgentError(f"The turn failed unexpectedly ({type(exc).__name__}).")
         if state.status == "streaming":
             state.status = "complete"
+        await state.views_ready.wait()
         await self._end_turn(state)
 
     async def _apply_event(self, state: TurnState, event: Any) -> None:
