@@ -234,6 +234,10 @@ class ChatSession:
             self._providers[key] = cached
         return cached
 
+    def built_provider(self, name: str) -> Provider | None:
+        """The client a turn with provider ``name`` uses, if it is built already (None: nothing is built here)."""
+        return self._providers.get((name, ""))
+
     def memory_strategy(self) -> Any:
         """The configured memory strategy."""
         from .memory import get_memory_strategy

@@ -149,6 +149,28 @@ class HTTPProvider(Provider):
         )
         # Streams: httpx bounds only the connect; the watchdog bounds the first byte and each silence.
         self._stream_timeout = httpx.Timeout(None, connect=self.timeouts.connect)
+        self._on_sent: list[Callable[[], None]] = []
+
+    def on_request_sent(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, in the event loop, when the next streamed request's body has been sent.
+
+        An app can hold back work of its own until then (drawing, loading), so the request goes first.
+        A request that fails before it is sent never calls it; the next one does.
+        """
+        self._on_sent.append(callback)
+
+    def _sent_trace(self) -> dict[str, Any] | None:
+        """httpcore's ``trace`` request extension calling the waiting ``on_request_sent`` callbacks, if any."""
+        if not self._on_sent:
+            return None
+        callbacks, self._on_sent = self._on_sent, []
+
+        async def trace(name: str, info: dict[str, Any]) -> None:
+            if name.endswith("send_request_body.complete"):
+                while callbacks:
+                    callbacks.pop()()
+
+        return {"trace": trace}
 
     def __repr__(self) -> str:
         key = self._key.masked if self._key else None
@@ -266,7 +288,8 @@ class HTTPProvider(Provider):
             try:
                 watch.wait()
                 async with self._client.stream("POST", url, content=body, headers=headers,
-                                               timeout=self._stream_timeout) as response:
+                                               timeout=self._stream_timeout,
+                                               extensions=self._sent_trace()) as response:
                     if response.status_code >= 400:
                         await response.aread()
                         raise error_from_response(self.label, response.status_code, response.headers,

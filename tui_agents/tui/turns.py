@@ -66,6 +66,8 @@ class TurnState:
     """Events that arrived while the turn's views were still being mounted (None: applied as they come)."""
     views_ready: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once the views are mounted and ``pending`` is applied: the turn's end waits for it."""
+    request_sent: asyncio.Future[None] | None = None
+    """Resolved when the turn's request has gone out (or the turn ended first); the views mount after it."""
 
     @property
     def text(self) -> str:
@@ -77,6 +79,15 @@ class TurnState:
     @property
     def running(self) -> bool:
         return self.status == "streaming"
+
+
+REQUEST_FIRST = 0.1
+"""Seconds a new turn's views wait at most for its request to leave (it leaves in a few ms with the engine warm)."""
+
+
+def _resolve(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 def _context_window(provider: str, model: str) -> int | None:
@@ -161,18 +172,31 @@ class TurnController:
         shown = pane.thread_id == thread_id
         if shown:
             state.pending = []
+            self._hold_views_for_request(state)
         else:
             state.views_ready.set()
-        # The request goes out while the views mount: the user's message reaches the server sooner, and the
+        # The request goes out before the views mount: the user's message reaches the server sooner, and the
         # events that come before the views are there wait in ``state.pending``.
         state.worker = self.app.run_worker(self._run_turn(state, text), name=f"turn:{thread_id}", group="turns",
                                            exit_on_error=False)
         if shown:
+            if state.request_sent is not None:
+                with suppress(TimeoutError):  # a request that cannot leave at once is not waited for long
+                    await asyncio.wait_for(asyncio.shield(state.request_sent), REQUEST_FIRST)
             try:
                 await self._mount_turn_views(pane, state, text)
             finally:
                 await self._apply_pending(state)
         return state
+
+    def _hold_views_for_request(self, state: TurnState) -> None:
+        """With the engine warm, let the request leave before drawing the turn (drawing takes the loop for a while)."""
+        session = self.app.session
+        provider = session.built_provider(state.provider) if session is not None and self.app.engine_ready else None
+        if provider is None or not hasattr(provider, "on_request_sent"):
+            return
+        sent = state.request_sent = asyncio.get_running_loop().create_future()
+        provider.on_request_sent(lambda: sent.done() or sent.set_result(None))
 
     async def _mount_turn_views(self, pane: ChatPane, state: TurnState, text: str | None) -> None:
         """The user's message (unless answering again), the streaming reply's view and its working line."""
@@ -258,6 +282,7 @@ class TurnController:
                         await self._apply_event(state, event)
         except asyncio.CancelledError:
             state.status = "interrupted"
+            _resolve(state.request_sent)
             await state.views_ready.wait()
             await self._end_turn(state)
             raise
@@ -269,6 +294,7 @@ class TurnController:
             state.error = AgentError(f"The turn failed unexpectedly ({type(exc).__name__}).")
         if state.status == "streaming":
             state.status = "complete"
+        _resolve(state.request_sent)
         await state.views_ready.wait()
         await self._end_turn(state)
 

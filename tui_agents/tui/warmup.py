@@ -28,6 +28,7 @@ async def warm_up(app: AiAgentsApp) -> None:
     await app.wait_ready()
     session = app.session
     assert session is not None
+    imported = asyncio.ensure_future(asyncio.to_thread(_import_engine))  # while the job queue starts
     if app.background_jobs and session.job_queue is None:
         try:
             await session.start_jobs()
@@ -35,7 +36,7 @@ async def warm_up(app: AiAgentsApp) -> None:
             log.warning("The background job queue did not start.", exc_info=True)
         else:
             app.run_worker(_watch_jobs(app), name="jobs", exit_on_error=False)
-    await asyncio.to_thread(_import_engine)
+    await imported
     from ..providers import registry
 
     spec = registry.find(app.provider_name)
