@@ -21,7 +21,7 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions, RichVisual, Visual
 
-__all__ = ["CompactVisual", "compact_visual", "part_style"]
+__all__ = ["CompactVisual", "compact_visual", "part_style", "same_styles"]
 
 
 def part_style(widget: Any, part: str, background: Color) -> Style:
@@ -38,6 +38,11 @@ def part_style(widget: Any, part: str, background: Color) -> Style:
     if styles.has_rule("auto_color") and styles.auto_color:
         color = background.get_contrast_text(color.a)
     return Style.from_rich_style(RichStyle.from_color((background + color).rich_color) + styles.text_style)
+
+
+def same_styles(old: tuple[Any, tuple[Any, ...]], new: tuple[Any, tuple[Any, ...]]) -> bool:
+    """Same background colour and the very same part-style objects (compared by identity: cheap)."""
+    return old[0] == new[0] and len(old[1]) == len(new[1]) and all(a is b for a, b in zip(old[1], new[1]))
 
 
 def compact_visual(view: Any, header_style: Style, status_style: Style, usage_style: Style) -> CompactVisual:

@@ -423,7 +423,7 @@ class MessageView(NoSecondLayout, Widget):
         self.body: StreamingBody | None = None
         self.tool_lines: dict[str, ToolCallLine] = {}
         self.thoughts: Any = None  # widgets/thoughts.py's block, when the model thought
-        self._drawn: tuple[tuple[Any, ...], Any] | None = None  # a compact view's visual, by its parts' styles
+        self._drawn: tuple[Any, Any] | None = None  # a compact view's visual, by its background and parts' styles
         self._code_theme: str | None = None
 
     def _fits_one_widget(self) -> bool:
@@ -467,14 +467,14 @@ class MessageView(NoSecondLayout, Widget):
     def render(self) -> Any:
         if not self.compact:
             return super().render()
-        from .compact import compact_visual, part_style
+        from .compact import compact_visual, part_style, same_styles
 
         background = self.background_colors[1]
-        parts = ("user-header" if self.role == "user" else "header", "status", "usage")
-        styles = tuple(part_style(self, part, background) for part in parts)
-        key = styles
-        if self._drawn is None or self._drawn[0] != key:
-            self._drawn = (key, compact_visual(self, *styles))
+        # the pane's part styles are new objects whenever its CSS is applied again (a theme switch)
+        key = (background, tuple(getattr(self.parent, "_component_styles", {}).values()))
+        if self._drawn is None or not same_styles(self._drawn[0], key):
+            parts = ("user-header" if self.role == "user" else "header", "status", "usage")
+            self._drawn = (key, compact_visual(self, *(part_style(self, part, background) for part in parts)))
         return self._drawn[1]
 
     def get_selection(self, selection: Any) -> tuple[str, str] | None:
