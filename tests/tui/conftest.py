@@ -78,9 +78,7 @@ def last_reply(app):
 
 def rendered_text(view) -> str:
     """The Markdown source shown by an assistant view (streaming or not)."""
-    from tui_agents.tui.widgets.message import MarkdownSegment
-
-    return "".join(seg.source for seg in view.query(MarkdownSegment))
+    return view.markdown_shown
 
 
 async def settle(pilot) -> None:

@@ -52,3 +52,20 @@ async def test_a_due_full_collection_waits_until_the_keys_rest(make_app, full_co
         assert len(full_collections) == 1
         await pilot.pause(1.2)
         assert len(full_collections) == 1  # nothing was due any more
+
+
+async def test_a_due_full_collection_waits_while_the_user_clicks(make_app, full_collections):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        collector = IdleCollector(app)
+        app.idle_gc = collector
+        collector.start()
+        _make_due()
+        full_collections.clear()
+        for _ in range(6):  # choosing threads with the mouse: a thread opened by a click waits for no collection
+            await pilot.click("#chat")
+            await pilot.pause(0.4)
+        assert full_collections == []
+        await pilot.pause(2.8)
+        assert len(full_collections) == 1

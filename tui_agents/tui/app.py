@@ -211,8 +211,8 @@ class AiAgentsApp(App):
     # ---- startup
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and self.idle_gc is not None:
-            self.idle_gc.key()
+        if isinstance(event, (events.Key, events.MouseDown)) and self.idle_gc is not None:
+            self.idle_gc.key()  # a click (a thread chosen in the sidebar) is the user at work too
         # Keys typed before the first screen has its focus would go to no widget and be lost: held
         # here, they reach the composer, in order, once it has the focus.
         if isinstance(event, events.Key) and not event.is_forwarded and self._early_keys is not None:

@@ -58,8 +58,15 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         Binding("escape", "leave", "Back to composer", id="message.leave", show=False),
     ]
 
+    # The parts of a compact message view (``MessageView.compact``), styled once here rather than per view.
+    COMPONENT_CLASSES = {"chat-pane--header", "chat-pane--user-header", "chat-pane--status", "chat-pane--usage"}
+
     DEFAULT_CSS = """
     ChatPane { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
+    ChatPane > .chat-pane--header { color: $text-muted; }
+    ChatPane > .chat-pane--user-header { color: $accent; }
+    ChatPane > .chat-pane--status { color: $warning; }
+    ChatPane > .chat-pane--usage { color: $text-muted; text-style: dim; }
     ChatPane:focus { border-left: tall $accent 40%; }
     ChatPane > .-beyond { display: none; }
     """

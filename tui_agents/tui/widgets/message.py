@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 
 from ..sanitize import sanitize
@@ -384,11 +385,18 @@ def _again_key(view: Any) -> str:
     return (actions.keys_in_effect(action, keymap).split(",")[0].strip() if action else "") or "ctrl+r"
 
 
-class MessageView(NoSecondLayout, Vertical):
-    """A message: header line and body; assistant text is Markdown, user text plain."""
+class MessageView(NoSecondLayout, Widget):
+    """A message: header line and body; assistant text is Markdown, user text plain.
+
+    A finished message with nothing to click (no thoughts, tool call or images) and a body of one
+    Markdown segment is one widget that draws its header, body, status and usage line itself
+    (``compact``): a thread's screen of short messages mounts a third of the widgets. Any other
+    message is a container of a header, a body and its extras.
+    """
 
     DEFAULT_CSS = """
-    MessageView { height: auto; margin: 0 0 1 0; }
+    MessageView { width: 1fr; height: auto; margin: 0 0 1 0; overflow: hidden hidden; }
+    MessageView.-compact { padding: 0 1; }
     MessageView > .header { color: $text-muted; padding: 0 1; height: 1; }
     MessageView.-user > .header { color: $accent; }
     MessageView > .user-body { padding: 0 1; height: auto; }
@@ -398,10 +406,16 @@ class MessageView(NoSecondLayout, Vertical):
 
     def __init__(self, record: dict[str, Any], format_time: Callable[[float], str], *, streaming: bool = False,
                  alternatives: dict[str, Any] | None = None, render_cache: Any = None) -> None:
-        super().__init__(classes=f"-{record.get('role', 'assistant')}")
+        self.record = dict(record)
+        self.content = sanitize(self.record.get("content") or "")
+        self.parts = split_markdown(self.content) if self.role == "assistant" and not streaming else []
+        """The text, sanitized, and a finished reply's Markdown segments."""
+        self.compact = not streaming and self._fits_one_widget()
+        """Whether the view draws itself (one widget) rather than holding a header and body widgets."""
+        role = record.get("role", "assistant")
+        super().__init__(classes=f"-{role} -compact" if self.compact else f"-{role}")
         self.render_cache = render_cache
         """The pane's ``render_cache.RenderCache`` for finished Markdown, or None."""
-        self.record = dict(record)
         self.alternatives = alternatives
         """The reply's alternatives (``{"index", "count", "message_ids"}``) when it was regenerated."""
         self.format_time = format_time
@@ -409,6 +423,14 @@ class MessageView(NoSecondLayout, Vertical):
         self.body: StreamingBody | None = None
         self.tool_lines: dict[str, ToolCallLine] = {}
         self.thoughts: Any = None  # widgets/thoughts.py's block, when the model thought
+        self._drawn: tuple[Any, Any] | None = None  # a compact view's visual, by its background and parts' styles
+        self._code_theme: str | None = None
+
+    def _fits_one_widget(self) -> bool:
+        record = self.record
+        if self.role == "tool" or record.get("images") or record.get("thinking"):
+            return False
+        return self.role != "assistant" or len(self.parts) <= 1
 
     @property
     def message_id(self) -> str | None:
@@ -442,10 +464,51 @@ class MessageView(NoSecondLayout, Vertical):
             return "⚠ the reply failed before it finished"
         return None
 
+    def render(self) -> Any:
+        if not self.compact:
+            return super().render()
+        from .compact import compact_visual, part_style, same_styles
+
+        background = self.background_colors[1]
+        # the pane's part styles are new objects whenever its CSS is applied again (a theme switch)
+        key = (background, tuple(getattr(self.parent, "_component_styles", {}).values()))
+        if self._drawn is None or not same_styles(self._drawn[0], key):
+            parts = ("user-header" if self.role == "user" else "header", "status", "usage")
+            self._drawn = (key, compact_visual(self, *(part_style(self, part, background) for part in parts)))
+        return self._drawn[1]
+
+    def get_selection(self, selection: Any) -> tuple[str, str] | None:
+        if not self.compact:
+            return super().get_selection(selection)
+        visual = self._render()
+        return selection.extract(visual.selection_text(self.content_region.width)), "\n"  # type: ignore[attr-defined]
+
+    @property
+    def markdown_shown(self) -> str:
+        """The Markdown source the view shows (what has streamed so far, for a streaming reply)."""
+        if self.compact:
+            return "".join(self.parts)
+        return "".join(seg.source for seg in self.query(MarkdownSegment))
+
+    def markdown(self, text: str) -> Any:
+        """``text`` (a finished segment) as Rich Markdown, from the pane's render cache when there is one."""
+        from .render_cache import code_theme
+
+        if self._code_theme is None:  # the theme's at the first draw, as a segment keeps its own
+            self._code_theme = code_theme(self)
+        if self.render_cache is not None:
+            return self.render_cache.get(text, self._code_theme)
+        from .rich_markdown import RenderOnce
+        from .rich_markdown import markdown as rich_markdown
+
+        return RenderOnce(rich_markdown(text, self._code_theme))
+
     def compose(self) -> ComposeResult:
+        if self.compact:
+            return
         yield Static(self.header_text(), classes="header", markup=False)
         role = self.role
-        content = sanitize(self.record.get("content") or "")
+        content = self.content
         if role == "tool":
             meta = self.record.get("meta") or {}
             yield ToolCallLine(meta.get("name") or "tool", meta.get("status") or "ok", meta.get("duration_ms"),
@@ -461,7 +524,7 @@ class MessageView(NoSecondLayout, Vertical):
                 yield self.thoughts
             from .render_cache import saved_segments
 
-            yield from saved_segments(content, self.render_cache)
+            yield from saved_segments(content, self.render_cache, self.parts)
         else:
             yield Static(Text(content), classes="user-body", markup=False)
             if self.record.get("images"):
@@ -527,6 +590,9 @@ class MessageView(NoSecondLayout, Vertical):
     def set_alternatives(self, info: dict[str, Any] | None) -> None:
         """Show the reply's alternatives (``◂ 2/3 ▸``) in its header."""
         self.alternatives = info
+        if self.compact:
+            self._drawn = None
+            self.refresh()
         for header in self.query(".header"):
             header.update(self.header_text())  # type: ignore[attr-defined]
 

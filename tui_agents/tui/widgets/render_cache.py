@@ -17,7 +17,7 @@ from textual._context import NoActiveAppError  # what `self.app` raises before t
 
 from .message import MarkdownSegment, split_markdown
 
-__all__ = ["RenderCache", "SavedSegment", "saved_segments", "MAX_LINES"]
+__all__ = ["RenderCache", "SavedSegment", "saved_segments", "code_theme", "MAX_LINES"]
 
 MAX_LINES = 6_000
 """Rendered lines the cache keeps (about 150 screens; a line is a few Rich segments)."""
@@ -95,7 +95,8 @@ class RenderCache:
             self.lines -= old.lines
 
 
-def _code_theme(widget: Any) -> str:
+def code_theme(widget: Any) -> str:
+    """The code theme of the app's current theme (dark: monokai)."""
     try:
         dark = widget.app.current_theme.dark
     except NoActiveAppError:  # built outside an app: the dark default, as MarkdownSegment does
@@ -113,13 +114,13 @@ class SavedSegment(MarkdownSegment):
     def set_text(self, text: str, *, keep_height: bool = False, highlight: bool = True) -> bool:
         """Show ``text`` (already sanitized) from the cache; a finished message is always highlighted."""
         self.source = text
-        self.update(self._cache.get(text, _code_theme(self)))
+        self.update(self._cache.get(text, code_theme(self)))
         return True
 
 
-def saved_segments(content: str, cache: RenderCache | None) -> list[MarkdownSegment]:
-    """The Markdown segments of a finished message's ``content`` (already sanitized)."""
-    parts = split_markdown(content)
+def saved_segments(content: str, cache: RenderCache | None, parts: list[str] | None = None) -> list[MarkdownSegment]:
+    """The Markdown segments of a finished message's ``content`` (already sanitized; ``parts`` when already split)."""
+    parts = split_markdown(content) if parts is None else parts
     if cache is None:
         return [MarkdownSegment(part, gap=i > 0) for i, part in enumerate(parts)]
     return [SavedSegment(part, cache, gap=i > 0) for i, part in enumerate(parts)]

@@ -79,11 +79,15 @@ class UsageFooter(Static):
         self.record = record
         self.provider = provider
 
-    def on_mount(self) -> None:
+    @staticmethod
+    def line_for(app: Any, record: Mapping[str, Any], provider: str | None = None) -> str | None:
+        """The usage line of ``record`` as the app prices it (None when there is nothing to show)."""
         from ...pricing import PriceTable
 
-        provider = self.provider or _pane_provider(self.app)
-        line = usage_line(self.record, provider, PriceTable.from_config(getattr(self.app, "config", None)))
+        return usage_line(record, provider or _pane_provider(app), PriceTable.from_config(getattr(app, "config", None)))
+
+    def on_mount(self) -> None:
+        line = self.line_for(self.app, self.record, self.provider)
         self.update(Text(line or ""))
         self.display = bool(line)
 
