@@ -106,7 +106,10 @@ class DraftKeeper:
             return  # ``reopen`` sets the drafts right; this thread is written with the next save
         if old != thread_id:
             self._pending[old] = self.app.composer.drafts.get(old, "")
-        self._schedule(0)
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._flush_soon()  # now (a zero-delay Textual timer divides by zero and never fires)
 
     def _schedule(self, delay: float) -> None:
         if self._timer is not None:
