@@ -147,8 +147,22 @@ def _skip_unused_imports() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aiagents-tui`` console script."""
     _skip_unused_imports()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    import gc
+
+    # Start-up makes long-lived objects (modules, classes): collecting them is wasted work (15-20 ms of
+    # `ask`'s start-up). A command that sets `restart_gc` turns the collector on again itself (`ask`, once
+    # its request is out); for the others it is on again once the command line is read.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        args = build_parser().parse_args(argv)
+    except BaseException:
+        if collecting:
+            gc.enable()
+        raise
+    args.restart_gc = collecting and getattr(args, "restart_gc", False)
+    if collecting and not args.restart_gc:
+        gc.enable()
     func = getattr(args, "func", None)
     if func is None:
         return _run_app(args)
@@ -157,10 +171,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from .config import resolve_db_path
 
-    args.db_path = resolve_db_path(getattr(args, "db", None))
-    result: Any = func(args)
-    if inspect.isawaitable(result):
-        result = asyncio.run(result)  # type: ignore[arg-type]
+    try:
+        args.db_path = resolve_db_path(getattr(args, "db", None))
+        result: Any = func(args)
+        if inspect.isawaitable(result):
+            result = asyncio.run(result)  # type: ignore[arg-type]
+    finally:
+        if args.restart_gc:
+            gc.enable()  # the command failed before it could
     return int(result or 0)
 
 

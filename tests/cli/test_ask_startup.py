@@ -162,3 +162,47 @@ def test_the_package_loads_its_parts_only_when_named():
     assert (loaded["agent"], loaded["runner"], loaded["connect"], loaded["provider"]) == (
         "tui_agents.agent", "tui_agents.runner", "tui_agents.store.db", "tui_agents.providers")
     assert not _family(named, "textual") and not _family(named, "tui_agents.tui")
+
+
+# Runs the CLI's entry point and reports whether the garbage collector was on at the first connect (the
+# request) and after main() returned, and how many objects it left out of its scans (gc.freeze).
+_RUN_AND_REPORT_GC = """
+import gc, json, sys
+seen = {}
+def hook(event, args):
+    if event == "socket.connect" and "at_request" not in seen:
+        seen["at_request"] = gc.isenabled()
+sys.addaudithook(hook)
+from tui_agents.cli import main
+code = main(sys.argv[2:])
+seen.update(after=gc.isenabled(), frozen=gc.get_freeze_count())
+with open(sys.argv[1], "w") as out:
+    json.dump(seen, out)
+sys.exit(code)
+"""
+
+
+def _gc_report(env, tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    report = tmp_path / "gc.json"
+    result = subprocess.run([sys.executable, "-c", _RUN_AND_REPORT_GC, str(report), *args], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=60)
+    return result, json.loads(report.read_text())
+
+
+def test_ask_starts_without_garbage_collection_and_collects_once_the_request_is_out(cli, fake_llm, tmp_path):
+    fake_llm.script(Reply(text="Hello."), Reply(text="Title"))
+    result, seen = _gc_report(_env(cli, fake_llm), tmp_path, "ask", "--provider", "anthropic", "hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello.\n"
+    assert seen["at_request"] is False  # start-up's objects were never scanned
+    assert seen["after"] is True and seen["frozen"] > 10_000  # on again, start-up's objects set aside
+
+
+def test_the_collector_is_on_again_when_ask_fails_before_its_request_or_for_other_commands(cli, fake_llm, tmp_path):
+    env = {key: value for key, value in _env(cli, fake_llm).items() if key != "ANTHROPIC_API_KEY"}
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"  # no key anywhere
+    result, seen = _gc_report(env, tmp_path, "ask", "--provider", "anthropic", "hello")
+    assert result.returncode == 1 and "No anthropic API key" in result.stderr
+    assert seen == {"after": True, "frozen": 0}  # never connected, collector back on
+    result, seen = _gc_report(env, tmp_path, "paths")
+    assert result.returncode == 0 and seen == {"after": True, "frozen": 0}
