@@ -53,7 +53,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _warm_token_counter(provider: str, model: str | None) -> None:
-    """Load the model's token encoding (the runner counts the message before sending it) while the rest imports.
+    """Load the model's token encoding while the rest imports: the runner counts a continued thread's
+    messages before sending them (a new thread's first message only after the reply).
 
     Only OpenAI's models have one; every other model is estimated and loads nothing.
     """
@@ -191,10 +192,11 @@ class _Ask:
         thread = await self._thread(config)
         provider_name, model = self._choose_model(config, agent, thread)
         self.provider = self._make_provider(config, provider_name, model)
-        import threading
+        if thread is not None:  # a new thread's first message is counted after the request (the runner)
+            import threading
 
-        threading.Thread(target=_warm_token_counter, args=(provider_name, self.provider.model),
-                         name="ask-token-warmup", daemon=True).start()
+            threading.Thread(target=_warm_token_counter, args=(provider_name, self.provider.model),
+                             name="ask-token-warmup", daemon=True).start()
         if not self.provider.has_key:
             from .secrets import env_var_for
 

@@ -206,3 +206,49 @@ def test_the_collector_is_on_again_when_ask_fails_before_its_request_or_for_othe
     assert seen == {"after": True, "frozen": 0}  # never connected, collector back on
     result, seen = _gc_report(env, tmp_path, "paths")
     assert result.returncode == 0 and seen == {"after": True, "frozen": 0}
+
+
+# Runs the CLI's entry point and reports whether tiktoken had loaded by the first connect (the request).
+_RUN_AND_REPORT_TIKTOKEN = """
+import json, sys
+seen = {}
+def hook(event, args):
+    if event == "socket.connect" and "at_request" not in seen:
+        seen["at_request"] = "tiktoken" in sys.modules
+sys.addaudithook(hook)
+from tui_agents.cli import main
+code = main(sys.argv[2:])
+seen["after"] = "tiktoken" in sys.modules
+with open(sys.argv[1], "w") as out:
+    json.dump(seen, out)
+sys.exit(code)
+"""
+
+
+def test_asking_gpt_4o_sends_the_request_before_its_tokenizer_loads_and_saves_the_exact_count(cli, fake_llm,
+                                                                                                tmp_path):
+    import asyncio
+
+    from tui_agents.memory import TokenCounter
+    from tui_agents.store import MessageStore, ThreadStore, connect
+
+    fake_llm.script(Reply(text="Hello."), Reply(text="Title"))
+    env = {**_env(cli, fake_llm), "OPENAI_BASE_URL": fake_llm.base_url + "/v1", "OPENAI_API_KEY": "sk-test"}
+    report = tmp_path / "tiktoken.json"
+    text = "Is internationalization of 1234567 characters hard?"
+    result = subprocess.run([sys.executable, "-c", _RUN_AND_REPORT_TIKTOKEN, str(report), "ask", "--provider",
+                             "openai", "--model", "gpt-4o", text], capture_output=True, text=True, env=env,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello.\n"
+    assert json.loads(report.read_text()) == {"at_request": False, "after": True}
+
+    async def user_count() -> int | None:
+        conn = await connect(cli.db)
+        try:
+            thread = (await ThreadStore(conn).list(limit=1))[0]
+            return next(r for r in await MessageStore(conn).list(thread["id"]) if r["role"] == "user")["token_count"]
+        finally:
+            await conn.close()
+
+    assert asyncio.run(user_count()) == TokenCounter("o200k_base").count_message({"role": "user", "content": text})
