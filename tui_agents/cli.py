@@ -31,8 +31,12 @@ def _add_db(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``aiagents-tui`` and its subcommands."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``aiagents-tui`` and its subcommands.
+
+    ``command="ask"`` registers only ``ask`` (``main`` passes it when the command line names it): what it
+    accepts and prints is the same, and the other 15 parsers would cost ``ask`` ~6 ms of its start-up.
+    """
     parser = argparse.ArgumentParser(prog="aiagents-tui", description="Terminal chat for Claude, GPT and Ollama.")
     parser.add_argument("--version", action="version", version=f"aiagents-tui {__version__}")
     names = registry.names()
@@ -42,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--new", action="store_true", help="start in a new chat instead of the last thread")
     _add_db(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if command == "ask":
+        from . import ask
+
+        ask.add_parser(sub)
+        return parser
 
     paths = sub.add_parser("paths", help="print the config, data, database and themes paths")
     _add_db(paths, top=False)
@@ -69,6 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         datacli.add_parsers(sub)
     return parser
+
+
+# The top-level options that take a value (argparse also takes any unique prefix of them, e.g. ``--prov``).
+_VALUE_OPTIONS = ("--provider", "--model", "--theme", "--db")
+
+
+def command_in(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is neither a top-level option nor an option's value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return next(words, None)
+        if word.startswith("--") and "=" not in word and len(word) > 2 and any(
+                option.startswith(word) for option in _VALUE_OPTIONS):
+            next(words, None)  # its value
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def _cmd_paths(args: argparse.Namespace) -> int:
@@ -155,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(command_in(sys.argv[1:] if argv is None else argv)).parse_args(argv)
     except BaseException:
         if collecting:
             gc.enable()

@@ -59,6 +59,7 @@ def test_ask_into_a_pipe_loads_only_what_it_uses(cli, fake_llm, tmp_path):
     assert not _family(loaded, "tui_agents.tools")  # the default agent has no tools
     assert not _family(loaded, "tiktoken")  # Anthropic's counts are estimates
     assert not _family(loaded, "h2") and not _family(loaded, "click")  # HTTP/2 and httpx's CLI go unused
+    assert not _family(loaded, "tui_agents.datacli")  # only ask's own parser was built
 
 
 def test_ask_on_a_terminal_renders_markdown_without_textual(cli, fake_llm, tmp_path):
@@ -252,3 +253,28 @@ def test_asking_gpt_4o_sends_the_request_before_its_tokenizer_loads_and_saves_th
             await conn.close()
 
     assert asyncio.run(user_count()) == TokenCounter("o200k_base").count_message({"role": "user", "content": text})
+
+
+@pytest.mark.parametrize("argv", [
+    ["ask", "hi"], ["--db", "x.db", "ask", "--provider", "ollama", "hi"], ["--provider=anthropic", "ask", "q"],
+    ["--mod", "gpt-4o", "ask", "--continue", "more"], ["--new", "ask", "--no-save", "--thread", "thr_1", "x"],
+])
+def test_ask_builds_only_its_own_parser_and_reads_the_command_line_the_same(argv, capsys):
+    from tui_agents.cli import build_parser, command_in
+
+    assert command_in(argv) == "ask"
+    assert vars(build_parser("ask").parse_args(argv)) == vars(build_parser().parse_args(argv))
+    helps = []
+    for parser in (build_parser("ask"), build_parser()):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["ask", "--help"])
+        helps.append(capsys.readouterr().out)
+    assert helps[0] == helps[1] and "--no-save" in helps[0]
+
+
+def test_a_word_after_a_value_option_is_its_value_not_the_command():
+    from tui_agents.cli import command_in
+
+    assert command_in(["--theme", "ask"]) is None  # the theme named "ask", the app opens
+    assert command_in(["--them", "ask", "paths"]) == "paths"  # argparse takes --them for --theme
+    assert command_in(["--new"]) is None and command_in([]) is None
