@@ -5,7 +5,8 @@
 Cases (each a fresh ``python -m tui_agents.cli ask`` process, a real SQLite file):
 Scenarios: ``anthropic`` (its key in the environment), ``ollama`` (the default provider, a local
 server without a key; its first request may be ``/api/show`` for the context window) and ``openai``
-with gpt-4o (exact token counts: tiktoken's o200k encoding loads before the request).
+with gpt-4o (exact token counts with tiktoken's o200k encoding: before 2026-12-05 session 3 it loaded
+before the request; a new thread's first message is now counted once the reply is in).
 
 - ``startup``: process spawn -> the chat request arrives at the server (interpreter, imports,
   config, database open, user message saved). Target <= 300 ms.
@@ -65,7 +66,7 @@ def _env(fake: FakeLLMServer, tmp: str) -> dict[str, str]:
 SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
     "anthropic": ("anthropic", {"ANTHROPIC_API_KEY": "bench"}),
     "ollama (the default provider, no key)": ("ollama", {}),
-    "openai (gpt-4o: its tokenizer loads before the request)": ("openai", {"OPENAI_API_KEY": "bench"}),
+    "openai (gpt-4o, exact token counts)": ("openai", {"OPENAI_API_KEY": "bench"}),
 }
 
 

@@ -47,12 +47,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     where.add_argument("--thread", metavar="ID", help="continue this thread")
     ask.add_argument("--no-save", action="store_true", help="do not save the exchange")
     ask.add_argument("prompt", nargs="?", default="", help="the question (piped stdin is added as context)")
-    ask.set_defaults(func=run)
+    # cli.main leaves the garbage collector off: the run turns it on once its request is out.
+    ask.set_defaults(func=run, restart_gc=True)
     return ask
 
 
 def _warm_token_counter(provider: str, model: str | None) -> None:
-    """Load the model's token encoding (the runner counts the message before sending it) while the rest imports.
+    """Load the model's token encoding while the rest imports: the runner counts a continued thread's
+    messages before sending them (a new thread's first message only after the reply).
 
     Only OpenAI's models have one; every other model is estimated and loads nothing.
     """
@@ -87,13 +89,14 @@ async def run(args: argparse.Namespace) -> int:
     return 1
 
 
-def _after_request_sent(provider: Any, work: Callable[[], None]) -> None:
+def _after_request_sent(provider: Any, work: Callable[[], None], *, restart_gc: bool = False) -> None:
     """Run ``work`` on a daemon thread once the first request's body has gone out.
 
     From then on the process only waits for the server, so what the thread loads costs neither the
     start-up nor (unless the server answers at once) the first token. httpcore reports the moment
     through its ``trace`` request extension, added by an httpx request hook; a provider without an
-    httpx client gets the thread at once.
+    httpx client gets the thread at once. ``restart_gc``: turn the garbage collector on at that moment
+    (``cli.main`` turned it off for the start-up), sparing the start-up's objects from its scans.
     """
     import threading
 
@@ -102,6 +105,11 @@ def _after_request_sent(provider: Any, work: Callable[[], None]) -> None:
     def fire() -> None:
         if not fired.is_set():
             fired.set()
+            if restart_gc:
+                import gc
+
+                gc.freeze()  # what start-up made (modules, classes) lives as long as the process
+                gc.enable()
             threading.Thread(target=work, name="ask-warmup", daemon=True).start()
 
     client = getattr(provider, "_client", None)  # HTTPProvider's httpx.AsyncClient
@@ -184,10 +192,11 @@ class _Ask:
         thread = await self._thread(config)
         provider_name, model = self._choose_model(config, agent, thread)
         self.provider = self._make_provider(config, provider_name, model)
-        import threading
+        if thread is not None:  # a new thread's first message is counted after the request (the runner)
+            import threading
 
-        threading.Thread(target=_warm_token_counter, args=(provider_name, self.provider.model),
-                         name="ask-token-warmup", daemon=True).start()
+            threading.Thread(target=_warm_token_counter, args=(provider_name, self.provider.model),
+                             name="ask-token-warmup", daemon=True).start()
         if not self.provider.has_key:
             from .secrets import env_var_for
 
@@ -195,7 +204,8 @@ class _Ask:
                            f"or run `aiagents-tui keys set {provider_name}`.")
         thread_id, record = await self._ensure_thread(thread, agent, config, provider_name, model)
         self.runner = self._make_runner(config, record)
-        _after_request_sent(self.provider, lambda: _warm_for_reply(self.stdout.isatty()))
+        _after_request_sent(self.provider, lambda: _warm_for_reply(self.stdout.isatty()),
+                            restart_gc=getattr(self.args, "restart_gc", False))
         ok = await self._stream(thread_id, config.user_id, text)
         if ok and thread is None and not self.args.no_save:
             await self._title(thread_id)

@@ -56,7 +56,7 @@ from .events import (
 from .providers.base import (
     Provider, TextDeltaEvent, ThinkingBlockEvent, ThinkingDeltaEvent, ToolCallEndEvent, UsageEvent,
 )
-from .memory.context import TurnContext
+from .memory.context import TurnContext, counted_after_reply
 from .reply_writer import ReplyWriter, StallWatch
 from .tool_rounds import ApproveFn, ToolRounds, is_tool_source
 from .turn_state import IMAGE_TOKENS, AgentSetup, Round, Turn, land, reply_timing
@@ -292,13 +292,16 @@ class AgentRunner(ToolRounds):
     async def _turn_steps(self, thread_id: str, user_id: str, text: str | None,
                           images: Sequence[Any] | None = None) -> AsyncIterator[TurnEvent]:
         turn: Turn | None = None
+        uncounted: tuple[str, str] | None = None  # the user's message, when counted only after the reply
         try:
             await self._authorize(user_id, thread_id)
             thread = await self._threads.get(thread_id)
             setup = await self._setup_for(thread.get("agent_id"))
             if text is not None:
                 pictures = await self._load_images(images)  # bad images fail the turn before anything is saved
-                user_message_id = await self._save_user_message(thread_id, text, pictures)
+                later = not pictures and await counted_after_reply(self._counter, self._messages, thread_id)
+                user_message_id = await self._save_user_message(thread_id, text, pictures, counted=not later)
+                uncounted = (user_message_id, text) if later else None
                 yield MessageSaved(thread_id, user_message_id, "user", "complete")
                 model = self._model_for(thread, setup)
                 if not await self._check_capabilities(model, pictures, setup):
@@ -321,7 +324,7 @@ class AgentRunner(ToolRounds):
                 setup, failures = await self._with_source_tools(setup)
                 for failure in failures:
                     yield ToolServerFailed(thread_id, *failure)
-            turn = await self._prepare(thread, setup, user_id, resume=text is None)
+            turn = await self._prepare(thread, setup, user_id, resume=text is None, uncounted=uncounted)
             async with aclosing(self._loop(turn)) as events:
                 async for event in events:
                     yield event
@@ -341,8 +344,9 @@ class AgentRunner(ToolRounds):
                 f"User {user_id} may not write to thread {thread_id}; ask its owner for the editor role."
             )
 
-    async def _save_user_message(self, thread_id: str, text: str, images: Sequence[Image] = ()) -> str:
-        tokens = await self._count(Message(role="user", content=text)) + IMAGE_TOKENS * len(images)
+    async def _save_user_message(self, thread_id: str, text: str, images: Sequence[Image] = (),
+                                 counted: bool = True) -> str:
+        tokens = await self._count(Message(role="user", content=text)) + IMAGE_TOKENS * len(images) if counted else None
         record = await self._messages.add(thread_id, "user", text, token_count=tokens, images=images or None)
         return record["id"]
 
@@ -412,9 +416,11 @@ class AgentRunner(ToolRounds):
             return None
         return GuardrailFlagged(thread_id, message_id, bool(verdict.injection), verdict.reason, action)
 
-    async def _prepare(self, thread: Mapping[str, Any], setup: AgentSetup, user_id: str, resume: bool) -> Turn:
-        """Build the context of a turn (``memory.context.build_context``, the one place that does)."""
-        context = await self.context(thread, setup, user_id, resume=resume)
+    async def _prepare(self, thread: Mapping[str, Any], setup: AgentSetup, user_id: str, resume: bool,
+                       uncounted: tuple[str, str] | None = None) -> Turn:
+        """Build the context of a turn (``memory.context.build_context``, the one place that does); with
+        ``uncounted`` (see ``counted_after_reply``) on estimated counts, none of them saved."""
+        context = await self.context(thread, setup, user_id, resume=resume, _estimate=uncounted is not None)
         return Turn(
             thread_id=thread["id"],
             user_id=user_id,
@@ -424,6 +430,7 @@ class AgentRunner(ToolRounds):
             setup=setup,
             history=list(context.messages),
             first_exchange=thread.get("title") is None and not context.earlier_user,
+            uncounted=uncounted,
         )
 
     async def _images_of(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Image]:
@@ -446,9 +453,10 @@ class AgentRunner(ToolRounds):
                          {"provider": setup.provider, "model": setup.model})
 
     async def context(self, thread: Mapping[str, Any] | None, setup: AgentSetup | None = None,
-                      user_id: str = "", *, resume: bool = False) -> TurnContext:
+                      user_id: str = "", *, resume: bool = False, _estimate: bool = False) -> TurnContext:
         """What the next turn of ``thread`` sends with this runner's provider, memory strategy and counter."""
         from .memory.context import build_context, model_for
+        from .memory.tokens import TokenCounter
 
         if setup is None:
             setup = await self._setup_for((thread or {}).get("agent_id"))
@@ -460,9 +468,10 @@ class AgentRunner(ToolRounds):
             window = None  # the request itself will report an unreachable server
         return await build_context(
             messages=self._messages, facts=self._facts, user_id=user_id, thread=thread,
-            prompt=setup.system_prompt, strategy=self.memory, counter=self._counter,
+            prompt=setup.system_prompt, strategy=self.memory,
+            counter=TokenCounter(None, save_counts=False) if _estimate else self._counter,
             provider=self.provider.name, model=model, window=window, images=self._images_of,
-            resume=resume, count_system=self._count_system,
+            resume=resume, count_system=None if _estimate else self._count_system,
         )
     # ---- provider rounds and the tool loop
 
@@ -487,6 +496,9 @@ class AgentRunner(ToolRounds):
                 "stopped; send another message to let it continue."
             )
         await self._enqueue_jobs(turn)
+        if turn.uncounted is not None:  # counting the reply loaded the tokenizer: this exact count is cheap
+            message_id, text = turn.uncounted
+            await self._messages.set_token_counts({message_id: await self._count(Message(role="user", content=text))})
         yield TurnFinished(turn.thread_id, last.message_id or "", last.text, turn.usage, last.thinking)
 
     async def _provider_round(self, turn: Turn, result: Round) -> AsyncIterator[TurnEvent]:

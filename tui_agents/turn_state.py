@@ -87,3 +87,4 @@ class Turn:
     reply_id: str | None = None
     partial: str = ""
     sees_images: bool | None = None  # asked of the provider once, when a tool result first brings an image
+    uncounted: tuple[str, str] | None = None  # (id, text) of a user message to count once the reply is in

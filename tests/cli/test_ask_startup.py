@@ -59,6 +59,7 @@ def test_ask_into_a_pipe_loads_only_what_it_uses(cli, fake_llm, tmp_path):
     assert not _family(loaded, "tui_agents.tools")  # the default agent has no tools
     assert not _family(loaded, "tiktoken")  # Anthropic's counts are estimates
     assert not _family(loaded, "h2") and not _family(loaded, "click")  # HTTP/2 and httpx's CLI go unused
+    assert not _family(loaded, "tui_agents.datacli")  # only ask's own parser was built
 
 
 def test_ask_on_a_terminal_renders_markdown_without_textual(cli, fake_llm, tmp_path):
@@ -162,3 +163,118 @@ def test_the_package_loads_its_parts_only_when_named():
     assert (loaded["agent"], loaded["runner"], loaded["connect"], loaded["provider"]) == (
         "tui_agents.agent", "tui_agents.runner", "tui_agents.store.db", "tui_agents.providers")
     assert not _family(named, "textual") and not _family(named, "tui_agents.tui")
+
+
+# Runs the CLI's entry point and reports whether the garbage collector was on at the first connect (the
+# request) and after main() returned, and how many objects it left out of its scans (gc.freeze).
+_RUN_AND_REPORT_GC = """
+import gc, json, sys
+seen = {}
+def hook(event, args):
+    if event == "socket.connect" and "at_request" not in seen:
+        seen["at_request"] = gc.isenabled()
+sys.addaudithook(hook)
+from tui_agents.cli import main
+code = main(sys.argv[2:])
+seen.update(after=gc.isenabled(), frozen=gc.get_freeze_count())
+with open(sys.argv[1], "w") as out:
+    json.dump(seen, out)
+sys.exit(code)
+"""
+
+
+def _gc_report(env, tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    report = tmp_path / "gc.json"
+    result = subprocess.run([sys.executable, "-c", _RUN_AND_REPORT_GC, str(report), *args], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=60)
+    return result, json.loads(report.read_text())
+
+
+def test_ask_starts_without_garbage_collection_and_collects_once_the_request_is_out(cli, fake_llm, tmp_path):
+    fake_llm.script(Reply(text="Hello."), Reply(text="Title"))
+    result, seen = _gc_report(_env(cli, fake_llm), tmp_path, "ask", "--provider", "anthropic", "hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello.\n"
+    assert seen["at_request"] is False  # start-up's objects were never scanned
+    assert seen["after"] is True and seen["frozen"] > 10_000  # on again, start-up's objects set aside
+
+
+def test_the_collector_is_on_again_when_ask_fails_before_its_request_or_for_other_commands(cli, fake_llm, tmp_path):
+    env = {key: value for key, value in _env(cli, fake_llm).items() if key != "ANTHROPIC_API_KEY"}
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"  # no key anywhere
+    result, seen = _gc_report(env, tmp_path, "ask", "--provider", "anthropic", "hello")
+    assert result.returncode == 1 and "No anthropic API key" in result.stderr
+    assert seen == {"after": True, "frozen": 0}  # never connected, collector back on
+    result, seen = _gc_report(env, tmp_path, "paths")
+    assert result.returncode == 0 and seen == {"after": True, "frozen": 0}
+
+
+# Runs the CLI's entry point and reports whether tiktoken had loaded by the first connect (the request).
+_RUN_AND_REPORT_TIKTOKEN = """
+import json, sys
+seen = {}
+def hook(event, args):
+    if event == "socket.connect" and "at_request" not in seen:
+        seen["at_request"] = "tiktoken" in sys.modules
+sys.addaudithook(hook)
+from tui_agents.cli import main
+code = main(sys.argv[2:])
+seen["after"] = "tiktoken" in sys.modules
+with open(sys.argv[1], "w") as out:
+    json.dump(seen, out)
+sys.exit(code)
+"""
+
+
+def test_asking_gpt_4o_sends_the_request_before_its_tokenizer_loads_and_saves_the_exact_count(cli, fake_llm,
+                                                                                                tmp_path):
+    import asyncio
+
+    from tui_agents.memory import TokenCounter
+    from tui_agents.store import MessageStore, ThreadStore, connect
+
+    fake_llm.script(Reply(text="Hello."), Reply(text="Title"))
+    env = {**_env(cli, fake_llm), "OPENAI_BASE_URL": fake_llm.base_url + "/v1", "OPENAI_API_KEY": "sk-test"}
+    report = tmp_path / "tiktoken.json"
+    text = "Is internationalization of 1234567 characters hard?"
+    result = subprocess.run([sys.executable, "-c", _RUN_AND_REPORT_TIKTOKEN, str(report), "ask", "--provider",
+                             "openai", "--model", "gpt-4o", text], capture_output=True, text=True, env=env,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello.\n"
+    assert json.loads(report.read_text()) == {"at_request": False, "after": True}
+
+    async def user_count() -> int | None:
+        conn = await connect(cli.db)
+        try:
+            thread = (await ThreadStore(conn).list(limit=1))[0]
+            return next(r for r in await MessageStore(conn).list(thread["id"]) if r["role"] == "user")["token_count"]
+        finally:
+            await conn.close()
+
+    assert asyncio.run(user_count()) == TokenCounter("o200k_base").count_message({"role": "user", "content": text})
+
+
+@pytest.mark.parametrize("argv", [
+    ["ask", "hi"], ["--db", "x.db", "ask", "--provider", "ollama", "hi"], ["--provider=anthropic", "ask", "q"],
+    ["--mod", "gpt-4o", "ask", "--continue", "more"], ["--new", "ask", "--no-save", "--thread", "thr_1", "x"],
+])
+def test_ask_builds_only_its_own_parser_and_reads_the_command_line_the_same(argv, capsys):
+    from tui_agents.cli import build_parser, command_in
+
+    assert command_in(argv) == "ask"
+    assert vars(build_parser("ask").parse_args(argv)) == vars(build_parser().parse_args(argv))
+    helps = []
+    for parser in (build_parser("ask"), build_parser()):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["ask", "--help"])
+        helps.append(capsys.readouterr().out)
+    assert helps[0] == helps[1] and "--no-save" in helps[0]
+
+
+def test_a_word_after_a_value_option_is_its_value_not_the_command():
+    from tui_agents.cli import command_in
+
+    assert command_in(["--theme", "ask"]) is None  # the theme named "ask", the app opens
+    assert command_in(["--them", "ask", "paths"]) == "paths"  # argparse takes --them for --theme
+    assert command_in(["--new"]) is None and command_in([]) is None

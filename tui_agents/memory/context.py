@@ -15,7 +15,8 @@ from typing import Any
 
 from ..types import Image, Message, ToolCall
 
-__all__ = ["TurnContext", "build_context", "model_for", "sendable", "CANCELLED_TOOL", "REPLY_RESERVE"]
+__all__ = ["TurnContext", "build_context", "counted_after_reply", "model_for", "sendable", "CANCELLED_TOOL",
+           "REPLY_RESERVE"]
 
 CANCELLED_TOOL = "The tool call was cancelled before it finished."
 REPLY_RESERVE = 4096
@@ -115,6 +116,18 @@ def sendable(records: Iterable[Mapping[str, Any]],
                 out.append(Message(role="tool", content=CANCELLED_TOOL, tool_call_id=call.id,
                                    name=call.name, is_error=True))
     return kept, out
+
+
+async def counted_after_reply(counter: Any, messages: Any, thread_id: str) -> bool:
+    """Whether a thread's new message may go out before the model's tokenizer has loaded (~0.4 s of CPU).
+
+    Only a thread's first message: its window is that message whatever the counts say (the newest message
+    always stays), so they change nothing that is sent. The runner counts it exactly once the reply is in;
+    until then its count is unset, and a strategy that meets it counts it exactly.
+    """
+    if counter.loaded or getattr(counter, "encoding_name", None) is None:
+        return False  # loaded already, or an estimating counter that never loads anything
+    return not await messages.list_light(thread_id, limit=1)
 
 
 def model_for(thread: Mapping[str, Any] | None, provider: str | None, default: str | None,

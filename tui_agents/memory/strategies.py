@@ -158,7 +158,8 @@ class MemoryStrategy(abc.ABC):
             # they do not take the place of messages that can be sent.
             call.exclude.update({r["id"] for r in records} - {r["id"] for r in kept})
         if call.counts:
-            await messages.set_token_counts(call.counts)
+            if getattr(call.counter, "save_counts", True):  # a provisional counter's estimates are not kept
+                await messages.set_token_counts(call.counts)
             kept = [{**r, "token_count": call.counts.get(r["id"], r["token_count"])} for r in kept]
         if max_tokens is not None:
             kept = _fit(kept, max_tokens - max(0, reserve_tokens))

@@ -302,9 +302,11 @@ class TokenCounter:
     Call ``await load()`` once from async code so the load runs in a thread;
     ``count`` called before that loads synchronously. When the encoding file
     cannot be found every count is an estimate (``exact`` is False).
+    ``save_counts=False``: a memory strategy uses its counts but does not cache them on the rows.
     """
 
-    def __init__(self, encoding: str | None = _MODEL_OWN, *, follow_model: bool | None = None) -> None:
+    def __init__(self, encoding: str | None = _MODEL_OWN, *, follow_model: bool | None = None,
+                 save_counts: bool = True) -> None:
         if follow_model is None:
             follow_model = encoding is _MODEL_OWN
         if encoding is _MODEL_OWN:
@@ -318,6 +320,7 @@ class TokenCounter:
         # only the argument-less counter adapts to the model; a named encoding is the caller's choice
         self._follow_model = follow_model
         self._by_model: dict[str | None, TokenCounter] = {}
+        self.save_counts = save_counts
 
     @classmethod
     def for_model(cls, provider: str | None, model: str | None) -> TokenCounter:
