@@ -90,13 +90,13 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def _after_request_sent(provider: Any, work: Callable[[], None], *, restart_gc: bool = False) -> None:
-    """Run ``work`` on a daemon thread once the first request's body has gone out.
+    """Run ``work`` on a daemon thread once the chat request's body has gone out.
 
     From then on the process only waits for the server, so what the thread loads costs neither the
-    start-up nor (unless the server answers at once) the first token. httpcore reports the moment
-    through its ``trace`` request extension, added by an httpx request hook; a provider without an
-    httpx client gets the thread at once. ``restart_gc``: turn the garbage collector on at that moment
-    (``cli.main`` turned it off for the start-up), sparing the start-up's objects from its scans.
+    start-up nor (unless the server answers at once) the first token. The provider reports the moment
+    (``HTTPProvider.on_request_sent``); a provider that cannot gets the thread at once. ``restart_gc``:
+    turn the garbage collector on at that moment (``cli.main`` turned it off for the start-up), sparing
+    the start-up's objects from its scans.
     """
     import threading
 
@@ -112,21 +112,11 @@ def _after_request_sent(provider: Any, work: Callable[[], None], *, restart_gc: 
                 gc.enable()
             threading.Thread(target=work, name="ask-warmup", daemon=True).start()
 
-    client = getattr(provider, "_client", None)  # HTTPProvider's httpx.AsyncClient
-    hooks = getattr(client, "event_hooks", None)
-    if not isinstance(hooks, dict) or "request" not in hooks:
+    on_request_sent = getattr(provider, "on_request_sent", None)
+    if on_request_sent is None:
         fire()
-        return
-
-    async def trace(name: str, info: dict[str, Any]) -> None:
-        if name.endswith("send_request_body.complete"):
-            fire()
-
-    async def add_trace(request: Any) -> None:
-        if not fired.is_set():
-            request.extensions.setdefault("trace", trace)
-
-    hooks["request"].append(add_trace)
+    else:
+        on_request_sent(fire)
 
 
 def _warm_for_reply(rendered: bool) -> None:
