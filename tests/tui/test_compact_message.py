@@ -58,6 +58,16 @@ def _show(row: list[tuple], other: list[tuple]) -> str:
     return f"{''.join(char for char, _ in row).strip()!r}, column {x}: {row[x] if x < len(row) else None}"
 
 
+async def _settled(pilot) -> None:
+    """Wait until the chat pane stops scrolling (selecting a message scrolls it into view over a few frames)."""
+    pane = pilot.app.chat_pane
+    await pilot.wait_for_scheduled_animations()
+    last = None
+    while last != (pane.scroll_y, pane.virtual_size):
+        last = (pane.scroll_y, pane.virtual_size)
+        await pilot.pause(0.1)
+
+
 async def _draw(pilot, thread_id: str) -> dict[str, list]:
     """Open the thread and take the screen: as opened, with a message selected, in a light theme."""
     app = pilot.app
@@ -68,14 +78,17 @@ async def _draw(pilot, thread_id: str) -> dict[str, list]:
     last = pane.views[-1]
     last.set_alternatives({"index": 1, "count": 3, "message_ids": ["a", last.message_id, "c"]})
     pane.scroll_end(animate=False, immediate=True)
-    await pilot.pause(0.3)
+    await _settled(pilot)
     shots = {"opened": _cells(app)}
     pane.focus()
     await pilot.press("alt+up", "alt+up")
-    await pilot.pause(0.3)
+    await _settled(pilot)
+    # where selecting scrolls to may differ by a row between two runs; the look is compared at the end
+    pane.scroll_end(animate=False, immediate=True)
+    await _settled(pilot)
     shots["selected"] = _cells(app)
     app.theme = "textual-light"
-    await pilot.pause(0.3)
+    await _settled(pilot)
     shots["light"] = _cells(app)
     pane.action_leave()
     return shots
