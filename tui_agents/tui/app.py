@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,14 +26,8 @@ from textual.worker import Worker
 
 from ..providers import registry
 from . import actions
-from .drafts import DraftKeeper
-from .background import BackgroundTurns
-from .idle_gc import IdleCollector
-from .panels import PanelController
 from .startup import FirstPage
 from .screens.main import MainScreen
-from .tool_access import ToolAccess
-from .turns import TurnState
 from .widgets.chat_pane import ChatPane
 from .widgets.composer import Composer
 from .widgets.sidebar import SIDEBAR_PAGE, Sidebar
@@ -42,6 +37,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import AppConfig
     from ..session import ChatSession, Stores
     from textual.screen import Screen
+    from .background import BackgroundTurns
+    from .drafts import DraftKeeper
+    from .idle_gc import IdleCollector
+    from .panels import PanelController
+    from .tool_access import ToolAccess
+    from .turns import TurnState
 
 __all__ = ["AiAgentsApp"]
 
@@ -101,9 +102,6 @@ class AiAgentsApp(App):
         self.format_time = format_time or default_format_time
         self.session: ChatSession | None = None
         self.turns: dict[str, TurnState] = {}
-        self.panels = PanelController(self)
-        self.tools = ToolAccess(self)
-        self.background = BackgroundTurns(self)
         self.provider_name = provider or registry.DEFAULT_PROVIDER
         self.model_name = model or ""
         self.provider_ok: bool | None = True if (provider and model) else None
@@ -112,12 +110,39 @@ class AiAgentsApp(App):
         self.background_jobs = background_jobs
         self._warm_task: asyncio.Task[None] | None = None
         self.fresh_start = new_chat  # --new: start in a new chat instead of the last thread
-        self.drafts = DraftKeeper(self)
         self._early_keys: list[events.Key] | None = []  # typed before the composer had the focus
         # read while Textual starts, so the list is drawn right after the first frame (startup.py)
         self.first_page = FirstPage(db_path, SIDEBAR_PAGE)
 
-    # ---- what the screens and panels use
+    # ---- what the screens and panels use (the helpers load at first use, after the first frame)
+
+    @cached_property
+    def panels(self) -> PanelController:
+        """The right-hand panels and full screens."""
+        from .panels import PanelController
+
+        return PanelController(self)
+
+    @cached_property
+    def tools(self) -> ToolAccess:
+        """Tool servers and approvals."""
+        from .tool_access import ToolAccess
+
+        return ToolAccess(self)
+
+    @cached_property
+    def background(self) -> BackgroundTurns:
+        """Replies streaming in threads other than the open one."""
+        from .background import BackgroundTurns
+
+        return BackgroundTurns(self)
+
+    @cached_property
+    def drafts(self) -> DraftKeeper:
+        """The composer's drafts, saved per thread."""
+        from .drafts import DraftKeeper
+
+        return DraftKeeper(self)
 
     @property
     def config(self) -> AppConfig:

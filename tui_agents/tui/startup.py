@@ -37,9 +37,14 @@ class FirstPage:
     def _read(self) -> None:
         try:
             from ..paths import resolve_db_path
+
+            path = resolve_db_path(self._db_flag)
+            if not path.exists():  # a first launch: no list to read, and the store's imports (GIL) would slow the first frame
+                self.future.set_result(None)
+                return
             from ..store.threads import first_page
 
-            self.future.set_result(first_page(resolve_db_path(self._db_flag), self._limit))
+            self.future.set_result(first_page(path, self._limit))
         except Exception as exc:  # the store's own path draws the list then
             self.future.set_exception(exc)
 

@@ -8,6 +8,7 @@ the app's ``PanelController`` for the right-hand panels.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from .. import actions
-from ..local_models import LocalModelsController
 from ..layout import NarrowLayout
-from ..threads import ThreadController
-from ..turns import TurnController
 from ..widgets.chat_pane import ChatPane
 from ..widgets.composer import Composer
 from ..widgets.message import Notice
@@ -33,6 +31,9 @@ from ..widgets.welcome import Welcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import AiAgentsApp
+    from ..local_models import LocalModelsController
+    from ..threads import ThreadController
+    from ..turns import TurnController
 
 __all__ = ["MainScreen", "TitleBar"]
 
@@ -88,13 +89,34 @@ class MainScreen(Screen):
     def __init__(self, format_time) -> None:
         super().__init__()
         self.format_time = format_time
-        self.threads = ThreadController(self)
-        self.turns = TurnController(self)
-        self.local = LocalModelsController(self)
         self._panel: Widget | None = None
         self.narrow_layout = NarrowLayout(self)
 
+    # The workflows load at first use: none is needed for the first frame.
+
+    @cached_property
+    def threads(self) -> ThreadController:
+        """Open, page, search, fork, branch, rename, archive and delete threads."""
+        from ..threads import ThreadController
+
+        return ThreadController(self)
+
+    @cached_property
+    def turns(self) -> TurnController:
+        """Send, stop, retry, regenerate; the model of the chat."""
+        from ..turns import TurnController
+
+        return TurnController(self)
+
+    @cached_property
+    def local(self) -> LocalModelsController:
+        """Local models, images and thinking settings."""
+        from ..local_models import LocalModelsController
+
+        return LocalModelsController(self)
+
     def compose(self) -> ComposeResult:
+        self.narrow_layout.start(self.app.size.width)
         title = TitleBar(id="title-bar", markup=False)
         title.set_thread_title(None)
         yield title
