@@ -5,15 +5,14 @@
 Each launch runs ``aiagents-tui --provider ollama --model bench-model --db FILE`` from one tree (the shared
 venv's interpreter, ``PYTHONPATH`` = the tree; or ``benchmarks/bare_textual_app.py`` with ``--bare``) in a
 120x40 pseudo-terminal with a fresh HOME and XDG dirs, as the shared harness does (no LLM server: nothing
-before the markers talks to one). The terminal output is read as it comes; a marker is seen when its text
-is in it ("aiagents-tui" / "bare-textual" for the first screen; the newest thread's label of
-``benchmarks/gen_bigdb.py``'s database for the list). At the last marker the app is stopped (SIGSTOP) and
-its CPU (utime+stime of all its threads, /proc) read, so the CPU figure is what the process spent up to
-that frame, which is steadier than wall time on a loaded machine. Apps run in turn, the order alternating
-per round; medians per app, with the load before and after.
-
-``--profile DIR`` runs each launch under cProfile (main thread) and writes the profile up to the first
-screen to ``DIR/<app>-<round>.prof``.
+before the markers talks to one). A hook in the process (it wraps Textual's ``App._display``, the same for
+every app) exits right after the first frame is written (with ``--bigdb``: the first frame that shows thread
+rows), so the CPU figure is the process's own user+sys time up to that frame (``wait4``), all threads, which
+is steadier than wall time on a loaded machine. Wall times: launch -> the marker's text in the terminal's
+output ("aiagents-tui" / "bare-textual" for the first screen; the newest thread's label of
+``benchmarks/gen_bigdb.py``'s database for the list). Each app has one unmeasured warm-up launch (it writes
+the bytecode of changed modules); then apps run in turn, the order alternating per round; medians per app
+(min-max), with the load before and after.
 
 ``--callgrind`` counts instead the instructions the process executes until the first screen (or, with
 ``--bigdb``, until the first frame that shows thread rows) under ``valgrind --tool=callgrind``: the app
@@ -45,19 +44,6 @@ TICK = os.sysconf("SC_CLK_TCK")
 BIG_LABEL = b"To anhoonda you"  # the newest thread's first words in gen_bigdb.py's default database
 RUN_APP = "from tui_agents.cli import main; main()"
 RUN_BARE = "import runpy; runpy.run_path({path!r}, run_name='__main__')"
-# cProfile from the start; SIGUSR1 (sent at the first screen) writes the profile so far.
-PROFILED = """
-import cProfile, signal
-p = cProfile.Profile()
-def dump(*a):
-    p.disable()
-    p.dump_stats({out!r})
-signal.signal(signal.SIGUSR1, dump)
-p.enable()
-{body}
-"""
-
-
 # Under --callgrind: exit once the frame that ends the measurement is written (Textual's App._display).
 EXIT_AT_FRAME = """
 import os, textual.app
@@ -71,32 +57,22 @@ def display(app, screen, renderable):
         trees = screen.query(ThreadTree)
         if not trees or not trees.first().root.children:
             return
+    writer = getattr(app._driver, "_writer_thread", None)
+    if writer is not None:
+        writer.stop()  # the frame reaches the terminal (Textual writes it from a thread)
     os._exit(0)
 textual.app.App._display = display
 {body}
 """
 
 
-def proc_cpu(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def main_cpu(pid: int) -> float:
-    """CPU seconds of the process's main thread (the app's event loop), to the nanosecond (schedstat)."""
-    with open(f"/proc/{pid}/schedstat", "rb") as f:
-        return int(f.read().split()[0]) / 1e9
-
-
 def load() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def launch(name: str, tree: Path | None, bigdb: Path | None, profile: Path | None, timeout: float,
-           callgrind: bool = False) -> dict:
-    """One launch: seconds and CPU seconds at each marker (or, with ``callgrind``, the instructions)."""
+def launch(name: str, tree: Path | None, bigdb: Path | None, timeout: float, callgrind: bool = False) -> dict:
+    """One launch: seconds at each marker and the CPU seconds of the process (or, with ``callgrind``, the
+    instructions) until it exits right after the last frame measured."""
     home = Path(tempfile.mkdtemp(prefix="bench-ff-"))
     db = home / "db.sqlite"
     if bigdb is not None:
@@ -116,49 +92,60 @@ def launch(name: str, tree: Path | None, bigdb: Path | None, profile: Path | Non
         env["PYTHONPATH"] = str(tree)
         body, markers = RUN_APP, [b"aiagents-tui"] + ([BIG_LABEL] if bigdb is not None else [])
         args = ["--provider", "ollama", "--model", "bench-model", "--db", str(db)]
-    boot = PROFILED.format(out=str(profile), body=body) if profile else body
+    boot = EXIT_AT_FRAME.format(list=bigdb is not None and tree is not None, body=body)
     cmd = [PYTHON, "-c", boot, *args]
     if callgrind:
         env["PYTHONHASHSEED"] = "0"
-        boot = EXIT_AT_FRAME.format(list=bigdb is not None and tree is not None, body=body)
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={home}/callgrind.out", "--cache-sim=no",
-               "--branch-sim=no", PYTHON, "-c", boot, *args]
+               "--branch-sim=no", *cmd]
     t0 = time.monotonic()
     pid, fd = pty.fork()
     if pid == 0:  # the size is set before the app starts, as tmux does: it lays out once, at 120x40
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        os.chdir(home)  # "python -c" puts the working directory first on sys.path: only PYTHONPATH's tree counts
         os.execvpe(cmd[0], cmd, env)
     if callgrind:
         return _instructions(pid, fd, home, timeout * 100)
     out = bytearray()
-    seen: dict[str, tuple[float, float, float]] = {}
+    seen: dict[str, float] = {}
+    usage = None
     try:
         deadline = t0 + timeout
-        while len(seen) < len(markers):
+        while usage is None:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{name}: {markers[len(seen)]!r} not seen in {timeout} s")
-            r, _, _ = select.select([fd], [], [], 0.05)
-            if not r:
-                continue
-            out += os.read(fd, 1 << 20)
+                os.kill(pid, signal.SIGKILL)
+                raise TimeoutError(f"{name}: no frame in {timeout} s")
+            if select.select([fd], [], [], 0.01)[0]:
+                try:
+                    out += os.read(fd, 1 << 20)
+                except OSError:
+                    pass
+            now = time.monotonic()
             for marker in markers:
                 if marker.decode() not in seen and marker in out:
-                    now = time.monotonic()
-                    last = len(seen) == len(markers) - 1
-                    if last:
-                        os.kill(pid, signal.SIGSTOP)  # the CPU up to this frame, not what follows it
-                    seen[marker.decode()] = (now - t0, proc_cpu(pid), main_cpu(pid))
-                    if profile and len(seen) == 1:
-                        os.kill(pid, signal.SIGUSR1)
-                        os.kill(pid, signal.SIGCONT)  # a stopped process handles no signal
-                        _wait_file(profile)
+                    seen[marker.decode()] = now - t0
+            done, _, rusage = os.wait4(pid, os.WNOHANG)
+            if done:
+                usage = rusage
+        while select.select([fd], [], [], 0)[0]:  # what it wrote just before it exited
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        now = time.monotonic()
+        for marker in markers:
+            if marker.decode() not in seen and marker in out:
+                seen[marker.decode()] = now - t0
     finally:
-        os.kill(pid, signal.SIGKILL)
-        os.kill(pid, signal.SIGCONT)
-        os.waitpid(pid, 0)
         os.close(fd)
         shutil.rmtree(home, ignore_errors=True)
-    return {m: {"s": round(s, 4), "cpu": round(c, 3), "main": round(mc, 4)} for m, (s, c, mc) in seen.items()}
+    result = {m: {"s": round(s, 4)} for m, s in seen.items()}
+    result["cpu"] = {"user": round(usage.ru_utime, 4), "sys": round(usage.ru_stime, 4),
+                     "faults": usage.ru_minflt + usage.ru_majflt}
+    return result
 
 
 def _instructions(pid: int, fd: int, home: Path, timeout: float) -> dict:
@@ -182,14 +169,8 @@ def _instructions(pid: int, fd: int, home: Path, timeout: float) -> dict:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _wait_file(path: Path, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    size = -1
-    while time.monotonic() < deadline:
-        if path.exists() and path.stat().st_size == size and size > 0:
-            return
-        size = path.stat().st_size if path.exists() else -1
-        time.sleep(0.1)
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
 def main() -> int:
@@ -199,24 +180,20 @@ def main() -> int:
     ap.add_argument("--bigdb", type=Path, help="a copy of this database per launch; also time the thread list")
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--timeout", type=float, default=60)
-    ap.add_argument("--profile", type=Path, help="directory for cProfile dumps up to the first screen")
     ap.add_argument("--json", type=Path, help="write every sample here")
     ap.add_argument("--callgrind", action="store_true", help="count instructions to the frame (valgrind)")
     args = ap.parse_args()
     apps: list[tuple[str, Path | None]] = [(t.split("=", 1)[0], Path(t.split("=", 1)[1]).resolve()) for t in args.tree]
     if args.bare:
         apps.append(("bare-textual", None))
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
     samples: dict[str, list[dict]] = {name: [] for name, _ in apps}
     for name, tree in apps:  # a warm-up launch each: Python writes the bytecode of changed modules
-        launch(name, tree, args.bigdb, None, args.timeout)
+        launch(name, tree, args.bigdb, args.timeout)
     loads = [load()]
     for r in range(args.runs):
         order = apps if r % 2 == 0 else apps[::-1]
         for name, tree in order:
-            prof = args.profile / f"{name}-{r}.prof" if args.profile else None
-            samples[name].append(launch(name, tree, args.bigdb, prof, args.timeout, args.callgrind))
+            samples[name].append(launch(name, tree, args.bigdb, args.timeout, args.callgrind))
     loads.append(load())
     if args.callgrind:
         print(f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, instructions (millions) until "
@@ -228,16 +205,15 @@ def main() -> int:
         args.json.write_text(json.dumps({"load": loads, "samples": samples}, indent=2) + "\n")
     print(f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load {loads[0]:.2f} / {loads[1]:.2f}, "
           f"{args.runs} launches per app, medians (min-max)")
-    print("| app | marker | wall s | CPU s, process | CPU s, main thread |")
+    print("| app | wall s to " + " / ".join(m.decode() for m in [b"first screen", b"thread list"][:1 + bool(args.bigdb)])
+          + " | CPU s (user+sys) to the last | of which sys | page faults |")
     print("|---|---|---|---|---|")
     for name, rows in samples.items():
-        for marker in rows[0]:
-            walls = [row[marker]["s"] for row in rows]
-            cpus = [row[marker]["cpu"] for row in rows]
-            mains = [row[marker]["main"] for row in rows]
-            print(f"| {name} | {marker} | {statistics.median(walls):.3f} ({min(walls):.3f}-{max(walls):.3f}) "
-                  f"| {statistics.median(cpus):.3f} ({min(cpus):.2f}-{max(cpus):.2f}) "
-                  f"| {statistics.median(mains):.3f} ({min(mains):.3f}-{max(mains):.3f}) |")
+        markers = [m for m in rows[0] if m != "cpu"]
+        walls = " / ".join(_spread([row[m]["s"] for row in rows if m in row]) for m in markers)
+        cpu = _spread([row["cpu"]["user"] + row["cpu"]["sys"] for row in rows])
+        sys_ = _spread([row["cpu"]["sys"] for row in rows])
+        print(f"| {name} | {walls} | {cpu} | {sys_} | {statistics.median(row['cpu']['faults'] for row in rows):.0f} |")
     return 0
 
 
