@@ -205,7 +205,8 @@ def main() -> int:
         args.json.write_text(json.dumps({"load": loads, "samples": samples}, indent=2) + "\n")
     print(f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, load {loads[0]:.2f} / {loads[1]:.2f}, "
           f"{args.runs} launches per app, medians (min-max)")
-    print("| app | wall s to " + " / ".join(m.decode() for m in [b"first screen", b"thread list"][:1 + bool(args.bigdb)])
+    shown = ["first screen", "thread list"][:1 + bool(args.bigdb)]
+    print("| app | wall s to " + " / ".join(shown)
           + " | CPU s (user+sys) to the last | of which sys | page faults |")
     print("|---|---|---|---|---|")
     for name, rows in samples.items():

@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from textual.worker import Worker
 
 from ..providers import registry
 from . import actions
-from .startup import FirstPage
+from .startup import FirstPage, later
 from .screens.main import MainScreen
 from .widgets.chat_pane import ChatPane
 from .widgets.composer import Composer
@@ -116,33 +115,10 @@ class AiAgentsApp(App):
 
     # ---- what the screens and panels use (the helpers load at first use, after the first frame)
 
-    @cached_property
-    def panels(self) -> PanelController:
-        """The right-hand panels and full screens."""
-        from .panels import PanelController
-
-        return PanelController(self)
-
-    @cached_property
-    def tools(self) -> ToolAccess:
-        """Tool servers and approvals."""
-        from .tool_access import ToolAccess
-
-        return ToolAccess(self)
-
-    @cached_property
-    def background(self) -> BackgroundTurns:
-        """Replies streaming in threads other than the open one."""
-        from .background import BackgroundTurns
-
-        return BackgroundTurns(self)
-
-    @cached_property
-    def drafts(self) -> DraftKeeper:
-        """The composer's drafts, saved per thread."""
-        from .drafts import DraftKeeper
-
-        return DraftKeeper(self)
+    panels: PanelController = later(".panels", "PanelController")  # right-hand panels and full screens
+    tools: ToolAccess = later(".tool_access", "ToolAccess")  # tool servers and approvals
+    background: BackgroundTurns = later(".background", "BackgroundTurns")  # replies streaming in other threads
+    drafts: DraftKeeper = later(".drafts", "DraftKeeper")  # the composer's drafts, saved per thread
 
     @property
     def config(self) -> AppConfig:

@@ -8,7 +8,6 @@ the app's ``PanelController`` for the right-hand panels.
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from textual.widgets import Static
 
 from .. import actions
 from ..layout import NarrowLayout
+from ..startup import later
 from ..widgets.chat_pane import ChatPane
 from ..widgets.composer import Composer
 from ..widgets.message import Notice
@@ -86,34 +86,16 @@ class MainScreen(Screen):
 
     app: AiAgentsApp  # type: ignore[assignment]
 
+    # The workflows: made (and imported) at first use, right after the first frame.
+    threads: ThreadController = later(".threads", "ThreadController")  # open, page, search, fork, ...
+    turns: TurnController = later(".turns", "TurnController")  # send, stop, retry, regenerate, model
+    local: LocalModelsController = later(".local_models", "LocalModelsController")  # models, images, thinking
+
     def __init__(self, format_time) -> None:
         super().__init__()
         self.format_time = format_time
         self._panel: Widget | None = None
         self.narrow_layout = NarrowLayout(self)
-
-    # The workflows load at first use: none is needed for the first frame.
-
-    @cached_property
-    def threads(self) -> ThreadController:
-        """Open, page, search, fork, branch, rename, archive and delete threads."""
-        from ..threads import ThreadController
-
-        return ThreadController(self)
-
-    @cached_property
-    def turns(self) -> TurnController:
-        """Send, stop, retry, regenerate; the model of the chat."""
-        from ..turns import TurnController
-
-        return TurnController(self)
-
-    @cached_property
-    def local(self) -> LocalModelsController:
-        """Local models, images and thinking settings."""
-        from ..local_models import LocalModelsController
-
-        return LocalModelsController(self)
 
     def compose(self) -> ComposeResult:
         self.narrow_layout.start(self.app.size.width)
