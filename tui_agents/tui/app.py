@@ -25,14 +25,8 @@ from textual.worker import Worker
 
 from ..providers import registry
 from . import actions
-from .drafts import DraftKeeper
-from .background import BackgroundTurns
-from .idle_gc import IdleCollector
-from .panels import PanelController
-from .startup import FirstPage
+from .startup import FirstPage, later
 from .screens.main import MainScreen
-from .tool_access import ToolAccess
-from .turns import TurnState
 from .widgets.chat_pane import ChatPane
 from .widgets.composer import Composer
 from .widgets.sidebar import SIDEBAR_PAGE, Sidebar
@@ -42,6 +36,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import AppConfig
     from ..session import ChatSession, Stores
     from textual.screen import Screen
+    from .background import BackgroundTurns
+    from .drafts import DraftKeeper
+    from .idle_gc import IdleCollector
+    from .panels import PanelController
+    from .tool_access import ToolAccess
+    from .turns import TurnState
 
 __all__ = ["AiAgentsApp"]
 
@@ -101,9 +101,6 @@ class AiAgentsApp(App):
         self.format_time = format_time or default_format_time
         self.session: ChatSession | None = None
         self.turns: dict[str, TurnState] = {}
-        self.panels = PanelController(self)
-        self.tools = ToolAccess(self)
-        self.background = BackgroundTurns(self)
         self.provider_name = provider or registry.DEFAULT_PROVIDER
         self.model_name = model or ""
         self.provider_ok: bool | None = True if (provider and model) else None
@@ -112,12 +109,16 @@ class AiAgentsApp(App):
         self.background_jobs = background_jobs
         self._warm_task: asyncio.Task[None] | None = None
         self.fresh_start = new_chat  # --new: start in a new chat instead of the last thread
-        self.drafts = DraftKeeper(self)
         self._early_keys: list[events.Key] | None = []  # typed before the composer had the focus
         # read while Textual starts, so the list is drawn right after the first frame (startup.py)
         self.first_page = FirstPage(db_path, SIDEBAR_PAGE)
 
-    # ---- what the screens and panels use
+    # ---- what the screens and panels use (the helpers load at first use, after the first frame)
+
+    panels: PanelController = later(".panels", "PanelController")  # right-hand panels and full screens
+    tools: ToolAccess = later(".tool_access", "ToolAccess")  # tool servers and approvals
+    background: BackgroundTurns = later(".background", "BackgroundTurns")  # replies streaming in other threads
+    drafts: DraftKeeper = later(".drafts", "DraftKeeper")  # the composer's drafts, saved per thread
 
     @property
     def config(self) -> AppConfig:

@@ -13,6 +13,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from textual.css.query import NoMatches
+
 if TYPE_CHECKING:  # pragma: no cover
     from textual.timer import Timer
 
@@ -94,7 +96,10 @@ class DraftKeeper:
         """The composer's text changed: save it a moment after the typing stops."""
         if not self._reopened.is_set():
             return  # typed before the drafts loaded: ``reopen`` keeps it
-        composer = self.app.composer
+        try:
+            composer = self.app.composer
+        except NoMatches:  # a change that arrives while the app closes: the screen and its composer are gone
+            return
         self._pending[composer.draft_key] = composer.text
         self._schedule(SAVE_AFTER)
 

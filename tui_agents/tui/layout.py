@@ -48,6 +48,20 @@ class NarrowLayout:
         """Whether the sidebar is shown over the chat."""
         return self.narrow and self.screen.app.sidebar.has_class("-overlay")
 
+    def start(self, width: int) -> None:
+        """The layout of the first frame, set before the screen's widgets get their styles.
+
+        Textual handles the screen's first resize only after the first frame; had the classes changed
+        then, every widget would be styled again and laid out once more before the thread list shows.
+        """
+        self.width = width
+        narrow = width < NARROW_BELOW
+        self.screen.set_class(narrow, "-narrow", update=False)
+        self.screen.set_class(self._panel_over(0 if narrow else 34, 48), "-panel-over", update=False)
+
+    def _panel_over(self, beside: int, panel: int) -> bool:
+        return self.width - beside - panel < MIN_COMPOSER
+
     def resized(self, width: int) -> None:
         """Apply the layout that fits ``width`` columns."""
         self.width = width
@@ -62,7 +76,7 @@ class NarrowLayout:
         sidebar = self.screen.app.sidebar
         beside = 0 if self.narrow or sidebar.has_class("-hidden") else _cells(sidebar, 34)
         panel = _cells(self.screen.query_one("#right-panel"), 48)
-        self.screen.set_class(self.width - beside - panel < MIN_COMPOSER, "-panel-over")
+        self.screen.set_class(self._panel_over(beside, panel), "-panel-over")
         self.screen.call_after_refresh(self.clear_composer)
 
     def clear_composer(self) -> None:

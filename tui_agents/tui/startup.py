@@ -14,15 +14,31 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 from concurrent.futures import Future
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import AppConfig
     from .app import AiAgentsApp
 
-__all__ = ["FirstPage", "run", "load_config_safely"]
+__all__ = ["FirstPage", "later", "run", "load_config_safely"]
+
+
+def later(module: str, name: str) -> Any:
+    """An attribute holding ``module.name(owner)``, made (and its module imported) at first use.
+
+    For the app's and the chat screen's workflow helpers: none is needed for the first frame.
+    """
+
+    def make(owner: Any) -> Any:
+        return getattr(importlib.import_module(module, __package__), name)(owner)
+
+    prop = cached_property(make)
+    prop.__doc__ = f"``{module}.{name}``, made at first use."
+    return prop
 
 
 class FirstPage:
@@ -37,9 +53,15 @@ class FirstPage:
     def _read(self) -> None:
         try:
             from ..paths import resolve_db_path
+
+            path = resolve_db_path(self._db_flag)
+            # A first launch: no list to read, and the store's imports (under the GIL) would slow the first frame.
+            if not path.exists():
+                self.future.set_result(None)
+                return
             from ..store.threads import first_page
 
-            self.future.set_result(first_page(resolve_db_path(self._db_flag), self._limit))
+            self.future.set_result(first_page(path, self._limit))
         except Exception as exc:  # the store's own path draws the list then
             self.future.set_exception(exc)
 

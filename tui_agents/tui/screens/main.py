@@ -20,10 +20,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from .. import actions
-from ..local_models import LocalModelsController
 from ..layout import NarrowLayout
-from ..threads import ThreadController
-from ..turns import TurnController
+from ..startup import later
 from ..widgets.chat_pane import ChatPane
 from ..widgets.composer import Composer
 from ..widgets.message import Notice
@@ -33,6 +31,9 @@ from ..widgets.welcome import Welcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import AiAgentsApp
+    from ..local_models import LocalModelsController
+    from ..threads import ThreadController
+    from ..turns import TurnController
 
 __all__ = ["MainScreen", "TitleBar"]
 
@@ -85,16 +86,19 @@ class MainScreen(Screen):
 
     app: AiAgentsApp  # type: ignore[assignment]
 
+    # The workflows: made (and imported) at first use, right after the first frame.
+    threads: ThreadController = later(".threads", "ThreadController")  # open, page, search, fork, ...
+    turns: TurnController = later(".turns", "TurnController")  # send, stop, retry, regenerate, model
+    local: LocalModelsController = later(".local_models", "LocalModelsController")  # models, images, thinking
+
     def __init__(self, format_time) -> None:
         super().__init__()
         self.format_time = format_time
-        self.threads = ThreadController(self)
-        self.turns = TurnController(self)
-        self.local = LocalModelsController(self)
         self._panel: Widget | None = None
         self.narrow_layout = NarrowLayout(self)
 
     def compose(self) -> ComposeResult:
+        self.narrow_layout.start(self.app.size.width)
         title = TitleBar(id="title-bar", markup=False)
         title.set_thread_title(None)
         yield title
