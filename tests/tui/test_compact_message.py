@@ -52,6 +52,16 @@ def _cells(app) -> list[list[tuple]]:
     return rows
 
 
+def _content(rows: list[list[tuple]]) -> list[list[tuple]]:
+    """The rows from the first to the last with text: where the pane is scrolled to can differ by a few rows
+    between two runs (a layout landing after the scroll), the look of what it shows may not."""
+    def blank(row: list[tuple]) -> bool:
+        return not "".join(char for char, _ in row).strip(" ▊")
+
+    marked = [i for i, row in enumerate(rows) if not blank(row)]
+    return rows[marked[0]:marked[-1] + 1] if marked else []
+
+
 def _show(row: list[tuple], other: list[tuple]) -> str:
     """A row's text and its first cell that differs from ``other``'s, for the failure message."""
     x = next((i for i, (a, b) in enumerate(zip(row, other)) if a != b), min(len(row), len(other)))
@@ -106,9 +116,10 @@ async def test_a_compact_message_looks_like_the_one_built_from_widgets(ollama_en
         built = await _draw(pilot, thread_id)
         assert not any(v.compact for v in app.chat_pane.views)
         for name in compact:
-            for y, (a, b) in enumerate(zip(compact[name], built[name])):
+            shown, expected = _content(compact[name]), _content(built[name])
+            for y, (a, b) in enumerate(zip(shown, expected)):
                 assert a == b, f"the {name} screen differs at row {y}: {_show(a, b)} / {_show(b, a)}"
-            assert len(compact[name]) == len(built[name])
+            assert len(shown) == len(expected) > 20
 
 
 async def test_messages_with_something_to_click_keep_their_widgets(ollama_env, make_app):
