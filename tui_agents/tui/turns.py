@@ -64,10 +64,8 @@ class TurnState:
     """The ``WorkingLine`` under the streaming reply while it is on screen."""
     pending: list[Any] | None = None
     """Events that arrived while the turn's views were still being mounted (None: applied as they come)."""
-    views_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set once the views are mounted and ``pending`` is applied: the turn's end waits for it."""
-    request_sent: asyncio.Future[None] | None = None
-    """Resolved when the turn's request has gone out (or the turn ended first); the views mount after it."""
+    views_ready: asyncio.Event = field(default_factory=asyncio.Event)  # views mounted, ``pending`` applied
+    request_sent: asyncio.Future[None] | None = None  # done once the request is out (or the turn ended): views mount
 
     @property
     def text(self) -> str:
@@ -81,8 +79,7 @@ class TurnState:
         return self.status == "streaming"
 
 
-REQUEST_FIRST = 0.1
-"""Seconds a new turn's views wait at most for its request to leave (it leaves in a few ms with the engine warm)."""
+REQUEST_FIRST = 0.1  # seconds a new turn's views wait at most for its request to leave (a few ms, engine warm)
 
 
 def _resolve(future: asyncio.Future[None] | None) -> None:
@@ -221,11 +218,15 @@ class TurnController:
 
     async def _apply_pending(self, state: TurnState) -> None:
         """Apply, in order, the events that came while the views mounted; from then on they apply as they come."""
-        pending = state.pending or []
-        while pending:
-            await self._apply_event(state, pending.pop(0))  # the worker may append more meanwhile
-        state.pending = None
-        state.views_ready.set()
+        pending = state.pending if state.pending is not None else []
+        try:
+            while pending:
+                await self._apply_event(state, pending.pop(0))  # the worker may append more meanwhile
+        except Exception:  # as in the worker: drawing a turn must not take the app down
+            log.error("Showing a turn of thread %s failed.", state.thread_id, exc_info=True)
+        finally:
+            state.pending = None
+            state.views_ready.set()  # the turn's end never waits forever
 
     async def attach_working(self, state: TurnState) -> None:
         """Show the working state under the streaming reply's view (until the turn ends)."""
