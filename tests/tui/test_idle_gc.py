@@ -29,6 +29,12 @@ def full_collections():
     gc.set_threshold(*thresholds)
 
 
+def _start_collector(app) -> None:
+    """Give the app its idle collector, started (the tests' apps run without one)."""
+    app.idle_gc = IdleCollector(app)
+    app.idle_gc.start()
+
+
 def _make_due() -> None:
     for _ in range(DUE_AFTER):
         gc.collect(1)  # each counts as one collection of the middle generation
@@ -38,9 +44,7 @@ async def test_a_due_full_collection_waits_until_the_keys_rest(make_app, full_co
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        collector = IdleCollector(app)
-        app.idle_gc = collector
-        collector.start()
+        _start_collector(app)
         assert gc.get_threshold()[2] > 10  # Python's own full collections became rare
         _make_due()
         full_collections.clear()
@@ -58,9 +62,7 @@ async def test_a_due_full_collection_waits_while_the_user_clicks(make_app, full_
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        collector = IdleCollector(app)
-        app.idle_gc = collector
-        collector.start()
+        _start_collector(app)
         _make_due()
         full_collections.clear()
         for _ in range(6):  # choosing threads with the mouse: a thread opened by a click waits for no collection

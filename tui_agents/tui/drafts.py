@@ -111,15 +111,16 @@ class DraftKeeper:
             return  # ``reopen`` sets the drafts right; this thread is written with the next save
         if old != thread_id:
             self._pending[old] = self.app.composer.drafts.get(old, "")
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        self._flush_soon()  # now (a zero-delay Textual timer divides by zero and never fires)
+        self._schedule(0)
 
     def _schedule(self, delay: float) -> None:
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.app.set_timer(delay, self._flush_soon)
+            self._timer = None
+        if delay <= 0:
+            self._flush_soon()  # now: a zero-delay Textual timer divides by zero and never fires
+        else:
+            self._timer = self.app.set_timer(delay, self._flush_soon)
 
     def _flush_soon(self) -> None:
         self.app.run_worker(self.flush(), group="drafts", exit_on_error=False)
