@@ -171,3 +171,44 @@ async def test_the_message_cursor_walks_past_both_ends_of_the_mounted_window(oll
             await pilot.press("alt+down")
             await pilot.pause(0.05)
         assert pane.selected().record.get("content", "").startswith("Reply 7 ")
+
+
+async def test_switching_threads_never_paints_one_threads_draft_beside_the_other_threads_messages(ollama_env, make_app):
+    """The switch is one frame: the composer's new draft and the new thread's messages appear together."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        session = app.session
+        threads = {}
+        for name in ("alpha", "beta"):
+            thread = await session.new_thread("ollama", "fake-model-small", title=f"{name} thread")
+            for i in range(6):
+                await session.messages.add(thread["id"], "user", f"{name} question {i}")
+                await session.messages.add(thread["id"], "assistant", f"{name} answer {i}")
+            threads[name] = thread["id"]
+        chat = app.screen_main.threads
+        await chat.open_thread(threads["alpha"])
+        await pilot.press(*"alpha draft")
+        await chat.open_thread(threads["beta"])
+        await pilot.press(*"beta draft")
+        await pilot.pause(0.2)
+
+        frames: list[tuple[str, str | None]] = []
+        screen = app.screen
+        paint = screen._compositor_refresh  # Textual's one place where a frame goes to the terminal
+
+        def recording() -> None:
+            frames.append((app.composer.text, app.chat_pane.thread_id))
+            paint()
+
+        screen._compositor_refresh = recording
+        try:
+            for name in ("alpha", "beta", "alpha"):
+                await chat.open_thread(threads[name])
+                await wait_until(pilot, lambda name=name: frames and frames[-1] == (f"{name} draft", threads[name]),
+                                 what=f"the {name} thread painted")
+        finally:
+            screen._compositor_refresh = paint
+        owner = {f"{name} draft": thread_id for name, thread_id in threads.items()}
+        mixed = [frame for frame in frames if owner.get(frame[0]) != frame[1]]
+        assert not mixed, f"frames painted with one thread's draft beside another's messages: {mixed}"

@@ -141,6 +141,23 @@ class ThreadController:
     async def open_thread(self, thread_id: str, message_id: str | None = None) -> None:
         """Show a thread in the chat pane (at ``message_id`` when given)."""
         await self.app.wait_ready()
+        # One screen update for the switch: unbatched, the composer's new draft was painted while the
+        # messages were read, and the pane's layout then waited up to a frame (17 ms) for the next one.
+        with self.app.batch_update():
+            thread = await self._show_thread(thread_id, message_id)
+        self.screen.check_idle()  # the end of a batch prompts only the app; the screen starts its update here
+        state = self.app.turns.get(thread_id)
+        if state is not None and state.running:
+            view = await self.app.chat_pane.add_message(
+                {"role": "assistant", "model": state.model, "created_at": state.started_at, "id": state.reply_id},
+                streaming=True)
+            view.feed(state.text)
+            state.view = view
+            await self.turns.attach_working(state)
+        self._after_show(thread, message_id)
+
+    async def _show_thread(self, thread_id: str, message_id: str | None) -> dict[str, Any]:
+        """Read the thread and fill the chat pane with it; returns the thread."""
         assert self.app.session is not None
         session = self.app.session
         thread = await session.threads.get(thread_id)
@@ -163,19 +180,19 @@ class ThreadController:
         if state is not None and not state.running and state.status == "error" and state.error is not None:
             extra.append(Notice(str(state.error), thread_id=thread_id))
         pane.alternatives = await session.messages.alternative_slots(thread_id)
-        await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE, extra=extra, has_newer=has_newer,
-                        keep=message_id)
-        if state is not None and state.running:
-            view = await pane.add_message({"role": "assistant", "model": state.model, "created_at": state.started_at,
-                                           "id": state.reply_id}, streaming=True)
-            view.feed(state.text)
-            state.view = view
-            await self.turns.attach_working(state)
         if not thread.get("title") and thread_id not in self._previews:
             await self._load_previews([thread_id])
-        self.screen.set_thread_title(self.thread_title(thread))
         origin = await session.threads.origin(thread_id) if thread.get("forked_from") else None
+        await pane.show(thread_id, records, has_older=len(records) >= FIRST_PAGE, extra=extra, has_newer=has_newer,
+                        keep=message_id)
+        self.screen.set_thread_title(self.thread_title(thread))
         self.screen.set_origin(origin_text(origin))
+        return thread
+
+    def _after_show(self, thread: dict[str, Any], message_id: str | None) -> None:
+        """The status line, the counts after the first paint, the sidebar's cursor and the shown message."""
+        thread_id = thread["id"]
+        pane = self.app.chat_pane
         self.turns.update_status(thread)
         self.app.status_bar.context_used = None
         self.app.call_after_refresh(self._count_after_paint, thread)
