@@ -64,6 +64,31 @@ def _hook(event, args):
 sys.addaudithook(_hook)
 '''
 
+# At the first connect: the names of the modules loaded so far, written to $MODULES_OUT, then exit.
+LIST_PROBE = '''import os, sys
+def _hook(event, args):
+    if event == "socket.connect":
+        with open(os.environ["MODULES_OUT"], "w") as out:
+            out.write("\\n".join(sys.modules))
+        os._exit(0)
+sys.addaudithook(_hook)
+'''
+
+# The libraries alone: every module ask has loaded at its connect except its own (and the probes), imported
+# in the same order, plus one small pydantic model (pydantic's first-model warm-up and plugin scan).
+FLOOR = '''import importlib, sys
+sys.modules["httpx._main"] = None; sys.modules["h2"] = None
+for name in open(sys.argv[1]).read().split():
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass  # a platform's module that a library tried and did without (winreg, brotli...)
+from pydantic import BaseModel
+class _Warm(BaseModel):
+    x: int = 1
+_Warm()
+'''
+
 ENTRY = ["script"]  # set by --entry
 
 
@@ -150,14 +175,11 @@ def instructions(runs: int, baseline: str | None) -> None:
                     env = _env(f"{tmp}/probe:{tree}")
                     env.update(AIAGENTS_CONFIG=f"{tmp}/config.toml", AIAGENTS_DB=f"{tmp}/{label or 'run'}.db",
                                ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY="bench")
-                    out = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out",
-                                          "--cache-sim=no", "--branch-sim=no", *_ask_command()],
-                                         env=env, capture_output=True, text=True, cwd=tmp)
-                    found = re.search(r"Collected : ([\d,]+)", out.stderr)
-                    if found is None:
-                        raise SystemExit(f"no callgrind total: {out.stderr[-500:]}")
+                    count = _callgrind(_ask_command(), env, tmp)
                     if round_:
-                        results[label].append(int(found.group(1).replace(",", "")) / 1e6)
+                        results[label].append(count)
+        floor = _library_floor(str(ROOT), fake.base_url)
+        interpreter = _interpreter_floor(str(ROOT))
     finally:
         fake.stop()
     print(f"instructions of ask before its first connect (callgrind), medians of {runs} interleaved runs")
@@ -165,6 +187,43 @@ def instructions(runs: int, baseline: str | None) -> None:
         print(f"{statistics.median(values):8.1f} M (min {min(values):.1f}, max {max(values):.1f})  {label or 'ask'}")
     if baseline:
         print(f"after / before: {statistics.median(results['after']) / statistics.median(results['before']):.3f}")
+    print(f"{floor:8.1f} M  the libraries alone: python importing every non-tui_agents module ask has loaded "
+          "at its connect, plus one small pydantic model")
+    print(f"{interpreter:8.1f} M  the interpreter: python -c pass")
+
+
+def _callgrind(command: list[str], env: dict[str, str], cwd: str) -> float:
+    """Millions of instructions ``command`` executes (valgrind's callgrind)."""
+    out = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cwd}/cg.out", "--cache-sim=no",
+                          "--branch-sim=no", *command], env=env, capture_output=True, text=True, cwd=cwd)
+    found = re.search(r"Collected : ([\d,]+)", out.stderr)
+    if found is None:
+        raise SystemExit(f"no callgrind total: {out.stderr[-500:]}")
+    return int(found.group(1).replace(",", "")) / 1e6
+
+
+def _library_floor(tree: str, base_url: str) -> float:
+    """Instructions of a process that imports only the libraries ask has loaded when it connects."""
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "probe").mkdir()
+        Path(tmp, "probe", "sitecustomize.py").write_text(LIST_PROBE)
+        env = _env(f"{tmp}/probe:{tree}")
+        env.update(AIAGENTS_CONFIG=f"{tmp}/config.toml", AIAGENTS_DB=f"{tmp}/floor.db", ANTHROPIC_BASE_URL=base_url,
+                   ANTHROPIC_API_KEY="bench", MODULES_OUT=f"{tmp}/modules.txt")
+        subprocess.run(_ask_command(), env=env, capture_output=True, cwd=tmp)
+        names = [name for name in Path(tmp, "modules.txt").read_text().split()
+                 if name.split(".")[0] not in ("tui_agents", "__main__", "sitecustomize")]
+        Path(tmp, "modules.txt").write_text("\n".join(names))
+        Path(tmp, "floor.py").write_text(FLOOR)
+        command = [sys.executable, f"{tmp}/floor.py", f"{tmp}/modules.txt"]
+        subprocess.run(command, env=_env(tree), check=True, cwd=tmp)  # byte code
+        return statistics.median(_callgrind(command, _env(tree), tmp) for _ in range(2))
+
+
+def _interpreter_floor(tree: str) -> float:
+    """Instructions of ``python -c pass`` (with the same PYTHONPATH and site-packages)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return _callgrind([sys.executable, "-c", "pass"], _env(tree), tmp)
 
 
 def main() -> None:
