@@ -75,8 +75,10 @@ sys.addaudithook(_hook)
 '''
 
 # The libraries alone: every module ask has loaded at its connect except its own (and the probes), imported
-# in the same order, plus one small pydantic model (pydantic's first-model warm-up and plugin scan).
-FLOOR = '''import importlib, sys
+# in the same order, plus one small pydantic model (pydantic's first-model warm-up and plugin scan); the
+# collector off, as in ask's start-up.
+FLOOR = '''import gc, importlib, sys
+gc.disable()  # as in ask's start-up
 sys.modules["httpx._main"] = None; sys.modules["h2"] = None
 for name in open(sys.argv[1]).read().split():
     try:
