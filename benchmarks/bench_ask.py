@@ -2,11 +2,16 @@
 
     PYTHONPATH=. python benchmarks/bench_ask.py [--runs 7] [--baseline DIR] [--scenario NAME]
 
-Cases (each a fresh ``python -m tui_agents.cli ask`` process, a real SQLite file):
+Cases (each a fresh ``aiagents-tui ask`` process, the console script a user runs, with the tree under test
+first on PYTHONPATH; ``--entry module`` runs ``python -m tui_agents.cli ask`` instead, as the runs before
+2026-12-05 session 4 did: runpy and the extra path entry cost it ~6 ms; a real SQLite file):
 Scenarios: ``anthropic`` (its key in the environment), ``ollama`` (the default provider, a local
 server without a key; its first request may be ``/api/show`` for the context window) and ``openai``
 with gpt-4o (exact token counts with tiktoken's o200k encoding: before 2026-12-05 session 3 it loaded
-before the request; a new thread's first message is now counted once the reply is in).
+before the request; a new thread's first message is now counted once the reply is in). ``anthropic over
+https``: the fake serves TLS with a self-signed certificate, trusted through ``SSL_CERT_FILE`` = certifi's
+bundle plus that certificate, so the client loads as many CA certificates as with the real API (needs the
+``openssl`` command); its start-up includes the TLS context and the handshake, as a real user's does.
 
 - ``startup``: process spawn -> the chat request arrives at the server (interpreter, imports,
   config, database open, user message saved). Target <= 300 ms.
@@ -33,6 +38,8 @@ import os
 import pty
 import resource
 import select
+import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -65,6 +72,7 @@ def _env(fake: FakeLLMServer, tmp: str) -> dict[str, str]:
 # a local server without a key; OpenAI, whose models' exact token counts need tiktoken's o200k encoding.
 SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
     "anthropic": ("anthropic", {"ANTHROPIC_API_KEY": "bench"}),
+    "anthropic over https": ("anthropic", {"ANTHROPIC_API_KEY": "bench"}),
     "ollama (the default provider, no key)": ("ollama", {}),
     "openai (gpt-4o, exact token counts)": ("openai", {"OPENAI_API_KEY": "bench"}),
 }
@@ -76,9 +84,35 @@ def _neutral_dir(env: dict[str, str]) -> Path:
     return Path(env["AIAGENTS_DB"]).parent
 
 
+ENTRY = ["script"]  # "script": the console script, "module": python -m tui_agents.cli (set by --entry)
+
+
 def _command(provider: str) -> list[str]:
     model = ["--model", "gpt-4o"] if provider == "openai" else []
-    return [sys.executable, "-m", "tui_agents.cli", "ask", "--provider", provider, *model, "Say hello"]
+    if ENTRY[0] == "module":
+        start = [sys.executable, "-m", "tui_agents.cli"]
+    else:
+        script = Path(sys.executable).with_name("aiagents-tui")
+        if not script.exists():
+            raise SystemExit(f"{script} is missing: install the package (pip install -e .) or use --entry module")
+        start = [str(script)]
+    return [*start, "ask", "--provider", provider, *model, "Say hello"]
+
+
+def _tls_server(tmp: str) -> tuple[FakeLLMServer, str]:
+    """A fake serving https with a self-signed certificate, and a CA file: certifi's bundle plus that certificate."""
+    import certifi
+
+    if shutil.which("openssl") is None:
+        raise SystemExit("the https scenario needs the openssl command")
+    cert, key, bundle = f"{tmp}/cert.pem", f"{tmp}/key.pem", f"{tmp}/bundle.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", key,
+                    "-out", cert, "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    Path(bundle).write_text(Path(certifi.where()).read_text() + Path(cert).read_text())
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return FakeLLMServer(context).start(), bundle
 
 
 def _cpu() -> float:
@@ -192,7 +226,10 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="DIR", help="another tree's tui_agents to run interleaved, as 'before'")
     parser.add_argument("--scenario", choices=list(SCENARIOS), action="append",
                         help="only these scenarios (default: all)")
+    parser.add_argument("--entry", choices=("script", "module"), default="script",
+                        help="start ask as the console script (default) or with python -m tui_agents.cli")
     args = parser.parse_args()
+    ENTRY[0] = args.entry
     trees = {"after": ROOT, "before": Path(args.baseline).resolve()} if args.baseline else {"": ROOT}
     scenarios = {name: SCENARIOS[name] for name in (args.scenario or SCENARIOS)}
     cases = [(tree, name) for name in scenarios for tree in trees]
@@ -203,27 +240,38 @@ def main() -> None:
     floor: dict[str, list[tuple[float, float]]] = {label: [] for label in floors}
     loads = [os.getloadavg()[0]]
     fake = FakeLLMServer().start()
+    tls_fake: FakeLLMServer | None = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             base = _env(fake, tmp)
             envs = {(tree, name): {**base, "PYTHONPATH": str(trees[tree]), **scenarios[name][1]}
                     for tree, name in cases}
+            fakes = {name: fake for name in scenarios}
+            if "anthropic over https" in scenarios:
+                tls_fake, bundle = _tls_server(tmp)
+                fakes["anthropic over https"] = tls_fake
+                for (tree, name), env in envs.items():
+                    if name == "anthropic over https":
+                        env.update(ANTHROPIC_BASE_URL=tls_fake.base_url, SSL_CERT_FILE=bundle)
             for (tree, name), env in envs.items():  # warm the file cache, write byte code, create the database
-                run_once(fake, env, tty=False, provider=scenarios[name][0])
+                run_once(fakes[name], env, tty=False, provider=scenarios[name][0])
             for _ in range(args.runs):  # round by round, so every case sees the same load
                 for label, code in floors.items():
                     floor[label].append(_floor(base, code))
                 for (tree, name), env in envs.items():
                     provider = scenarios[name][0]
-                    pipe[tree, name].append(run_once(fake, env, tty=False, provider=provider))
+                    pipe[tree, name].append(run_once(fakes[name], env, tty=False, provider=provider))
                     if name == "anthropic":
                         tty[tree, name].append(run_once(fake, env, tty=True, provider=provider))
                         at_once[tree, name].append(run_once(fake, env, tty=True, provider=provider, first_delay=0))
                 loads.append(os.getloadavg()[0])
     finally:
         fake.stop()
+        if tls_fake is not None:
+            tls_fake.stop()
     print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {min(loads):.2f}-{max(loads):.2f} "
-          f"(1-min avg over the run); {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; {args.runs} rounds")
+          f"(1-min avg over the run); {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; {args.runs} rounds; "
+          f"started as {'the console script' if args.entry == 'script' else 'python -m tui_agents.cli'}")
     print("| case | n | p50 ms | p95 ms | target | |")
     print("|---|---|---|---|---|---|")
     for tree, name in cases:

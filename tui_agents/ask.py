@@ -301,8 +301,8 @@ class _Ask:
             fields.setdefault("system_prompt", DEFAULT_SYSTEM_PROMPT)
             record = await agents.create(name, **fields)
         threads = ThreadStore(self.conn)
-        created = await threads.create(record["id"], user_id=config.user_id)
-        await threads.set_model(created["id"], provider, model or self.provider.model)
+        created = await threads.create(record["id"], user_id=config.user_id, provider=provider,
+                                       model=model or self.provider.model)
         if thread is not None:  # --no-save: the history goes into the private copy
             await self._copy_history(thread["id"], created["id"])
         return created["id"], record

@@ -12,7 +12,6 @@ providers' env vars (``tui_agents.secrets``).
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -270,6 +269,8 @@ def load_config(path: Path | None = None) -> AppConfig:
         return AppConfig()
     except OSError as exc:
         raise ConfigError(f"Could not read the settings file {path}: {exc.strerror}.") from exc
+    import tomllib  # only when there is a file (~3 ms of a start-up)
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

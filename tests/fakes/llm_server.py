@@ -45,6 +45,7 @@ import asyncio
 import contextvars
 import itertools
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -468,7 +469,9 @@ def _render(protocol: Protocol, reply: Reply, body: dict[str, Any], ids: _Ids) -
 class FakeLLMServer:
     """A loopback HTTP server speaking the three providers' wire formats, scripted per test."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        """``ssl_context``: serve https with it (benchmarks of the TLS path; ``base_url`` says https)."""
+        self._ssl = ssl_context
         self.requests: list[RecordedRequest] = []
         self.models: list[str] = ["fake-model-large", "fake-model-small"]
         self.require_key: str | None = None
@@ -495,7 +498,8 @@ class FakeLLMServer:
             loop = asyncio.new_event_loop()
             self._loop = loop
             try:
-                self._server = loop.run_until_complete(asyncio.start_server(self._on_connect, "127.0.0.1", 0))
+                self._server = loop.run_until_complete(asyncio.start_server(self._on_connect, "127.0.0.1", 0,
+                                                                             ssl=self._ssl))
                 self._port = self._server.sockets[0].getsockname()[1]
             except BaseException as exc:  # report any bind failure to the starting thread
                 failure.append(exc)
@@ -618,8 +622,8 @@ class FakeLLMServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (append ``/v1`` for an OpenAI base URL)."""
-        return f"http://127.0.0.1:{self._port}"
+        """``http://127.0.0.1:PORT`` (append ``/v1`` for an OpenAI base URL); https when serving TLS."""
+        return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self._port}"
 
     @property
     def host_port(self) -> str:

@@ -11,8 +11,10 @@ import json
 import shutil
 import ssl
 import subprocess
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fakes import Reply
@@ -103,6 +105,40 @@ async def test_https_trusts_what_httpx_trusts_from_the_environment(certificate, 
     finally:
         await provider.aclose()
         server.close()
+
+
+async def test_an_https_base_url_builds_httpxs_context_on_a_thread_and_trusts_the_environment(certificate, monkeypatch):
+    """The context of an https base URL is made beside the caller's work (OpenSSL reads the bundle without the
+    GIL), by httpx's own ``create_ssl_context``, so SSL_CERT_FILE still applies and nothing is weakened."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))
+    made_on: list[str] = []
+    create = httpx.create_ssl_context
+
+    def recording(*args, **kwargs):
+        made_on.append(threading.current_thread().name)
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", recording)
+    server = await _serve_models_over_tls(certificate)
+    port = server.sockets[0].getsockname()[1]
+    provider = get_provider("openai", api_key=TEST_KEY, base_url=f"https://127.0.0.1:{port}/v1", max_retries=0)
+    try:
+        assert await provider.list_models() == ["tls-model"]
+        assert made_on and made_on[0] != threading.main_thread().name
+    finally:
+        await provider.aclose()
+        server.close()
+
+
+async def test_a_bad_ca_setting_still_fails_the_request(monkeypatch, tmp_path):
+    """A broken SSL_CERT_FILE fails the first https request with httpx's own error, never a weaker context."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    provider = get_provider("openai", api_key=TEST_KEY, base_url="https://127.0.0.1:9/v1", max_retries=0)
+    try:
+        with pytest.raises(FileNotFoundError):
+            await provider.list_models()
+    finally:
+        await provider.aclose()
 
 
 def _user(text: str):
