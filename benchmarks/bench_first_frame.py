@@ -52,10 +52,11 @@ def display(app, screen, renderable):
     _display(app, screen, renderable)
     if renderable is None or app._driver is None:
         return
-    if {list!r}:
+    if {list!r}:  # thread rows: the tree's, or the first frame's preview of them (from 2026-12-05 s4 on)
         from tui_agents.tui.widgets.sidebar import ThreadTree
         trees = screen.query(ThreadTree)
-        if not trees or not trees.first().root.children:
+        previewing = any(getattr(bar, "previewing", False) for bar in screen.query("#sidebar"))
+        if not previewing and (not trees or not trees.first().root.children):
             return
     writer = getattr(app._driver, "_writer_thread", None)
     if writer is not None:
@@ -70,7 +71,8 @@ def load() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def launch(name: str, tree: Path | None, bigdb: Path | None, timeout: float, callgrind: bool = False) -> dict:
+def launch(name: str, tree: Path | None, bigdb: Path | None, timeout: float, callgrind: bool = False,
+           keep: Path | None = None) -> dict:
     """One launch: seconds at each marker and the CPU seconds of the process (or, with ``callgrind``, the
     instructions) until it exits right after the last frame measured."""
     home = Path(tempfile.mkdtemp(prefix="bench-ff-"))
@@ -105,7 +107,7 @@ def launch(name: str, tree: Path | None, bigdb: Path | None, timeout: float, cal
         os.chdir(home)  # "python -c" puts the working directory first on sys.path: only PYTHONPATH's tree counts
         os.execvpe(cmd[0], cmd, env)
     if callgrind:
-        return _instructions(pid, fd, home, timeout * 100)
+        return _instructions(pid, fd, home, timeout * 100, keep and keep / f"callgrind.{name}.{time.time_ns()}")
     out = bytearray()
     seen: dict[str, float] = {}
     usage = None
@@ -148,7 +150,7 @@ def launch(name: str, tree: Path | None, bigdb: Path | None, timeout: float, cal
     return result
 
 
-def _instructions(pid: int, fd: int, home: Path, timeout: float) -> dict:
+def _instructions(pid: int, fd: int, home: Path, timeout: float, keep: Path | None = None) -> dict:
     """Wait for the app under callgrind to exit at its frame; the instructions it executed."""
     deadline = time.monotonic() + timeout
     try:
@@ -162,6 +164,9 @@ def _instructions(pid: int, fd: int, home: Path, timeout: float) -> dict:
                     os.read(fd, 1 << 20)
                 except OSError:
                     pass
+        if keep is not None:  # for callgrind_annotate
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(home / "callgrind.out", keep)
         totals = [line for line in (home / "callgrind.out").read_text().splitlines() if line.startswith("totals:")]
         return {"instructions": {"M": round(int(totals[0].split()[1]) / 1e6, 1)}}
     finally:
@@ -182,6 +187,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--json", type=Path, help="write every sample here")
     ap.add_argument("--callgrind", action="store_true", help="count instructions to the frame (valgrind)")
+    ap.add_argument("--keep", type=Path, metavar="DIR", help="with --callgrind: keep each callgrind.out here")
     args = ap.parse_args()
     apps: list[tuple[str, Path | None]] = [(t.split("=", 1)[0], Path(t.split("=", 1)[1]).resolve()) for t in args.tree]
     if args.bare:
@@ -193,7 +199,7 @@ def main() -> int:
     for r in range(args.runs):
         order = apps if r % 2 == 0 else apps[::-1]
         for name, tree in order:
-            samples[name].append(launch(name, tree, args.bigdb, args.timeout, args.callgrind))
+            samples[name].append(launch(name, tree, args.bigdb, args.timeout, args.callgrind, args.keep))
     loads.append(load())
     if args.callgrind:
         print(f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, instructions (millions) until "

@@ -144,6 +144,10 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
+    from .tui.startup import FirstPage
+
+    # First thing: the sidebar's first page is read in a thread while Textual loads, for the first frame.
+    first_page = FirstPage(args.db)
     from .logs import setup_logging
 
     # Warnings and errors go to a rotating file (keys masked), never over the screen.
@@ -155,7 +159,7 @@ def _run_app(args: argparse.Namespace) -> int:
 
     # The flag (or None) goes in as is: the app resolves the path after its first frame.
     app = AiAgentsApp(db_path=args.db, provider=args.provider, model=args.model, theme_name=args.theme,
-                      freeze_gc=True, new_chat=args.new)
+                      freeze_gc=True, new_chat=args.new, first_page=first_page)
     app.run()
     return app.return_code or 0
 

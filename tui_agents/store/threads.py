@@ -26,18 +26,17 @@ order and higher-is-better in best order.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any, Literal
-from urllib.parse import quote
 
 import aiosqlite
 
 from tui_agents.errors import InvalidArgumentError, NotFoundError
 from tui_agents.store.alternatives import CHOSEN, OTHER, REPLACING, VISIBLE
 from tui_agents.store.db import run, write
+from tui_agents.store.first_page import COLUMNS as _COLUMNS
+from tui_agents.store.first_page import VISIBLE as _VISIBLE
+from tui_agents.store.first_page import first_page, first_texts, tree_order, tree_page
 from tui_agents.store.ids import new_id, new_id_block
 from tui_agents.store.records import (SearchHit, ThreadRecord, TreeNode, dumps, fetch_all, fetch_dicts, fetch_one,
                                       now)
@@ -46,8 +45,6 @@ from tui_agents.store.sharing import Lineage, collect_garbage, holders, released
 
 __all__ = ["ThreadStore", "first_page", "first_texts"]
 
-_COLUMNS = ("id, agent_id, user_id, title, title_source, summary, provider, model, created_at, updated_at, "
-            "archived_at, trashed_at, forked_from, forked_from_message, fork_kind")
 _MESSAGE_COPY_COLUMNS = ("role, content_id, tool_calls, tool_call_id, status, model, usage, guardrail, meta, "
                          "created_at, updated_at")
 _MESSAGE_COPY_COLUMNS += ", alt_slot, alt_index, alt_state"  # a reply's regenerated alternatives travel too
@@ -56,7 +53,6 @@ _COPIED_COLUMNS = _MESSAGE_COPY_COLUMNS.replace(
     "status", "CASE status WHEN 'streaming' THEN 'interrupted' ELSE status END")
 _COPIED_COLUMNS = _COPIED_COLUMNS.replace(  # a regeneration in progress in the source is not one in the copy
     "alt_state", f"CASE alt_state WHEN {REPLACING} THEN {CHOSEN} ELSE alt_state END")
-_VISIBLE = "t.trashed_at IS NULL AND (:uid IS NULL OR t.user_id = :uid)"
 _MAX_LIMIT = 500
 
 
@@ -275,11 +271,11 @@ class ThreadStore:
         archived = "" if include_archived else " AND t.archived_at IS NULL"
         sql = (f"SELECT {_COLUMNS} FROM threads AS t WHERE {_VISIBLE}{archived} "
                "ORDER BY t.updated_at DESC, t.seq DESC")
-        return _tree_order(await run(self.conn, fetch_dicts, sql, {"uid": user_id}))
+        return tree_order(await run(self.conn, fetch_dicts, sql, {"uid": user_id}))
 
     async def tree_page(self, limit: int, user_id: str | None = None) -> list[TreeNode]:
         """The first ``limit`` nodes of ``tree()`` (active threads), read without listing every thread."""
-        return await run(self.conn, _tree_page, {"uid": user_id, "lim": int(limit)})
+        return await run(self.conn, tree_page, {"uid": user_id, "lim": int(limit)})
 
     async def search(self, query: str, user_id: str | None = None, limit: int = 20,
                      order: Literal["newest", "best"] = "newest", prefix_last: bool = False) -> list[SearchHit]:
@@ -375,92 +371,6 @@ def _default_title(db: sqlite3.Connection, source: ThreadRecord, kind: str, upto
     shown = db.execute(f"SELECT count(*) FROM messages AS m WHERE m.thread_id = ? AND m.position <= ? AND {VISIBLE}",
                        (source["id"], upto)).fetchone()[0]
     return f"{source['title']} (branch at {shown})"
-
-
-def _tree_order(threads: list[ThreadRecord]) -> list[TreeNode]:
-    """Depth-first drawing order: roots in the given order, children oldest first."""
-    shown = {t["id"] for t in threads}
-    children: dict[str | None, list[ThreadRecord]] = defaultdict(list)
-    for t in threads:
-        parent = t["forked_from"] if t["forked_from"] in shown else None
-        children[parent].append(t)
-    for parent, kids in children.items():
-        if parent is not None:
-            kids.sort(key=lambda t: (t["created_at"], t["id"]))
-    out: list[TreeNode] = []
-    stack = [(t, None, 0) for t in reversed(children[None])]
-    while stack:
-        thread, parent, depth = stack.pop()
-        out.append(TreeNode(**thread, parent_id=parent, depth=depth))  # type: ignore[typeddict-item]
-        stack.extend((kid, thread["id"], depth + 1) for kid in reversed(children.get(thread["id"], [])))
-    return out
-
-
-_SHOWN_ROOT = (f"{_VISIBLE} AND t.archived_at IS NULL AND NOT EXISTS (SELECT 1 FROM threads AS p WHERE "
-               "p.id = t.forked_from AND p.trashed_at IS NULL AND p.archived_at IS NULL "
-               "AND (:uid IS NULL OR p.user_id = :uid))")
-
-
-def _tree_page(db: sqlite3.Connection, params: dict[str, Any]) -> list[TreeNode]:
-    """The first ``:lim`` nodes of the active tree: the newest ``:lim`` roots and their shown forks.
-
-    A page of N rows lies within the subtrees of the first N roots, so the result equals the start of
-    ``tree()`` (two indexed queries: the roots by ``threads_activity``, their forks by ``threads_parent``).
-    """
-    roots = fetch_dicts(db, f"SELECT {_COLUMNS} FROM threads AS t WHERE {_SHOWN_ROOT} "
-                            "ORDER BY t.updated_at DESC, t.seq DESC LIMIT :lim", params)
-    if not roots:
-        return []
-    forks = fetch_dicts(db, (
-        "WITH RECURSIVE sub(id) AS (SELECT value FROM json_each(:roots) UNION "
-        "SELECT t.id FROM threads AS t JOIN sub ON t.forked_from = sub.id "
-        f"WHERE {_VISIBLE} AND t.archived_at IS NULL) "
-        f"SELECT {_COLUMNS} FROM threads AS t WHERE t.id IN (SELECT id FROM sub) "
-        "AND t.id NOT IN (SELECT value FROM json_each(:roots))"),
-        {**params, "roots": dumps([r["id"] for r in roots])})
-    return _tree_order(roots + forks)[:params["lim"]]
-
-
-def first_texts(db: sqlite3.Connection, thread_ids: Iterable[str], role: str = "user",
-                chars: int = 200) -> dict[str, str]:
-    """The start of each thread's first ``role`` message (labels of untitled threads), in one query per 500."""
-    ids = list(thread_ids)
-    out: dict[str, str] = {}
-    for i in range(0, len(ids), 500):  # SQLite's variable limit
-        chunk = ids[i:i + 500]
-        sql = ("SELECT t.id, (SELECT substr(c.text, 1, ?) FROM messages AS m JOIN contents AS c "
-               "ON c.id = m.content_id WHERE m.thread_id = t.id AND m.role = ? "
-               "ORDER BY m.position LIMIT 1) FROM threads AS t "
-               f"WHERE t.id IN ({','.join('?' * len(chunk))})")
-        out.update({row[0]: row[1] for row in db.execute(sql, (chars, role, *chunk)) if row[1]})
-    return out
-
-
-def first_page(path: str | os.PathLike[str], limit: int) -> tuple[list[TreeNode], dict[str, str]] | None:
-    """The sidebar's first ``limit`` rows (as ``ThreadStore.tree_page``) and the labels of the untitled ones.
-
-    Read on a short-lived connection of its own, so the app can draw its thread list before the store
-    (and the engine it loads) is open. None when there is no database yet, its schema is not the
-    current one (opening the store migrates it), or it cannot be read: the store's own path follows.
-    """
-    from tui_agents.store.migrations import latest_version
-
-    try:
-        db = sqlite3.connect(f"file:{quote(os.fspath(path))}?mode=rw", uri=True, timeout=0.5)
-    except (sqlite3.Error, OSError):
-        return None
-    try:
-        if int(db.execute("PRAGMA user_version").fetchone()[0]) != latest_version():
-            return None
-        db.execute("BEGIN")  # one snapshot for both queries
-        nodes = _tree_page(db, {"uid": None, "lim": int(limit)})
-        labels = first_texts(db, [n["id"] for n in nodes if not n["title"]])
-        db.execute("COMMIT")
-        return nodes, labels
-    except sqlite3.Error:
-        return None
-    finally:
-        db.close()
 
 
 def _title_hits(db: sqlite3.Connection, params: dict[str, Any], order: str) -> list[SearchHit]:

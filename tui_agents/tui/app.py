@@ -29,7 +29,7 @@ from .startup import FirstPage, later
 from .screens.main import MainScreen
 from .widgets.chat_pane import ChatPane
 from .widgets.composer import Composer
-from .widgets.sidebar import SIDEBAR_PAGE, Sidebar
+from .widgets.sidebar import Sidebar
 from .widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,6 +83,7 @@ class AiAgentsApp(App):
         background_jobs: bool = True,
         freeze_gc: bool = False,
         new_chat: bool = False,
+        first_page: FirstPage | None = None,
     ) -> None:
         super().__init__()
         self.freeze_gc = freeze_gc
@@ -110,8 +111,7 @@ class AiAgentsApp(App):
         self._warm_task: asyncio.Task[None] | None = None
         self.fresh_start = new_chat  # --new: start in a new chat instead of the last thread
         self._early_keys: list[events.Key] | None = []  # typed before the composer had the focus
-        # read while Textual starts, so the list is drawn right after the first frame (startup.py)
-        self.first_page = FirstPage(db_path, SIDEBAR_PAGE)
+        self.first_page = first_page or FirstPage(db_path)  # read at launch, for the first frame (startup.py)
 
     # ---- what the screens and panels use (the helpers load at first use, after the first frame)
 

@@ -1,14 +1,17 @@
-"""The app's start-up, in the order a user sees it: the first screen, the thread list, then everything else.
+"""The app's start-up, in the order a user sees it: the first screen with the thread list, then everything else.
 
-1. ``AiAgentsApp.__init__`` freezes the imported modules for the garbage collector and starts
-   ``FirstPage``: a thread that reads the sidebar's first page of threads (and the labels of the
-   untitled ones) on a plain SQLite connection while Textual builds the first screen.
-2. The first frame: title bar, an empty sidebar frame, the chat and the focused composer. Keys typed
-   from now on land in the composer.
-3. ``run(app)``, right after that frame: the first page goes into the sidebar and is painted; then
-   the settings load (pydantic, in a thread), the store opens, the full list replaces the page
-   without moving the rows already drawn, the last thread reopens at its end with its draft, and
-   the provider check and the engine's warm-up start.
+1. The command line starts ``FirstPage`` first thing, before Textual is imported: a thread that reads the
+   sidebar's first page of threads (and the labels of the untitled ones) with the standard ``sqlite3``
+   module alone (``store.first_page``). ``AiAgentsApp.__init__`` freezes the imported modules for the
+   garbage collector (and starts ``FirstPage`` itself when it was given none).
+2. The first frame: title bar, the sidebar with the newest threads drawn as text (``Sidebar``'s preview;
+   an empty frame on a first launch), the chat and the focused composer. Keys typed from now on land in
+   the composer; keys typed earlier are held and replayed (``AiAgentsApp.on_event``).
+3. ``run(app)``, right after that frame: the search box and the thread tree take the preview's place with
+   the same rows; then the settings load (pydantic, in a thread), the store opens, the full list replaces
+   the page without moving the rows already drawn, the last thread reopens at its end with its draft
+   (unless a thread was chosen in the list meanwhile: that one opens), and the provider check and the
+   engine's warm-up start.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import AppConfig
     from .app import AiAgentsApp
 
-__all__ = ["FirstPage", "later", "run", "load_config_safely"]
+__all__ = ["FirstPage", "SIDEBAR_PAGE", "later", "run", "load_config_safely"]
+
+SIDEBAR_PAGE = 100
+"""How many threads the sidebar draws at a time (the first page is read at launch)."""
 
 
 def later(module: str, name: str) -> Any:
@@ -42,9 +48,13 @@ def later(module: str, name: str) -> Any:
 
 
 class FirstPage:
-    """The sidebar's first ``limit`` rows, read in a thread of its own (``store.threads.first_page``)."""
+    """The sidebar's first ``limit`` rows, read in a thread of its own (``store.first_page``).
 
-    def __init__(self, db_flag: Any, limit: int) -> None:
+    The command line starts it first thing, before Textual is imported, so the rows are there when the
+    chat screen is composed and go into the first frame (``Sidebar``'s preview).
+    """
+
+    def __init__(self, db_flag: Any, limit: int = SIDEBAR_PAGE) -> None:
         self.future: Future[Any] = Future()
         self._db_flag = db_flag
         self._limit = limit
@@ -59,11 +69,18 @@ class FirstPage:
             if not path.exists():
                 self.future.set_result(None)
                 return
-            from ..store.threads import first_page
+            from ..store.first_page import first_page
 
             self.future.set_result(first_page(path, self._limit))
         except Exception as exc:  # the store's own path draws the list then
             self.future.set_exception(exc)
+
+    def rows(self, wait: float) -> Any:
+        """The page read (``first_page``'s result) if it is there within ``wait`` seconds, else None."""
+        try:
+            return self.future.result(timeout=wait)
+        except Exception:  # not read yet (a slow disk, a locked file) or failed: the list comes later
+            return None
 
 
 def painted(app: AiAgentsApp) -> asyncio.Future[None]:
@@ -95,7 +112,8 @@ async def run(app: AiAgentsApp) -> None:
     await app.panels.restore_state()
     await app.screen_main.threads.reload_threads()
     app.database_ready()
-    await app.drafts.reopen(app.fresh_start)  # the last thread, at its end, with its draft
+    # the last thread, at its end, with its draft (unless a thread was chosen in the list already)
+    await app.drafts.reopen(app.fresh_start or app.screen_main.threads.chosen_early)
     if app.current_thread_id is None:
         await app.screen_main.turns.show_welcome()
     if app.freeze_gc:

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from .widgets.alternatives import origin_text
 from .widgets.chat_pane import FIRST_PAGE, NEWER_PAGE, OLDER_PAGE, ChatPane
 from .widgets.message import Notice, code_blocks
-from .widgets.sidebar import Sidebar, ThreadTree, first_words
+from .widgets.sidebar import Sidebar, ThreadTree, first_words, page_records
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import AiAgentsApp
@@ -36,6 +36,7 @@ class ThreadController:
         self.screen = screen
         self._previews: dict[str, str] = {}  # thread id -> first words of its first user message
         self._trash: list[str] = []
+        self.chosen_early = False  # a thread was chosen before start-up reopened the last one: that one stays shut
 
     @property
     def app(self) -> AiAgentsApp:
@@ -59,15 +60,15 @@ class ThreadController:
             found = await asyncio.wait_for(asyncio.wrap_future(page), wait)
         except Exception:  # slow or failed: the store's path draws the list
             found = None
-        await self.app.sidebar.fill()  # then no await until the rows are in: the tree's first paint has them
+        sidebar = self.app.sidebar
+        await sidebar.fill()  # then no await until the rows are in: the tree's first paint has them
         if not found or self.app.session is not None:
+            sidebar.end_preview()
             return False
         nodes, labels = found
         self._previews.update({t: first_words(text) for t, text in labels.items()})
-        for node in nodes:
-            if not node.get("title") and node["id"] in self._previews:
-                node["preview"] = self._previews[node["id"]]
-        self.app.sidebar.tree.set_threads(nodes)
+        sidebar.tree.set_threads(page_records(found))
+        sidebar.end_preview()  # the tree takes the place of the first frame's rows, in one frame
         return bool(nodes)
 
     async def reload_threads(self) -> None:
@@ -84,6 +85,7 @@ class ThreadController:
             if not node.get("title") and node["id"] in self._previews:
                 node["preview"] = self._previews[node["id"]]
         tree.set_threads(nodes, keep=self.app.current_thread_id)
+        self.app.sidebar.end_preview()
         current = next((n for n in nodes if n["id"] == self.app.current_thread_id and n.get("title")), None)
         if current is not None:  # e.g. the title job named the open thread: the title bar says so too
             self.screen.set_thread_title(self.thread_title(current))
@@ -109,8 +111,15 @@ class ThreadController:
         self.app.run_worker(self.reload_threads(), exit_on_error=False)
 
     def thread_chosen(self, event: Sidebar.ThreadChosen) -> None:
-        self.app.run_worker(self.open_and_type(event.thread_id, event.message_id), exclusive=True, group="open",
-                            exit_on_error=False)
+        early = not self.app.drafts.reopened  # chosen in the list drawn at launch: it opens once start-up is done
+        self.chosen_early = self.chosen_early or early
+        self.app.run_worker(self._open_chosen(event.thread_id, event.message_id, early), exclusive=True,
+                            group="open", exit_on_error=False)
+
+    async def _open_chosen(self, thread_id: str, message_id: str | None, early: bool) -> None:
+        if early:
+            await self.app.drafts.wait_reopened()
+        await self.open_and_type(thread_id, message_id)
 
     async def open_and_type(self, thread_id: str, message_id: str | None = None) -> None:
         """Open a thread and put the focus in the composer, so what the user types next is never lost."""

@@ -24,13 +24,13 @@ from ..layout import NarrowLayout
 from ..startup import later
 from ..widgets.chat_pane import ChatPane
 from ..widgets.composer import Composer
-from ..widgets.message import Notice
-from ..widgets.sidebar import SearchBox, SearchResults, Sidebar, ThreadTree
+from ..widgets.sidebar import SearchBox, SearchResults, Sidebar, ThreadTree, page_records
 from ..widgets.status_bar import StatusBar
-from ..widgets.welcome import Welcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import AiAgentsApp
+    from ..widgets.message import Notice  # the chat's widgets: they load after the first frame
+    from ..widgets.welcome import Welcome
     from ..local_models import LocalModelsController
     from ..threads import ThreadController
     from ..turns import TurnController
@@ -102,8 +102,10 @@ class MainScreen(Screen):
         title = TitleBar(id="title-bar", markup=False)
         title.set_thread_title(None)
         yield title
+        # The newest threads, read at launch, are in the first frame (as text; the tree follows at once).
+        page = None if self.narrow_layout.narrow else self.app.first_page.rows(wait=0.1)
         with Horizontal(id="body"):
-            yield Sidebar(id="sidebar")
+            yield Sidebar(page_records(page) if page else None, self.app.size.height - 6, id="sidebar")
             with Vertical(id="center"):
                 yield ChatPane(self.format_time, id="chat")
                 yield Composer(id="composer")

@@ -13,15 +13,19 @@ is at the bottom (``anchor``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 
-from .message import MessageView, NoSecondLayout, Notice
-from .render_cache import RenderCache
+from .no_second_layout import NoSecondLayout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .message import MessageView, Notice
+    from .render_cache import RenderCache
 
 __all__ = ["ChatPane", "MAX_VIEWS", "FIRST_PAGE", "OLDER_PAGE", "NEWER_PAGE", "estimated_rows"]
 
@@ -118,16 +122,27 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         self._placing = False
         self.alternatives: dict[str, dict[str, Any]] = {}
         """The open thread's replies with alternatives, by first message id (``MessageStore.alternative_slots``)."""
-        self.render_cache = RenderCache()
+
+    # The message views' module (and the Markdown cache's) load after the first frame, which has none.
+
+    @cached_property
+    def render_cache(self) -> RenderCache:
         """Rendered Markdown of finished messages, shared across threads and visits."""
+        from .render_cache import RenderCache
+
+        return RenderCache()
 
     # ---- content
 
     @property
     def views(self) -> list[MessageView]:
+        from .message import MessageView
+
         return [child for child in self.children if isinstance(child, MessageView)]
 
     def _view(self, record: dict[str, Any], streaming: bool = False) -> MessageView:
+        from .message import MessageView
+
         return MessageView(record, self.format_time, streaming=streaming,
                            alternatives=self.alternatives.get(record.get("id") or ""), render_cache=self.render_cache)
 
@@ -241,6 +256,8 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
 
     def _after_last_view(self) -> list[Widget]:
         """The widgets (notices) below the last message view."""
+        from .message import MessageView
+
         children = list(self.children)
         for i in range(len(children) - 1, -1, -1):
             if isinstance(children[i], MessageView):
@@ -294,6 +311,8 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         return None
 
     def last_notice(self) -> Notice | None:
+        from .message import Notice
+
         notices = [c for c in self.children if isinstance(c, Notice)]
         return notices[-1] if notices else None
 

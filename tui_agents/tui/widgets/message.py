@@ -24,9 +24,10 @@ from textual.widgets import Static
 
 from ..sanitize import sanitize
 from .alternatives import alternatives_label
+from .no_second_layout import NoSecondLayout
 from .usage_footer import UsageFooter
 
-__all__ = ["MessageView", "ToolCallLine", "StreamingBody", "Notice", "NoSecondLayout", "code_blocks"]
+__all__ = ["MessageView", "ToolCallLine", "StreamingBody", "Notice", "code_blocks"]
 
 _FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.S | re.M)
 # A new Markdown segment may start at a line that opens a plain block after a blank line.
@@ -35,21 +36,6 @@ SEGMENT_LINES = 12
 FLUSH_INTERVAL = 1 / 10
 # A frame that makes the reply taller (a layout and a scroll of the whole chat pane) comes at most this often.
 LAYOUT_INTERVAL = 1 / 3
-
-
-class NoSecondLayout:
-    """Mixin for the chat's widgets: a new size after a layout needs no second layout.
-
-    After each layout Textual sets the reactive ``virtual_size`` of every widget
-    whose size changed, and that asks for one more layout. For the message
-    widgets (height auto) and the chat pane (its scrollbars are updated with
-    the size) the second pass changes nothing, yet it repaints the whole chat
-    pane once more: measured, it doubled the cost of every new line of a
-    streaming reply.
-    """
-
-    def _size_updated(self, size: Any, virtual_size: Any, container_size: Any, layout: bool = True) -> bool:
-        return super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
 
 
 class MarkdownSegment(NoSecondLayout, Static):

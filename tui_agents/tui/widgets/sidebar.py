@@ -21,18 +21,20 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 
 from .. import actions
 from ..sanitize import highlight_snippet, sanitize
+from ..startup import SIDEBAR_PAGE
 
-__all__ = ["Sidebar", "ThreadTree", "SearchBox", "SearchResults", "thread_label", "first_words", "SIDEBAR_PAGE"]
+__all__ = ["Sidebar", "ThreadTree", "SearchBox", "SearchResults", "thread_label", "first_words", "page_records",
+           "preview_text", "SIDEBAR_PAGE"]
 
 from ...labels import UNTITLED, first_words  # noqa: E402 - one label for the sidebar and the CLI
 #: Row marks: a reply is streaming in the thread; a reply finished there while another thread was open.
 ACTIVITY_MARKS = {"streaming": " ⋯", "unseen": " ●"}
-SIDEBAR_PAGE = 100
 # Rows from the end of what is drawn at which the next page is added.
 _MORE_MARGIN = 10
 # What a row's label shows (thread_label).
@@ -55,6 +57,44 @@ def thread_label(thread: dict[str, Any]) -> Text:
     if activity:
         label.append(ACTIVITY_MARKS.get(activity, ""), style="bold")
     return label
+
+
+def page_records(page: tuple[list[dict[str, Any]], dict[str, str]]) -> list[dict[str, Any]]:
+    """The rows of a first page read at launch (``store.first_page``), untitled ones labelled with their first words."""
+    nodes, labels = page
+    return [dict(node, preview=first_words(labels[node["id"]])) if not node.get("title") and node["id"] in labels
+            else node for node in nodes]
+
+
+def preview_text(records: list[dict[str, Any]], rows: int, width: int) -> Text:
+    """The sidebar's search box space, mode line and the first ``rows`` of ``records`` as ``ThreadTree`` draws
+    them (the page ``records``: guides and fold marks), cropped to ``width`` cells.
+
+    The first frame shows this as the sidebar's own content (``Sidebar``'s preview): the tree and its search
+    box come right after that frame, with the same rows in the same places.
+    """
+    last_child: dict[str | None, str] = {}  # parent -> its last drawn child (drawn with └, not ├)
+    for record in records:
+        last_child[record.get("parent_id")] = record["id"]
+    parent_of = {record["id"]: record.get("parent_id") for record in records}
+    lines = [Text(), Text(), Text(), Text(" Threads", style="dim")]  # under the search box, as the mode line
+    for record in records[:rows]:
+        line = Text()
+        ancestors: list[str] = []
+        node = parent_of.get(record["id"])
+        while node is not None and parent_of.get(node) is not None:  # the top-level row has no guide
+            ancestors.append(node)
+            node = parent_of.get(node)
+        for ancestor in reversed(ancestors):
+            line.append("  " if last_child.get(parent_of.get(ancestor)) == ancestor else "│ ", style="dim")
+        if record.get("parent_id"):
+            line.append("└ " if last_child.get(record["parent_id"]) == record["id"] else "├ ", style="dim")
+        if record["id"] in last_child:  # it has children: drawn unfolded
+            line.append(ThreadTree.ICON_NODE_EXPANDED)
+        line.append_text(thread_label(record))
+        line.truncate(width, overflow="crop")  # as the tree crops a long label
+        lines.append(line)
+    return Text("\n").join(lines)
 
 
 class ThreadTree(Tree[dict]):
@@ -348,17 +388,32 @@ class Sidebar(Vertical):
             super().__init__()
             self.archived = archived
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, page: list[dict[str, Any]] | None = None, page_rows: int = 0, **kwargs: Any) -> None:
+        """``page``: the first rows (``page_records``), drawn in the first frame as text; ``page_rows`` of them fit."""
         super().__init__(**kwargs)
         self.order = "newest"
         self._debounce: Timer | None = None
         self._filled: asyncio.Event | None = None
         self._filling = False
+        self._page = page or None
+        self._page_rows = page_rows
+        self._hidden: list[Widget] = []
+
+    @property
+    def previewing(self) -> bool:
+        """Whether the sidebar shows the first page as its own text (before the tree took its place)."""
+        return self._page is not None
 
     def compose(self) -> ComposeResult:
-        # Empty at first (the frame keeps its width): the children come right after the
-        # first frame, which then paints about 40% sooner.
+        # No search box and no tree yet: they come right after the first frame, which then paints
+        # about 40% sooner. The first page of threads, read at launch, is drawn as text (render).
         return iter(())
+
+    def render(self) -> Any:
+        if self._page is None:
+            return super().render()
+        scrolls = len(self._page) > self._page_rows  # the tree will have a scroll bar (2 cells)
+        return preview_text(self._page, self._page_rows, self.size.width - 2 * scrolls)  # a widget more: ~6 ms
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.fill)
@@ -370,8 +425,23 @@ class Sidebar(Vertical):
         self._filling = True
         search = SearchBox(placeholder="Search (ctrl+f)", id="search")
         mode = Static(Text("Threads"), id="sidebar-mode", markup=False)
-        await self.mount_all([search, mode, ThreadTree(id="thread-tree")])  # search results: at the first search
+        widgets = [search, mode, ThreadTree(id="thread-tree")]  # search results: at the first search
+        if self._page is not None:  # hidden until the tree has the preview's rows (end_preview)
+            self._hidden = widgets
+            for widget in widgets:
+                widget.display = False
+        await self.mount_all(widgets)
         self._filled_event().set()
+
+    def end_preview(self) -> None:
+        """Show the search box and the tree in place of the first frame's text (in the same frame)."""
+        if self._page is None:
+            return
+        for widget in self._hidden:
+            widget.display = True
+        self._hidden = []
+        self._page = None
+        self.refresh()
 
     def _filled_event(self) -> asyncio.Event:
         if self._filled is None:

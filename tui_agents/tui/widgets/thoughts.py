@@ -19,7 +19,8 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from ..sanitize import sanitize
-from .message import MarkdownSegment, NoSecondLayout, StreamingBody, split_markdown
+from .message import MarkdownSegment, StreamingBody, split_markdown
+from .no_second_layout import NoSecondLayout
 
 __all__ = ["Thoughts", "thought_for"]
 

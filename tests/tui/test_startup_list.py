@@ -1,0 +1,117 @@
+"""The thread list at start-up: the newest threads are in the first frame, before the store is open.
+
+The first page of threads is read at launch (``tui/startup.py`` ``FirstPage``) and drawn in the first
+frame as text (``Sidebar``'s preview); right after it the tree takes its place with the same rows in
+the same places. A row chosen before the database is open opens once it is, and stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from tui_agents.store import MessageStore, StateStore, ThreadStore, connect
+from tui_agents.tui import startup
+from tui_agents.tui.startup import FirstPage
+
+from .conftest import ready, screen_text, wait_until
+
+pytestmark = pytest.mark.timeout(90)
+
+SIDEBAR = 34  # columns of the sidebar (its border included)
+
+
+async def _history(db: Path) -> list[str]:
+    """Six untitled threads, a fork (with a fork) and a branch of one, the oldest as the last thread; ids, newest first."""
+    conn = await connect(db)
+    threads, messages = ThreadStore(conn), MessageStore(conn)
+    ids = []
+    for i in range(6):
+        thread = await threads.create(None, user_id="local")
+        first = await messages.add(thread["id"], "user", f"question number {i} about something")
+        await messages.add(thread["id"], "assistant", f"answer number {i} ends here")
+        ids.append(thread["id"])
+        if i == 3:
+            fork = await threads.fork(thread["id"], title="a fork of three")
+            await threads.branch(thread["id"], first["id"], title="a branch of three")
+            await threads.fork(fork["id"], title="a fork of the fork")
+    await StateStore(conn).set_last_thread(ids[0], "local")
+    await conn.close()
+    return ids[::-1]
+
+
+def _sidebar_rows(app) -> list[str]:
+    """The sidebar's lines below its search box (the mode line and the thread rows), as on screen."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))  # what export_screenshot draws, as text
+    lines = console.export_text().splitlines()[1:]  # under the title bar
+    return [line[:SIDEBAR - 1].rstrip() for line in lines[3:]]
+
+
+def _gate(monkeypatch, module, name: str) -> asyncio.Event:
+    """Hold ``module.name`` (a coroutine function) until the returned event is set."""
+    gate = asyncio.Event()
+    original = getattr(module, name)
+
+    async def held(*args, **kwargs):
+        await gate.wait()
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, held)
+    return gate
+
+
+async def test_the_first_frame_shows_the_newest_threads_and_the_tree_keeps_them_in_place(
+        ollama_env, make_app, tmp_path, monkeypatch):
+    db = tmp_path / "db.sqlite"
+    await _history(db)
+    page = FirstPage(db)  # as the command line does, first thing
+    page.future.result(timeout=10)
+    gate = _gate(monkeypatch, startup, "run")  # everything after the first frame waits
+    app = make_app(db_path=db, first_page=page)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        first = _sidebar_rows(app)
+        assert app.session is None and app.sidebar.previewing
+        assert first[0].strip() == "Threads"
+        assert first[1].startswith("question number 5 about")  # the newest first
+        assert any("a fork of three" in row for row in first) and any("a fork of the fork" in row for row in first)
+        await pilot.press(*"hi")  # the composer accepts keys already
+        assert app.composer.text == "hi"
+        gate.set()
+        await ready(pilot)
+        await asyncio.wait_for(app.drafts.wait_reopened(), 15)
+        assert not app.sidebar.previewing
+        later = _sidebar_rows(app)
+        rows = first[:1 + 9]  # the mode line and the nine threads
+        assert later[:len(rows)] == rows  # the tree drew the same rows in the same places
+        assert app.composer.text.endswith("hi")
+
+
+async def test_a_thread_chosen_before_the_store_is_open_opens_and_stays_open(
+        ollama_env, make_app, tmp_path, monkeypatch):
+    db = tmp_path / "db.sqlite"
+    ids = await _history(db)
+    gate = _gate(monkeypatch, startup, "load_config_safely")  # the store opens after the settings
+    app = make_app(db_path=db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.sidebar.query("#thread-tree") and app.sidebar.tree.shown_count,
+                         what="the thread tree")
+        assert app.session is None
+        chosen = ids[1]  # "question number 4"
+        tree = app.sidebar.tree
+        tree.focus()
+        tree.select_thread(chosen)
+        await pilot.press("enter")
+        gate.set()
+        await ready(pilot)
+        await wait_until(pilot, lambda: app.current_thread_id == chosen
+                         and "answer number 4 ends here" in screen_text(app), what="the chosen thread")
+        await pilot.pause(0.3)
+        assert app.current_thread_id == chosen  # not replaced by the last thread of the previous session
+        assert "answer number 0 ends here" not in screen_text(app)
