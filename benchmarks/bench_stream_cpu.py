@@ -107,6 +107,9 @@ class App:
                "--provider", "ollama", "--model", "bench-model", "--db", f"{self.home}/db.sqlite"]
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
+            # `python -c` puts the working directory first on sys.path, ahead of PYTHONPATH: start
+            # in the empty home so that the tree named by PYTHONPATH is the one imported.
+            os.chdir(self.home)
             os.execve(PYTHON, cmd, env)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.out = bytearray()
@@ -124,15 +127,15 @@ class App:
             except OSError:
                 return
             self.bytes += len(data)
-            if len(self.out) < 2_000_000:
+            if len(self.out) < 50_000_000:
                 self.out += data
 
-    def wait_for(self, text: bytes, timeout: float = 60) -> None:
+    def wait_for(self, text: bytes, timeout: float = 60, start: int = 0, step: float = 0.05) -> None:
         deadline = time.monotonic() + timeout
-        while text not in self.out:
+        while self.out.find(text, start) < 0:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{text!r} not seen")
-            time.sleep(0.05)
+            time.sleep(step)
 
     def type(self, text: str) -> None:
         for ch in text:
@@ -158,6 +161,22 @@ class App:
         os.close(self.fd)
 
 
+def full_speed_run(app: App, args: argparse.Namespace, run_id: str) -> dict:
+    """A reply of ``--full`` tokens as fast as the server sends: Enter -> its end marker drawn, and the CPU meanwhile."""
+    app.type(f"go bench:tokens={args.full} bench:rate=0 bench:id={run_id}")
+    time.sleep(0.3)
+    start = len(app.out)
+    if args.profile or args.mark:
+        os.kill(app.pid, signal.SIGUSR1)
+    c0, t0 = app.cpu(), time.monotonic()
+    app.type("\r")
+    app.wait_for(f"QZEND{run_id}".encode(), timeout=60, start=start, step=0.002)
+    t1, c1 = time.monotonic(), app.cpu()
+    if args.profile or args.mark:
+        os.kill(app.pid, signal.SIGUSR2)
+    return {"wall_s": t1 - t0, "cpu_s": c1 - c0}
+
+
 def one_run(spec: str, server: FakeServer, args: argparse.Namespace, run_id: str) -> dict:
     profile = f"{args.profile}.{run_id}.prof" if args.profile else None
     path, *extra = spec.split(",")
@@ -165,6 +184,8 @@ def one_run(spec: str, server: FakeServer, args: argparse.Namespace, run_id: str
     try:
         app.wait_for(b"aiagents-tui")
         time.sleep(args.settle)
+        if args.full:
+            return full_speed_run(app, args, run_id)
         idle0 = app.cpu()
         time.sleep(1.0)
         idle = app.cpu() - idle0
@@ -208,6 +229,8 @@ def main() -> None:
     parser.add_argument("--skip", type=float, default=2.0, help="seconds after the request before the window")
     parser.add_argument("--window", type=float, default=8.0)
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the first screen before typing")
+    parser.add_argument("--full", type=int, default=0, metavar="TOKENS",
+                        help="instead: one reply of TOKENS at full speed per run, Enter -> end marker drawn (wall and CPU s)")
     parser.add_argument("--json", metavar="FILE", help="write every run to FILE")
     parser.add_argument("--mark", action="store_true",
                         help="send the app SIGUSR1 at the window's start and SIGUSR2 at its end (for a hook of your own)")
@@ -223,6 +246,10 @@ def main() -> None:
                 res = one_run(tree, server, args, f"{label}{i}x{os.getpid()}")
                 results[label].append(res)
                 loads.append(os.getloadavg()[0])
+                if args.full:
+                    print(f"run {i} {label}: Enter -> end drawn {res['wall_s']:.3f} s, CPU {res['cpu_s']:.3f} s, "
+                          f"load {loads[-1]:.2f}", flush=True)
+                    continue
                 print(f"run {i} {label}: {res['cpu_per_1k']:.3f} CPU-s/1k tok, {res['pct']:.1f} % (main thread {res['main_pct']:.1f}), "
                       f"out {res['out_kib_s']:.1f} KiB/s, idle {res['idle_pct']:.1f} %, load {loads[-1]:.2f}", flush=True)
     finally:
@@ -231,6 +258,13 @@ def main() -> None:
           f"(max {max(loads):.2f}); {args.rate:g} tok/s, window {args.window:g} s after {args.skip:g} s; {args.runs} runs")
     first = None
     for label, runs in results.items():
+        if args.full:
+            wall = statistics.median(r["wall_s"] for r in runs)
+            cpu = statistics.median(r["cpu_s"] for r in runs)
+            first = first or cpu
+            print(f"{label:>12}: {args.full} tokens at full speed, Enter -> end drawn {wall:.3f} s, CPU {cpu:.3f} s "
+                  f"(medians; CPU all " + ", ".join(f"{r['cpu_s']:.3f}" for r in runs) + f"), CPU x{cpu / first:.2f}")
+            continue
         med = statistics.median(r["cpu_per_1k"] for r in runs)
         pct = statistics.median(r["pct"] for r in runs)
         first = first or med

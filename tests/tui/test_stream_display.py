@@ -46,3 +46,27 @@ async def test_a_growing_reply_shows_the_same_rows_as_a_full_repaint(ollama_env,
             assert shown == full, "stale rows:\n" + "\n".join(difflib.unified_diff(full.splitlines(), shown.splitlines()))
             checked += 1
         assert checked >= 3
+
+
+async def test_the_working_line_draws_each_new_second(ollama_env, make_app):
+    # The line's text changes once a second without a layout (its size never changes): the new text must still
+    # reach the screen, in the waiting state and in a stall.
+    from tui_agents.config import AppConfig, NetworkConfig
+    from tui_agents.tui.widgets.working import WorkingLine
+
+    ollama_env.script(Reply(text="first...second DONE", chunk_chars=8, delay=1.6, first_delay=2.2))
+    app = make_app(config=AppConfig(network=NetworkConfig(stall_after=0.4)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await send(pilot, "hello")
+
+        def line() -> str:
+            lines = list(app.screen.query(WorkingLine))
+            return str(lines[0].render()) if lines else ""
+
+        for pattern in ("waiting for fake-model-small · 2 s", "no data for 1 s"):
+            await wait_until(pilot, lambda: line().startswith(pattern), what=pattern)
+            shown, full = await _after_a_frame(app)
+            assert line() in shown, f"{line()!r} is not on the screen"
+            assert shown == full, "stale rows:\n" + "\n".join(difflib.unified_diff(full.splitlines(), shown.splitlines()))
+        await wait_until(pilot, lambda: "DONE" in rendered_text(last_reply(app)), what="the reply")
