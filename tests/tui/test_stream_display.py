@@ -28,6 +28,71 @@ async def _after_a_frame(app) -> tuple[str, str]:
     return await asyncio.wait_for(done, 10)
 
 
+class _Terminal:
+    """What the app's frames wrote, cell by cell (text and style): each update is replayed as a terminal would."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.cells: dict[tuple[int, int], tuple[str, object]] = {}
+        self.frames = 0
+        display = app._display  # private: the one place a frame (full or partial) goes to the terminal
+
+        def record(screen, renderable) -> None:
+            if renderable is not None and screen is app.screen:
+                self.frames += 1
+                self.write(app.console.render(renderable, app.console.options))
+            display(screen, renderable)
+
+        app._display = record
+
+    def write(self, segments) -> None:
+        from rich.cells import cell_len
+        from rich.segment import ControlType
+
+        x = y = 0
+        for segment in segments:
+            if segment.control:
+                for code in segment.control:
+                    if code[0] == ControlType.CURSOR_MOVE_TO:
+                        x, y = code[1], code[2]
+                continue
+            if segment.text == "\n":
+                continue
+            for char in segment.text:
+                self.cells[(x, y)] = (char, segment.style)
+                x += cell_len(char)
+
+    def differences(self) -> list[str]:
+        """Rows where the terminal differs from a repaint from scratch (text or style)."""
+        full = _Terminal.__new__(_Terminal)
+        full.cells = {}
+        for widget in self.app.screen.walk_children(with_self=True):
+            # private: scrollbars are not in the DOM
+            for each in (widget, widget._vertical_scrollbar, widget._horizontal_scrollbar):
+                if each is not None:  # private: the rows Textual keeps between frames, styled and not
+                    each._styles_cache.clear()
+                    each._dirty_regions.add(each.size.region)
+        strips = self.app.screen._compositor.render_strips()
+        from textual.strip import Strip
+
+        full.write(seg for y, strip in enumerate(strips) for seg in ([_move(0, y)] + list(Strip(strip))))
+        rows = sorted({y for _, y in full.cells})
+        bad = []
+        for y in rows:
+            width = max(x for x, row in full.cells if row == y) + 1
+            mine = [self.cells.get((x, y)) for x in range(width)]
+            theirs = [full.cells.get((x, y)) for x in range(width)]
+            if mine != theirs:
+                bad.append(f"row {y}: drawn {''.join(c[0] if c else '?' for c in mine)!r}")
+        return bad
+
+
+def _move(x: int, y: int):
+    from rich.control import Control
+
+    return Control.move_to(x, y).segment
+
+
 async def test_a_growing_reply_shows_the_same_rows_as_a_full_repaint(ollama_env, make_app):
     paragraph = "Word " * 60
     text = "\n\n".join(f"Para {i}. {paragraph}" for i in range(8)) + "\n\nDONE"
@@ -70,3 +135,27 @@ async def test_the_working_line_draws_each_new_second(ollama_env, make_app):
             assert line() in shown, f"{line()!r} is not on the screen"
             assert shown == full, "stale rows:\n" + "\n".join(difflib.unified_diff(full.splitlines(), shown.splitlines()))
         await wait_until(pilot, lambda: "DONE" in rendered_text(last_reply(app)), what="the reply")
+
+
+async def test_what_reached_the_terminal_equals_a_repaint_from_scratch_while_a_reply_scrolls(ollama_env, make_app):
+    # Every frame (layouts and partial repaints) is replayed into a virtual terminal, styles included: the
+    # scrollbar's thumb, the working line's seconds and the reply's rows drawn by partial frames must all be
+    # what a repaint from scratch draws.
+    paragraph = "Word " * 40
+    text = "\n\n".join(f"Para {i}. {paragraph}" for i in range(10)) + "\n\nDONE"
+    ollama_env.script(Reply(text=text, chunk_chars=30, delay=0.05))
+    app = make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        terminal = _Terminal(app)
+        await ready(pilot)
+        await send(pilot, "hello")
+        await wait_until(pilot, lambda: "Para 2." in rendered_text(last_reply(app)), what="the reply scrolling")
+        checked = 0
+        while "DONE" not in rendered_text(last_reply(app)):
+            await pilot.pause(0.2)
+            done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+            app.screen.call_after_refresh(lambda: done.done() or done.set_result(terminal.differences()))
+            bad = await asyncio.wait_for(done, 10)
+            assert not bad, "stale cells on the terminal:\n" + "\n".join(bad)
+            checked += 1
+        assert checked >= 3 and terminal.frames > 10
