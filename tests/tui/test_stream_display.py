@@ -21,10 +21,16 @@ def _full_repaint_text(app) -> str:
     return screen_text(app)
 
 
-async def _after_a_frame(app) -> tuple[str, str]:
-    """The screen as drawn, and as a full repaint draws it, both taken right after a frame."""
-    done: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
-    app.screen.call_after_refresh(lambda: done.done() or done.set_result((screen_text(app), _full_repaint_text(app))))
+async def _after_a_frame(app, terminal=None) -> tuple[str, str, list[str]]:
+    """The screen as drawn, as a full repaint draws it, and the terminal's stale rows, all taken right after a frame."""
+    done: asyncio.Future[tuple[str, str, list[str]]] = asyncio.get_running_loop().create_future()
+
+    def take() -> None:
+        if not done.done():
+            bad = terminal.differences() if terminal is not None else []
+            done.set_result((screen_text(app), _full_repaint_text(app), bad))
+
+    app.screen.call_after_refresh(take)
     return await asyncio.wait_for(done, 10)
 
 
@@ -72,6 +78,7 @@ class _Terminal:
                 if each is not None:  # private: the rows Textual keeps between frames, styled and not
                     each._styles_cache.clear()
                     each._dirty_regions.add(each.size.region)
+                    each._visual_style = None
         strips = self.app.screen._compositor.render_strips()
         from textual.strip import Strip
 
@@ -99,6 +106,7 @@ async def test_a_growing_reply_shows_the_same_rows_as_a_full_repaint(ollama_env,
     ollama_env.script(Reply(text=text, chunk_chars=40, delay=0.06))  # ~3.6 s: room for several checks on a slow runner
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
+        terminal = _Terminal(app)
         await ready(pilot)
         await send(pilot, "hello")
         await wait_until(pilot, lambda: "Para 1." in rendered_text(last_reply(app)), what="the reply streaming")
@@ -107,8 +115,12 @@ async def test_a_growing_reply_shows_the_same_rows_as_a_full_repaint(ollama_env,
         checked = 0
         while "DONE" not in rendered_text(last_reply(app)):
             await pilot.pause(0.15)
-            shown, full = await _after_a_frame(app)
+            shown, full, bad = await _after_a_frame(app, terminal)
             assert shown == full, "stale rows:\n" + "\n".join(difflib.unified_diff(full.splitlines(), shown.splitlines()))
+            assert not bad, "stale cells on the terminal:\n" + "\n".join(bad)
+            if checked == 2:
+                await pilot.press("escape")  # back to the composer mid-stream: the reply is no longer selected
+                assert not last_reply(app).has_class("-selected")
             checked += 1
         assert checked >= 3
 
@@ -131,7 +143,7 @@ async def test_the_working_line_draws_each_new_second(ollama_env, make_app):
 
         for pattern in ("waiting for fake-model-small · 2 s", "no data for 1 s"):
             await wait_until(pilot, lambda: line().startswith(pattern), what=pattern)
-            shown, full = await _after_a_frame(app)
+            shown, full, _ = await _after_a_frame(app)
             assert line() in shown, f"{line()!r} is not on the screen"
             assert shown == full, "stale rows:\n" + "\n".join(difflib.unified_diff(full.splitlines(), shown.splitlines()))
         await wait_until(pilot, lambda: "DONE" in rendered_text(last_reply(app)), what="the reply")
@@ -153,9 +165,7 @@ async def test_what_reached_the_terminal_equals_a_repaint_from_scratch_while_a_r
         checked = 0
         while "DONE" not in rendered_text(last_reply(app)):
             await pilot.pause(0.2)
-            done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-            app.screen.call_after_refresh(lambda: done.done() or done.set_result(terminal.differences()))
-            bad = await asyncio.wait_for(done, 10)
+            _, _, bad = await _after_a_frame(app, terminal)
             assert not bad, "stale cells on the terminal:\n" + "\n".join(bad)
             checked += 1
         assert checked >= 3 and terminal.frames > 10
