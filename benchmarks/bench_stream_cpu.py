@@ -1,6 +1,7 @@
 """CPU-seconds of the real app per 1,000 tokens streamed at a fixed rate, one or more source trees interleaved.
 
     python3 benchmarks/bench_stream_cpu.py --tree new=. --tree old=/tmp/old-4226985 [--runs 3] [--rate 50]
+    python3 benchmarks/bench_stream_cpu.py --tree new=. --tree old=/tmp/old-4226985 --full 2000
 
 Each run launches ``aiagents-tui`` (the shared venv's interpreter, ``PYTHONPATH`` = the tree) in a
 120x40 pseudo-terminal whose output is read and dropped, against the shared harness's fake Ollama
@@ -8,7 +9,9 @@ server (``../shared/bench/fake_llm_server.py``, markdown replies, one token per 
 for ``--tokens`` at ``--rate`` tok/s; the app's CPU (utime+stime from /proc) is read over a window
 from ``--skip`` s after the request reached the server, for ``--window`` s. Reported per tree: the
 median CPU-seconds per 1,000 tokens streamed in the window and the same as % of a core. Trees are
-run in turn (A B A B ...) so that the machine's load falls on each alike.
+run in turn (A B A B ...) so that the machine's load falls on each alike. With ``--full N`` each run is
+instead one reply of N tokens sent as fast as the server can: Enter -> its end marker in the terminal's
+output, wall time and the app's CPU meanwhile.
 """
 
 from __future__ import annotations
@@ -254,8 +257,10 @@ def main() -> None:
                       f"out {res['out_kib_s']:.1f} KiB/s, idle {res['idle_pct']:.1f} %, load {loads[-1]:.2f}", flush=True)
     finally:
         server.stop()
+    what = (f"{args.full} tokens at full speed" if args.full
+            else f"{args.rate:g} tok/s, window {args.window:g} s after {args.skip:g} s")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {loads[0]:.2f} -> {loads[-1]:.2f} "
-          f"(max {max(loads):.2f}); {args.rate:g} tok/s, window {args.window:g} s after {args.skip:g} s; {args.runs} runs")
+          f"(max {max(loads):.2f}); {what}; {args.runs} runs")
     first = None
     for label, runs in results.items():
         if args.full:
