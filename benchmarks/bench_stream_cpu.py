@@ -1,6 +1,7 @@
 """CPU-seconds of the real app per 1,000 tokens streamed at a fixed rate, one or more source trees interleaved.
 
     python3 benchmarks/bench_stream_cpu.py --tree new=. --tree old=/tmp/old-4226985 [--runs 3] [--rate 50]
+    python3 benchmarks/bench_stream_cpu.py --tree new=. --tree old=/tmp/old-4226985 --full 2000
 
 Each run launches ``aiagents-tui`` (the shared venv's interpreter, ``PYTHONPATH`` = the tree) in a
 120x40 pseudo-terminal whose output is read and dropped, against the shared harness's fake Ollama
@@ -8,7 +9,9 @@ server (``../shared/bench/fake_llm_server.py``, markdown replies, one token per 
 for ``--tokens`` at ``--rate`` tok/s; the app's CPU (utime+stime from /proc) is read over a window
 from ``--skip`` s after the request reached the server, for ``--window`` s. Reported per tree: the
 median CPU-seconds per 1,000 tokens streamed in the window and the same as % of a core. Trees are
-run in turn (A B A B ...) so that the machine's load falls on each alike.
+run in turn (A B A B ...) so that the machine's load falls on each alike. With ``--full N`` each run is
+instead one reply of N tokens sent as fast as the server can: Enter -> its end marker in the terminal's
+output, wall time and the app's CPU meanwhile.
 """
 
 from __future__ import annotations
@@ -107,6 +110,9 @@ class App:
                "--provider", "ollama", "--model", "bench-model", "--db", f"{self.home}/db.sqlite"]
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
+            # `python -c` puts the working directory first on sys.path, ahead of PYTHONPATH: start
+            # in the empty home so that the tree named by PYTHONPATH is the one imported.
+            os.chdir(self.home)
             os.execve(PYTHON, cmd, env)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.out = bytearray()
@@ -124,15 +130,15 @@ class App:
             except OSError:
                 return
             self.bytes += len(data)
-            if len(self.out) < 2_000_000:
+            if len(self.out) < 50_000_000:
                 self.out += data
 
-    def wait_for(self, text: bytes, timeout: float = 60) -> None:
+    def wait_for(self, text: bytes, timeout: float = 60, start: int = 0, step: float = 0.05) -> None:
         deadline = time.monotonic() + timeout
-        while text not in self.out:
+        while self.out.find(text, start) < 0:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{text!r} not seen")
-            time.sleep(0.05)
+            time.sleep(step)
 
     def type(self, text: str) -> None:
         for ch in text:
@@ -158,6 +164,22 @@ class App:
         os.close(self.fd)
 
 
+def full_speed_run(app: App, args: argparse.Namespace, run_id: str) -> dict:
+    """A reply of ``--full`` tokens as fast as the server sends: Enter -> its end marker drawn, and the CPU meanwhile."""
+    app.type(f"go bench:tokens={args.full} bench:rate=0 bench:id={run_id}")
+    time.sleep(0.3)
+    start = len(app.out)
+    if args.profile or args.mark:
+        os.kill(app.pid, signal.SIGUSR1)
+    c0, t0 = app.cpu(), time.monotonic()
+    app.type("\r")
+    app.wait_for(f"QZEND{run_id}".encode(), timeout=60, start=start, step=0.002)
+    t1, c1 = time.monotonic(), app.cpu()
+    if args.profile or args.mark:
+        os.kill(app.pid, signal.SIGUSR2)
+    return {"wall_s": t1 - t0, "cpu_s": c1 - c0}
+
+
 def one_run(spec: str, server: FakeServer, args: argparse.Namespace, run_id: str) -> dict:
     profile = f"{args.profile}.{run_id}.prof" if args.profile else None
     path, *extra = spec.split(",")
@@ -165,6 +187,8 @@ def one_run(spec: str, server: FakeServer, args: argparse.Namespace, run_id: str
     try:
         app.wait_for(b"aiagents-tui")
         time.sleep(args.settle)
+        if args.full:
+            return full_speed_run(app, args, run_id)
         idle0 = app.cpu()
         time.sleep(1.0)
         idle = app.cpu() - idle0
@@ -208,6 +232,8 @@ def main() -> None:
     parser.add_argument("--skip", type=float, default=2.0, help="seconds after the request before the window")
     parser.add_argument("--window", type=float, default=8.0)
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the first screen before typing")
+    parser.add_argument("--full", type=int, default=0, metavar="TOKENS",
+                        help="instead: one reply of TOKENS at full speed per run, Enter -> end marker drawn (wall and CPU s)")
     parser.add_argument("--json", metavar="FILE", help="write every run to FILE")
     parser.add_argument("--mark", action="store_true",
                         help="send the app SIGUSR1 at the window's start and SIGUSR2 at its end (for a hook of your own)")
@@ -223,14 +249,27 @@ def main() -> None:
                 res = one_run(tree, server, args, f"{label}{i}x{os.getpid()}")
                 results[label].append(res)
                 loads.append(os.getloadavg()[0])
+                if args.full:
+                    print(f"run {i} {label}: Enter -> end drawn {res['wall_s']:.3f} s, CPU {res['cpu_s']:.3f} s, "
+                          f"load {loads[-1]:.2f}", flush=True)
+                    continue
                 print(f"run {i} {label}: {res['cpu_per_1k']:.3f} CPU-s/1k tok, {res['pct']:.1f} % (main thread {res['main_pct']:.1f}), "
                       f"out {res['out_kib_s']:.1f} KiB/s, idle {res['idle_pct']:.1f} %, load {loads[-1]:.2f}", flush=True)
     finally:
         server.stop()
+    what = (f"{args.full} tokens at full speed" if args.full
+            else f"{args.rate:g} tok/s, window {args.window:g} s after {args.skip:g} s")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {loads[0]:.2f} -> {loads[-1]:.2f} "
-          f"(max {max(loads):.2f}); {args.rate:g} tok/s, window {args.window:g} s after {args.skip:g} s; {args.runs} runs")
+          f"(max {max(loads):.2f}); {what}; {args.runs} runs")
     first = None
     for label, runs in results.items():
+        if args.full:
+            wall = statistics.median(r["wall_s"] for r in runs)
+            cpu = statistics.median(r["cpu_s"] for r in runs)
+            first = first or cpu
+            print(f"{label:>12}: {args.full} tokens at full speed, Enter -> end drawn {wall:.3f} s, CPU {cpu:.3f} s "
+                  f"(medians; CPU all " + ", ".join(f"{r['cpu_s']:.3f}" for r in runs) + f"), CPU x{cpu / first:.2f}")
+            continue
         med = statistics.median(r["cpu_per_1k"] for r in runs)
         pct = statistics.median(r["pct"] for r in runs)
         first = first or med

@@ -172,12 +172,21 @@ async def test_a_streamed_reply_looks_the_same_when_the_thread_is_reopened(ollam
 
 
 def _chat_lines(app) -> list[list[tuple[str, object]]]:
-    """Text and style of every cell run of the chat pane on screen."""
+    """Text and style of every cell run of the chat pane on screen (blank cells by what shows of them)."""
+    from rich.segment import Segment
+    from rich.style import Style
+
+    def seen(segment: Segment) -> Segment:
+        style = segment.style
+        if style is None or segment.text.strip() or style.reverse or style.underline or style.strike:
+            return segment
+        return Segment(segment.text, Style(bgcolor=style.bgcolor))  # a blank cell's text colour never shows
+
     region = app.chat_pane.region
     strips = app.screen._compositor.render_strips()
     lines = []
     for strip in strips[region.y:region.bottom]:
-        cropped = strip.crop(region.x, region.right).simplify()
+        cropped = Segment.simplify(seen(segment) for segment in strip.crop(region.x, region.right))
         lines.append([(segment.text, segment.style) for segment in cropped])
     return lines
 

@@ -108,6 +108,19 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
     class Left(Message):
         """The user left the message cursor (focus goes back to the composer)."""
 
+    def _size_updated(self, size: Any, virtual_size: Any, container_size: Any, layout: bool = True) -> bool:
+        """A new size from a layout, which repaints the whole pane: its scrollbar is drawn then, not once more.
+
+        The new thumb asks for a repaint of the scrollbar of its own; that repaint came after the
+        layout's frame, as a frame of its own drawing the same rows again (after every new line of a
+        streaming reply).
+        """
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        bar = self._vertical_scrollbar  # private: Textual's own scrollbar, made at the first use
+        if changed and bar is not None:
+            bar._repaint_required = False  # private: its dirty rows are drawn by the layout's frame
+        return changed
+
     def __init__(self, format_time: Callable[[float], str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.format_time = format_time

@@ -24,6 +24,7 @@ from textual.widgets import Static
 
 from ..sanitize import sanitize
 from .alternatives import alternatives_label
+from .blank_rows import BlankRows
 from .no_second_layout import NoSecondLayout
 from .usage_footer import UsageFooter
 
@@ -67,8 +68,7 @@ class MarkdownSegment(NoSecondLayout, Static):
         the chat pane (a layout, and the scroll that follows it, repaints the
         whole pane and costs several times more).
         """
-        from .rich_markdown import RenderOnce
-        from .rich_markdown import markdown as rich_markdown
+        from .rich_markdown import RenderOnce, markdown as rich_markdown
 
         dark = True
         try:
@@ -231,7 +231,7 @@ class Notice(Static):
             self.post_message(self.Retry(self.thread_id))
 
 
-class StreamingBody(NoSecondLayout, Vertical):
+class StreamingBody(BlankRows, NoSecondLayout, Vertical):
     """The body of a reply that is still streaming.
 
     ``feed`` only buffers (constant cost per token); a timer renders the buffer
@@ -371,7 +371,7 @@ def _again_key(view: Any) -> str:
     return (actions.keys_in_effect(action, keymap).split(",")[0].strip() if action else "") or "ctrl+r"
 
 
-class MessageView(NoSecondLayout, Widget):
+class MessageView(BlankRows, NoSecondLayout, Widget):
     """A message: header line and body; assistant text is Markdown, user text plain.
 
     A finished message with nothing to click (no thoughts, tool call or images) and a body of one

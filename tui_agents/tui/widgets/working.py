@@ -74,7 +74,9 @@ class WorkingLine(Static, can_focus=False):
     def update_state(self) -> None:
         """Redraw from the turn's state; pause the timer while nothing counts."""
         self.set_class(self.state.stalled_since is not None, "-stalled")
-        self.update(Text(self.line(), no_wrap=True, overflow="ellipsis"))
+        # One row at the pane's width whatever the text: a new text needs no layout (a layout of the chat
+        # pane repaints all of it; once a second that was a quarter of the layouts of a streaming reply).
+        self.update(Text(self.line(), no_wrap=True, overflow="ellipsis"), layout=not self.size)
         if self._timer is not None:
             if self.counting:
                 self._timer.resume()
