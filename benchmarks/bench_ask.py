@@ -87,16 +87,22 @@ def _neutral_dir(env: dict[str, str]) -> Path:
 ENTRY = ["script"]  # "script": the console script, "module": python -m tui_agents.cli (set by --entry)
 
 
-def _command(provider: str) -> list[str]:
+def ask_command(provider: str, entry: str, via_python: bool = False) -> list[str]:
+    """``aiagents-tui ask --provider PROVIDER "Say hello"``: the console script (run by the interpreter with
+    ``via_python``, as valgrind needs) or, with ``entry="module"``, ``python -m tui_agents.cli``."""
     model = ["--model", "gpt-4o"] if provider == "openai" else []
-    if ENTRY[0] == "module":
+    if entry == "module":
         start = [sys.executable, "-m", "tui_agents.cli"]
     else:
         script = Path(sys.executable).with_name("aiagents-tui")
         if not script.exists():
             raise SystemExit(f"{script} is missing: install the package (pip install -e .) or use --entry module")
-        start = [str(script)]
+        start = [sys.executable, str(script)] if via_python else [str(script)]
     return [*start, "ask", "--provider", provider, *model, "Say hello"]
+
+
+def _command(provider: str) -> list[str]:
+    return ask_command(provider, ENTRY[0])
 
 
 def _tls_server(tmp: str) -> tuple[FakeLLMServer, str]:

@@ -96,14 +96,22 @@ ENTRY = ["script"]  # set by --entry
 
 def _ask_command() -> list[str]:
     """``aiagents-tui ask`` (the console script) or ``python -m tui_agents.cli ask``, asking Anthropic."""
-    if ENTRY[0] == "module":
-        start = [sys.executable, "-m", "tui_agents.cli"]
-    else:
-        script = Path(sys.executable).with_name("aiagents-tui")
-        if not script.exists():
-            raise SystemExit(f"{script} is missing: install the package (pip install -e .) or use --entry module")
-        start = [sys.executable, str(script)]
-    return [*start, "ask", "--provider", "anthropic", "Say hello"]
+    from bench_ask import ask_command  # this script's folder is on sys.path when it is run
+
+    return ask_command("anthropic", ENTRY[0], via_python=True)
+
+
+def _trees(baseline: str | None) -> dict[str, str]:
+    """This tree (and the baseline's, labelled after / before) by label."""
+    return {"after": str(ROOT), "before": str(Path(baseline).resolve())} if baseline else {"": str(ROOT)}
+
+
+def _ask_env(tmp: str, tree: str, label: str, base_url: str) -> dict[str, str]:
+    """ask's environment: the probe and ``tree`` on the path, a config and database per tree, the fake server."""
+    env = _env(f"{tmp}/probe:{tree}")
+    env.update(AIAGENTS_CONFIG=f"{tmp}/config.toml", AIAGENTS_DB=f"{tmp}/{label or 'run'}.db",
+               ANTHROPIC_BASE_URL=base_url, ANTHROPIC_API_KEY="bench")
+    return env
 
 
 def _env(pythonpath: str) -> dict[str, str]:
@@ -134,7 +142,7 @@ def ladder(runs: int) -> None:
 
 
 def connect(runs: int, baseline: str | None) -> None:
-    trees = {"after": str(ROOT), "before": str(Path(baseline).resolve())} if baseline else {"": str(ROOT)}
+    trees = _trees(baseline)
     results: dict[str, list[float]] = {label: [] for label in trees}
     fake = FakeLLMServer().start()
     try:
@@ -145,9 +153,7 @@ def connect(runs: int, baseline: str | None) -> None:
                 for label, tree in trees.items():
                     fake.reset()
                     fake.script(Reply(text="Hello."), Reply(text="Title"))
-                    env = _env(f"{tmp}/probe:{tree}")
-                    env.update(AIAGENTS_CONFIG=f"{tmp}/config.toml", AIAGENTS_DB=f"{tmp}/{label or 'run'}.db",
-                               ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY="bench")
+                    env = _ask_env(tmp, tree, label, fake.base_url)
                     out = subprocess.run(_ask_command(), env=env, capture_output=True, text=True, cwd=tmp,
                                          check=True)
                     found = re.search(r"PROBE ([\d.]+)", out.stderr)
@@ -165,7 +171,7 @@ def instructions(runs: int, baseline: str | None) -> None:
     """Instructions (callgrind) of ``ask`` until its first ``socket.connect``, per tree, interleaved."""
     if shutil.which("valgrind") is None:
         raise SystemExit("instructions needs valgrind")
-    trees = {"after": str(ROOT), "before": str(Path(baseline).resolve())} if baseline else {"": str(ROOT)}
+    trees = _trees(baseline)
     results: dict[str, list[float]] = {label: [] for label in trees}
     fake = FakeLLMServer().start()
     try:
@@ -174,9 +180,7 @@ def instructions(runs: int, baseline: str | None) -> None:
             Path(tmp, "probe", "sitecustomize.py").write_text(EXIT_PROBE)
             for round_ in range(runs + 1):  # the first round writes byte code and the databases: not kept
                 for label, tree in trees.items():
-                    env = _env(f"{tmp}/probe:{tree}")
-                    env.update(AIAGENTS_CONFIG=f"{tmp}/config.toml", AIAGENTS_DB=f"{tmp}/{label or 'run'}.db",
-                               ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY="bench")
+                    env = _ask_env(tmp, tree, label, fake.base_url)
                     count = _callgrind(_ask_command(), env, tmp)
                     if round_:
                         results[label].append(count)
