@@ -24,6 +24,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from ..config import AppConfig
     from .app import AiAgentsApp
 
@@ -54,13 +56,17 @@ class FirstPage:
     chat screen is composed and go into the first frame (``Sidebar``'s preview).
     """
 
-    def __init__(self, db_flag: Any, limit: int = SIDEBAR_PAGE) -> None:
+    def __init__(self, db_flag: Any, limit: int = SIDEBAR_PAGE, config_path: Path | None = None) -> None:
         self.future: Future[Any] = Future()
+        self.sidebar_setting: Future[bool] = Future()
+        """The settings file's ``show_sidebar`` (True without a file): the first frame hides a hidden sidebar."""
         self._db_flag = db_flag
         self._limit = limit
+        self._config_path = config_path
         threading.Thread(target=self._read, name="first-page", daemon=True).start()
 
     def _read(self) -> None:
+        self.sidebar_setting.set_result(_show_sidebar(self._config_path))
         try:
             from ..paths import resolve_db_path
 
@@ -75,12 +81,40 @@ class FirstPage:
         except Exception as exc:  # the store's own path draws the list then
             self.future.set_exception(exc)
 
+    def sidebar_shown(self, wait: float) -> bool:
+        """Whether the settings show the sidebar (True if that is not known within ``wait`` seconds)."""
+        try:
+            return self.sidebar_setting.result(timeout=wait)
+        except Exception:
+            return True
+
     def rows(self, wait: float) -> Any:
         """The page read (``first_page``'s result) if it is there within ``wait`` seconds, else None."""
         try:
             return self.future.result(timeout=wait)
         except Exception:  # not read yet (a slow disk, a locked file) or failed: the list comes later
             return None
+
+
+def _show_sidebar(path: Path | None) -> bool:
+    """``show_sidebar`` of the settings file, read without the settings' model (pydantic loads after the frame).
+
+    True without a file, or when the file does not name it or cannot be read: the settings' own load
+    (``load_config_safely``) then says what is wrong and sets the sidebar.
+    """
+    try:
+        if path is None:
+            from ..paths import config_path
+
+            path = config_path()
+        raw = path.read_bytes()
+        if b"show_sidebar" not in raw:  # a first launch has no file; a saved one names every setting
+            return True
+        import tomllib
+
+        return tomllib.loads(raw.decode("utf-8")).get("show_sidebar") is not False
+    except Exception:
+        return True
 
 
 def painted(app: AiAgentsApp) -> asyncio.Future[None]:

@@ -95,6 +95,7 @@ class MainScreen(Screen):
         super().__init__()
         self.format_time = format_time
         self._panel: Widget | None = None
+        self.sidebar_hidden_at_start = False
         self.narrow_layout = NarrowLayout(self)
 
     def compose(self) -> ComposeResult:
@@ -102,10 +103,14 @@ class MainScreen(Screen):
         title = TitleBar(id="title-bar", markup=False)
         title.set_thread_title(None)
         yield title
+        # A sidebar the settings hide is hidden in the first frame already (no list drawn, then hidden).
+        self.sidebar_hidden_at_start = not self.app.sidebar_shown_at_start()
         # The newest threads, read at launch, are in the first frame (as text; the tree follows at once).
-        page = None if self.narrow_layout.narrow else self.app.first_page.rows(wait=0.1)
+        shown = not (self.narrow_layout.narrow or self.sidebar_hidden_at_start)
+        page = self.app.first_page.rows(wait=0.1) if shown else None
         with Horizontal(id="body"):
-            yield Sidebar(page_records(page) if page else None, self.app.size.height - 6, id="sidebar")
+            yield Sidebar(page_records(page) if page else None, self.app.size.height - 6, id="sidebar",
+                          classes="-hidden" if self.sidebar_hidden_at_start else "")
             with Vertical(id="center"):
                 yield ChatPane(self.format_time, id="chat")
                 yield Composer(id="composer")

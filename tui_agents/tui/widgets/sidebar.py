@@ -14,10 +14,12 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.color import Color, ColorParseError
 from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
@@ -66,9 +68,9 @@ def page_records(page: tuple[list[dict[str, Any]], dict[str, str]]) -> list[dict
             else node for node in nodes]
 
 
-def preview_text(records: list[dict[str, Any]], rows: int, width: int) -> Text:
+def preview_text(records: list[dict[str, Any]], rows: int, width: int, guides: str | Style = "dim") -> Text:
     """The sidebar's search box space, mode line and the first ``rows`` of ``records`` as ``ThreadTree`` draws
-    them (the page ``records``: guides and fold marks), cropped to ``width`` cells.
+    them (the page ``records``: guides in the style ``guides``, fold marks), cropped to ``width`` cells.
 
     The first frame shows this as the sidebar's own content (``Sidebar``'s preview): the tree and its search
     box come right after that frame, with the same rows in the same places.
@@ -86,15 +88,27 @@ def preview_text(records: list[dict[str, Any]], rows: int, width: int) -> Text:
             ancestors.append(node)
             node = parent_of.get(node)
         for ancestor in reversed(ancestors):
-            line.append("  " if last_child.get(parent_of.get(ancestor)) == ancestor else "│ ", style="dim")
+            line.append("  " if last_child.get(parent_of.get(ancestor)) == ancestor else "│ ", style=guides)
         if record.get("parent_id"):
-            line.append("└ " if last_child.get(record["parent_id"]) == record["id"] else "├ ", style="dim")
+            line.append("└ " if last_child.get(record["parent_id"]) == record["id"] else "├ ", style=guides)
         if record["id"] in last_child:  # it has children: drawn unfolded
             line.append(ThreadTree.ICON_NODE_EXPANDED)
         line.append_text(thread_label(record))
         line.truncate(width, overflow="crop")  # as the tree crops a long label
         lines.append(line)
     return Text("\n").join(lines)
+
+
+def _guide_style(app: Any) -> Style:
+    """The colour ``ThreadTree`` (unfocused) draws its guides in: Textual's ``Tree`` CSS, from the theme's variables."""
+    if app.ansi_color:
+        name = "ansi-background"
+    else:
+        name = "surface-lighten-2" if app.current_theme.dark else "surface-darken-1"
+    try:
+        return Style(color=Color.parse(app.theme_variables[name]).rich_color)
+    except (KeyError, ColorParseError):  # a theme without it: still a guide, not a label
+        return Style(dim=True)
 
 
 class ThreadTree(Tree[dict]):
@@ -413,7 +427,8 @@ class Sidebar(Vertical):
         if self._page is None:
             return super().render()
         scrolls = len(self._page) > self._page_rows  # the tree will have a scroll bar (2 cells)
-        return preview_text(self._page, self._page_rows, self.size.width - 2 * scrolls)  # a widget more: ~6 ms
+        width = self.size.width - 2 * scrolls
+        return preview_text(self._page, self._page_rows, width, _guide_style(self.app))  # a widget more: ~6 ms
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.fill)
