@@ -82,9 +82,11 @@ class NarrowLayout:
     def clear_composer(self) -> None:
         """Keep a panel over the chat above the composer (whose height grows with its text)."""
         slot = self.screen.query_one("#right-panel")
-        below = self.screen.app.composer.outer_size.height if self.screen.has_class("-panel-over") else 0
-        if slot.styles.margin.bottom != below:
-            slot.styles.margin = (0, 0, below, 0)
+        over = self.screen.has_class("-panel-over")
+        below = self.screen.app.composer.outer_size.height if over else 0
+        margin = (1, 0, 1 + below, 0) if over else (0, 0, 0, 0)  # over the chat: under the title bar, over the status bar
+        if tuple(slot.styles.margin) != margin:
+            slot.styles.margin = margin
 
     def toggle_sidebar(self) -> bool:
         """In the narrow layout, show or hide the sidebar overlay; False: not narrow, toggle as usual."""

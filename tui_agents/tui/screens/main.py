@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
@@ -103,19 +103,20 @@ class MainScreen(Screen):
         title = TitleBar(id="title-bar", markup=False)
         title.set_thread_title(None)
         yield title
+        # The bars and side columns are split off the screen's edges in this order (main.tcss), so the
+        # chat needs no row container around it: a container less in the first frame (~15 M instructions).
+        yield StatusBar(id="status")
         # A sidebar the settings hide is hidden in the first frame already (no list drawn, then hidden).
         self.sidebar_hidden_at_start = not self.app.sidebar_shown_at_start()
         # The newest threads, read at launch, are in the first frame (as text; the tree follows at once).
         shown = not (self.narrow_layout.narrow or self.sidebar_hidden_at_start)
         page = self.app.first_page.rows(wait=0.1) if shown else None
-        with Horizontal(id="body"):
-            yield Sidebar(page_records(page) if page else None, self.app.size.height - 6, id="sidebar",
-                          classes="-hidden" if self.sidebar_hidden_at_start else "")
-            with Vertical(id="center"):
-                yield ChatPane(self.format_time, id="chat")
-                yield Composer(id="composer")
-            yield Vertical(id="right-panel")
-        yield StatusBar(id="status")
+        yield Sidebar(page_records(page) if page else None, self.app.size.height - 6, id="sidebar",
+                      classes="-hidden" if self.sidebar_hidden_at_start else "")
+        with Vertical(id="center"):
+            yield ChatPane(self.format_time, id="chat")
+            yield Composer(id="composer")
+        yield Vertical(id="right-panel")
 
     def on_mount(self) -> None:
         self.query_one(Composer).focus()
