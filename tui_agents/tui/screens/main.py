@@ -104,7 +104,7 @@ class MainScreen(Screen):
         title.set_thread_title(None)
         yield title
         # The bars and side columns are split off the screen's edges in this order (main.tcss), so the
-        # chat needs no row container around it: a container less in the first frame (~15 M instructions).
+        # chat needs no containers around it: two widgets less in the first frame (~15 M instructions each).
         yield StatusBar(id="status")
         # A sidebar the settings hide is hidden in the first frame already (no list drawn, then hidden).
         self.sidebar_hidden_at_start = not self.app.sidebar_shown_at_start()
@@ -113,9 +113,8 @@ class MainScreen(Screen):
         page = self.app.first_page.rows(wait=0.1) if shown else None
         yield Sidebar(page_records(page) if page else None, self.app.size.height - 6, id="sidebar",
                       classes="-hidden" if self.sidebar_hidden_at_start else "")
-        with Vertical(id="center"):
-            yield ChatPane(self.format_time, id="chat")
-            yield Composer(id="composer")
+        yield ChatPane(self.format_time, id="chat")  # the chat column: what the splits leave
+        yield Composer(id="composer")  # docked at its bottom (under the attachments, if any)
         yield Vertical(id="right-panel")
 
     def on_mount(self) -> None:
