@@ -119,6 +119,12 @@ class ThreadTree(Tree[dict]):
 
     BINDINGS = actions.bindings("sidebar")  # declared once, in actions.py
 
+    SCOPED_CSS = False
+    DEFAULT_CSS = """
+    Sidebar > ThreadTree { height: 1fr; background: transparent; overflow-x: hidden; }
+    Sidebar.-searching > ThreadTree { display: none; }
+    """
+
     def on_key(self, event: events.Key) -> None:
         """A letter that is no command here goes to the composer (with the focus), never to nowhere."""
         if not event.is_printable or not event.character or event.key in self._command_keys():
@@ -321,8 +327,21 @@ def snippet_source(snippet: str) -> str:
     return re.sub(r"\*\*|__|`", "", snippet)
 
 
+class SidebarMode(Static):
+    """The sidebar's mode line under the search box ("Threads", "Archived", search order)."""
+
+    SCOPED_CSS = False  # the rules below start at the sidebar
+    DEFAULT_CSS = """
+    Sidebar:focus-within > #sidebar-mode { color: $accent; text-style: bold; }
+    Sidebar > #sidebar-mode { color: $text-muted; padding: 0 1; height: 1; }
+    """
+
+
 class SearchBox(Input):
     """The sidebar's search box; escape clears it and returns to the composer."""
+
+    SCOPED_CSS = False
+    DEFAULT_CSS = "Sidebar > Input { margin: 0; border: tall $primary 30%; }"
 
     BINDINGS = [Binding("escape", "screen.clear_search", "Clear search", id="search.clear"),
                 Binding("down", "into_list", "Into the list", show=False, id="search.down")]
@@ -341,6 +360,12 @@ class SearchResults(OptionList):
     HELP = "Search results. enter opens the thread scrolled to the hit; escape returns to the threads."
 
     BINDINGS = [Binding("escape", "screen.clear_search", "Close search", id="search.close")]
+
+    SCOPED_CSS = False
+    DEFAULT_CSS = """
+    Sidebar > SearchResults { height: 1fr; display: none; background: transparent; }
+    Sidebar.-searching > SearchResults { display: block; }
+    """
 
     def set_hits(self, hits: list[dict[str, Any]]) -> None:
         """Show ``hits`` (from ``ThreadStore.search``)."""
@@ -367,16 +392,11 @@ class Sidebar(Vertical):
 
     BINDINGS = [Binding("ctrl+s", "toggle_order", "Search order", id="search.order")]
 
+    # Its children's rules come with the children (``_SIDEBAR_CSS``), right after the first frame: the
+    # first frame's style passes match fewer rules against every node.
     DEFAULT_CSS = """
     Sidebar { width: 34; border-right: vkey $primary 30%; }
     Sidebar:focus-within { border-right: vkey $accent; }
-    Sidebar:focus-within > #sidebar-mode { color: $accent; text-style: bold; }
-    Sidebar > Input { margin: 0; border: tall $primary 30%; }
-    Sidebar > #sidebar-mode { color: $text-muted; padding: 0 1; height: 1; }
-    Sidebar > ThreadTree { height: 1fr; background: transparent; overflow-x: hidden; }
-    Sidebar > SearchResults { height: 1fr; display: none; background: transparent; }
-    Sidebar.-searching > SearchResults { display: block; }
-    Sidebar.-searching > ThreadTree { display: none; }
     """
 
     class ThreadChosen(Message):
@@ -439,7 +459,7 @@ class Sidebar(Vertical):
             return await self.filled()
         self._filling = True
         search = SearchBox(placeholder="Search (ctrl+f)", id="search")
-        mode = Static(Text("Threads"), id="sidebar-mode", markup=False)
+        mode = SidebarMode(Text("Threads"), id="sidebar-mode", markup=False)
         widgets = [search, mode, ThreadTree(id="thread-tree")]  # search results: at the first search
         if self._page is not None:  # hidden until the tree has the preview's rows (end_preview)
             self._hidden = widgets
