@@ -172,3 +172,27 @@ async def test_a_settings_file_without_show_sidebar_shows_the_list_in_the_first_
         gate.set()
         await ready(pilot)
         assert not app.sidebar.has_class("-hidden")
+
+
+async def test_the_command_lines_app_logs_warnings_to_the_file_once_started(
+        ollama_env, make_app, tmp_path, monkeypatch):
+    import logging
+
+    log_file = tmp_path / "logs" / "app.log"
+    monkeypatch.setenv("AIAGENTS_LOG", str(log_file))
+    logger = logging.getLogger("tui_agents")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    try:
+        app = make_app(log_file=True)  # as the command line builds it
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot)
+            logging.getLogger("tui_agents.tui.app").warning("a warning after start-up")
+            for handler in logger.handlers:
+                handler.flush()
+            assert "a warning after start-up" in log_file.read_text(encoding="utf-8")
+            assert not logger.propagate  # nothing reaches stderr, under the screen
+    finally:
+        for handler in logger.handlers:
+            if handler not in saved[0]:
+                handler.close()
+        logger.handlers[:], logger.level, logger.propagate = saved

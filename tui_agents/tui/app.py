@@ -84,6 +84,7 @@ class AiAgentsApp(App):
         freeze_gc: bool = False,
         new_chat: bool = False,
         first_page: FirstPage | None = None,
+        log_file: bool = False,
     ) -> None:
         super().__init__()
         self.freeze_gc = freeze_gc
@@ -112,6 +113,7 @@ class AiAgentsApp(App):
         self.fresh_start = new_chat  # --new: start in a new chat instead of the last thread
         self._early_keys: list[events.Key] | None = []  # typed before the composer had the focus
         self.first_page = first_page or FirstPage(db_path, config_path=config_path)  # read at launch (startup.py)
+        self.log_file = log_file  # warnings and errors to the rotating log file, from right after the first frame
 
     # ---- what the screens and panels use (the helpers load at first use, after the first frame)
 

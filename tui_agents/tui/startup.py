@@ -2,13 +2,13 @@
 
 1. The command line starts ``FirstPage`` first thing, before Textual is imported: a thread that reads the
    sidebar's first page of threads (and the labels of the untitled ones) with the standard ``sqlite3``
-   module alone (``store.first_page``). ``AiAgentsApp.__init__`` freezes the imported modules for the
+   module alone (``store.first_page``), and the settings file's ``show_sidebar``. ``AiAgentsApp.__init__`` freezes the imported modules for the
    garbage collector (and starts ``FirstPage`` itself when it was given none).
 2. The first frame: title bar, the sidebar with the newest threads drawn as text (``Sidebar``'s preview;
-   an empty frame on a first launch), the chat and the focused composer. Keys typed from now on land in
+   an empty frame on a first launch; none when the settings hide it), the chat and the focused composer. Keys typed from now on land in
    the composer; keys typed earlier are held and replayed (``AiAgentsApp.on_event``).
 3. ``run(app)``, right after that frame: the search box and the thread tree take the preview's place with
-   the same rows; then the settings load (pydantic, in a thread), the store opens, the full list replaces
+   the same rows; the log file is set up; then the settings load (pydantic, in a thread), the store opens, the full list replaces
    the page without moving the rows already drawn, the last thread reopens at its end with its draft
    (unless a thread was chosen in the list meanwhile: that one opens), and the provider check and the
    engine's warm-up start.
@@ -131,6 +131,12 @@ async def run(app: AiAgentsApp) -> None:
 
     if await app.screen_main.threads.show_first_page(app.first_page.future):
         await painted(app)  # before the settings load in a thread (pydantic) competes with the paint
+    if app.log_file:
+        from ..logs import setup_logging
+
+        # Warnings and errors go to a rotating file (keys masked), never over the screen (which
+        # Textual's capture of stderr guards until now). Not before the first frame: ~4 M instructions.
+        setup_logging()
     config = await load_config_safely(app)
     app.apply_config(config)
     from ..paths import resolve_db_path
