@@ -24,12 +24,13 @@ from ..layout import NarrowLayout
 from ..startup import later
 from ..widgets.chat_pane import ChatPane
 from ..widgets.composer import Composer
-from ..widgets.sidebar import SearchBox, SearchResults, Sidebar, ThreadTree, page_records
+from ..widgets.sidebar import Sidebar, page_records
 from ..widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import AiAgentsApp
     from ..widgets.message import Notice  # the chat's widgets: they load after the first frame
+    from ..widgets.thread_tree import SearchBox, ThreadTree
     from ..widgets.welcome import Welcome
     from ..local_models import LocalModelsController
     from ..threads import ThreadController
@@ -146,6 +147,8 @@ class MainScreen(Screen):
         if not event.is_printable or not event.character or event.key in self.active_bindings:
             return  # a command of the focused widget (e.g. the inspector's c, y, s): Textual runs it next
         event.stop()
+        from ..widgets.thread_tree import SearchBox, SearchResults  # loaded with the sidebar's tree by now
+
         if isinstance(focused, SearchResults):  # typing on refines the search
             search = self.query_one(SearchBox)
             self.set_focus(search)
