@@ -96,6 +96,8 @@ class MainScreen(Screen):
         super().__init__()
         self.format_time = format_time
         self._panel: Widget | None = None
+        self._slot: Widget | None = None
+        self._slot_mounted: Any = None
         self.sidebar_hidden_at_start = False
         self.narrow_layout = NarrowLayout(self)
 
@@ -116,10 +118,24 @@ class MainScreen(Screen):
                       classes="-hidden" if self.sidebar_hidden_at_start else "")
         yield ChatPane(self.format_time, id="chat")  # the chat column: what the splits leave
         yield Composer(id="composer")  # docked at its bottom (under the attachments, if any)
-        yield Vertical(id="right-panel")
+        # The right-hand panel's slot (hidden until a panel opens) is mounted right after the first frame.
 
     def on_mount(self) -> None:
         self.query_one(Composer).focus()
+        self.call_after_refresh(self.panel_slot)
+
+    async def _mounted_slot(self) -> Widget:
+        slot = self.panel_slot()
+        if not slot.is_mounted:  # a panel asked for in the first moments
+            await self._slot_mounted
+        return slot
+
+    def panel_slot(self) -> Widget:
+        """The right-hand panel's slot, last in the screen (mounted once, right after the first frame)."""
+        if self._slot is None:
+            self._slot = Vertical(id="right-panel")
+            self._slot_mounted = self.mount(self._slot)
+        return self._slot
 
     def on_resize(self, event: Any) -> None:
         self.narrow_layout.resized(event.size.width)
@@ -188,7 +204,7 @@ class MainScreen(Screen):
 
     async def show_panel(self, widget: Widget) -> None:
         """Show ``widget`` in the right-hand panel (replacing what was there)."""
-        slot = self.query_one("#right-panel")
+        slot = await self._mounted_slot()
         await slot.remove_children()
         await slot.mount(widget)
         slot.add_class("-open")
@@ -197,7 +213,7 @@ class MainScreen(Screen):
 
     async def hide_panel(self) -> None:
         """Close the right-hand panel."""
-        slot = self.query_one("#right-panel")
+        slot = await self._mounted_slot()
         await slot.remove_children()
         slot.remove_class("-open")
         self._panel = None
