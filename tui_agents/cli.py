@@ -155,7 +155,8 @@ def _run_app(args: argparse.Namespace) -> int:
 
     # The flag (or None) goes in as is: the app resolves the path after its first frame.
     app = AiAgentsApp(db_path=args.db, provider=args.provider, model=args.model, theme_name=args.theme,
-                      freeze_gc=True, new_chat=args.new, first_page=first_page, log_file=True)
+                      freeze_gc=True, new_chat=args.new, first_page=first_page)
+    app.log_file = True  # warnings and errors to the rotating log file, from right after the first frame (startup.run)
     app.run()
     return app.return_code or 0
 

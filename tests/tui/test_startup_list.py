@@ -183,7 +183,8 @@ async def test_the_command_lines_app_logs_warnings_to_the_file_once_started(
     logger = logging.getLogger("tui_agents")
     saved = (list(logger.handlers), logger.level, logger.propagate)
     try:
-        app = make_app(log_file=True)  # as the command line builds it
+        app = make_app()
+        app.log_file = True  # as the command line sets it
         async with app.run_test(size=(120, 40)) as pilot:
             await ready(pilot)
             logging.getLogger("tui_agents.tui.app").warning("a warning after start-up")

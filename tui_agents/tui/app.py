@@ -84,7 +84,6 @@ class AiAgentsApp(App):
         freeze_gc: bool = False,
         new_chat: bool = False,
         first_page: FirstPage | None = None,
-        log_file: bool = False,
     ) -> None:
         super().__init__()
         self.freeze_gc = freeze_gc
@@ -113,7 +112,6 @@ class AiAgentsApp(App):
         self.fresh_start = new_chat  # --new: start in a new chat instead of the last thread
         self._early_keys: list[events.Key] | None = []  # typed before the composer had the focus
         self.first_page = first_page or FirstPage(db_path, config_path=config_path)  # read at launch (startup.py)
-        self.log_file = log_file  # warnings and errors to the rotating log file, from right after the first frame
 
     # ---- what the screens and panels use (the helpers load at first use, after the first frame)
 
@@ -121,12 +119,6 @@ class AiAgentsApp(App):
     tools: ToolAccess = later(".tool_access", "ToolAccess")  # tool servers and approvals
     background: BackgroundTurns = later(".background", "BackgroundTurns")  # replies streaming in other threads
     drafts: DraftKeeper = later(".drafts", "DraftKeeper")  # the composer's drafts, saved per thread
-
-    def sidebar_shown_at_start(self) -> bool:
-        """Whether the settings show the sidebar, known before the first frame (``FirstPage``; no pydantic)."""
-        if self._config is not None:
-            return self._config.show_sidebar
-        return self.first_page.sidebar_shown(wait=0.1)
 
     @property
     def config(self) -> AppConfig:
@@ -277,9 +269,6 @@ class AiAgentsApp(App):
             self.notify(f"Unknown theme {theme!r}; using the default.", severity="warning")
         if not config.show_sidebar:
             self.sidebar.add_class("-hidden")
-        elif self.screen_main.sidebar_hidden_at_start:  # the quick read disagreed (a file the settings reject)
-            self.screen_main.sidebar_hidden_at_start = False
-            self.sidebar.remove_class("-hidden")
         self.screen_main.turns.update_status()
 
     def warm_up(self) -> asyncio.Task[None]:

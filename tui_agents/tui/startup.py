@@ -117,6 +117,12 @@ def _show_sidebar(path: Path | None) -> bool:
         return True
 
 
+def sidebar_shown(app: AiAgentsApp) -> bool:
+    """Whether the settings show the sidebar, known before the first frame (``FirstPage``: no pydantic)."""
+    config = app._config  # given to the app (tests, embedders): as it says
+    return config.show_sidebar if config is not None else app.first_page.sidebar_shown(wait=0.1)
+
+
 def painted(app: AiAgentsApp) -> asyncio.Future[None]:
     """Resolves once the screen has been refreshed."""
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -131,7 +137,7 @@ async def run(app: AiAgentsApp) -> None:
 
     if await app.screen_main.threads.show_first_page(app.first_page.future):
         await painted(app)  # before the settings load in a thread (pydantic) competes with the paint
-    if app.log_file:
+    if getattr(app, "log_file", False):  # the command line's app
         from ..logs import setup_logging
 
         # Warnings and errors go to a rotating file (keys masked), never over the screen (which
@@ -139,6 +145,8 @@ async def run(app: AiAgentsApp) -> None:
         setup_logging()
     config = await load_config_safely(app)
     app.apply_config(config)
+    if config.show_sidebar and app.screen_main.sidebar_hidden_at_start:  # the quick read disagreed (a bad file)
+        app.sidebar.remove_class("-hidden")
     from ..paths import resolve_db_path
     from ..session import ChatSession
 

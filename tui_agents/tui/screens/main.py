@@ -21,7 +21,7 @@ from textual.widgets import Static
 
 from .. import actions
 from ..layout import NarrowLayout
-from ..startup import later
+from ..startup import later, sidebar_shown
 from ..widgets.chat_pane import ChatPane
 from ..widgets.composer import Composer
 from ..widgets.sidebar import Sidebar, page_records
@@ -110,7 +110,7 @@ class MainScreen(Screen):
         # chat needs no containers around it: two widgets less in the first frame (~15 M instructions each).
         yield StatusBar(id="status")
         # A sidebar the settings hide is hidden in the first frame already (no list drawn, then hidden).
-        self.sidebar_hidden_at_start = not self.app.sidebar_shown_at_start()
+        self.sidebar_hidden_at_start = not sidebar_shown(self.app)
         # The newest threads, read at launch, are in the first frame (as text; the tree follows at once).
         shown = not (self.narrow_layout.narrow or self.sidebar_hidden_at_start)
         page = self.app.first_page.rows(wait=0.1) if shown else None
