@@ -53,11 +53,12 @@ def display(app, screen, renderable):
     if renderable is None or app._driver is None:
         return
     if {list!r}:  # thread rows: the tree's, or the first frame's preview of them (from 2026-12-05 s4 on)
-        from tui_agents.tui.widgets.sidebar import ThreadTree
-        trees = screen.query(ThreadTree)
         previewing = any(getattr(bar, "previewing", False) for bar in screen.query("#sidebar"))
-        if not previewing and (not trees or not trees.first().root.children):
-            return
+        if not previewing:  # the tree's module loads after the first frame (from 2026-12-05 s5 on): not before
+            from tui_agents.tui.widgets.sidebar import ThreadTree
+            trees = screen.query(ThreadTree)
+            if not trees or not trees.first().root.children:
+                return
     writer = getattr(app._driver, "_writer_thread", None)
     if writer is not None:
         writer.stop()  # the frame reaches the terminal (Textual writes it from a thread)

@@ -148,10 +148,6 @@ def _run_app(args: argparse.Namespace) -> int:
 
     # First thing: the sidebar's first page is read in a thread while Textual loads, for the first frame.
     first_page = FirstPage(args.db)
-    from .logs import setup_logging
-
-    # Warnings and errors go to a rotating file (keys masked), never over the screen.
-    setup_logging()
     import gc
 
     gc.disable()  # the app's modules live as long as it does: AiAgentsApp freezes them, then collects again
@@ -160,6 +156,7 @@ def _run_app(args: argparse.Namespace) -> int:
     # The flag (or None) goes in as is: the app resolves the path after its first frame.
     app = AiAgentsApp(db_path=args.db, provider=args.provider, model=args.model, theme_name=args.theme,
                       freeze_gc=True, new_chat=args.new, first_page=first_page)
+    app.log_file = True  # warnings and errors to the rotating log file, from right after the first frame (startup.run)
     app.run()
     return app.return_code or 0
 

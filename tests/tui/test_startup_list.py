@@ -53,6 +53,19 @@ def _sidebar_rows(app) -> list[str]:
     return [line[:SIDEBAR - 1].rstrip() for line in lines[3:]]
 
 
+def _guide_colours(app) -> dict[tuple[int, int], object]:
+    """The colour of every tree guide cell (├ └ │) in the sidebar, by (x, y), as on screen."""
+    colours = {}
+    for y, strip in enumerate(app.screen._compositor.render_strips()):
+        x = 0
+        for segment in strip:
+            for offset, char in enumerate(segment.text):
+                if char in "├└│" and x + offset < SIDEBAR - 1 and segment.style is not None:
+                    colours[x + offset, y] = segment.style.color
+            x += len(segment.text)
+    return colours
+
+
 def _gate(monkeypatch, module, name: str) -> asyncio.Event:
     """Hold ``module.name`` (a coroutine function) until the returned event is set."""
     gate = asyncio.Event()
@@ -77,6 +90,7 @@ async def test_the_first_frame_shows_the_newest_threads_and_the_tree_keeps_them_
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         first = _sidebar_rows(app)
+        first_guides = _guide_colours(app)
         assert app.session is None and app.sidebar.previewing
         assert first[0].strip() == "Threads"
         assert first[1].startswith("question number 5 about")  # the newest first
@@ -90,6 +104,7 @@ async def test_the_first_frame_shows_the_newest_threads_and_the_tree_keeps_them_
         later = _sidebar_rows(app)
         rows = first[:1 + 9]  # the mode line and the nine threads
         assert later[:len(rows)] == rows  # the tree drew the same rows in the same places
+        assert len(first_guides) >= 4 and _guide_colours(app) == first_guides  # the guides in the tree's colour
         assert app.composer.text.endswith("hi")
 
 
@@ -115,3 +130,70 @@ async def test_a_thread_chosen_before_the_store_is_open_opens_and_stays_open(
         await pilot.pause(0.3)
         assert app.current_thread_id == chosen  # not replaced by the last thread of the previous session
         assert "answer number 0 ends here" not in screen_text(app)
+
+
+async def test_a_sidebar_the_settings_hide_is_not_in_the_first_frame(ollama_env, make_app, tmp_path, monkeypatch):
+    db = tmp_path / "db.sqlite"
+    await _history(db)
+    settings = tmp_path / "config.toml"
+    settings.write_text('theme = "textual-dark"\nshow_sidebar = false\n', encoding="utf-8")
+    monkeypatch.setenv("AIAGENTS_CONFIG", str(settings))
+    page = FirstPage(db)  # as the command line does, before the settings' model is loaded
+    page.future.result(timeout=10)
+    gate = _gate(monkeypatch, startup, "run")  # the settings load after the first frame
+    app = make_app(db_path=db, first_page=page, config=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.session is None and app._config is None  # the settings are not loaded yet
+        first = screen_text(app)
+        assert "question number" not in first and "Threads" not in first  # no list shown, then hidden
+        assert app.composer.region.x < SIDEBAR  # the chat takes the sidebar's columns from the first frame
+        await pilot.press(*"hi")
+        assert app.composer.text == "hi"
+        gate.set()
+        await ready(pilot)
+        assert app.sidebar.has_class("-hidden") and app.composer.region.x < SIDEBAR
+
+
+async def test_a_settings_file_without_show_sidebar_shows_the_list_in_the_first_frame(
+        ollama_env, make_app, tmp_path, monkeypatch):
+    db = tmp_path / "db.sqlite"
+    await _history(db)
+    settings = tmp_path / "config.toml"
+    settings.write_text('theme = "textual-dark"\n', encoding="utf-8")
+    monkeypatch.setenv("AIAGENTS_CONFIG", str(settings))
+    page = FirstPage(db)
+    page.future.result(timeout=10)
+    gate = _gate(monkeypatch, startup, "run")
+    app = make_app(db_path=db, first_page=page, config=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert _sidebar_rows(app)[1].startswith("question number 5 about")
+        gate.set()
+        await ready(pilot)
+        assert not app.sidebar.has_class("-hidden")
+
+
+async def test_the_command_lines_app_logs_warnings_to_the_file_once_started(
+        ollama_env, make_app, tmp_path, monkeypatch):
+    import logging
+
+    log_file = tmp_path / "logs" / "app.log"
+    monkeypatch.setenv("AIAGENTS_LOG", str(log_file))
+    logger = logging.getLogger("tui_agents")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    try:
+        app = make_app()
+        app.log_file = True  # as the command line sets it
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot)
+            logging.getLogger("tui_agents.tui.app").warning("a warning after start-up")
+            for handler in logger.handlers:
+                handler.flush()
+            assert "a warning after start-up" in log_file.read_text(encoding="utf-8")
+            assert not logger.propagate  # nothing reaches stderr, under the screen
+    finally:
+        for handler in logger.handlers:
+            if handler not in saved[0]:
+                handler.close()
+        logger.handlers[:], logger.level, logger.propagate = saved

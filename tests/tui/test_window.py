@@ -7,7 +7,7 @@ import pytest
 
 from tests.fakes.llm_server import Reply
 from tui_agents.tui.widgets import chat_pane as chat_pane_module
-from tui_agents.tui.widgets import sidebar as sidebar_module
+from tui_agents.tui.widgets import thread_tree as tree_module
 
 from .conftest import last_reply, ready, rendered_text, screen_text, send, wait_until
 
@@ -131,7 +131,7 @@ async def test_untitled_threads_are_labelled_with_their_first_words_after_a_rest
 
 async def test_the_sidebar_draws_a_page_of_threads_and_more_as_the_cursor_moves_down(
         ollama_env, make_app, monkeypatch):
-    monkeypatch.setattr(sidebar_module, "SIDEBAR_PAGE", 20)
+    monkeypatch.setattr(tree_module, "SIDEBAR_PAGE", 20)  # the tree's module (thread_tree.py) pages
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)

@@ -111,7 +111,7 @@ class AiAgentsApp(App):
         self._warm_task: asyncio.Task[None] | None = None
         self.fresh_start = new_chat  # --new: start in a new chat instead of the last thread
         self._early_keys: list[events.Key] | None = []  # typed before the composer had the focus
-        self.first_page = first_page or FirstPage(db_path)  # read at launch, for the first frame (startup.py)
+        self.first_page = first_page or FirstPage(db_path, config_path=config_path)  # read at launch (startup.py)
 
     # ---- what the screens and panels use (the helpers load at first use, after the first frame)
 

@@ -75,16 +75,18 @@ class NarrowLayout:
         """Open panels over the chat when beside it they would leave the composer under MIN_COMPOSER columns."""
         sidebar = self.screen.app.sidebar
         beside = 0 if self.narrow or sidebar.has_class("-hidden") else _cells(sidebar, 34)
-        panel = _cells(self.screen.query_one("#right-panel"), 48)
+        panel = _cells(self.screen.panel_slot(), 48)
         self.screen.set_class(self._panel_over(beside, panel), "-panel-over")
         self.screen.call_after_refresh(self.clear_composer)
 
     def clear_composer(self) -> None:
         """Keep a panel over the chat above the composer (whose height grows with its text)."""
-        slot = self.screen.query_one("#right-panel")
-        below = self.screen.app.composer.outer_size.height if self.screen.has_class("-panel-over") else 0
-        if slot.styles.margin.bottom != below:
-            slot.styles.margin = (0, 0, below, 0)
+        slot = self.screen.panel_slot()
+        over = self.screen.has_class("-panel-over")
+        below = self.screen.app.composer.outer_size.height if over else 0
+        margin = (1, 0, 1 + below, 0) if over else (0, 0, 0, 0)  # over the chat: under the title bar, over the status bar
+        if tuple(slot.styles.margin) != margin:
+            slot.styles.margin = margin
 
     def toggle_sidebar(self) -> bool:
         """In the narrow layout, show or hide the sidebar overlay; False: not narrow, toggle as usual."""

@@ -101,13 +101,13 @@ class LocalModelsController:
     def attachment_bar(self) -> Any:
         """The chips above the composer (mounted at the first attachment)."""
         from .widgets.attachments import AttachmentBar
-        from .widgets.composer import Composer
+        from .widgets.chat_pane import ChatPane
 
         found = self.screen.query(AttachmentBar)
         if found:
             return found.first()
         bar = AttachmentBar(id="attachments")
-        self.screen.query_one("#center").mount(bar, before=self.screen.query_one(Composer))
+        self.screen.mount(bar, after=self.screen.query_one(ChatPane))  # under the chat, over the docked composer
         return bar
 
     @property

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 __all__ = ["sanitize", "highlight_snippet"]
 
 # C0 controls except \t and \n, DEL, and C1 controls: ESC/CSI/OSC sequences lose their
 # introducer and become inert text, so nothing can retitle, clear or drive the terminal.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = "[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 # Bidirectional embeddings, overrides and isolates: applied, they can make text read in an order
 # other than the one it is stored in (a file name or a command that is not what it looks like).
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_BIDI = "[\u202a-\u202e\u2066-\u2069]"
+
+
+@cache
+def _pattern(chars: str) -> re.Pattern[str]:
+    return re.compile(chars)  # at first use: the first frame's text (names, labels) is printable
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -22,7 +28,9 @@ def sanitize(text: str | None) -> str:
     """``text`` without C0/C1 control characters and DEL (newline and tab kept); bidi controls shown as ``<U+202E>``."""
     if not text:
         return ""
-    return _BIDI.sub(_visible, _CONTROL.sub("", text))
+    if text.isprintable():  # none of them (they are all Cc or Cf), nor a newline or tab: as is
+        return text
+    return _pattern(_BIDI).sub(_visible, _pattern(_CONTROL).sub("", text))
 
 
 def highlight_snippet(snippet: str, style: str = "reverse"):

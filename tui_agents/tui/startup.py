@@ -2,13 +2,13 @@
 
 1. The command line starts ``FirstPage`` first thing, before Textual is imported: a thread that reads the
    sidebar's first page of threads (and the labels of the untitled ones) with the standard ``sqlite3``
-   module alone (``store.first_page``). ``AiAgentsApp.__init__`` freezes the imported modules for the
+   module alone (``store.first_page``), and the settings file's ``show_sidebar``. ``AiAgentsApp.__init__`` freezes the imported modules for the
    garbage collector (and starts ``FirstPage`` itself when it was given none).
 2. The first frame: title bar, the sidebar with the newest threads drawn as text (``Sidebar``'s preview;
-   an empty frame on a first launch), the chat and the focused composer. Keys typed from now on land in
+   an empty frame on a first launch; none when the settings hide it), the chat and the focused composer. Keys typed from now on land in
    the composer; keys typed earlier are held and replayed (``AiAgentsApp.on_event``).
 3. ``run(app)``, right after that frame: the search box and the thread tree take the preview's place with
-   the same rows; then the settings load (pydantic, in a thread), the store opens, the full list replaces
+   the same rows; the log file is set up; then the settings load (pydantic, in a thread), the store opens, the full list replaces
    the page without moving the rows already drawn, the last thread reopens at its end with its draft
    (unless a thread was chosen in the list meanwhile: that one opens), and the provider check and the
    engine's warm-up start.
@@ -24,6 +24,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from ..config import AppConfig
     from .app import AiAgentsApp
 
@@ -54,13 +56,17 @@ class FirstPage:
     chat screen is composed and go into the first frame (``Sidebar``'s preview).
     """
 
-    def __init__(self, db_flag: Any, limit: int = SIDEBAR_PAGE) -> None:
+    def __init__(self, db_flag: Any, limit: int = SIDEBAR_PAGE, config_path: Path | None = None) -> None:
         self.future: Future[Any] = Future()
+        self.sidebar_setting: Future[bool] = Future()
+        """The settings file's ``show_sidebar`` (True without a file): the first frame hides a hidden sidebar."""
         self._db_flag = db_flag
         self._limit = limit
+        self._config_path = config_path
         threading.Thread(target=self._read, name="first-page", daemon=True).start()
 
     def _read(self) -> None:
+        self.sidebar_setting.set_result(_show_sidebar(self._config_path))
         try:
             from ..paths import resolve_db_path
 
@@ -75,12 +81,46 @@ class FirstPage:
         except Exception as exc:  # the store's own path draws the list then
             self.future.set_exception(exc)
 
+    def sidebar_shown(self, wait: float) -> bool:
+        """Whether the settings show the sidebar (True if that is not known within ``wait`` seconds)."""
+        try:
+            return self.sidebar_setting.result(timeout=wait)
+        except Exception:
+            return True
+
     def rows(self, wait: float) -> Any:
         """The page read (``first_page``'s result) if it is there within ``wait`` seconds, else None."""
         try:
             return self.future.result(timeout=wait)
         except Exception:  # not read yet (a slow disk, a locked file) or failed: the list comes later
             return None
+
+
+def _show_sidebar(path: Path | None) -> bool:
+    """``show_sidebar`` of the settings file, read without the settings' model (pydantic loads after the frame).
+
+    True without a file, or when the file does not name it or cannot be read: the settings' own load
+    (``load_config_safely``) then says what is wrong and sets the sidebar.
+    """
+    try:
+        if path is None:
+            from ..paths import config_path
+
+            path = config_path()
+        raw = path.read_bytes()
+        if b"show_sidebar" not in raw:  # a first launch has no file; a saved one names every setting
+            return True
+        import tomllib
+
+        return tomllib.loads(raw.decode("utf-8")).get("show_sidebar") is not False
+    except Exception:
+        return True
+
+
+def sidebar_shown(app: AiAgentsApp) -> bool:
+    """Whether the settings show the sidebar, known before the first frame (``FirstPage``: no pydantic)."""
+    config = app._config  # given to the app (tests, embedders): as it says
+    return config.show_sidebar if config is not None else app.first_page.sidebar_shown(wait=0.1)
 
 
 def painted(app: AiAgentsApp) -> asyncio.Future[None]:
@@ -97,8 +137,16 @@ async def run(app: AiAgentsApp) -> None:
 
     if await app.screen_main.threads.show_first_page(app.first_page.future):
         await painted(app)  # before the settings load in a thread (pydantic) competes with the paint
+    if getattr(app, "log_file", False):  # the command line's app
+        from ..logs import setup_logging
+
+        # Warnings and errors go to a rotating file (keys masked), never over the screen (which
+        # Textual's capture of stderr guards until now). Not before the first frame: ~4 M instructions.
+        setup_logging()
     config = await load_config_safely(app)
     app.apply_config(config)
+    if config.show_sidebar and app.screen_main.sidebar_hidden_at_start:  # the quick read disagreed (a bad file)
+        app.sidebar.remove_class("-hidden")
     from ..paths import resolve_db_path
     from ..session import ChatSession
 

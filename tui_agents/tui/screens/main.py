@@ -14,22 +14,23 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
 from .. import actions
 from ..layout import NarrowLayout
-from ..startup import later
+from ..startup import later, sidebar_shown
 from ..widgets.chat_pane import ChatPane
 from ..widgets.composer import Composer
-from ..widgets.sidebar import SearchBox, SearchResults, Sidebar, ThreadTree, page_records
+from ..widgets.sidebar import Sidebar, page_records
 from ..widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import AiAgentsApp
     from ..widgets.message import Notice  # the chat's widgets: they load after the first frame
+    from ..widgets.thread_tree import SearchBox, ThreadTree
     from ..widgets.welcome import Welcome
     from ..local_models import LocalModelsController
     from ..threads import ThreadController
@@ -95,6 +96,9 @@ class MainScreen(Screen):
         super().__init__()
         self.format_time = format_time
         self._panel: Widget | None = None
+        self._slot: Widget | None = None
+        self._slot_mounted: Any = None
+        self.sidebar_hidden_at_start = False
         self.narrow_layout = NarrowLayout(self)
 
     def compose(self) -> ComposeResult:
@@ -102,18 +106,36 @@ class MainScreen(Screen):
         title = TitleBar(id="title-bar", markup=False)
         title.set_thread_title(None)
         yield title
-        # The newest threads, read at launch, are in the first frame (as text; the tree follows at once).
-        page = None if self.narrow_layout.narrow else self.app.first_page.rows(wait=0.1)
-        with Horizontal(id="body"):
-            yield Sidebar(page_records(page) if page else None, self.app.size.height - 6, id="sidebar")
-            with Vertical(id="center"):
-                yield ChatPane(self.format_time, id="chat")
-                yield Composer(id="composer")
-            yield Vertical(id="right-panel")
+        # The bars and side columns are split off the screen's edges in this order (main.tcss), so the
+        # chat needs no containers around it: two widgets less in the first frame (~15 M instructions each).
         yield StatusBar(id="status")
+        # A sidebar the settings hide is hidden in the first frame already (no list drawn, then hidden).
+        self.sidebar_hidden_at_start = not sidebar_shown(self.app)
+        # The newest threads, read at launch, are in the first frame (as text; the tree follows at once).
+        shown = not (self.narrow_layout.narrow or self.sidebar_hidden_at_start)
+        page = self.app.first_page.rows(wait=0.1) if shown else None
+        yield Sidebar(page_records(page) if page else None, self.app.size.height - 6, id="sidebar",
+                      classes="-hidden" if self.sidebar_hidden_at_start else "")
+        yield ChatPane(self.format_time, id="chat")  # the chat column: what the splits leave
+        yield Composer(id="composer")  # docked at its bottom (under the attachments, if any)
+        # The right-hand panel's slot (hidden until a panel opens) is mounted right after the first frame.
 
     def on_mount(self) -> None:
         self.query_one(Composer).focus()
+        self.call_after_refresh(self.panel_slot)
+
+    async def _mounted_slot(self) -> Widget:
+        slot = self.panel_slot()
+        if not slot.is_mounted:  # a panel asked for in the first moments
+            await self._slot_mounted
+        return slot
+
+    def panel_slot(self) -> Widget:
+        """The right-hand panel's slot, last in the screen (mounted once, right after the first frame)."""
+        if self._slot is None:
+            self._slot = Vertical(id="right-panel")
+            self._slot_mounted = self.mount(self._slot)
+        return self._slot
 
     def on_resize(self, event: Any) -> None:
         self.narrow_layout.resized(event.size.width)
@@ -141,6 +163,8 @@ class MainScreen(Screen):
         if not event.is_printable or not event.character or event.key in self.active_bindings:
             return  # a command of the focused widget (e.g. the inspector's c, y, s): Textual runs it next
         event.stop()
+        from ..widgets.thread_tree import SearchBox, SearchResults  # loaded with the sidebar's tree by now
+
         if isinstance(focused, SearchResults):  # typing on refines the search
             search = self.query_one(SearchBox)
             self.set_focus(search)
@@ -180,7 +204,7 @@ class MainScreen(Screen):
 
     async def show_panel(self, widget: Widget) -> None:
         """Show ``widget`` in the right-hand panel (replacing what was there)."""
-        slot = self.query_one("#right-panel")
+        slot = await self._mounted_slot()
         await slot.remove_children()
         await slot.mount(widget)
         slot.add_class("-open")
@@ -189,7 +213,7 @@ class MainScreen(Screen):
 
     async def hide_panel(self) -> None:
         """Close the right-hand panel."""
-        slot = self.query_one("#right-panel")
+        slot = await self._mounted_slot()
         await slot.remove_children()
         slot.remove_class("-open")
         self._panel = None

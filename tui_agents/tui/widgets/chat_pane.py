@@ -136,6 +136,22 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         self.alternatives: dict[str, dict[str, Any]] = {}
         """The open thread's replies with alternatives, by first message id (``MessageStore.alternative_slots``)."""
 
+    # The compact views' part styles (COMPONENT_CLASSES) are computed right after the first frame, which
+    # has no message: Textual styles each part as a node of its own at every style pass (~8 M instructions).
+    _parts_styled = False
+
+    def _get_component_classes(self) -> frozenset[str]:  # Textual's (cached) classmethod, per pane here
+        return super()._get_component_classes() if self._parts_styled else frozenset()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.style_parts)
+
+    def style_parts(self) -> None:
+        """Compute the compact views' part styles (once; ``compact.part_style`` reads them)."""
+        if not self._parts_styled:
+            self._parts_styled = True
+            self.app.stylesheet.apply(self)
+
     # The message views' module (and the Markdown cache's) load after the first frame, which has none.
 
     @cached_property

@@ -31,6 +31,7 @@ def part_style(widget: Any, part: str, background: Color) -> Style:
     would cost a style pass per class at every mount.
     """
     try:
+        widget.parent.style_parts()  # done right after the first frame; a view drawn before that does it
         styles = widget.parent.get_component_styles(f"chat-pane--{part}")
     except (AttributeError, KeyError):  # not in a chat pane
         return Style()
