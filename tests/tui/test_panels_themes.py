@@ -12,6 +12,7 @@ from textual.widgets import Label
 from tui_agents.tui.themes import (
     builtin_themes_dir,
     default_theme_dirs,
+    load_theme_file,
     load_themes,
     load_themes_report,
     register_themes,
@@ -117,3 +118,10 @@ def test_snapshot_each_shipped_theme(snap_compare, tmp_path, theme):
         assert pilot.app.theme == theme
 
     assert snap_compare(app, terminal_size=(100, 26), run_before=ready)
+
+
+def test_the_default_theme_made_in_code_is_the_shipped_file():
+    """The first frame's default theme (``default_theme``, no TOML read at start-up) must not drift from its file."""
+    from tui_agents.tui.default_theme import default_theme
+
+    assert default_theme() == load_theme_file(REPO / "themes" / "aiagents-dark.toml")

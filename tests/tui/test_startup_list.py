@@ -197,3 +197,44 @@ async def test_the_command_lines_app_logs_warnings_to_the_file_once_started(
             if handler not in saved[0]:
                 handler.close()
         logger.handlers[:], logger.level, logger.propagate = saved
+
+
+async def test_the_first_frame_has_the_settings_theme_and_no_missing_provider(
+        ollama_env, make_app, tmp_path, monkeypatch):
+    settings = tmp_path / "config.toml"
+    settings.write_text('theme = "aiagents-light"\ndefault_provider = "ollama"\n'
+                        '[providers.ollama]\ndefault_model = "fake-model-small"\n', encoding="utf-8")
+    monkeypatch.setenv("AIAGENTS_CONFIG", str(settings))
+    page = FirstPage(tmp_path / "db.sqlite")
+    gate = _gate(monkeypatch, startup, "run")  # the settings load after the first frame
+    app = make_app(provider=None, model=None, first_page=page, config=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app._config is None  # the settings' model is not loaded yet
+        first_background = app.screen.styles.background
+        assert app.theme == "aiagents-light"  # no switch of colours after the first frame
+        assert "no provider" not in screen_text(app) and "no model" not in screen_text(app)
+        gate.set()
+        await ready(pilot)
+        await wait_until(pilot, lambda: "ollama · fake-model-small" in screen_text(app), what="the status bar")
+        assert app.theme == "aiagents-light" and app.screen.styles.background == first_background
+
+
+async def test_the_first_frame_names_the_provider_and_model_of_the_command_line(
+        ollama_env, make_app, tmp_path, monkeypatch):
+    monkeypatch.setenv("AIAGENTS_CONFIG", str(tmp_path / "none.toml"))
+    gate = _gate(monkeypatch, startup, "run")
+    app = make_app(provider="ollama", model="llama3.2", config=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "ollama · llama3.2" in screen_text(app)
+        assert app.theme == startup.DEFAULT_THEME  # the default theme from the first frame, too
+        gate.set()
+        await ready(pilot)
+        assert "ollama · llama3.2" in screen_text(app)
+
+
+def test_the_first_frames_default_theme_is_the_settings_default():
+    from tui_agents.config import AppConfig
+
+    assert AppConfig().theme == startup.DEFAULT_THEME

@@ -25,7 +25,7 @@ from textual.worker import Worker
 
 from ..providers import registry
 from . import actions
-from .startup import FirstPage, later
+from .startup import FirstPage, first_theme, later
 from .screens.main import MainScreen
 from .widgets.chat_pane import ChatPane
 from .widgets.composer import Composer
@@ -112,6 +112,7 @@ class AiAgentsApp(App):
         self.fresh_start = new_chat  # --new: start in a new chat instead of the last thread
         self._early_keys: list[events.Key] | None = []  # typed before the composer had the focus
         self.first_page = first_page or FirstPage(db_path, config_path=config_path)  # read at launch (startup.py)
+        first_theme(self)  # before the stylesheet is parsed
 
     # ---- what the screens and panels use (the helpers load at first use, after the first frame)
 
@@ -119,6 +120,12 @@ class AiAgentsApp(App):
     tools: ToolAccess = later(".tool_access", "ToolAccess")  # tool servers and approvals
     background: BackgroundTurns = later(".background", "BackgroundTurns")  # replies streaming in other threads
     drafts: DraftKeeper = later(".drafts", "DraftKeeper")  # the composer's drafts, saved per thread
+
+    theme_pending = True  # until ``startup.first_theme`` set the theme in ``__init__``
+
+    def get_css_variables(self) -> dict[str, str]:
+        # ``App.__init__`` asks for its default theme's variables before ours is known: ~1 ms, unused
+        return {} if self.theme_pending else super().get_css_variables()
 
     @property
     def config(self) -> AppConfig:

@@ -2,7 +2,8 @@
 
 1. The command line starts ``FirstPage`` first thing, before Textual is imported: a thread that reads the
    sidebar's first page of threads (and the labels of the untitled ones) with the standard ``sqlite3``
-   module alone (``store.first_page``), and the settings file's ``show_sidebar``. ``AiAgentsApp.__init__`` freezes the imported modules for the
+   module alone (``store.first_page``), and what the first frame needs of the settings file
+   (``show_sidebar``, ``theme``). ``AiAgentsApp.__init__`` freezes the imported modules for the
    garbage collector (and starts ``FirstPage`` itself when it was given none).
 2. The first frame: title bar, the sidebar with the newest threads drawn as text (``Sidebar``'s preview;
    an empty frame on a first launch; none when the settings hide it), the chat and the focused composer. Keys typed from now on land in
@@ -29,10 +30,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import AppConfig
     from .app import AiAgentsApp
 
-__all__ = ["FirstPage", "SIDEBAR_PAGE", "later", "run", "load_config_safely"]
+__all__ = ["DEFAULT_THEME", "FirstPage", "SIDEBAR_PAGE", "early_settings", "first_theme", "later", "run",
+           "load_config_safely"]
 
 SIDEBAR_PAGE = 100
 """How many threads the sidebar draws at a time (the first page is read at launch)."""
+
+DEFAULT_THEME = "aiagents-dark"
+"""The theme without a setting (``AppConfig.theme``'s default; a test keeps the two the same)."""
 
 
 def later(module: str, name: str) -> Any:
@@ -58,15 +63,15 @@ class FirstPage:
 
     def __init__(self, db_flag: Any, limit: int = SIDEBAR_PAGE, config_path: Path | None = None) -> None:
         self.future: Future[Any] = Future()
-        self.sidebar_setting: Future[bool] = Future()
-        """The settings file's ``show_sidebar`` (True without a file): the first frame hides a hidden sidebar."""
+        self.settings: Future[dict[str, Any]] = Future()
+        """What the first frame needs of the settings file (``early_settings``): the sidebar shown, the theme."""
         self._db_flag = db_flag
         self._limit = limit
         self._config_path = config_path
         threading.Thread(target=self._read, name="first-page", daemon=True).start()
 
     def _read(self) -> None:
-        self.sidebar_setting.set_result(_show_sidebar(self._config_path))
+        self.settings.set_result(early_settings(self._config_path))
         try:
             from ..paths import resolve_db_path
 
@@ -81,12 +86,16 @@ class FirstPage:
         except Exception as exc:  # the store's own path draws the list then
             self.future.set_exception(exc)
 
+    def setting(self, name: str, default: Any, wait: float) -> Any:
+        """The settings file's ``name`` as ``early_settings`` read it (``default`` if not known within ``wait`` s)."""
+        try:
+            return self.settings.result(timeout=wait).get(name, default)
+        except Exception:
+            return default
+
     def sidebar_shown(self, wait: float) -> bool:
         """Whether the settings show the sidebar (True if that is not known within ``wait`` seconds)."""
-        try:
-            return self.sidebar_setting.result(timeout=wait)
-        except Exception:
-            return True
+        return self.setting("show_sidebar", True, wait) is not False
 
     def rows(self, wait: float) -> Any:
         """The page read (``first_page``'s result) if it is there within ``wait`` seconds, else None."""
@@ -96,11 +105,14 @@ class FirstPage:
             return None
 
 
-def _show_sidebar(path: Path | None) -> bool:
-    """``show_sidebar`` of the settings file, read without the settings' model (pydantic loads after the frame).
+_EARLY_SETTINGS = ("show_sidebar", "theme")
 
-    True without a file, or when the file does not name it or cannot be read: the settings' own load
-    (``load_config_safely``) then says what is wrong and sets the sidebar.
+
+def early_settings(path: Path | None) -> dict[str, Any]:
+    """The settings the first frame shows (``_EARLY_SETTINGS``), read without the settings' model (pydantic).
+
+    Empty without a file, or when the file names none of them or cannot be read: the settings' own load
+    (``load_config_safely``) then says what is wrong and applies them after the first frame.
     """
     try:
         if path is None:
@@ -108,13 +120,66 @@ def _show_sidebar(path: Path | None) -> bool:
 
             path = config_path()
         raw = path.read_bytes()
-        if b"show_sidebar" not in raw:  # a first launch has no file; a saved one names every setting
-            return True
+        if not any(name.encode() in raw for name in _EARLY_SETTINGS):  # a first launch has no file
+            return {}
         import tomllib
 
-        return tomllib.loads(raw.decode("utf-8")).get("show_sidebar") is not False
+        data = tomllib.loads(raw.decode("utf-8"))
+        return {name: data[name] for name in _EARLY_SETTINGS if name in data}
     except Exception:
-        return True
+        return {}
+
+
+def first_theme(app: AiAgentsApp) -> None:
+    """Start on the theme the command line or the settings name: the first frame has its colours, no switch after.
+
+    Called in ``AiAgentsApp.__init__``, before the stylesheet is parsed, so the CSS is parsed once with the
+    theme's variables (setting ``app.theme`` later parses it again: ~70 M instructions). The default theme is
+    made in code (``default_theme``), another shipped theme loads from its own file; a user's theme folder may
+    hold any name (or replace a shipped one), so then all theme files load now. An unknown name or a broken
+    file is left to the settings' load, which says so.
+    """
+    try:
+        _set_first_theme(app)
+    finally:  # the variables ``App.__init__`` left out (``AiAgentsApp.get_css_variables``), for the theme set
+        app.theme_pending = False
+        app.stylesheet.set_variables(app.get_css_variables())
+
+
+def _set_first_theme(app: AiAgentsApp) -> None:
+    from textual.app import App
+
+    config = app._config  # given to the app (tests, embedders): as it says
+    name = app.cli_theme or (config.theme if config is not None else
+                             app.first_page.setting("theme", DEFAULT_THEME, wait=0.1))
+    if not isinstance(name, str) or name == app.theme:
+        return
+    try:
+        if name not in app.available_themes:
+            from ..paths import user_themes_dir
+
+            if user_themes_dir().is_dir():
+                from . import themes
+
+                themes.register_themes(app)
+            elif name == DEFAULT_THEME:
+                from .default_theme import default_theme
+
+                app.register_theme(default_theme())
+            else:
+                from . import themes
+
+                if (path := themes.builtin_themes_dir() / f"{name}.toml").is_file():
+                    app.register_theme(themes.load_theme_file(path, check=False))
+        if name not in app.available_themes:
+            return
+        app.set_reactive(App.theme, name)  # what ``App.__init__`` did for its default theme, for this one
+        dark = app.current_theme.dark
+        app.set_class(dark, "-dark-mode", update=False)
+        app.set_class(not dark, "-light-mode", update=False)
+        app._refresh_truecolor_filter(app.ansi_theme)  # ANSI colours follow a light theme (private Textual)
+    except Exception:  # noqa: BLE001 - a broken theme file: the settings' load registers the themes again and says why
+        return
 
 
 def sidebar_shown(app: AiAgentsApp) -> bool:

@@ -528,6 +528,7 @@ class TurnController:
         bar = self.app.status_bar
         provider = (thread or {}).get("provider") or self.app.provider_name
         model = (thread or {}).get("model") or self.app.model_name
+        bar.settled = True
         bar.provider = provider
         bar.model = model
         bar.context_window = _context_window(provider, model)

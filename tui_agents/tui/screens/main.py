@@ -108,7 +108,7 @@ class MainScreen(Screen):
         yield title
         # The bars and side columns are split off the screen's edges in this order (main.tcss), so the
         # chat needs no containers around it: two widgets less in the first frame (~15 M instructions each).
-        yield StatusBar(id="status")
+        yield StatusBar(self.app.cli_provider or "", self.app.cli_model or "", id="status")
         # A sidebar the settings hide is hidden in the first frame already (no list drawn, then hidden).
         self.sidebar_hidden_at_start = not sidebar_shown(self.app)
         # The newest threads, read at launch, are in the first frame (as text; the tree follows at once).

@@ -33,10 +33,14 @@ class StatusBar(Static):
     jobs: reactive[int] = reactive(0)
     state: reactive[str] = reactive("")
     wait_until: reactive[float] = reactive(0.0)
+    settled: reactive[bool] = reactive(False)
+    """False until the settings are known: what is not known yet is left out, not called missing."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, provider: str = "", model: str = "", **kwargs) -> None:
         super().__init__("", markup=False, **kwargs)
         self._ticker = None
+        self.set_reactive(StatusBar.provider, provider)
+        self.set_reactive(StatusBar.model, model)
 
     def watch_wait_until(self, value: float) -> None:
         if value > time.time() and self._ticker is None:
@@ -50,8 +54,11 @@ class StatusBar(Static):
 
     def render(self) -> Text:
         parts: list[str] = []
-        parts.append(sanitize(self.provider) or "no provider")
-        parts.append(sanitize(self.model) or "no model")
+        if self.settled:
+            parts.append(sanitize(self.provider) or "no provider")
+            parts.append(sanitize(self.model) or "no model")
+        else:  # the first frame: only what the command line named
+            parts.extend(sanitize(name) for name in (self.provider, self.model) if name)
         if self.context_used is not None:
             window = f" / {_k(self.context_window)}" if self.context_window else ""
             approx = "≈" if self.context_estimated else ""  # not the model's own tokenizer
