@@ -120,11 +120,15 @@ def _after_request_sent(provider: Any, work: Callable[[], None], *, restart_gc: 
 
 
 def _warm_for_reply(rendered: bool) -> None:
-    """Load what the reply's first fragment needs: the writer token of the streaming row, and rich on a terminal."""
+    """Make what the reply's first fragment needs: the writer token of the streaming row, the event classes
+    (made at first use), and rich on a terminal."""
     try:
+        from . import events
+        from .providers import base
         from .store.process import current_writer
 
         current_writer()
+        events.TextDelta, base.TextDeltaEvent  # noqa: B018 - each makes its module's classes
         if rendered:
             import rich.console
             import rich.live
@@ -361,38 +365,39 @@ class _Ask:
         """Run the turn, writing reply text to stdout and everything else to stderr; False if it failed."""
         from contextlib import aclosing
 
-        from .events import (
-            RateLimitWait, StreamStalled, TextDelta, ToolApproval, ToolCallFinished, ToolCallStarted, ToolServerFailed,
-            TurnFailed,
-        )
+        from . import events as turn_events
+        from .events import MessageSaved
 
         out = _Output(self.stdout)
         declined: set[str] = set()
         try:
             async with aclosing(self.runner.run_stream(thread_id, user_id, text)) as events:
                 async for event in events:
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, MessageSaved):
+                        # the one event before the request: the others' classes are made at first use, after it
+                        continue
+                    if isinstance(event, turn_events.TextDelta):
                         out.write(event.text)
-                    elif isinstance(event, ToolCallStarted) and event.call_id not in declined:
+                    elif isinstance(event, turn_events.ToolCallStarted) and event.call_id not in declined:
                         out.pause()
                         self._note(f"running {event.name}")
-                    elif isinstance(event, ToolCallFinished) and event.call_id not in declined:
+                    elif isinstance(event, turn_events.ToolCallFinished) and event.call_id not in declined:
                         self._note(f"{event.name}: {event.status} ({event.duration_ms:,.0f} ms)")
-                    elif isinstance(event, ToolApproval) and not event.approved:
+                    elif isinstance(event, turn_events.ToolApproval) and not event.approved:
                         declined.add(event.call_id)
                         out.pause()
                         self._note(f"{event.name} was refused: allow it in the config's [tools] always_allow "
                                    f"(\"{event.server + ':' if event.server else ''}{event.name}\") "
                                    "or run ask on a terminal to be asked")
-                    elif isinstance(event, ToolServerFailed):
+                    elif isinstance(event, turn_events.ToolServerFailed):
                         self._note(f"{event.error} Its tools are left out.")
-                    elif isinstance(event, StreamStalled):
+                    elif isinstance(event, turn_events.StreamStalled):
                         out.pause()
                         self._note(f"no data from the server for {event.seconds:.0f} s; still waiting "
                                    "(ctrl+c stops)")
-                    elif isinstance(event, RateLimitWait):
+                    elif isinstance(event, turn_events.RateLimitWait):
                         self._note(f"waiting {event.seconds:.1f} s for the rate limit")
-                    elif isinstance(event, TurnFailed):
+                    elif isinstance(event, turn_events.TurnFailed):
                         out.finish()
                         _error(str(event.error))
                         return False
