@@ -46,7 +46,6 @@ from .reply_writer import ReplyWriter, StallWatch
 from .tool_rounds import ApproveFn, ToolRounds, is_tool_source
 from .turn_state import IMAGE_TOKENS, AgentSetup, Round, Turn, land, reply_timing
 from .types import Image, Message, ToolCall, Usage
-from .workers import MEMORY_JOB, TITLE_JOB
 
 if TYPE_CHECKING:  # pragma: no cover
     from .events import GuardrailFlagged, TurnEvent
@@ -578,6 +577,8 @@ class AgentRunner(ToolRounds):
         """Queue the title and memory jobs; a queue failure is logged and never fails the turn."""
         if self.job_queue is None:
             return
+        from .workers import MEMORY_JOB, TITLE_JOB  # the handlers' modules: not needed before a request
+
         jobs: list[tuple[str, dict[str, Any]]] = []
         if turn.first_exchange:
             jobs.append((TITLE_JOB, {"thread_id": turn.thread_id}))
