@@ -181,11 +181,14 @@ class _Ask:
 
         text = _prompt_text(self.args.prompt, self.stdin)
         config = load_config()
+        early = self._early_provider(config)
         self.conn = await self._open_db()
         agent = await self._agent_record()
         thread = await self._thread(config)
         provider_name, model = self._choose_model(config, agent, thread)
-        self.provider = self._make_provider(config, provider_name, model)
+        if isinstance(early, Exception):
+            raise early  # after the database's own errors, as when the provider was made here
+        self.provider = early or self._make_provider(config, provider_name, model)
         if thread is not None:  # a new thread's first message is counted after the request (the runner)
             import threading
 
@@ -269,6 +272,18 @@ class _Ask:
             if model is None and provider == config.default_provider:
                 model = config.default_model
         return provider, model
+
+    def _early_provider(self, config: Any) -> Any:
+        """The provider, made before the database opens when the flags alone choose it (no ``--agent``,
+        ``--continue`` or ``--thread``): an https provider's TLS context then loads on its thread meanwhile.
+        None otherwise; an error is returned, to be raised where it was before."""
+        if self.args.agent or self.args.continue_ or self.args.thread:
+            return None
+        try:
+            self.provider = self._make_provider(config, *self._choose_model(config, None, None))
+        except Exception as exc:  # noqa: BLE001 - raised by run() once the database has had its say
+            return exc
+        return self.provider
 
     @staticmethod
     def _make_provider(config: Any, name: str, model: str | None) -> Any:
