@@ -128,7 +128,7 @@ def _warm_for_reply(rendered: bool) -> None:
         from .store.process import current_writer
 
         current_writer()
-        events.TextDelta, base.TextDeltaEvent  # noqa: B018 - each makes its module's classes
+        base.TextDeltaEvent, events.TextDelta  # noqa: B018 - makes each module's classes, as a reply needs them
         if rendered:
             import rich.console
             import rich.live
