@@ -3,7 +3,8 @@
 The chat pane, the tool-call inspector and the status bar are renderings of
 this one stream. Events are frozen dataclasses; match on their type.
 All but ``MessageSaved`` are made at their first use (``_turn_events``), which
-``aiagents-tui ask`` reaches only once its request is out.
+``aiagents-tui ask`` reaches only once its request is out. A new event: its class
+and union entry in ``_turn_events``, its name in ``__all__`` here.
 """
 
 from __future__ import annotations
