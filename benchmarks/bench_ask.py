@@ -28,7 +28,8 @@ bundle plus that certificate, so the client loads as many CA certificates as wit
   machine's load and against what any Python HTTP client pays.
 
 ``--baseline DIR`` runs a second tree's ``tui_agents`` (e.g. ``git archive <commit> | tar -x -C DIR``)
-interleaved with this one, round by round, so both see the same load.
+interleaved with this one, round by round (the two taking turns going first), so both see the same load; the
+start-up's difference is also given paired by round, which a load that drifts during the run moves less.
 """
 
 from __future__ import annotations
@@ -261,10 +262,11 @@ def main() -> None:
                         env.update(ANTHROPIC_BASE_URL=tls_fake.base_url, SSL_CERT_FILE=bundle)
             for (tree, name), env in envs.items():  # warm the file cache, write byte code, create the database
                 run_once(fakes[name], env, tty=False, provider=scenarios[name][0])
-            for _ in range(args.runs):  # round by round, so every case sees the same load
+            for round_ in range(args.runs):  # round by round, so every case sees the same load
                 for label, code in floors.items():
                     floor[label].append(_floor(base, code))
-                for (tree, name), env in envs.items():
+                # the trees take turns going first in each scenario, so neither always follows the floors
+                for (tree, name), env in _in_turn(list(envs.items()), flip=round_ % 2 == 1):
                     provider = scenarios[name][0]
                     pipe[tree, name].append(run_once(fakes[name], env, tty=False, provider=provider))
                     if name == "anthropic":
@@ -292,6 +294,19 @@ def main() -> None:
                 after = statistics.median(r[key] for r in pipe["after", name])
                 before = statistics.median(r[key] for r in pipe["before", name])
                 print(f"{name}: {what} after / before (medians, pipe): {after / before:.2f}")
+            diffs = [(a["startup"] - b["startup"]) * 1000 for a, b in zip(pipe["after", name], pipe["before", name])]
+            print(f"{name}: startup wall after - before, paired by round (pipe): median "
+                  f"{statistics.median(diffs):+.0f} ms, after lower in {sum(d < 0 for d in diffs)} of {len(diffs)} rounds")
+
+
+def _in_turn(cases: list[tuple[tuple[str, str], Any]], flip: bool) -> list[tuple[tuple[str, str], Any]]:
+    """``cases`` in order, or with the trees of each scenario in reverse order (``flip``)."""
+    if not flip:
+        return cases
+    by_scenario: dict[str, list[tuple[tuple[str, str], Any]]] = {}
+    for case in cases:
+        by_scenario.setdefault(case[0][1], []).append(case)
+    return [case for group in by_scenario.values() for case in reversed(group)]
 
 
 if __name__ == "__main__":

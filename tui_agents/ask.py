@@ -120,11 +120,15 @@ def _after_request_sent(provider: Any, work: Callable[[], None], *, restart_gc: 
 
 
 def _warm_for_reply(rendered: bool) -> None:
-    """Load what the reply's first fragment needs: the writer token of the streaming row, and rich on a terminal."""
+    """Make what the reply's first fragment needs: the writer token of the streaming row, the event classes
+    (made at first use), and rich on a terminal."""
     try:
+        from . import events
+        from .providers import base
         from .store.process import current_writer
 
         current_writer()
+        base.TextDeltaEvent, events.TextDelta  # noqa: B018 - makes each module's classes, as a reply needs them
         if rendered:
             import rich.console
             import rich.live
@@ -177,11 +181,14 @@ class _Ask:
 
         text = _prompt_text(self.args.prompt, self.stdin)
         config = load_config()
+        early = self._early_provider(config)
         self.conn = await self._open_db()
         agent = await self._agent_record()
         thread = await self._thread(config)
         provider_name, model = self._choose_model(config, agent, thread)
-        self.provider = self._make_provider(config, provider_name, model)
+        if isinstance(early, Exception):
+            raise early  # after the database's own errors, as when the provider was made here
+        self.provider = early or self._make_provider(config, provider_name, model)
         if thread is not None:  # a new thread's first message is counted after the request (the runner)
             import threading
 
@@ -265,6 +272,18 @@ class _Ask:
             if model is None and provider == config.default_provider:
                 model = config.default_model
         return provider, model
+
+    def _early_provider(self, config: Any) -> Any:
+        """The provider, made before the database opens when the flags alone choose it (no ``--agent``,
+        ``--continue`` or ``--thread``): an https provider's TLS context then loads on its thread meanwhile.
+        None otherwise; an error is returned, to be raised where it was before."""
+        if self.args.agent or self.args.continue_ or self.args.thread:
+            return None
+        try:
+            self.provider = self._make_provider(config, *self._choose_model(config, None, None))
+        except Exception as exc:  # noqa: BLE001 - raised by run() once the database has had its say
+            return exc
+        return self.provider
 
     @staticmethod
     def _make_provider(config: Any, name: str, model: str | None) -> Any:
@@ -361,38 +380,39 @@ class _Ask:
         """Run the turn, writing reply text to stdout and everything else to stderr; False if it failed."""
         from contextlib import aclosing
 
-        from .events import (
-            RateLimitWait, StreamStalled, TextDelta, ToolApproval, ToolCallFinished, ToolCallStarted, ToolServerFailed,
-            TurnFailed,
-        )
+        from . import events as turn_events
+        from .events import MessageSaved
 
         out = _Output(self.stdout)
         declined: set[str] = set()
         try:
             async with aclosing(self.runner.run_stream(thread_id, user_id, text)) as events:
                 async for event in events:
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, MessageSaved):
+                        # the one event before the request: the others' classes are made at first use, after it
+                        continue
+                    if isinstance(event, turn_events.TextDelta):
                         out.write(event.text)
-                    elif isinstance(event, ToolCallStarted) and event.call_id not in declined:
+                    elif isinstance(event, turn_events.ToolCallStarted) and event.call_id not in declined:
                         out.pause()
                         self._note(f"running {event.name}")
-                    elif isinstance(event, ToolCallFinished) and event.call_id not in declined:
+                    elif isinstance(event, turn_events.ToolCallFinished) and event.call_id not in declined:
                         self._note(f"{event.name}: {event.status} ({event.duration_ms:,.0f} ms)")
-                    elif isinstance(event, ToolApproval) and not event.approved:
+                    elif isinstance(event, turn_events.ToolApproval) and not event.approved:
                         declined.add(event.call_id)
                         out.pause()
                         self._note(f"{event.name} was refused: allow it in the config's [tools] always_allow "
                                    f"(\"{event.server + ':' if event.server else ''}{event.name}\") "
                                    "or run ask on a terminal to be asked")
-                    elif isinstance(event, ToolServerFailed):
+                    elif isinstance(event, turn_events.ToolServerFailed):
                         self._note(f"{event.error} Its tools are left out.")
-                    elif isinstance(event, StreamStalled):
+                    elif isinstance(event, turn_events.StreamStalled):
                         out.pause()
                         self._note(f"no data from the server for {event.seconds:.0f} s; still waiting "
                                    "(ctrl+c stops)")
-                    elif isinstance(event, RateLimitWait):
+                    elif isinstance(event, turn_events.RateLimitWait):
                         self._note(f"waiting {event.seconds:.1f} s for the rate limit")
-                    elif isinstance(event, TurnFailed):
+                    elif isinstance(event, turn_events.TurnFailed):
                         out.finish()
                         _error(str(event.error))
                         return False

@@ -197,7 +197,8 @@ def _app_args(argv: list[str] | None) -> argparse.Namespace | None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aiagents-tui`` console script."""
     _skip_unused_imports()
-    args = _app_args(argv)
+    command = command_in(sys.argv[1:] if argv is None else argv)
+    args = _app_args(argv) if command is None else None  # a named subcommand goes to its parser at once
     if args is not None:
         return _run_app(args)
     import gc
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        args = build_parser(command_in(sys.argv[1:] if argv is None else argv)).parse_args(argv)
+        args = build_parser(command).parse_args(argv)
     except BaseException:
         if collecting:
             gc.enable()

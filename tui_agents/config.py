@@ -131,7 +131,7 @@ class MCPServerConfig(BaseModel):
     command: str | None = None
     """Program that runs the server over stdin/stdout, e.g. ``npx``."""
 
-    args: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=lambda: [])  # not list: see types.Message
     """Its arguments."""
 
     env: dict[str, str] = Field(default_factory=dict)
@@ -167,7 +167,7 @@ class ToolsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    always_allow: list[str] = Field(default_factory=list)
+    always_allow: list[str] = Field(default_factory=lambda: [])  # not list: see types.Message
     """Tools that run without asking: ``"server:tool"`` for an MCP tool, ``"server:*"`` for all of a server's."""
 
 

@@ -2,15 +2,18 @@
 
 The chat pane, the tool-call inspector and the status bar are renderings of
 this one stream. Events are frozen dataclasses; match on their type.
+All but ``MessageSaved`` are made at their first use (``_turn_events``), which
+``aiagents-tui ask`` reaches only once its request is out. A new event: its class
+and union entry in ``_turn_events``, its name in ``__all__`` here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal  # noqa: F401 - Any, Literal: the events' annotations
 
-from .errors import AgentError
-from .types import Usage
+from .errors import AgentError  # noqa: F401 - the events' annotations (typing.get_type_hints looks here)
+from .types import Usage  # noqa: F401 - as above
 
 __all__ = [
     "TurnEvent",
@@ -26,112 +29,11 @@ __all__ = [
     "MessageSaved",
     "TurnFinished",
     "TurnFailed",
+    "AlternativeStarted",
+    "StreamStalled",
+    "StreamResumed",
+    "ToolsSkipped",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """A fragment of the assistant's reply."""
-
-    thread_id: str
-    message_id: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ThinkingDelta:
-    """A fragment of the model's thinking for the reply ``message_id`` (shown apart from its text)."""
-
-    thread_id: str
-    message_id: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallStarted:
-    """A tool began to run; ``server`` names its MCP server (None for a local tool)."""
-
-    thread_id: str
-    message_id: str
-    call_id: str
-    name: str
-    arguments: dict[str, Any]
-    started_at: float
-    server: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallFinished:
-    """A tool finished: ``result`` on success, ``error`` otherwise; ``status`` is ok, error or timeout."""
-
-    thread_id: str
-    message_id: str
-    call_id: str
-    name: str
-    arguments: dict[str, Any]
-    result: str | None
-    error: str | None
-    duration_ms: float
-    status: Literal["ok", "error", "timeout"]
-    result_message_id: str | None = None
-    server: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ToolApproval:
-    """The runner's ``approve`` callable decided on a tool call (``server`` is None for local tools)."""
-
-    thread_id: str
-    call_id: str
-    name: str
-    server: str | None
-    arguments: dict[str, Any]
-    approved: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ToolServerFailed:
-    """A tool server (MCP) could not start or stopped; the turn goes on without its tools."""
-
-    thread_id: str
-    server: str
-    error: AgentError
-    stderr_tail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class UsageReported:
-    """Token usage of one provider call (one per call in a tool loop), with its timing in milliseconds.
-
-    ``ttft_ms`` is the time from the request to the first reply text (None when
-    there was no text); ``duration_ms`` is the time to the end of the stream.
-    """
-
-    thread_id: str
-    usage: Usage
-    model: str | None = None
-    ttft_ms: float | None = None
-    duration_ms: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class GuardrailFlagged:
-    """The guardrail judged the user's message; ``action`` is flagged, warned or blocked."""
-
-    thread_id: str
-    message_id: str | None
-    injection: bool
-    reason: str
-    action: Literal["flagged", "warned", "blocked"]
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitWait:
-    """The turn waits for the rate limiter for ``seconds``."""
-
-    thread_id: str
-    key: str
-    seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,85 +46,35 @@ class MessageSaved:
     status: str
 
 
-@dataclass(frozen=True, slots=True)
-class TurnFinished:
-    """The turn ended normally with the reply ``text``."""
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import _turn_events  # the import lock makes each class once, whichever thread asks first
 
-    thread_id: str
-    message_id: str
-    text: str
-    usage: Usage
-    thinking: str = ""
+        globals().update({later: getattr(_turn_events, later) for later in __all__})
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class TurnFailed:
-    """The turn failed or was cancelled; the partial reply (if any) is saved with ``status``."""
-
-    thread_id: str
-    message_id: str | None
-    error: AgentError
-    partial_text: str = ""
-    status: Literal["error", "interrupted"] = "error"
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
-TurnEvent = (
-    TextDelta
-    | ThinkingDelta
-    | ToolCallStarted
-    | ToolCallFinished
-    | ToolApproval
-    | ToolServerFailed
-    | UsageReported
-    | GuardrailFlagged
-    | RateLimitWait
-    | MessageSaved
-    | TurnFinished
-    | TurnFailed
-)
-
-
-@dataclass(frozen=True, slots=True)
-class AlternativeStarted:
-    """A regeneration began: the new reply becomes alternative ``index`` of ``count`` on the old reply's slot.
-
-    ``replaces_message_id`` is the first message of the reply shown until now (None if none was shown);
-    it stays shown until the new reply's first text arrives, and stays stored as another alternative.
-    """
-
-    thread_id: str
-    replaces_message_id: str | None
-    index: int
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class StreamStalled:
-    """No data came from the provider for ``seconds`` in the middle of a reply (``since`` is the last data's time)."""
-
-    thread_id: str
-    message_id: str | None
-    seconds: float
-    since: float
-
-
-@dataclass(frozen=True, slots=True)
-class StreamResumed:
-    """Data came again after a ``StreamStalled``; the stream was silent for ``stalled_for`` seconds."""
-
-    thread_id: str
-    message_id: str | None
-    stalled_for: float
-
-
-@dataclass(frozen=True, slots=True)
-class ToolsSkipped:
-    """The model says it cannot call tools, so this turn is sent without the agent's tools."""
-
-    thread_id: str
-    model: str
-
-
-# Events added after the first release, kept out of the union above so each addition stays a local edit.
-TurnEvent = TurnEvent | AlternativeStarted | StreamStalled | StreamResumed | ToolsSkipped  # type: ignore[misc]
-__all__ += ["AlternativeStarted", "StreamStalled", "StreamResumed", "ToolsSkipped"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ._turn_events import (
+        AlternativeStarted,
+        GuardrailFlagged,
+        RateLimitWait,
+        StreamResumed,
+        StreamStalled,
+        TextDelta,
+        ThinkingDelta,
+        ToolApproval,
+        ToolCallFinished,
+        ToolCallStarted,
+        ToolsSkipped,
+        ToolServerFailed,
+        TurnEvent,
+        TurnFailed,
+        TurnFinished,
+        UsageReported,
+    )

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import Any
 
-from .events import StreamResumed, StreamStalled
+from . import events as turn_events  # made at first use (events.py)
 from .types import ToolCall, Usage
 from .turn_state import land, usage_dict
 
@@ -198,10 +198,10 @@ class StallWatch:
                 if item is _STALLED:
                     silent_since = stamp
                     silent = self._loop.time() - stamp
-                    yield StreamStalled(self._thread_id, self._writer.id, silent, time.time() - silent)
+                    yield turn_events.StreamStalled(self._thread_id, self._writer.id, silent, time.time() - silent)
                     continue
                 if silent_since is not None:
-                    yield StreamResumed(self._thread_id, self._writer.id, stamp - silent_since)
+                    yield turn_events.StreamResumed(self._thread_id, self._writer.id, stamp - silent_since)
                     silent_since = None
                 yield item
         finally:

@@ -27,7 +27,7 @@ import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import (
     AgentError,
@@ -37,31 +37,18 @@ from .errors import (
     PermissionDeniedError,
     ToolError,
 )
-from .events import (
-    AlternativeStarted,
-    GuardrailFlagged,
-    MessageSaved,
-    RateLimitWait,
-    StreamResumed,
-    StreamStalled,
-    TextDelta,
-    ToolsSkipped,
-    ThinkingDelta,
-    ToolServerFailed,
-    TurnEvent,
-    TurnFailed,
-    TurnFinished,
-    UsageReported,
-)
-from .providers.base import (
-    Provider, TextDeltaEvent, ThinkingBlockEvent, ThinkingDeltaEvent, ToolCallEndEvent, UsageEvent,
-)
+from . import events as turn_events  # made at first use (events.py): named there only when a turn needs one
+from .events import MessageSaved
+from .providers import base as provider_events
+from .providers.base import Provider
 from .memory.context import TurnContext, counted_after_reply
 from .reply_writer import ReplyWriter, StallWatch
 from .tool_rounds import ApproveFn, ToolRounds, is_tool_source
 from .turn_state import IMAGE_TOKENS, AgentSetup, Round, Turn, land, reply_timing
 from .types import Image, Message, ToolCall, Usage
-from .workers import MEMORY_JOB, TITLE_JOB
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .events import GuardrailFlagged, TurnEvent
 
 __all__ = ["AgentRunner", "Authorizer", "JobSink", "MemorySelector", "TurnLimiter"]
 
@@ -252,9 +239,9 @@ class AgentRunner(ToolRounds):
     async def _final_text(stream: AsyncIterator[TurnEvent]) -> str:
         async with aclosing(stream) as events:  # type: ignore[type-var]
             async for event in events:
-                if isinstance(event, TurnFinished):
+                if isinstance(event, turn_events.TurnFinished):
                     return event.text
-                if isinstance(event, TurnFailed):
+                if isinstance(event, turn_events.TurnFailed):
                     raise event.error
         raise AgentError("The turn ended without a reply.")  # pragma: no cover - defensive
 
@@ -277,11 +264,11 @@ class AgentRunner(ToolRounds):
                 await self._authorize(user_id, thread_id)  # before setting anything aside
                 begun = await self._messages.begin_alternative(thread_id)
             except AgentError as exc:
-                yield TurnFailed(thread_id, None, exc)
+                yield turn_events.TurnFailed(thread_id, None, exc)
                 return
             try:
                 if begun is not None:
-                    yield AlternativeStarted(thread_id, begun["replaces"], begun["index"], begun["count"])
+                    yield turn_events.AlternativeStarted(thread_id, begun["replaces"], begun["index"], begun["count"])
                 async with aclosing(self._turn_steps(thread_id, user_id, None)) as events:
                     async for event in events:
                         yield event
@@ -307,7 +294,7 @@ class AgentRunner(ToolRounds):
                 if not await self._check_capabilities(model, pictures, setup):
                     # a model without tool support still answers; the agent's tools sit this turn out
                     setup = replace(setup, tools={}, definitions=(), server_tools=())
-                    yield ToolsSkipped(thread_id, model)
+                    yield turn_events.ToolsSkipped(thread_id, model)
                 if self._judge is not None:
                     flag = await self._judge_message(thread_id, user_message_id, text)
                     if flag is not None:
@@ -323,7 +310,7 @@ class AgentRunner(ToolRounds):
             if self._tool_sources or setup.server_tools:  # after the user's message is saved: a start takes seconds
                 setup, failures = await self._with_source_tools(setup)
                 for failure in failures:
-                    yield ToolServerFailed(thread_id, *failure)
+                    yield turn_events.ToolServerFailed(thread_id, *failure)
             turn = await self._prepare(thread, setup, user_id, resume=text is None, uncounted=uncounted)
             async with aclosing(self._loop(turn)) as events:
                 async for event in events:
@@ -331,7 +318,7 @@ class AgentRunner(ToolRounds):
         except AgentError as exc:
             if turn is not None and turn.reply_id is not None:
                 yield MessageSaved(thread_id, turn.reply_id, "assistant", "error")
-            yield TurnFailed(
+            yield turn_events.TurnFailed(
                 thread_id, turn.reply_id if turn else None, exc,
                 partial_text=turn.partial if turn else "", status="error",
             )
@@ -414,7 +401,7 @@ class AgentRunner(ToolRounds):
         )
         if action is None:
             return None
-        return GuardrailFlagged(thread_id, message_id, bool(verdict.injection), verdict.reason, action)
+        return turn_events.GuardrailFlagged(thread_id, message_id, bool(verdict.injection), verdict.reason, action)
 
     async def _prepare(self, thread: Mapping[str, Any], setup: AgentSetup, user_id: str, resume: bool,
                        uncounted: tuple[str, str] | None = None) -> Turn:
@@ -499,7 +486,7 @@ class AgentRunner(ToolRounds):
         if turn.uncounted is not None:  # counting the reply loaded the tokenizer: this exact count is cheap
             message_id, text = turn.uncounted
             await self._messages.set_token_counts({message_id: await self._count(Message(role="user", content=text))})
-        yield TurnFinished(turn.thread_id, last.message_id or "", last.text, turn.usage, last.thinking)
+        yield turn_events.TurnFinished(turn.thread_id, last.message_id or "", last.text, turn.usage, last.thinking)
 
     async def _provider_round(self, turn: Turn, result: Round) -> AsyncIterator[TurnEvent]:
         """Stream one provider call into a saved assistant message; its outcome lands in ``result``."""
@@ -521,21 +508,22 @@ class AgentRunner(ToolRounds):
         try:
             async with aclosing(self._watch_stalls(turn, stream, writer)) as events:
                 async for event in events:
-                    if isinstance(event, (StreamStalled, StreamResumed)):
+                    if isinstance(event, (turn_events.StreamStalled, turn_events.StreamResumed)):
                         yield event
-                    elif isinstance(event, TextDeltaEvent):
+                    elif isinstance(event, provider_events.TextDeltaEvent):
                         if event.text:
                             if first_text is None:
                                 first_text = time.perf_counter()
-                            yield TextDelta(turn.thread_id, await writer.append(event.text), event.text)
-                    elif isinstance(event, ThinkingDeltaEvent):
+                            yield turn_events.TextDelta(turn.thread_id, await writer.append(event.text), event.text)
+                    elif isinstance(event, provider_events.ThinkingDeltaEvent):
                         if event.text:
-                            yield ThinkingDelta(turn.thread_id, await writer.append_thinking(event.text), event.text)
-                    elif isinstance(event, ThinkingBlockEvent):
+                            message_id = await writer.append_thinking(event.text)
+                            yield turn_events.ThinkingDelta(turn.thread_id, message_id, event.text)
+                    elif isinstance(event, provider_events.ThinkingBlockEvent):
                         writer.blocks.append(event.block)
-                    elif isinstance(event, ToolCallEndEvent):
+                    elif isinstance(event, provider_events.ToolCallEndEvent):
                         calls[event.index] = event.call
-                    elif isinstance(event, UsageEvent):
+                    elif isinstance(event, provider_events.UsageEvent):
                         usage, reported = event.usage, True
             result.calls = [calls[i] for i in sorted(calls)]
             message = Message(role="assistant", content=writer.text, tool_calls=result.calls,
@@ -561,7 +549,8 @@ class AgentRunner(ToolRounds):
         turn.history.append(message)
         if self.rate_limiter is not None:
             await self.rate_limiter.record(turn.key, usage.total_tokens)
-        yield UsageReported(turn.thread_id, usage, turn.model or None, timing.get("ttft_ms"), timing["duration_ms"])
+        yield turn_events.UsageReported(turn.thread_id, usage, turn.model or None, timing.get("ttft_ms"),
+                                        timing["duration_ms"])
         yield MessageSaved(turn.thread_id, result.message_id or "", "assistant", "complete")
 
     def _watch_stalls(self, turn: Turn, stream: AsyncIterator[Any], writer: ReplyWriter) -> AsyncIterator[Any]:
@@ -578,7 +567,7 @@ class AgentRunner(ToolRounds):
         estimate = chars // 4 + 1
         # try_acquire reserves atomically or says how long to wait, so the wait is announced first.
         while (wait := await limiter.try_acquire(turn.key, estimate)) > 0:
-            yield RateLimitWait(turn.thread_id, turn.key, wait)
+            yield turn_events.RateLimitWait(turn.thread_id, turn.key, wait)
             await asyncio.sleep(wait)
 
 
@@ -588,6 +577,8 @@ class AgentRunner(ToolRounds):
         """Queue the title and memory jobs; a queue failure is logged and never fails the turn."""
         if self.job_queue is None:
             return
+        from .workers import MEMORY_JOB, TITLE_JOB  # the handlers' modules: not needed before a request
+
         jobs: list[tuple[str, dict[str, Any]]] = []
         if turn.first_exchange:
             jobs.append((TITLE_JOB, {"thread_id": turn.thread_id}))

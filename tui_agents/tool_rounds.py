@@ -13,13 +13,17 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import events as turn_events  # made at first use (events.py)
 from .errors import AgentError
-from .events import MessageSaved, ToolApproval, ToolCallFinished, ToolCallStarted, TurnEvent
+from .events import MessageSaved
 from .memory.context import CANCELLED_TOOL
 from .types import Image, Message, ToolCall
 from .turn_state import IMAGE_TOKENS, AgentSetup, Round, Turn, land
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .events import ToolApproval, TurnEvent
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +148,8 @@ class ToolRounds:
                     yield decision
             for call in round_.calls:
                 started = time.time()
-                yield ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments, started,
-                                      server_of(turn, call))
+                yield turn_events.ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments,
+                                                  started, server_of(turn, call))
             tasks = [asyncio.create_task(self._run_tool(turn, call, done, call.id in declined))
                      for call in round_.calls]
             for _ in tasks:
@@ -153,7 +157,7 @@ class ToolRounds:
                 result_id = await self._save_tool_result(turn, call, started, outcome)
                 saved.add(call.id)
                 yield MessageSaved(turn.thread_id, result_id, "tool", "complete")
-                yield ToolCallFinished(
+                yield turn_events.ToolCallFinished(
                     turn.thread_id, message_id, call.id, call.name, call.arguments,
                     result=None if outcome.is_error else outcome.content,
                     error=outcome.content if outcome.is_error else None,
@@ -182,7 +186,7 @@ class ToolRounds:
         except Exception:
             log.warning("The approval callable failed for %s; the call is declined.", call.name, exc_info=True)
             approved = False
-        return ToolApproval(turn.thread_id, call.id, name, server, dict(call.arguments), approved)
+        return turn_events.ToolApproval(turn.thread_id, call.id, name, server, dict(call.arguments), approved)
 
     async def _run_tool(self, turn: Turn, call: ToolCall, done: asyncio.Queue, declined: bool = False) -> None:
         started = time.time()

@@ -278,3 +278,37 @@ def test_a_word_after_a_value_option_is_its_value_not_the_command():
     assert command_in(["--theme", "ask"]) is None  # the theme named "ask", the app opens
     assert command_in(["--them", "ask", "paths"]) == "paths"  # argparse takes --them for --theme
     assert command_in(["--new"]) is None and command_in([]) is None
+
+
+# Runs the CLI's entry point and reports which of the engine's event modules were loaded at the first
+# connect (the request), and whether the classes made later are the ones the public modules name.
+_RUN_AND_REPORT_EVENTS = """
+import json, sys
+seen = {}
+def hook(event, args):
+    if event == "socket.connect" and "at_request" not in seen:
+        seen["at_request"] = sorted(name for name in ("tui_agents._turn_events", "tui_agents.providers._stream_events")
+                                    if name in sys.modules)
+sys.addaudithook(hook)
+from tui_agents.cli import main
+code = main(sys.argv[2:])
+from tui_agents import events, _turn_events
+from tui_agents.providers import base, _stream_events
+seen["same"] = events.TextDelta is _turn_events.TextDelta and base.TextDeltaEvent is _stream_events.TextDeltaEvent
+with open(sys.argv[1], "w") as out:
+    json.dump(seen, out)
+sys.exit(code)
+"""
+
+
+def test_ask_makes_the_event_classes_once_the_request_is_out(cli, fake_llm, tmp_path):
+    """The frozen event dataclasses (~0.7 ms each to make) are not on the start-up's path; the reply is whole."""
+    fake_llm.script(Reply(text="Hello there."), Reply(text="Title"))
+    report = tmp_path / "events.json"
+    result = subprocess.run([sys.executable, "-c", _RUN_AND_REPORT_EVENTS, str(report), "ask", "--provider",
+                             "anthropic", "hello"], capture_output=True, text=True, env=_env(cli, fake_llm),
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello there.\n"
+    seen = json.loads(report.read_text())
+    assert seen == {"at_request": [], "same": True}

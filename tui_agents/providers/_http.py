@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -21,9 +21,12 @@ from ..secrets import ENV_VARS, Secret, env_var_for, get_key
 from ._errors import error_from_response, error_from_transport, safe_url, scrub
 from ._lazy_tls import SchemeTransport
 from ..types import Message, ToolDefinition
-from .base import Provider, ProviderTimeouts, StreamEvent
+from .base import Provider, ProviderTimeouts
 from .jsonbody import encode_body
 from .models import DEFAULT_MODELS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .base import StreamEvent
 
 __all__ = ["HTTPProvider", "StreamParser"]
 

@@ -7,26 +7,19 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ProviderError
 from ..images import check_size
 from ..types import Image, Message, ToolCall, ToolDefinition, Usage
+from . import base  # its stream events are made at first use
 from ._errors import error_from_payload
 from ._http import HTTPProvider
-from .base import (
-    StopEvent,
-    StreamEvent,
-    TextDeltaEvent,
-    ThinkingBlockEvent,
-    ThinkingDeltaEvent,
-    ToolCallDeltaEvent,
-    ToolCallEndEvent,
-    ToolCallStartEvent,
-    UsageEvent,
-)
 from .decoding import SSEDecoder, SSEEvent, loads
 from .thinking import normalize_thinking
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .base import StreamEvent
 
 __all__ = ["AnthropicProvider", "to_anthropic_messages", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
 
@@ -182,13 +175,13 @@ class _AnthropicParser:
                         if not thinking:
                             if piece:
                                 text.append(piece)
-                                out.append(TextDeltaEvent(piece))
+                                out.append(base.TextDeltaEvent(piece))
                             continue
                         block = thinking.get(int(match.group(1)))
                         if block is not None and block["parts"] is not None:
                             if piece:
                                 block["parts"].append(piece)
-                                out.append(ThinkingDeltaEvent(piece))
+                                out.append(base.ThinkingDeltaEvent(piece))
                             continue
             self._handle(name, data, out)
 
@@ -223,10 +216,10 @@ class _AnthropicParser:
                 self._usage(event.get("usage") or {})
             elif kind == "message_stop":
                 self._done = True
-                out.append(UsageEvent(Usage(input_tokens=self._input, output_tokens=self._output)))
+                out.append(base.UsageEvent(Usage(input_tokens=self._input, output_tokens=self._output)))
                 raw = self._stop
                 reason = _STOP_REASONS.get(raw or "", "tool_use" if self._calls else "end_turn")
-                out.append(StopEvent(reason, raw))
+                out.append(base.StopEvent(reason, raw))
             elif kind == "error":
                 raise error_from_payload(self._provider.label, event.get("error") or event, self._provider._secret)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -238,20 +231,20 @@ class _AnthropicParser:
             text = delta["text"]
             if text:
                 self.text.append(text)
-                out.append(TextDeltaEvent(text))
+                out.append(base.TextDeltaEvent(text))
         elif kind == "input_json_delta":
             call = self._blocks.get(index)
             fragment = delta.get("partial_json") or ""
             if call is not None and fragment:
                 call.parts.append(fragment)
-                out.append(ToolCallDeltaEvent(call.index, fragment))
+                out.append(base.ToolCallDeltaEvent(call.index, fragment))
         elif kind == "thinking_delta":
             text = delta.get("thinking") or ""
             block = self._thinking.get(index)
             if block is not None:
                 block["parts"].append(text)
             if text:
-                out.append(ThinkingDeltaEvent(text))
+                out.append(base.ThinkingDeltaEvent(text))
         elif kind == "signature_delta":
             block = self._thinking.get(index)
             if block is not None:
@@ -264,16 +257,16 @@ class _AnthropicParser:
             call = _PendingCall(self._calls, block["id"], block["name"], block.get("input") or {})
             self._calls += 1
             self._blocks[index] = call
-            out.append(ToolCallStartEvent(call.index, call.id, call.name))
+            out.append(base.ToolCallStartEvent(call.index, call.id, call.name))
         elif kind == "text" and block.get("text"):
             self.text.append(block["text"])
-            out.append(TextDeltaEvent(block["text"]))
+            out.append(base.TextDeltaEvent(block["text"]))
         elif kind == "thinking":
             text = block.get("thinking") or ""
             self._thinking[index] = {"block": {"type": "thinking", "thinking": "",
                                                "signature": block.get("signature") or ""}, "parts": [text]}
             if text:
-                out.append(ThinkingDeltaEvent(text))
+                out.append(base.ThinkingDeltaEvent(text))
         elif kind == "redacted_thinking":
             # Encrypted reasoning: nothing to show, but it must go back exactly as it came.
             self._thinking[index] = {"block": dict(block), "parts": None}
@@ -284,7 +277,7 @@ class _AnthropicParser:
             block = thinking["block"]
             if thinking["parts"] is not None:
                 block["thinking"] = "".join(thinking["parts"])
-            out.append(ThinkingBlockEvent(block))
+            out.append(base.ThinkingBlockEvent(block))
             return
         call = self._blocks.pop(index, None)
         if call is None:
@@ -292,7 +285,7 @@ class _AnthropicParser:
         arguments = json.loads("".join(call.parts)) if call.parts else call.initial
         if not isinstance(arguments, dict):
             raise TypeError("tool input is not an object")
-        out.append(ToolCallEndEvent(call.index, ToolCall(id=call.id, name=call.name, arguments=arguments)))
+        out.append(base.ToolCallEndEvent(call.index, ToolCall(id=call.id, name=call.name, arguments=arguments)))
 
     def _usage(self, usage: dict[str, Any]) -> None:
         if usage.get("input_tokens") is not None:

@@ -1,16 +1,30 @@
-"""The provider interface and the typed events a provider stream yields."""
+"""The provider interface and the typed events a provider stream yields (those made at first use)."""
 
 from __future__ import annotations
 
 import abc
 import math
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError
-from ..types import Completion, Message, ToolCall, ToolDefinition, Usage
+# ToolCall, Usage: the stream events' annotations, which typing.get_type_hints reads in this module
+from ..types import Completion, Message, ToolCall, ToolDefinition, Usage  # noqa: F401
 from .registry import Readiness
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._stream_events import (
+        StopEvent,
+        StreamEvent,
+        TextDeltaEvent,
+        ThinkingBlockEvent,
+        ThinkingDeltaEvent,
+        ToolCallDeltaEvent,
+        ToolCallEndEvent,
+        ToolCallStartEvent,
+        UsageEvent,
+    )
 
 __all__ = [
     "Provider",
@@ -25,6 +39,9 @@ __all__ = [
     "ThinkingBlockEvent",
     "ProviderTimeouts",
 ]
+
+# Made at their first use (``_stream_events``), which ``aiagents-tui ask`` reaches once its request is out.
+_LATER = frozenset(__all__) - {"Provider", "ProviderTimeouts"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,107 +94,17 @@ class ProviderTimeouts:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class TextDeltaEvent:
-    """A fragment of the reply's text."""
+def __getattr__(name: str) -> Any:
+    if name in _LATER:
+        from . import _stream_events  # the import lock makes each class once, whichever thread asks first
 
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ThinkingDeltaEvent:
-    """A fragment of the model's thinking (reasoning), shown apart from the reply."""
-
-    text: str
+        globals().update({later: getattr(_stream_events, later) for later in _LATER})
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class ThinkingBlockEvent:
-    """A whole Anthropic ``thinking`` (with its signature) or ``redacted_thinking`` block.
-
-    Kept unchanged and sent back with the tool results of the same turn, as the API requires.
-    """
-
-    block: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallStartEvent:
-    """The model began a tool call (``index`` orders parallel calls)."""
-
-    index: int
-    id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallDeltaEvent:
-    """A fragment of a tool call's JSON arguments."""
-
-    index: int
-    arguments_delta: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallEndEvent:
-    """A tool call is complete, with its arguments parsed."""
-
-    index: int
-    call: ToolCall
-
-
-@dataclass(frozen=True, slots=True)
-class UsageEvent:
-    """Token usage reported by the provider (may arrive more than once; last wins per field)."""
-
-    usage: Usage
-
-
-@dataclass(frozen=True, slots=True)
-class StopEvent:
-    """The stream ended normally; ``reason`` is normalised: end_turn, tool_use, max_tokens, stop_sequence."""
-
-    reason: str
-    raw_reason: str | None = None
-
-
-StreamEvent = (
-    TextDeltaEvent | ToolCallStartEvent | ToolCallDeltaEvent | ToolCallEndEvent | UsageEvent | StopEvent
-    | ThinkingDeltaEvent | ThinkingBlockEvent
-)
-
-
-@dataclass
-class _Accumulator:
-    """Builds a ``Completion`` out of stream events."""
-
-    text: list[str] = field(default_factory=list)
-    thinking: list[str] = field(default_factory=list)
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    calls: dict[int, ToolCall] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
-    stop_reason: str | None = None
-
-    def feed(self, event: StreamEvent) -> None:
-        match event:
-            case TextDeltaEvent(text=text):
-                self.text.append(text)
-            case ThinkingDeltaEvent(text=text):
-                self.thinking.append(text)
-            case ThinkingBlockEvent(block=block):
-                self.blocks.append(block)
-            case ToolCallEndEvent(index=index, call=call):
-                self.calls[index] = call
-            case UsageEvent(usage=usage):
-                self.usage = usage
-            case StopEvent(reason=reason):
-                self.stop_reason = reason
-
-    def completion(self, model: str | None) -> Completion:
-        calls = [self.calls[i] for i in sorted(self.calls)]
-        message = Message(role="assistant", content="".join(self.text), tool_calls=calls,
-                          thinking="".join(self.thinking), thinking_blocks=self.blocks)
-        return Completion(message=message, usage=self.usage, stop_reason=self.stop_reason, model=model)
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LATER})
 
 
 class Provider(abc.ABC):
@@ -207,6 +134,8 @@ class Provider(abc.ABC):
         **options: Any,
     ) -> Completion:
         """Return the whole reply: message, tool calls, usage and stop reason."""
+        from ._stream_events import _Accumulator
+
         acc = _Accumulator()
         async for event in self.stream(messages, system=system, tools=tools, **options):
             acc.feed(event)

@@ -8,26 +8,20 @@ import hashlib
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ProviderError
 from ..types import Message, ToolCall, ToolDefinition, Usage
+from . import base  # its stream events are made at first use
 from ._errors import error_from_payload
 from ._http import HTTPProvider
-from .base import (
-    StopEvent,
-    StreamEvent,
-    TextDeltaEvent,
-    ThinkingDeltaEvent,
-    ToolCallDeltaEvent,
-    ToolCallEndEvent,
-    ToolCallStartEvent,
-    UsageEvent,
-)
 from .decoding import NDJSONDecoder, loads
 from .models import context_window as known_context_window
 from .openai import _function_tools, tool_result_text
 from .thinking import ThinkTagSplitter, normalize_thinking
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .base import StreamEvent
 
 __all__ = ["OllamaProvider", "ollama_base_url", "to_ollama_messages", "fit_num_ctx", "DEFAULT_OLLAMA_URL"]
 
@@ -171,7 +165,7 @@ class _OllamaParser:
             if message:
                 thinking = message.get("thinking")
                 if thinking:
-                    out.append(ThinkingDeltaEvent(thinking))
+                    out.append(base.ThinkingDeltaEvent(thinking))
                 content = message.get("content")
                 if content:
                     self._content(*self._think.feed(content), out)
@@ -181,22 +175,22 @@ class _OllamaParser:
             if obj.get("done"):
                 self._done = True
                 self._content(*self._think.finish(), out)
-                out.append(UsageEvent(Usage(input_tokens=obj.get("prompt_eval_count") or 0,
-                                            output_tokens=obj.get("eval_count") or 0)))
+                out.append(base.UsageEvent(Usage(input_tokens=obj.get("prompt_eval_count") or 0,
+                                                 output_tokens=obj.get("eval_count") or 0)))
                 raw = obj.get("done_reason")
                 reason = _DONE_REASONS.get(raw or "", "end_turn")
                 if reason == "end_turn" and self._calls:
                     reason = "tool_use"  # Ollama says "stop" after tool calls
-                out.append(StopEvent(reason, raw))
+                out.append(base.StopEvent(reason, raw))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise self._provider._malformed(f"{type(exc).__name__} in a line") from exc
 
     def _content(self, thinking: str, text: str, out: list[StreamEvent]) -> None:
         if thinking:
-            out.append(ThinkingDeltaEvent(thinking))
+            out.append(base.ThinkingDeltaEvent(thinking))
         if text:
             self.text.append(text)
-            out.append(TextDeltaEvent(text))
+            out.append(base.TextDeltaEvent(text))
 
     def _tool_calls(self, calls: list[dict[str, Any]], created_at: str, out: list[StreamEvent]) -> None:
         for call in calls:
@@ -213,9 +207,9 @@ class _OllamaParser:
             # Ollama sends no call ids: derive one from the reply, stable and unique per call.
             call_id = call.get("id") or "call_" + hashlib.sha1(
                 f"{created_at}\0{index}\0{name}\0{text}".encode()).hexdigest()[:20]
-            out.append(ToolCallStartEvent(index, call_id, name))
-            out.append(ToolCallDeltaEvent(index, text))
-            out.append(ToolCallEndEvent(index, ToolCall(id=call_id, name=name, arguments=arguments)))
+            out.append(base.ToolCallStartEvent(index, call_id, name))
+            out.append(base.ToolCallDeltaEvent(index, text))
+            out.append(base.ToolCallEndEvent(index, ToolCall(id=call_id, name=name, arguments=arguments)))
 
 
 class OllamaProvider(HTTPProvider):

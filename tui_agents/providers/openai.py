@@ -10,27 +10,21 @@ import base64
 import json
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ..errors import ProviderError
 from ..images import check_size
 from ..types import Image, Message, ToolCall, ToolDefinition, Usage
+from . import base  # its stream events are made at first use
 from ._errors import error_from_payload
 from ._http import HTTPProvider
-from .base import (
-    StopEvent,
-    StreamEvent,
-    TextDeltaEvent,
-    ThinkingDeltaEvent,
-    ToolCallDeltaEvent,
-    ToolCallEndEvent,
-    ToolCallStartEvent,
-    UsageEvent,
-)
 from .decoding import SSEDecoder, loads
 from .thinking import ThinkTagSplitter, normalize_thinking
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .base import StreamEvent
 
 __all__ = ["OpenAIProvider", "to_openai_messages", "tool_result_text"]
 
@@ -190,7 +184,7 @@ class _OpenAIParser:
                 if delta:
                     reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                     if reasoning:
-                        out.append(ThinkingDeltaEvent(reasoning))
+                        out.append(base.ThinkingDeltaEvent(reasoning))
                     content = delta.get("content")
                     if content:
                         self._content(content, out)
@@ -207,10 +201,10 @@ class _OpenAIParser:
     def _content(self, content: str, out: list[StreamEvent]) -> None:
         thinking, text = self._think.feed(content)
         if thinking:
-            out.append(ThinkingDeltaEvent(thinking))
+            out.append(base.ThinkingDeltaEvent(thinking))
         if text:
             self.text.append(text)
-            out.append(TextDeltaEvent(text))
+            out.append(base.TextDeltaEvent(text))
 
     def _tool_deltas(self, deltas: list[dict[str, Any]], out: list[StreamEvent]) -> None:
         for position, delta in enumerate(deltas):
@@ -223,11 +217,11 @@ class _OpenAIParser:
                 call = _Call(number, call_id, function.get("name") or "")
                 self._calls.append(call)
                 self._by_index[index] = call
-                out.append(ToolCallStartEvent(call.index, call.id, call.name))
+                out.append(base.ToolCallStartEvent(call.index, call.id, call.name))
             fragment = function.get("arguments")
             if fragment:
                 call.parts.append(fragment)
-                out.append(ToolCallDeltaEvent(call.index, fragment))
+                out.append(base.ToolCallDeltaEvent(call.index, fragment))
 
     def _close_calls(self, out: list[StreamEvent]) -> None:
         for call in self._calls:
@@ -235,7 +229,7 @@ class _OpenAIParser:
             arguments = json.loads(raw) if raw else {}
             if not isinstance(arguments, dict):
                 raise TypeError("tool arguments are not an object")
-            out.append(ToolCallEndEvent(call.index, ToolCall(id=call.id, name=call.name, arguments=arguments)))
+            out.append(base.ToolCallEndEvent(call.index, ToolCall(id=call.id, name=call.name, arguments=arguments)))
         self._closed += len(self._calls)
         self._calls = []
         self._by_index = {}
@@ -244,19 +238,19 @@ class _OpenAIParser:
         self._done = True
         thinking, text = self._think.finish()
         if thinking:
-            out.append(ThinkingDeltaEvent(thinking))
+            out.append(base.ThinkingDeltaEvent(thinking))
         if text:
             self.text.append(text)
-            out.append(TextDeltaEvent(text))
+            out.append(base.TextDeltaEvent(text))
         if self._calls:
             self._close_calls(out)
         if self._usage is not None:
-            out.append(UsageEvent(self._usage))
+            out.append(base.UsageEvent(self._usage))
         raw = self._finish
         reason = _FINISH_REASONS.get(raw or "", "end_turn")
         if reason == "end_turn" and self._closed:
             reason = "tool_use"  # some compatible servers say "stop" after tool calls
-        out.append(StopEvent(reason, raw))
+        out.append(base.StopEvent(reason, raw))
 
 
 class OpenAIProvider(HTTPProvider):
