@@ -165,7 +165,14 @@ class App:
 
 
 def full_speed_run(app: App, args: argparse.Namespace, run_id: str) -> dict:
-    """A reply of ``--full`` tokens as fast as the server sends: Enter -> its end marker drawn, and the CPU meanwhile."""
+    """A reply of ``--full`` tokens as fast as the server sends: Enter -> its end marker drawn, and the CPU meanwhile.
+
+    With ``--first N`` a reply of N tokens comes first in the same thread, as in the shared harness.
+    """
+    if args.first:
+        app.type(f"go bench:tokens={args.first} bench:rate=0 bench:id=w{run_id}\r")
+        app.wait_for(f"QZENDw{run_id}".encode(), timeout=60)
+        time.sleep(args.settle)
     app.type(f"go bench:tokens={args.full} bench:rate=0 bench:id={run_id}")
     time.sleep(0.3)
     start = len(app.out)
@@ -234,6 +241,8 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the first screen before typing")
     parser.add_argument("--full", type=int, default=0, metavar="TOKENS",
                         help="instead: one reply of TOKENS at full speed per run, Enter -> end marker drawn (wall and CPU s)")
+    parser.add_argument("--first", type=int, default=0, metavar="TOKENS",
+                        help="with --full: a reply of TOKENS first in the same thread (the shared harness sends 20)")
     parser.add_argument("--json", metavar="FILE", help="write every run to FILE")
     parser.add_argument("--mark", action="store_true",
                         help="send the app SIGUSR1 at the window's start and SIGUSR2 at its end (for a hook of your own)")
