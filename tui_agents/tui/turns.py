@@ -66,6 +66,8 @@ class TurnState:
     """Events that arrived while the turn's views were still being mounted (None: applied as they come)."""
     views_ready: asyncio.Event = field(default_factory=asyncio.Event)  # views mounted, ``pending`` applied
     request_sent: asyncio.Future[None] | None = None  # done once the request is out (or the turn ended): views mount
+    recount: bool = False
+    """The turn finished in the open thread: its context is counted again once the reply's end is on screen."""
 
     @property
     def text(self) -> str:
@@ -360,7 +362,7 @@ class TurnController:
                 state.chunks[:] = [text]
                 if self.app.current_thread_id == state.thread_id:
                     self.app.status_bar.last_turn = usage.total_tokens
-                    self._count_later(state.thread_id, state.provider, state.model)
+                    state.recount = True  # once the reply's end is drawn (``_end_turn``)
             case TurnFailed(error=error, status=status, partial_text=partial):
                 state.status = status
                 state.error = error
@@ -413,12 +415,17 @@ class TurnController:
 
     async def _end_turn(self, state: TurnState) -> None:
         self.app.background.ended(state)
-        working, state.working = state.working, None
-        if working is not None and working.is_attached:
+        try:
+            working, state.working = state.working, None
+            if working is not None and working.is_attached:
+                with suppress(NoMatches):
+                    await working.remove()  # its timer goes with it
             with suppress(NoMatches):
-                await working.remove()  # its timer goes with it
-        with suppress(NoMatches):
-            await self._show_turn_end(state)
+                await self._show_turn_end(state)
+        finally:
+            if state.recount:
+                # Counting takes the loop for tens of ms (a long reply): after the frame that draws the reply's end.
+                self.screen.call_after_refresh(self._count_later, state.thread_id, state.provider, state.model)
 
     async def _show_turn_end(self, state: TurnState) -> None:
         if state.regenerate and await after_regenerate(self.screen, state):

@@ -76,7 +76,9 @@ class MarkdownSegment(NoSecondLayout, Static):
         except NoActiveAppError:  # built before mount: the dark default
             pass
         markdown = RenderOnce(rich_markdown(text, "monokai" if dark else "default", highlight=highlight))
-        width = self.size.width - self.styles.gutter.width if self.is_mounted else 0
+        # ``size`` is the content area (padding already off): the width Textual renders it at, so the render
+        # made here to measure is the one painted (``RenderOnce``), not a second one at another width
+        width = self.size.width if self.is_mounted else 0
         if width <= 0:
             self.source = text
             self.update(markdown)
