@@ -66,8 +66,6 @@ class TurnState:
     """Events that arrived while the turn's views were still being mounted (None: applied as they come)."""
     views_ready: asyncio.Event = field(default_factory=asyncio.Event)  # views mounted, ``pending`` applied
     request_sent: asyncio.Future[None] | None = None  # done once the request is out (or the turn ended): views mount
-    recount: bool = False
-    """The turn finished in the open thread: its context is counted again once the reply's end is on screen."""
 
     @property
     def text(self) -> str:
@@ -357,12 +355,10 @@ class TurnController:
                 if view is not None:
                     await self.app.chat_pane.add(Notice(f"Guardrail {action}: {reason}", error=action == "blocked"))
             case TurnFinished(usage=usage, text=text):
-                state.status = "complete"
-                state.usage = usage
+                state.status, state.usage = "complete", usage
                 state.chunks[:] = [text]
                 if self.app.current_thread_id == state.thread_id:
-                    self.app.status_bar.last_turn = usage.total_tokens
-                    state.recount = True  # once the reply's end is drawn (``_end_turn``)
+                    self.app.status_bar.last_turn = usage.total_tokens  # the context is counted in _end_turn
             case TurnFailed(error=error, status=status, partial_text=partial):
                 state.status = status
                 state.error = error
@@ -415,17 +411,14 @@ class TurnController:
 
     async def _end_turn(self, state: TurnState) -> None:
         self.app.background.ended(state)
-        try:
-            working, state.working = state.working, None
-            if working is not None and working.is_attached:
-                with suppress(NoMatches):
-                    await working.remove()  # its timer goes with it
+        working, state.working = state.working, None
+        if working is not None and working.is_attached:
             with suppress(NoMatches):
-                await self._show_turn_end(state)
-        finally:
-            if state.recount:
-                # Counting takes the loop for tens of ms (a long reply): after the frame that draws the reply's end.
-                self.screen.call_after_refresh(self._count_later, state.thread_id, state.provider, state.model)
+                await working.remove()  # its timer goes with it
+        with suppress(NoMatches):
+            await self._show_turn_end(state)
+        if state.status == "complete" and self.app.current_thread_id == state.thread_id:  # after the end's frame:
+            self.screen.call_after_refresh(self._count_later, state.thread_id, state.provider, state.model)  # ~20 ms
 
     async def _show_turn_end(self, state: TurnState) -> None:
         if state.regenerate and await after_regenerate(self.screen, state):
