@@ -49,6 +49,20 @@ from tui_agents.cli import main
 main()
 """
 
+# The app's own CPU (all threads, clock resolution) between SIGUSR1 and SIGUSR2, written to a file: --full's figure
+# (/proc's utime+stime count 10 ms ticks, too coarse for a 0.2 s reply).
+TIMED = """
+import signal, time
+c0 = [0.0]
+signal.signal(signal.SIGUSR1, lambda *a: c0.__setitem__(0, time.process_time()))
+def stop(*a):
+    with open({out!r}, "w") as f:
+        f.write(repr(time.process_time() - c0[0]))
+signal.signal(signal.SIGUSR2, stop)
+from tui_agents.cli import main
+main()
+"""
+
 
 def proc_cpu(pid: int, task: int | None = None) -> float:
     """utime + stime of one process (all its threads), or of its thread ``task``, in seconds."""
@@ -95,8 +109,9 @@ class App:
     """aiagents-tui from one tree in a pseudo-terminal; its output is drained in a thread."""
 
     def __init__(self, tree: Path, port: int, cols: int = 120, rows: int = 40, profile: str | None = None,
-                 extra: dict[str, str] | None = None) -> None:
+                 extra: dict[str, str] | None = None, timed: bool = False) -> None:
         self.home = tempfile.mkdtemp(prefix="bench-app-")
+        self.cpu_file = Path(self.home) / "cpu.txt" if timed else None
         env = {
             "PATH": os.environ["PATH"], "HOME": self.home, "TERM": "xterm-256color", "COLORTERM": "truecolor",
             "XDG_CONFIG_HOME": f"{self.home}/config", "XDG_DATA_HOME": f"{self.home}/data",
@@ -105,7 +120,8 @@ class App:
             "OLLAMA_HOST": f"127.0.0.1:{port}", "PYTHONPATH": str(tree), "NO_PROXY": "127.0.0.1,localhost",
             **(extra or {}),
         }
-        boot = PROFILED.format(out=profile) if profile else "from tui_agents.cli import main; main()"
+        boot = (PROFILED.format(out=profile) if profile else TIMED.format(out=str(self.cpu_file)) if timed
+                else "from tui_agents.cli import main; main()")
         cmd = [PYTHON, "-c", boot,
                "--provider", "ollama", "--model", "bench-model", "--db", f"{self.home}/db.sqlite"]
         self.pid, self.fd = pty.fork()
@@ -165,25 +181,40 @@ class App:
 
 
 def full_speed_run(app: App, args: argparse.Namespace, run_id: str) -> dict:
-    """A reply of ``--full`` tokens as fast as the server sends: Enter -> its end marker drawn, and the CPU meanwhile."""
+    """A reply of ``--full`` tokens as fast as the server sends: Enter -> its end marker drawn, and the CPU meanwhile.
+
+    With ``--first N`` a reply of N tokens comes first in the same thread, as in the shared harness.
+    """
+    if args.first:
+        app.type(f"go bench:tokens={args.first} bench:rate=0 bench:id=w{run_id}\r")
+        app.wait_for(f"QZENDw{run_id}".encode(), timeout=60)
+        time.sleep(args.settle)
     app.type(f"go bench:tokens={args.full} bench:rate=0 bench:id={run_id}")
     time.sleep(0.3)
     start = len(app.out)
-    if args.profile or args.mark:
+    signals = args.profile or args.mark or app.cpu_file
+    if signals:
         os.kill(app.pid, signal.SIGUSR1)
     c0, t0 = app.cpu(), time.monotonic()
     app.type("\r")
     app.wait_for(f"QZEND{run_id}".encode(), timeout=60, start=start, step=0.002)
     t1, c1 = time.monotonic(), app.cpu()
-    if args.profile or args.mark:
+    if signals:
         os.kill(app.pid, signal.SIGUSR2)
-    return {"wall_s": t1 - t0, "cpu_s": c1 - c0}
+    res = {"wall_s": t1 - t0, "cpu_s": c1 - c0}
+    if app.cpu_file is not None:
+        deadline = time.monotonic() + 5
+        while not (app.cpu_file.exists() and app.cpu_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        res["app_cpu_s"] = float(app.cpu_file.read_text())
+    return res
 
 
 def one_run(spec: str, server: FakeServer, args: argparse.Namespace, run_id: str) -> dict:
     profile = f"{args.profile}.{run_id}.prof" if args.profile else None
     path, *extra = spec.split(",")
-    app = App(Path(path).resolve(), server.port, profile=profile, extra=dict(e.split("=", 1) for e in extra))
+    app = App(Path(path).resolve(), server.port, profile=profile, extra=dict(e.split("=", 1) for e in extra),
+              timed=bool(args.full) and not (profile or args.mark))
     try:
         app.wait_for(b"aiagents-tui")
         time.sleep(args.settle)
@@ -234,6 +265,8 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the first screen before typing")
     parser.add_argument("--full", type=int, default=0, metavar="TOKENS",
                         help="instead: one reply of TOKENS at full speed per run, Enter -> end marker drawn (wall and CPU s)")
+    parser.add_argument("--first", type=int, default=0, metavar="TOKENS",
+                        help="with --full: a reply of TOKENS first in the same thread (the shared harness sends 20)")
     parser.add_argument("--json", metavar="FILE", help="write every run to FILE")
     parser.add_argument("--mark", action="store_true",
                         help="send the app SIGUSR1 at the window's start and SIGUSR2 at its end (for a hook of your own)")
@@ -250,7 +283,8 @@ def main() -> None:
                 results[label].append(res)
                 loads.append(os.getloadavg()[0])
                 if args.full:
-                    print(f"run {i} {label}: Enter -> end drawn {res['wall_s']:.3f} s, CPU {res['cpu_s']:.3f} s, "
+                    exact = f" (in the app {res['app_cpu_s']:.4f} s)" if "app_cpu_s" in res else ""
+                    print(f"run {i} {label}: Enter -> end drawn {res['wall_s']:.3f} s, CPU {res['cpu_s']:.3f} s{exact}, "
                           f"load {loads[-1]:.2f}", flush=True)
                     continue
                 print(f"run {i} {label}: {res['cpu_per_1k']:.3f} CPU-s/1k tok, {res['pct']:.1f} % (main thread {res['main_pct']:.1f}), "
@@ -261,7 +295,7 @@ def main() -> None:
             else f"{args.rate:g} tok/s, window {args.window:g} s after {args.skip:g} s")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load {loads[0]:.2f} -> {loads[-1]:.2f} "
           f"(max {max(loads):.2f}); {what}; {args.runs} runs")
-    first = None
+    first = first_exact = None
     for label, runs in results.items():
         if args.full:
             wall = statistics.median(r["wall_s"] for r in runs)
@@ -269,6 +303,12 @@ def main() -> None:
             first = first or cpu
             print(f"{label:>12}: {args.full} tokens at full speed, Enter -> end drawn {wall:.3f} s, CPU {cpu:.3f} s "
                   f"(medians; CPU all " + ", ".join(f"{r['cpu_s']:.3f}" for r in runs) + f"), CPU x{cpu / first:.2f}")
+            exact = [r["app_cpu_s"] for r in runs if "app_cpu_s" in r]
+            if exact:
+                first_exact = first_exact or statistics.median(exact)
+                print(f"{'':>12}  CPU in the app (process_time, all threads) {statistics.median(exact) * 1000:.1f} ms "
+                      f"(median; all " + ", ".join(f"{x * 1000:.0f}" for x in exact)
+                      + f"), x{statistics.median(exact) / first_exact:.2f}")
             continue
         med = statistics.median(r["cpu_per_1k"] for r in runs)
         pct = statistics.median(r["pct"] for r in runs)

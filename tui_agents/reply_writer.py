@@ -7,9 +7,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
+from functools import cache
 from typing import Any
 
 from . import events as turn_events  # made at first use (events.py)
+from .providers import base as stream_events  # made at first use too (providers/base.py)
 from .types import ToolCall, Usage
 from .turn_state import land, usage_dict
 
@@ -141,6 +143,12 @@ _END = object()
 
 
 _STALLED = object()
+# Deltas of one kind that are already read when the first is handed on go on as one: a fast stream (many
+# chunks per network read) then costs one event per read above this point, not one per chunk.
+@cache
+def _merged() -> tuple[type, ...]:
+    """The delta classes that are joined (asked for once a reply streams: the classes are made at first use)."""
+    return (stream_events.TextDeltaEvent, stream_events.ThinkingDeltaEvent)
 
 
 class StallWatch:
@@ -177,6 +185,18 @@ class StallWatch:
             return
         self._queue.put_nowait((_END, None, 0.0))
 
+    def _joined(self, first: Any) -> tuple[Any, tuple[Any, BaseException | None, float] | None]:
+        """``first`` with the deltas of its kind queued right behind it; and the entry after them, if taken."""
+        kind = type(first)
+        parts = [first.text]
+        queue = self._queue
+        while not queue.empty():
+            entry = queue.get_nowait()
+            if type(entry[0]) is not kind:
+                return kind("".join(parts)), entry
+            parts.append(entry[0].text)
+        return kind("".join(parts)), None
+
     def _check(self) -> None:
         if self._loop.time() - self._last >= self._after:
             self._timer = None  # the next event re-arms it
@@ -185,12 +205,20 @@ class StallWatch:
             self._timer = self._loop.call_at(self._last + self._after, self._check)
 
     async def events(self) -> AsyncIterator[Any]:
-        """The stream's events with the stall events between them; the stream's error is raised here."""
+        """The stream's events with the stall events between them; the stream's error is raised here.
+
+        Text (or thinking) deltas already read behind the one handed on are joined to it: every character
+        comes, in order, in fewer events.
+        """
         reader = asyncio.create_task(self._read())
         silent_since: float | None = None
+        held: tuple[Any, BaseException | None, float] | None = None
         try:
             while True:
-                item, error, stamp = await self._queue.get()
+                if held is None:
+                    item, error, stamp = await self._queue.get()
+                else:
+                    (item, error, stamp), held = held, None
                 if item is _END:
                     if error is not None:
                         raise error
@@ -203,6 +231,8 @@ class StallWatch:
                 if silent_since is not None:
                     yield turn_events.StreamResumed(self._thread_id, self._writer.id, stamp - silent_since)
                     silent_since = None
+                if not self._queue.empty() and type(item) in _merged():
+                    item, held = self._joined(item)
                 yield item
         finally:
             if self._timer is not None:

@@ -45,7 +45,7 @@ async def test_chat_keeps_one_thread_until_new_thread(fake_llm):
 
 
 async def test_stream_yields_the_reply_in_chunks(fake_llm):
-    fake_llm.script(Reply(text="Once upon a time, briefly.", chunk_chars=5))
+    fake_llm.script(Reply(text="Once upon a time, briefly.", chunk_chars=5, delay=0.01))  # one read per chunk
     async with Agent(role="You tell stories.", provider="ollama", model="llama3.1",
                      base_url=fake_llm.base_url) as agent:
         chunks = [chunk async for chunk in agent.stream("Tell me a story")]

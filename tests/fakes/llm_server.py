@@ -122,7 +122,8 @@ class Reply:
 
     ``text`` streams in pieces of ``chunk_chars`` characters (each tool call's
     JSON arguments too, for the protocols that fragment them), ``delay`` seconds
-    apart. ``usage`` is ``(input_tokens, output_tokens)``; ``stop_reason`` is
+    apart; ``burst`` frames go out in one write (a fast server: the client reads
+    many chunks at once). ``usage`` is ``(input_tokens, output_tokens)``; ``stop_reason`` is
     normalised (end_turn, tool_use, max_tokens, stop_sequence) and defaults to
     tool_use when there are tool calls. A "chunk" counted by
     ``cut_after_chunks`` / ``stall_after_chunks`` is one content delta event;
@@ -135,6 +136,7 @@ class Reply:
     chunk_chars: int = 8
     delay: float = 0.0
     first_delay: float = 0.0
+    burst: int = 1
     stop_reason: str | None = None
     thinking: str | None = None
     status: int = 200
@@ -846,7 +848,17 @@ class FakeLLMServer:
         cut = _after_deltas(stream.frames, reply.cut_after_chunks)
         stall = _after_deltas(stream.frames, reply.stall_after_chunks)
         deltas = 0
+        pending: list[bytes] = []  # frames of the current burst, written together
+
+        async def write_pending() -> None:
+            if pending:
+                writer.write(b"".join(pending))
+                pending.clear()
+                await writer.drain()
+
         for position, frame in enumerate([*stream.frames, None]):
+            if position in (cut, stall) or frame is None or (frame.delta and reply.delay and deltas):
+                await write_pending()
             if position == cut:
                 writer.transport.abort()  # drop the connection mid-body
                 return False
@@ -862,8 +874,9 @@ class FakeLLMServer:
                     await asyncio.sleep(reply.delay)
                 deltas += 1
             if frame.data:
-                writer.write(b"%x\r\n%s\r\n" % (len(frame.data), frame.data))
-                await writer.drain()
+                pending.append(b"%x\r\n%s\r\n" % (len(frame.data), frame.data))
+                if len(pending) >= reply.burst:
+                    await write_pending()
         if stream.error_frame is not None:
             writer.write(b"%x\r\n%s\r\n" % (len(stream.error_frame), stream.error_frame))
         writer.write(b"0\r\n\r\n")

@@ -64,6 +64,28 @@ def test_cut_after_chunks_drops_the_connection(fake_llm):
     assert b'"content":"ab"' in got and b'"content":"cd"' in got and b'"ef"' not in got
 
 
+def test_a_burst_sends_the_same_chunks_in_fewer_writes_and_still_cuts_where_told(fake_llm):
+    import socket
+
+    fake_llm.script(Reply(text="abcdefghij" * 20, chunk_chars=2, burst=200),
+                    Reply(text="abcdefghij", chunk_chars=2, burst=50, cut_after_chunks=3))
+    host, port = fake_llm.base_url.removeprefix("http://").split(":")
+    body = b'{"messages": []}'
+    with socket.create_connection((host, int(port))) as sock:  # raw: what arrives in each read
+        sock.sendall(b"POST /api/chat HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+        got, reads = b"", 0
+        while not got.endswith(b"0\r\n\r\n"):
+            got += sock.recv(1 << 20)
+            reads += 1
+    assert got.count(b'"content":"ab"') == 20 and reads <= 5  # 100 chunks, not 100 reads
+    got = b""
+    with pytest.raises(httpx.HTTPError):
+        with httpx.stream("POST", f"{fake_llm.base_url}/api/chat", json={"messages": []}) as r:
+            for chunk in r.iter_raw():
+                got += chunk
+    assert b'"content":"ef"' in got and b'"gh"' not in got
+
+
 def test_stall_keeps_the_connection_open_until_the_client_times_out(fake_llm):
     fake_llm.script(Reply(text="abcdef", chunk_chars=3, stall_after_chunks=1))
     with pytest.raises(httpx.ReadTimeout):

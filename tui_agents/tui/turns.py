@@ -355,12 +355,10 @@ class TurnController:
                 if view is not None:
                     await self.app.chat_pane.add(Notice(f"Guardrail {action}: {reason}", error=action == "blocked"))
             case TurnFinished(usage=usage, text=text):
-                state.status = "complete"
-                state.usage = usage
+                state.status, state.usage = "complete", usage
                 state.chunks[:] = [text]
                 if self.app.current_thread_id == state.thread_id:
-                    self.app.status_bar.last_turn = usage.total_tokens
-                    self._count_later(state.thread_id, state.provider, state.model)
+                    self.app.status_bar.last_turn = usage.total_tokens  # the context is counted in _end_turn
             case TurnFailed(error=error, status=status, partial_text=partial):
                 state.status = status
                 state.error = error
@@ -419,6 +417,8 @@ class TurnController:
                 await working.remove()  # its timer goes with it
         with suppress(NoMatches):
             await self._show_turn_end(state)
+        if state.status == "complete" and self.app.current_thread_id == state.thread_id:  # after the end's frame:
+            self.screen.call_after_refresh(self._count_later, state.thread_id, state.provider, state.model)  # ~20 ms
 
     async def _show_turn_end(self, state: TurnState) -> None:
         if state.regenerate and await after_regenerate(self.screen, state):
@@ -528,9 +528,7 @@ class TurnController:
         bar = self.app.status_bar
         provider = (thread or {}).get("provider") or self.app.provider_name
         model = (thread or {}).get("model") or self.app.model_name
-        bar.settled = True
-        bar.provider = provider
-        bar.model = model
+        bar.show(provider, model)
         bar.context_window = _context_window(provider, model)
         bar.state = "" if self.app.provider_ok is not False else "not ready"
         if self.app.session is not None and self.app.session.stores is not None:

@@ -42,6 +42,12 @@ class StatusBar(Static):
         self.set_reactive(StatusBar.provider, provider)
         self.set_reactive(StatusBar.model, model)
 
+    def show(self, provider: str, model: str) -> None:
+        """The provider and model in use, once the settings are known."""
+        self.settled = True
+        self.provider = provider
+        self.model = model
+
     def watch_wait_until(self, value: float) -> None:
         if value > time.time() and self._ticker is None:
             self._ticker = self.set_interval(0.5, self._tick)
