@@ -11,7 +11,6 @@ and ``app.warm_up()`` (loads the engine right after the first screen, so the fir
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from textual.worker import Worker
 
 from ..providers import registry
 from . import actions
-from .startup import FirstPage, first_theme, later
+from .startup import FirstPage, FirstTheme, first_theme, later, settings_theme
 from .screens.main import MainScreen
 from .widgets.chat_pane import ChatPane
 from .widgets.composer import Composer
@@ -45,7 +44,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["AiAgentsApp"]
 
-log = logging.getLogger(__name__)
 
 def _actions_provider() -> type:
     from .commands import ActionsProvider
@@ -58,7 +56,7 @@ def default_format_time(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
-class AiAgentsApp(App):
+class AiAgentsApp(FirstTheme, App):
     """Keyboard-driven chat with Claude, GPT and Ollama models."""
 
     TITLE = "aiagents-tui"
@@ -120,12 +118,6 @@ class AiAgentsApp(App):
     tools: ToolAccess = later(".tool_access", "ToolAccess")  # tool servers and approvals
     background: BackgroundTurns = later(".background", "BackgroundTurns")  # replies streaming in other threads
     drafts: DraftKeeper = later(".drafts", "DraftKeeper")  # the composer's drafts, saved per thread
-
-    theme_pending = True  # until ``startup.first_theme`` set the theme in ``__init__``
-
-    def get_css_variables(self) -> dict[str, str]:
-        # ``App.__init__`` asks for its default theme's variables before ours is known: ~1 ms, unused
-        return {} if self.theme_pending else super().get_css_variables()
 
     @property
     def config(self) -> AppConfig:
@@ -263,17 +255,7 @@ class AiAgentsApp(App):
             self.model_name = config.providers.get(self.provider_name).default_model or config.default_model or ""
         if config.keymap:
             self.set_keymap({k: v for k, v in config.keymap.items()})
-        try:
-            from . import themes
-
-            themes.register_themes(self)
-        except Exception:  # a broken theme file must not stop the app
-            log.warning("Could not register the theme files.", exc_info=True)
-        theme = self.cli_theme or config.theme
-        if theme and theme in self.available_themes:
-            self.theme = theme
-        elif theme:
-            self.notify(f"Unknown theme {theme!r}; using the default.", severity="warning")
+        settings_theme(self, config)
         if not config.show_sidebar:
             self.sidebar.add_class("-hidden")
         self.screen_main.turns.update_status()

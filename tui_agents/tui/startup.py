@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import threading
 from concurrent.futures import Future
 from functools import cached_property
@@ -30,8 +31,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import AppConfig
     from .app import AiAgentsApp
 
-__all__ = ["DEFAULT_THEME", "FirstPage", "SIDEBAR_PAGE", "early_settings", "first_theme", "later", "run",
-           "load_config_safely"]
+log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_THEME", "FirstPage", "FirstTheme", "SIDEBAR_PAGE", "early_settings", "first_theme", "later", "run",
+           "load_config_safely", "settings_theme"]
 
 SIDEBAR_PAGE = 100
 """How many threads the sidebar draws at a time (the first page is read at launch)."""
@@ -128,6 +131,33 @@ def early_settings(path: Path | None) -> dict[str, Any]:
         return {name: data[name] for name in _EARLY_SETTINGS if name in data}
     except Exception:
         return {}
+
+
+class FirstTheme:
+    """For the app: ``App.__init__`` asks for its default theme's variables before ours is known (~1 ms, unused).
+
+    ``first_theme`` sets the app's theme in ``AiAgentsApp.__init__`` and then its variables.
+    """
+
+    theme_pending = True
+
+    def get_css_variables(self) -> dict[str, str]:
+        return {} if self.theme_pending else super().get_css_variables()  # type: ignore[misc]
+
+
+def settings_theme(app: AiAgentsApp, config: AppConfig) -> None:
+    """Register the theme files and apply the theme of the command line or the settings (notify if unknown)."""
+    try:
+        from . import themes
+
+        themes.register_themes(app)
+    except Exception:  # a broken theme file must not stop the app
+        log.warning("Could not register the theme files.", exc_info=True)
+    theme = app.cli_theme or config.theme
+    if theme and theme in app.available_themes:
+        app.theme = theme
+    elif theme:
+        app.notify(f"Unknown theme {theme!r}; using the default.", severity="warning")
 
 
 def first_theme(app: AiAgentsApp) -> None:
