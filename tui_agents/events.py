@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal  # noqa: F401 - Any, Literal: the events' annotations
 
 from .errors import AgentError  # noqa: F401 - the events' annotations (typing.get_type_hints looks here)
+from ._first_use import made_at_first_use
 from .types import Usage  # noqa: F401 - as above
 
 __all__ = [
@@ -46,17 +47,7 @@ class MessageSaved:
     status: str
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from . import _turn_events  # the import lock makes each class once, whichever thread asks first
-
-        globals().update({later: getattr(_turn_events, later) for later in __all__})
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = made_at_first_use(globals(), "._turn_events", __all__)
 
 
 if TYPE_CHECKING:  # pragma: no cover

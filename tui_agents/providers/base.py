@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._first_use import made_at_first_use
 from ..errors import InvalidArgumentError
 # ToolCall, Usage: the stream events' annotations, which typing.get_type_hints reads in this module
 from ..types import Completion, Message, ToolCall, ToolDefinition, Usage  # noqa: F401
@@ -94,17 +95,7 @@ class ProviderTimeouts:
         )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LATER:
-        from . import _stream_events  # the import lock makes each class once, whichever thread asks first
-
-        globals().update({later: getattr(_stream_events, later) for later in _LATER})
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LATER})
+__getattr__, __dir__ = made_at_first_use(globals(), "._stream_events", _LATER)
 
 
 class Provider(abc.ABC):
