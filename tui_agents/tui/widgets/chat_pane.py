@@ -66,7 +66,7 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
     COMPONENT_CLASSES = {"chat-pane--header", "chat-pane--user-header", "chat-pane--status", "chat-pane--usage"}
 
     DEFAULT_CSS = """
-    ChatPane { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
+    ChatPane { height: 1fr; padding: 0 0 0 1; scrollbar-size-vertical: 1; scrollbar-gutter: stable; }
     ChatPane > .chat-pane--header { color: $text-muted; }
     ChatPane > .chat-pane--user-header { color: $accent; }
     ChatPane > .chat-pane--status { color: $warning; }
