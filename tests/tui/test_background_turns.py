@@ -18,6 +18,13 @@ def _activity(app, thread_id: str) -> str | None:
     return app.sidebar.tree._record_of.get(thread_id, {}).get("activity")
 
 
+def _sidebar_row(app, words: str) -> str:
+    """The sidebar's row that shows ``words``, as drawn (cut at the sidebar's edge)."""
+    right = app.sidebar.region.right
+    rows = [line[:right] for line in screen_text(app).splitlines()]
+    return next(row for row in rows if words in row)
+
+
 async def _records(app, thread_id: str) -> list[dict]:
     return await app.session.messages.list(thread_id, limit=50)
 
@@ -28,7 +35,7 @@ async def test_two_threads_stream_at_once_and_both_replies_are_saved(make_app, o
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await send(pilot, "first question")
+        await send(pilot, "first question, long enough that its row is cut at the sidebar's edge")
         await wait_until(pilot, lambda: app.current_thread_id and "alpha3" in app.turns[app.current_thread_id].text)
         thread_a = app.current_thread_id
         await pilot.press("ctrl+n")  # a new chat while A still streams
@@ -37,7 +44,7 @@ async def test_two_threads_stream_at_once_and_both_replies_are_saved(make_app, o
         thread_b = app.current_thread_id
         assert app.turns[thread_a].running and app.turns[thread_b].running  # two at once
         await wait_until(pilot, lambda: _activity(app, thread_a) == "streaming", what="A marked streaming")
-        assert " ⋯" in screen_text(app)
+        assert _sidebar_row(app, "first question").strip().startswith("⋯ first question")
 
         # back to A while it streams: its reply is shown live again, and keeps growing
         await app.screen_main.threads.open_thread(thread_a)
@@ -50,7 +57,7 @@ async def test_two_threads_stream_at_once_and_both_replies_are_saved(make_app, o
                          timeout=60, what="both replies")
         assert _activity(app, thread_a) == "unseen"  # finished while B was open
         assert _activity(app, thread_b) is None
-        assert " ●" in screen_text(app)
+        assert _sidebar_row(app, "first question").strip().startswith("● first question")
         await app.screen_main.threads.open_thread(thread_a)
         await wait_until(pilot, lambda: _activity(app, thread_a) is None, what="A seen")
         assert rendered_text(last_reply(app)).strip() == TEXT_A

@@ -36,7 +36,8 @@ __all__ = ["Sidebar", "ThreadTree", "SearchBox", "SearchResults", "thread_label"
 
 from ...labels import UNTITLED, first_words  # noqa: E402 - one label for the sidebar and the CLI
 #: Row marks: a reply is streaming in the thread; a reply finished there while another thread was open.
-ACTIVITY_MARKS = {"streaming": " ⋯", "unseen": " ●"}
+# First on the row: a long title is cut at the sidebar's edge, and the mark must stay in sight.
+ACTIVITY_MARKS = {"streaming": "⋯ ", "unseen": "● "}
 # The tree, its search box, mode line and search results (``thread_tree.py``) load right after the first
 # frame, which draws the first page as the sidebar's own text: their classes cost ~10 M instructions.
 _LATER = ("ThreadTree", "SearchBox", "SearchResults", "SidebarMode", "snippet_source")
@@ -51,9 +52,13 @@ def __getattr__(name: str) -> Any:
 
 
 def thread_label(thread: dict[str, Any]) -> Text:
-    """The sidebar label of a thread: its title (or a placeholder), marked when forked or archived."""
+    """The sidebar label of a thread: its title (or a placeholder), marked when streaming, unseen, forked or
+    archived."""
     title = sanitize(thread.get("title") or thread.get("preview") or "").replace("\n", " ").strip() or UNTITLED
     label = Text(no_wrap=True, overflow="ellipsis")
+    activity = thread.get("activity")
+    if activity:
+        label.append(ACTIVITY_MARKS.get(activity, ""), style="bold")
     kind = thread.get("fork_kind")
     if kind == "fork":
         label.append("⇉ ", style="dim")  # a fork: the whole thread copied (arrows render in every font)
@@ -62,9 +67,6 @@ def thread_label(thread: dict[str, Any]) -> Text:
     label.append(title)
     if thread.get("archived_at"):
         label.append("  (archived)", style="dim")
-    activity = thread.get("activity")
-    if activity:
-        label.append(ACTIVITY_MARKS.get(activity, ""), style="bold")
     return label
 
 
