@@ -43,6 +43,7 @@ async def test_escape_stops_the_reply_and_the_partial_text_survives_a_restart(ol
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.turns[thread_id].running, what="the stop")
         await wait_until(pilot, lambda: "interrupted" in screen_text(app), what="the interrupted mark")
+        assert "ctrl+r answers again" in screen_text(app)
     app2 = make_app()
     async with app2.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -51,6 +52,7 @@ async def test_escape_stops_the_reply_and_the_partial_text_survives_a_restart(ol
         assert records[-1]["content"].startswith("partial words")
         await app2.screen_main.threads.open_thread(thread_id)
         await wait_until(pilot, lambda: "interrupted" in screen_text(app2), what="the mark after restart")
+        assert "ctrl+r answers again" in screen_text(app2)
 
 
 async def test_a_connection_lost_mid_stream_shows_a_notice_and_retry_answers(ollama_env, make_app):

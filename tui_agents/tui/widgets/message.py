@@ -452,7 +452,7 @@ class MessageView(BlankRows, NoSecondLayout, Widget):
         if status == "interrupted" and reason == "app_quit":
             return f"⏹ interrupted: you quit while this reply was streaming\n  {_again_key(self)} answers again"
         if status == "interrupted":
-            return "⏹ interrupted: the reply was stopped before it finished"
+            return f"⏹ interrupted: the reply was stopped before it finished\n  {_again_key(self)} answers again"
         if status == "error":
             return "⚠ the reply failed before it finished"
         return None
