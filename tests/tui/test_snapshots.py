@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes.llm_server import Reply
 
-from .conftest import last_reply, ready, rendered_text, settle, wait_until
+from .conftest import last_reply, ready, rendered_text, wait_until
 
 SIZE = (120, 40)
 pytestmark = pytest.mark.timeout(90)
@@ -48,10 +48,7 @@ def test_streaming_reply_with_a_code_block(snap_compare, make_app, ollama_env):
 
     async def run_before(pilot) -> None:
         await _steady(pilot)
-        app.composer.load_text("fix my code")  # typing starts the engine's warm-up
-        # Sent once it is warm, as after a few seconds of typing: a warm-up ending after the send would count the
-        # new thread's context mid-reply, at whatever part of the reply was saved by then.
-        await settle(pilot)
+        app.composer.load_text("fix my code")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "return a + b" in rendered_text(last_reply(app)), what="code block")
         state = app.turns[app.current_thread_id]

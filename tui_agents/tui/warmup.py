@@ -70,6 +70,9 @@ def _count_open_thread(app: AiAgentsApp) -> None:
     thread_id, session = app.current_thread_id, app.session
     if thread_id is None or session is None:
         return
+    turn = app.turns.get(thread_id)
+    if turn is not None and turn.running:
+        return  # its end counts it: mid-reply, the count would depend on how much of the reply was saved
 
     async def count() -> None:
         thread = await session.threads.get(thread_id)
