@@ -1,6 +1,5 @@
 """Turns as the chat screen runs them: ``TurnState`` per thread, and ``TurnController``, which consumes the
-engine's ``TurnEvent`` stream (``app.session.send`` / ``resume``) into the chat pane, the status bar and the
-open panel.
+engine's ``TurnEvent`` stream (``app.session.send`` / ``resume``) into the chat pane, the status bar and the open panel.
 """
 
 from __future__ import annotations
