@@ -87,3 +87,28 @@ async def test_opening_a_thread_shows_its_own_context_in_the_status_bar(ollama_e
                          and app.status_bar.context_used == panel.context.total,
                          what="the status bar and the panel on the short thread")
         assert panel.context.total < 100
+
+
+async def test_the_context_is_recounted_after_a_reply_whose_end_failed_to_draw(ollama_env, make_app, monkeypatch):
+    from tui_agents.tui.widgets.message import MessageView
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "a short one")
+        thread_id = app.current_thread_id
+        await wait_until(pilot, lambda: app.turns[thread_id].status == "complete", what="turn 1")
+        await wait_until(pilot, lambda: app.status_bar.context_used is not None, what="the first count")
+        before = app.status_bar.context_used
+
+        async def broken(self, *args, **kwargs) -> None:
+            raise RuntimeError("the usage line could not be drawn")
+
+        # A display error other than a widget gone (NoMatches): injected, none can be provoked for real here.
+        monkeypatch.setattr(MessageView, "show_usage", broken)
+        await send(pilot, "a much longer question " * 20)
+        await wait_until(pilot, lambda: app.turns[thread_id].status == "complete", what="turn 2")
+        counted = await app.session.context(thread_id, provider="ollama", model="fake-model-small")
+        assert counted.tokens > before
+        await wait_until(pilot, lambda: app.status_bar.context_used == counted.tokens,
+                         what=f"the status bar's count {app.status_bar.context_used} == {counted.tokens}")

@@ -238,3 +238,37 @@ def test_the_first_frames_default_theme_is_the_settings_default():
     from tui_agents.config import AppConfig
 
     assert AppConfig().theme == startup.DEFAULT_THEME
+
+
+async def _row_shown_after_select(shown: str) -> tuple[int, int, int]:
+    """Select row 142 of a 150-row ThreadTree shown ``"before"``, ``"with"`` or ``"after"`` the select: the cursor
+    line, the scroll offset and the tree's height once drawn."""
+    from textual.app import App
+
+    from tui_agents.tui.widgets.thread_tree import ThreadTree
+
+    records = [{"id": f"thr_{i}", "title": f"thread {i}", "parent_id": None} for i in range(150)]
+    app = App()
+    async with app.run_test(size=(40, 20)) as pilot:
+        tree = ThreadTree()
+        tree.display = shown == "before"
+        await app.screen.mount(tree)
+        tree.set_threads(records)
+        await pilot.pause()
+        tree.display = shown != "after"  # at start-up the tree takes the first frame's place as it is filled
+        tree.select_thread("thr_142")
+        await pilot.pause()
+        tree.display = True  # e.g. a sidebar the settings hid, shown
+        await pilot.pause()
+        await pilot.pause()
+        return tree.cursor_line, round(tree.scroll_y), tree.size.height
+
+
+async def test_a_thread_selected_before_the_tree_has_a_size_shows_where_a_laid_out_tree_shows_it():
+    # The reopened thread is selected at start-up right as the tree takes the first frame's place (or while
+    # the sidebar is hidden): the scroll must wait for the tree's size, else the row lands elsewhere.
+    laid_out = await _row_shown_after_select("before")
+    cursor, scroll, height = laid_out
+    assert cursor == 142 and scroll <= cursor < scroll + height  # the row is on screen, under the cursor
+    assert await _row_shown_after_select("with") == laid_out
+    assert await _row_shown_after_select("after") == laid_out

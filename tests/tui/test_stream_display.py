@@ -21,27 +21,46 @@ def _full_repaint_text(app) -> str:
     return screen_text(app)
 
 
-async def _after_a_frame(app, terminal=None) -> tuple[str, str, list[str]]:
-    """The screen as drawn, as a full repaint draws it, and the terminal's stale rows, all taken right after a frame."""
-    done: asyncio.Future[tuple[str, str, list[str]]] = asyncio.get_running_loop().create_future()
+def _pending(app) -> bool:
+    """Whether a change is on its way to the terminal: a widget marked for new styles, a repaint, a layout or a
+    scroll, or its message to the screen, not drawn yet. A timer marks its widget in the step it changes it."""
+    from textual import messages
 
-    def take() -> None:
-        if not done.done():
-            bad = terminal.differences() if terminal is not None else []
-            done.set_result((screen_text(app), _full_repaint_text(app), bad))
+    screen = app.screen  # private below: Textual's marks between a change and the frame that draws it
+    if (app._batch_count or screen._layout_required or screen._scroll_required or screen._repaint_required
+            or screen._dirty_widgets or screen._layout_widgets):
+        return True
+    if any(isinstance(message, (messages.Update, messages.Layout, messages.UpdateScroll))
+           for message in [screen._pending_message, *screen._message_queue.values]):
+        return True
+    widgets = [*screen.walk_children(), *screen._compositor.visible_widgets]  # the latter has the scroll bars
+    return any(w._refresh_styles_required or w._repaint_required or w._layout_required or w._scroll_required
+               for w in widgets)
 
-    app.screen.call_after_refresh(take)
-    return await asyncio.wait_for(done, 10)
+
+async def _settled(app, terminal=None, timeout: float = 10) -> tuple[str, str, list[str]]:
+    """The screen as drawn, as a full repaint draws it, and the terminal's stale rows, taken in one step at a moment
+    no change is on its way: whatever a timer changed before that step has reached the terminal already.
+
+    (Taken right after a frame instead, a timer's task could change what a widget shows before the repaint
+    from scratch: a difference no frame caused, ~1 run in 6 under load.)
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while _pending(app):
+        assert loop.time() < deadline, "the screen had changes on their way for 10 s"
+        await asyncio.sleep(0.002)
+    # no await from the check above to the end: no other task can change what is shown in between
+    shown = screen_text(app)  # first: the others drop the rows Textual keeps between frames
+    full = _full_repaint_text(app)
+    return shown, full, terminal.differences() if terminal is not None else []
 
 
 class _Terminal:
     """What the app's frames wrote, cell by cell (text and style): each update is replayed as a terminal would."""
 
     def __init__(self, app) -> None:
-        self.app = app
-        # The composer's cursor blinks on a timer of its own: a blink between a frame and the repaint it is
-        # compared with is a difference no frame caused (it failed ~1 run in 6). Its own frames are still replayed.
-        app.composer.cursor_blink = False
+        self.app = app  # the composer's cursor blinks: its frames are replayed and compared too
         self.cells: dict[tuple[int, int], tuple[str, object]] = {}
         self.frames = 0
         display = app._display  # private: the one place a frame (full or partial) goes to the terminal
@@ -103,28 +122,6 @@ def _move(x: int, y: int):
     return Control.move_to(x, y).segment
 
 
-def _again_if_stale(test):
-    """Run a frame-replay test a second time, on a new database, if it found stale rows or cells.
-
-    A widget's timer (the reply's flush, the working line's second) runs in the widget's own task and can
-    change what it shows between a frame and the repaint from scratch it is compared with: a difference no
-    frame caused (seen in about 1 run in 6 under load). A cell a frame really left stale shows in both runs.
-    """
-
-    async def run(ollama_env, make_app, tmp_path):
-        try:
-            await test(ollama_env, make_app)
-        except AssertionError as first:
-            if "stale" not in str(first):
-                raise
-            ollama_env.reset()
-            await test(ollama_env, lambda **kw: make_app(db_path=tmp_path / "again.sqlite", **kw))
-
-    run.__name__, run.__doc__ = test.__name__, test.__doc__
-    return run
-
-
-@_again_if_stale
 async def test_a_growing_reply_shows_the_same_rows_as_a_full_repaint(ollama_env, make_app):
     paragraph = "Word " * 60
     text = "\n\n".join(f"Para {i}. {paragraph}" for i in range(8)) + "\n\nDONE"
@@ -140,7 +137,7 @@ async def test_a_growing_reply_shows_the_same_rows_as_a_full_repaint(ollama_env,
         checked = 0
         while "DONE" not in rendered_text(last_reply(app)):
             await pilot.pause(0.15)
-            shown, full, bad = await _after_a_frame(app, terminal)
+            shown, full, bad = await _settled(app, terminal)
             assert shown == full, "stale rows:\n" + "\n".join(difflib.unified_diff(full.splitlines(), shown.splitlines()))
             assert not bad, "stale cells on the terminal:\n" + "\n".join(bad)
             if checked == 2:
@@ -168,13 +165,12 @@ async def test_the_working_line_draws_each_new_second(ollama_env, make_app):
 
         for pattern in ("waiting for fake-model-small · 2 s", "no data for 1 s"):
             await wait_until(pilot, lambda: line().startswith(pattern), what=pattern)
-            shown, full, _ = await _after_a_frame(app)
+            shown, full, _ = await _settled(app)
             assert line() in shown, f"{line()!r} is not on the screen"
             assert shown == full, "stale rows:\n" + "\n".join(difflib.unified_diff(full.splitlines(), shown.splitlines()))
         await wait_until(pilot, lambda: "DONE" in rendered_text(last_reply(app)), what="the reply")
 
 
-@_again_if_stale
 async def test_what_reached_the_terminal_equals_a_repaint_from_scratch_while_a_reply_scrolls(ollama_env, make_app):
     # Every frame (layouts and partial repaints) is replayed into a virtual terminal, styles included: the
     # scrollbar's thumb, the working line's seconds and the reply's rows drawn by partial frames must all be
@@ -191,7 +187,7 @@ async def test_what_reached_the_terminal_equals_a_repaint_from_scratch_while_a_r
         checked = 0
         while "DONE" not in rendered_text(last_reply(app)):
             await pilot.pause(0.2)
-            _, _, bad = await _after_a_frame(app, terminal)
+            _, _, bad = await _settled(app, terminal)
             assert not bad, "stale cells on the terminal:\n" + "\n".join(bad)
             checked += 1
         assert checked >= 3 and terminal.frames > 10

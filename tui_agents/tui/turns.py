@@ -1,6 +1,5 @@
 """Turns as the chat screen runs them: ``TurnState`` per thread, and ``TurnController``, which consumes the
-engine's ``TurnEvent`` stream (``app.session.send`` / ``resume``) into the chat pane, the status bar and the
-open panel.
+engine's ``TurnEvent`` stream (``app.session.send`` / ``resume``) into the chat pane, the status bar and the open panel.
 """
 
 from __future__ import annotations
@@ -415,10 +414,12 @@ class TurnController:
         if working is not None and working.is_attached:
             with suppress(NoMatches):
                 await working.remove()  # its timer goes with it
-        with suppress(NoMatches):
-            await self._show_turn_end(state)
-        if state.status == "complete" and self.app.current_thread_id == state.thread_id:  # after the end's frame:
-            self.screen.call_after_refresh(self._count_later, state.thread_id, state.provider, state.model)  # ~20 ms
+        try:
+            with suppress(NoMatches):
+                await self._show_turn_end(state)
+        finally:  # the next turn's context is counted however the end was drawn, after the end's frame (~20 ms)
+            if state.status == "complete" and self.app.current_thread_id == state.thread_id:
+                self.screen.call_after_refresh(self._count_later, state.thread_id, state.provider, state.model)
 
     async def _show_turn_end(self, state: TurnState) -> None:
         if state.regenerate and await after_regenerate(self.screen, state):

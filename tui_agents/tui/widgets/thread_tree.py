@@ -75,6 +75,7 @@ class ThreadTree(Tree[dict]):
         self._record_of: dict[str, dict[str, Any]] = {}
         self._shown = 0
         self._more_pending = False
+        self._scroll_owed = False  # the cursor moved before the tree had a size: scrolled to once it has one
         self._activity: dict[str, str] = {}
         super().__init__("Threads", **kwargs)
         self.show_root = False
@@ -194,9 +195,21 @@ class ThreadTree(Tree[dict]):
         if thread_id not in self._by_id:
             self._show_more(self._records.index(record) + 1 - self._shown + SIDEBAR_PAGE // 2)
         node = self._by_id.get(thread_id)
-        if node is not None:
-            self.get_node_at_line(0)  # numbers the rows anew if some were added or removed since the last paint
+        if node is None:
+            return
+        self.get_node_at_line(0)  # numbers the rows anew if some were added or removed since the last paint
+        if self.size.height:
             self.move_cursor(node)
+            return
+        # Not laid out yet (just shown at start-up, or hidden): a scroll now has no window to fit the row in
+        # and would leave it elsewhere than a laid-out tree does. It scrolls once it has its size (on_resize).
+        self.cursor_line = node.line
+        self._scroll_owed = True
+
+    def on_resize(self) -> None:
+        if self._scroll_owed and self.size.height:
+            self._scroll_owed = False
+            self.scroll_to_line(self.cursor_line, animate=False)
 
     def update_thread(self, thread: dict[str, Any]) -> None:
         """Relabel a thread in place."""
