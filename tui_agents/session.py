@@ -79,6 +79,7 @@ class ChatSession:
         self.approve: Any = None
         """The ``approve=`` callable every runner gets (the app's dialog); None runs the tools an agent names."""
         self._tool_servers: list[Any] | None = None
+        self._own: set[str] = set()  # threads of the user checked (and adopted if need be) this session
 
     # ---- the database
 
@@ -352,6 +353,11 @@ class ChatSession:
         from .providers import registry
 
         thread = await self.threads.get(thread_id)
+        if thread_id not in self._own and thread.get("user_id") == self.user_id:
+            # The user's own thread made outside the app (`aiagents-tui ask`, a script on this database) has no
+            # grant: without one the runner refuses to write to it.
+            await self.adopt(thread_id)
+            self._own.add(thread_id)
         if provider is None:
             provider = thread.get("provider") or self.config.default_provider or registry.DEFAULT_PROVIDER
         thinking = self.thinking_for(thread.get("model"))

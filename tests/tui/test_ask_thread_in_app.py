@@ -1,0 +1,58 @@
+"""A thread that `aiagents-tui ask` saved is continued in the app like one of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.llm_server import Reply
+from tui_agents.store import ThreadStore, connect
+
+from .conftest import last_reply, ready, rendered_text, screen_text, send, wait_until
+
+pytestmark = pytest.mark.timeout(90)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ask(db: Path, fake_llm, prompt: str) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_API_KEY")}
+    env.update(PYTHONPATH=str(ROOT), AIAGENTS_DB=str(db), AIAGENTS_CONFIG=str(db.parent / "none.toml"),
+               OLLAMA_HOST=fake_llm.host_port)
+    result = subprocess.run([sys.executable, "-m", "tui_agents.cli", "ask", "--provider", "ollama", "--model",
+                             "fake-model-small", prompt], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+async def _only_thread(db: Path) -> str:
+    conn = await connect(db)
+    try:
+        threads = await ThreadStore(conn).list(limit=5)
+    finally:
+        await conn.close()
+    assert len(threads) == 1
+    return threads[0]["id"]
+
+
+async def test_a_thread_asked_from_the_shell_takes_a_reply_in_the_app(ollama_env, make_app, tmp_path):
+    db = tmp_path / "db.sqlite"
+    ollama_env.script(Reply(text="Asked from the shell."), Reply(text="Shell question"))
+    await asyncio.to_thread(_ask, db, ollama_env, "a question from the shell")
+    thread_id = await _only_thread(db)
+
+    ollama_env.script(Reply(text="And answered in the app. FOLLOWUP"))
+    app = make_app(db_path=db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await app.screen_main.threads.open_thread(thread_id)
+        await wait_until(pilot, lambda: "Asked from the shell." in screen_text(app), what="the shell's exchange")
+        await send(pilot, "a follow-up in the app")
+        await wait_until(pilot, lambda: not app.turns[thread_id].running, what="the turn's end")
+        assert "may not write" not in screen_text(app)
+        await wait_until(pilot, lambda: "FOLLOWUP" in rendered_text(last_reply(app)), what="the reply")
+        records = await app.session.messages.list(thread_id)
+        assert [(r["role"], r["status"]) for r in records][-2:] == [("user", "complete"), ("assistant", "complete")]
