@@ -5,10 +5,11 @@ may manage, write and read; an editor write and read; a viewer read. A user has
 at most one role per resource (assigning replaces it).
 
 Wildcards: a grant on resource id ``"*"`` covers every resource of that type
-(``("thread", "*")``), and a grant on ``("*", "*")`` covers everything. The TUI
-gives its single local user ``assign_role(user, "owner", "*", "*")``, so that
-user may do anything; ``check`` takes the highest role among the exact, type-wide
-and global grants.
+(``("thread", "*")``), and a grant on ``("*", "*")`` covers everything; ``check``
+takes the highest role among the exact, type-wide and global grants. The app
+makes its user owner of each thread it creates, forks, branches or imports, and
+of the user's own threads made elsewhere (``aiagents-tui ask``, a script) at
+their first turn in the app (``ChatSession.adopt``).
 """
 
 from __future__ import annotations
