@@ -93,6 +93,12 @@ class ChatSession:
         await self.stores.messages.recover_unfinished()
         await self.apply_memory_approval()
 
+    async def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: it changes once another connection (another process) has committed."""
+        from .store.db import run
+
+        return await run(self.conn, lambda db: db.execute("PRAGMA data_version").fetchone()[0])
+
     async def apply_memory_approval(self) -> None:
         """Mirror ``memory.approve_model_facts`` to the store: facts the model writes wait for approval, or not."""
         await self._stores().facts.set_requires_approval(self.user_id, self.config.memory.approve_model_facts)

@@ -56,3 +56,17 @@ async def test_a_thread_asked_from_the_shell_takes_a_reply_in_the_app(ollama_env
         await wait_until(pilot, lambda: "FOLLOWUP" in rendered_text(last_reply(app)), what="the reply")
         records = await app.session.messages.list(thread_id)
         assert [(r["role"], r["status"]) for r in records][-2:] == [("user", "complete"), ("assistant", "complete")]
+
+
+async def test_a_thread_asked_while_the_app_runs_appears_in_its_sidebar(ollama_env, make_app, tmp_path):
+    db = tmp_path / "db.sqlite"
+    app = make_app(db_path=db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await asyncio.wait_for(app.warm_up(), 20)
+        assert "Shell question" not in screen_text(app)
+        ollama_env.script(Reply(text="Asked from another terminal."), Reply(text="Shell question"))
+        await asyncio.to_thread(_ask, db, ollama_env, "a question from another terminal")
+        await wait_until(pilot, lambda: "Shell question" in screen_text(app), timeout=10,
+                         what="the other process's thread in the sidebar")
+        assert app.current_thread_id is None, "the chat the user was in stays open"

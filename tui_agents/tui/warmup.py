@@ -63,6 +63,9 @@ async def warm_up(app: AiAgentsApp) -> None:
     app.run_worker(asyncio.to_thread(_warm_lexers), name="warm-lexers", exit_on_error=False)
     # a thread opened before the engine was warm was not counted: count it once this task is done
     asyncio.get_running_loop().call_soon(_count_open_thread, app)
+    from .db_watch import DatabaseWatch
+
+    await DatabaseWatch(app).start()  # threads that `ask` or another app saves appear in the sidebar
 
 
 def _count_open_thread(app: AiAgentsApp) -> None:

@@ -1,0 +1,52 @@
+"""The sidebar follows what other processes write to the database: `aiagents-tui ask` in another terminal, a
+second app on the same file.
+
+SQLite's ``PRAGMA data_version`` changes for a connection when another connection has committed; the
+app's own writes leave it alone. One look every ``POLL_SECONDS`` costs a fraction of a millisecond.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import AiAgentsApp
+
+__all__ = ["POLL_SECONDS", "DatabaseWatch"]
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+
+
+class DatabaseWatch:
+    """Reloads the sidebar's threads after another process has committed to the database."""
+
+    def __init__(self, app: AiAgentsApp) -> None:
+        self.app = app
+        self._version: int | None = None
+
+    async def start(self) -> None:
+        """Note the version now (the sidebar was read at start-up, moments ago), then look every ``POLL_SECONDS``."""
+        self._version = await self._read()
+        self.app.set_interval(POLL_SECONDS, self._tick, name="db-watch")
+
+    async def _read(self) -> int | None:
+        session = self.app.session
+        if session is None or session.stores is None:
+            return None
+        try:
+            return await session.data_version()
+        except Exception:  # noqa: BLE001 - the database is closing, or busy: the next look will tell
+            log.debug("Could not read the database's data_version.", exc_info=True)
+            return None
+
+    async def _tick(self) -> None:
+        version = await self._read()
+        if version is None:
+            return
+        changed = self._version is not None and version != self._version
+        self._version = version
+        if changed:
+            await self.app.screen_main.threads.reload_threads()
