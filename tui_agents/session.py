@@ -95,9 +95,9 @@ class ChatSession:
 
     async def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version``: it changes once another connection (another process) has committed."""
-        from .store.db import run
+        from .store.db import data_version, run
 
-        return await run(self.conn, lambda db: db.execute("PRAGMA data_version").fetchone()[0])
+        return await run(self.conn, data_version)
 
     async def apply_memory_approval(self) -> None:
         """Mirror ``memory.approve_model_facts`` to the store: facts the model writes wait for approval, or not."""

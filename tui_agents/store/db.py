@@ -41,7 +41,7 @@ import aiosqlite
 from tui_agents.errors import AgentError, InvalidArgumentError, SchemaError, StoreError
 from tui_agents.store.migrations import MIGRATIONS, latest_version
 
-__all__ = ["connect", "run", "write", "StoreError", "BUSY_TIMEOUT_S", "schema_version"]
+__all__ = ["connect", "run", "write", "StoreError", "BUSY_TIMEOUT_S", "schema_version", "data_version"]
 
 T = TypeVar("T")
 BUSY_TIMEOUT_S = 15.0
@@ -169,6 +169,11 @@ _checkpointers: weakref.WeakKeyDictionary[aiosqlite.Connection, _Checkpointer] =
 def schema_version(db: sqlite3.Connection) -> int:
     """The file's ``PRAGMA user_version``."""
     return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def data_version(db: sqlite3.Connection) -> int:
+    """``PRAGMA data_version``: it changes for this connection once another connection has committed."""
+    return int(db.execute("PRAGMA data_version").fetchone()[0])
 
 
 def _prepare(db: sqlite3.Connection) -> str:
