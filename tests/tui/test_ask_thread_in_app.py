@@ -19,12 +19,17 @@ pytestmark = pytest.mark.timeout(90)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _ask(db: Path, fake_llm, prompt: str) -> None:
+def _ask_command(db: Path, fake_llm, prompt: str, *options: str) -> tuple[list[str], dict[str, str]]:
     env = {key: value for key, value in os.environ.items() if not key.endswith("_API_KEY")}
     env.update(PYTHONPATH=str(ROOT), AIAGENTS_DB=str(db), AIAGENTS_CONFIG=str(db.parent / "none.toml"),
                OLLAMA_HOST=fake_llm.host_port)
-    result = subprocess.run([sys.executable, "-m", "tui_agents.cli", "ask", "--provider", "ollama", "--model",
-                             "fake-model-small", prompt], capture_output=True, text=True, env=env, timeout=60)
+    return [sys.executable, "-m", "tui_agents.cli", "ask", "--provider", "ollama", "--model", "fake-model-small",
+            *options, prompt], env
+
+
+def _ask(db: Path, fake_llm, prompt: str, *options: str) -> None:
+    command, env = _ask_command(db, fake_llm, prompt, *options)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
 
 
@@ -70,3 +75,80 @@ async def test_a_thread_asked_while_the_app_runs_appears_in_its_sidebar(ollama_e
         await wait_until(pilot, lambda: "Shell question" in screen_text(app), timeout=10,
                          what="the other process's thread in the sidebar")
         assert app.current_thread_id is None, "the chat the user was in stays open"
+
+
+async def test_the_open_thread_shows_what_ask_adds_to_it_and_the_draft_stays(ollama_env, make_app, tmp_path):
+    db = tmp_path / "db.sqlite"
+    ollama_env.script(Reply(text="First answer."), Reply(text="Shell question"))
+    await asyncio.to_thread(_ask, db, ollama_env, "a first question")
+    thread_id = await _only_thread(db)
+
+    app = make_app(db_path=db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await asyncio.wait_for(app.warm_up(), 20)
+        await app.screen_main.threads.open_thread(thread_id)
+        await wait_until(pilot, lambda: "First answer." in screen_text(app), what="the thread")
+        await pilot.press(*"half a tho")
+        ollama_env.script(Reply(text="Continued from the shell. SHELLTWO"))
+        await asyncio.to_thread(_ask, db, ollama_env, "a second question", "--thread", thread_id)
+        await wait_until(pilot, lambda: "SHELLTWO" in screen_text(app), timeout=10,
+                         what="the other process's exchange in the open chat")
+        assert "a second question" in screen_text(app)
+        assert app.composer.text == "half a tho", "the draft being typed is kept"
+        assert app.focused is app.composer
+        assert [view.message_id for view in app.chat_pane.views] == \
+            [r["id"] for r in await app.session.messages.list(thread_id)]
+
+
+async def test_a_reader_scrolled_up_keeps_their_place_when_ask_adds_to_the_thread(ollama_env, make_app, tmp_path):
+    db = tmp_path / "db.sqlite"
+    long = "\n\n".join(f"Paragraph {i} of a long answer." for i in range(40))
+    ollama_env.script(Reply(text=long), Reply(text="Shell question"))
+    await asyncio.to_thread(_ask, db, ollama_env, "a first question")
+    thread_id = await _only_thread(db)
+
+    app = make_app(db_path=db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await asyncio.wait_for(app.warm_up(), 20)
+        await app.screen_main.threads.open_thread(thread_id)
+        pane = app.chat_pane
+        await wait_until(pilot, lambda: pane.max_scroll_y > 20, what="a thread taller than the pane")
+        pane.scroll_to(y=5, animate=False)
+        await pilot.pause()
+        place = pane.scroll_y
+        ollama_env.script(Reply(text="Continued from the shell. SHELLTWO"))
+        await asyncio.to_thread(_ask, db, ollama_env, "a second question", "--thread", thread_id)
+        await wait_until(pilot, lambda: any("SHELLTWO" in (v.record.get("content") or "") for v in pane.views),
+                         timeout=10, what="the new reply in the open chat")
+        await pilot.pause()
+        assert pane.scroll_y == place, "what the reader looks at stays in place"
+
+
+async def test_a_reply_ask_streams_shows_as_arriving_and_as_interrupted_once_ask_is_killed(ollama_env, make_app,
+                                                                                            tmp_path):
+    db = tmp_path / "db.sqlite"
+    ollama_env.script(Reply(text="First answer."), Reply(text="Shell question"))
+    await asyncio.to_thread(_ask, db, ollama_env, "a first question")
+    thread_id = await _only_thread(db)
+
+    app = make_app(db_path=db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await asyncio.wait_for(app.warm_up(), 20)
+        await app.screen_main.threads.open_thread(thread_id)
+        await wait_until(pilot, lambda: "First answer." in screen_text(app), what="the thread")
+        ollama_env.script(Reply(text="PARTIAL1 PARTIAL2 never finished", chunk_chars=9, stall_after_chunks=2))
+        command, env = _ask_command(db, ollama_env, "a question it never finishes", "--thread", thread_id)
+        ask = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            await wait_until(pilot, lambda: "PARTIAL2" in screen_text(app) and "still arriving" in screen_text(app),
+                             timeout=15, what="the reply another process streams, marked as arriving")
+        finally:
+            ask.kill()
+            await asyncio.to_thread(ask.wait, 10)
+        await wait_until(pilot, lambda: "interrupted" in screen_text(app), timeout=10,
+                         what="the killed process's reply marked interrupted")
+        assert "still arriving" not in screen_text(app)
+        assert "PARTIAL2" in screen_text(app), "its partial text is kept"

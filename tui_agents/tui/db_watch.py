@@ -1,5 +1,5 @@
-"""The sidebar follows what other processes write to the database: `aiagents-tui ask` in another terminal, a
-second app on the same file.
+"""The sidebar and the open thread follow what other processes write to the database: `aiagents-tui ask` in
+another terminal, a second app on the same file.
 
 SQLite's ``PRAGMA data_version`` changes for a connection when another connection has committed; the
 app's own writes leave it alone. One look every ``POLL_SECONDS`` costs a fraction of a millisecond.
@@ -21,7 +21,8 @@ POLL_SECONDS = 2.0
 
 
 class DatabaseWatch:
-    """Reloads the sidebar's threads after another process has committed to the database."""
+    """Reloads the sidebar's threads, and shows the open thread's new messages, after another process has committed
+    to the database."""
 
     def __init__(self, app: AiAgentsApp) -> None:
         self.app = app
@@ -48,5 +49,21 @@ class DatabaseWatch:
             return
         changed = self._version is not None and version != self._version
         self._version = version
+        threads = self.app.screen_main.threads
         if changed:
-            await self.app.screen_main.threads.reload_threads()
+            await threads.reload_threads()
+            await threads.follow_outside_writes()
+        elif threads.shows_outside_stream() and await self._writer_gone():
+            await threads.follow_outside_writes()  # its reply, marked interrupted, says so
+
+    async def _writer_gone(self) -> bool:
+        """Quiet while the open thread shows a reply another process streams: if that process is gone (killed
+        mid-reply), mark its reply interrupted, as start-up does; whether it was."""
+        session = self.app.session
+        if session is None or session.stores is None:
+            return False
+        try:
+            return bool(await session.messages.recover_unfinished())
+        except Exception:  # noqa: BLE001 - the database is closing, or busy: the next look will tell
+            log.debug("Could not check the writers of streaming replies.", exc_info=True)
+            return False

@@ -266,6 +266,39 @@ class ThreadController:
         if self.app.current_thread_id:
             await self.open_thread(self.app.current_thread_id)
 
+    def shows_outside_stream(self) -> bool:
+        """Whether the open thread shows a reply that another process is still streaming."""
+        return any(view.record.get("status") == "streaming" and "position" in view.record
+                   for view in self.app.chat_pane.views)
+
+    async def follow_outside_writes(self) -> None:
+        """Show what another process (`ask --continue`, a second app) wrote to the open thread: its new messages
+        at the end, and a reply it streams, as it stands now. The reader's place and the draft stay as they are;
+        a window paged away from the end gets the new messages when it scrolls there."""
+        thread_id, pane, session = self.app.current_thread_id, self.app.chat_pane, self.app.session
+        state = self.app.turns.get(thread_id) if thread_id else None
+        if not thread_id or session is None or pane.thread_id != thread_id or (state is not None and state.running):
+            return  # nothing open, or this app's own turn is writing there
+        records = await session.messages.list(thread_id, limit=NEWER_PAGE)
+        if self.app.current_thread_id != thread_id or pane.thread_id != thread_id:
+            return  # the user moved on meanwhile
+        views = {view.message_id: view for view in pane.views}
+        last = max((view.record.get("position", -1) for view in views.values()), default=-1)
+        changed = False
+        for record in records:
+            view = views.get(record["id"])
+            if view is None and record["position"] > last and not pane.has_newer:
+                await pane.add_message(record)
+                changed = True
+            elif view is not None and "position" in view.record and _shown_differently(view.record, record):
+                fresh = pane._view(record)
+                fresh.set_class(view.has_class("-selected"), "-selected")
+                await pane.mount(fresh, after=view)
+                await view.remove()
+                changed = True
+        if changed:
+            self.app.call_after_refresh(self._count_after_paint, await session.threads.get(thread_id))
+
     def thread_title(self, thread: dict[str, Any]) -> str:
         from .sanitize import sanitize
 
@@ -462,3 +495,13 @@ class ThreadController:
                 self.app.notify(f"Copied code block {index + 1}.")
         elif choice == "inspect":
             self.app.panels.inspect_message(record["id"])
+
+
+_SHOWN_FIELDS = ("content", "status", "usage", "thinking", "images", "meta")
+
+
+def _shown_differently(shown: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether the stored message has moved on from the record its view was drawn from (a reply another process
+    streamed further, or finished). Only views drawn from the store are compared: this app's own turns draw theirs
+    as they stream."""
+    return any(shown.get(field) != stored.get(field) for field in _SHOWN_FIELDS)

@@ -455,6 +455,8 @@ class MessageView(BlankRows, NoSecondLayout, Widget):
             return f"⏹ interrupted: the reply was stopped before it finished\n  {_again_key(self)} answers again"
         if status == "error":
             return "⚠ the reply failed before it finished"
+        if status == "streaming" and not self.streaming:  # this app's own replies stream in a streaming view
+            return "⋯ still arriving from another process (ask, a second app)"
         return None
 
     def render(self) -> Any:
