@@ -152,3 +152,29 @@ async def test_a_reply_ask_streams_shows_as_arriving_and_as_interrupted_once_ask
                          what="the killed process's reply marked interrupted")
         assert "still arriving" not in screen_text(app)
         assert "PARTIAL2" in screen_text(app), "its partial text is kept"
+
+
+async def test_what_ask_adds_while_the_apps_own_reply_streams_there_shows_once_that_reply_ends(ollama_env, make_app,
+                                                                                                tmp_path):
+    db = tmp_path / "db.sqlite"
+    ollama_env.script(Reply(text="First answer."), Reply(text="Shell question"))
+    await asyncio.to_thread(_ask, db, ollama_env, "a first question")
+    thread_id = await _only_thread(db)
+
+    app = make_app(db_path=db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await asyncio.wait_for(app.warm_up(), 20)
+        await app.screen_main.threads.open_thread(thread_id)
+        await wait_until(pilot, lambda: "First answer." in screen_text(app), what="the thread")
+        ollama_env.script(Reply(text="The app's own slow reply. APPSLOW", chunk_chars=4, delay=0.4),
+                          Reply(text="Asked meanwhile from the shell. SHELLMEANWHILE"))
+        await send(pilot, "a question in the app")
+        await wait_until(pilot, lambda: app.turns[thread_id].running, what="the app's turn")
+        await asyncio.to_thread(_ask, db, ollama_env, "a question from the shell meanwhile", "--thread", thread_id)
+        await wait_until(pilot, lambda: not app.turns[thread_id].running, timeout=20, what="the app's turn's end")
+        await wait_until(pilot, lambda: "SHELLMEANWHILE" in screen_text(app), timeout=10,
+                         what="the shell's exchange, once the app's own reply ended")
+        assert "APPSLOW" in screen_text(app)
+        shown = [view.message_id for view in app.chat_pane.views]
+        assert sorted(shown) == sorted(r["id"] for r in await app.session.messages.list(thread_id))

@@ -27,6 +27,7 @@ class DatabaseWatch:
     def __init__(self, app: AiAgentsApp) -> None:
         self.app = app
         self._version: int | None = None
+        self._owed = False  # the open thread is to be compared with the store once its own turn has ended
 
     async def start(self) -> None:
         """Note the version now (the sidebar was read at start-up, moments ago), then look every ``POLL_SECONDS``."""
@@ -52,7 +53,8 @@ class DatabaseWatch:
         threads = self.app.screen_main.threads
         if changed:
             await threads.reload_threads()
-            await threads.follow_outside_writes()
+        if changed or self._owed:  # owed: the open thread's own turn was writing, and others may have too
+            self._owed = not await threads.follow_outside_writes()
         elif threads.shows_outside_stream() and await self._writer_gone():
             await threads.follow_outside_writes()  # its reply, marked interrupted, says so
 

@@ -123,7 +123,7 @@ class DraftKeeper:
             self._timer = self.app.set_timer(delay, self._flush_soon)
 
     def _flush_soon(self) -> None:
-        self.app.run_worker(self.flush(), group="drafts", exit_on_error=False)
+        self.app.run_worker(self.flush, group="drafts", exit_on_error=False)  # a callable: no coroutine left unawaited
 
     async def flush(self) -> None:
         """Write what changed (on quit too)."""

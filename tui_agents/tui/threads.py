@@ -271,17 +271,22 @@ class ThreadController:
         return any(view.record.get("status") == "streaming" and "position" in view.record
                    for view in self.app.chat_pane.views)
 
-    async def follow_outside_writes(self) -> None:
+    async def follow_outside_writes(self) -> bool:
         """Show what another process (`ask --continue`, a second app) wrote to the open thread: its new messages
         at the end, and a reply it streams, as it stands now. The reader's place and the draft stay as they are;
-        a window paged away from the end gets the new messages when it scrolls there."""
+        a window paged away from the end gets the new messages when it scrolls there.
+
+        Returns False when this app's own turn is writing to the open thread: the caller asks again later.
+        """
         thread_id, pane, session = self.app.current_thread_id, self.app.chat_pane, self.app.session
         state = self.app.turns.get(thread_id) if thread_id else None
-        if not thread_id or session is None or pane.thread_id != thread_id or (state is not None and state.running):
-            return  # nothing open, or this app's own turn is writing there
+        if state is not None and state.running:
+            return False
+        if not thread_id or session is None or pane.thread_id != thread_id:
+            return True  # nothing open
         records = await session.messages.list(thread_id, limit=NEWER_PAGE)
         if self.app.current_thread_id != thread_id or pane.thread_id != thread_id:
-            return  # the user moved on meanwhile
+            return True  # the user moved on meanwhile
         views = {view.message_id: view for view in pane.views}
         last = max((view.record.get("position", -1) for view in views.values()), default=-1)
         changed = False
@@ -298,6 +303,7 @@ class ThreadController:
                 changed = True
         if changed:
             self.app.call_after_refresh(self._count_after_paint, await session.threads.get(thread_id))
+        return True
 
     def thread_title(self, thread: dict[str, Any]) -> str:
         from .sanitize import sanitize
