@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -240,7 +241,7 @@ class AiAgentsApp(FirstTheme, App):
         await self._release_keys()  # in the message loop, so keys typed meanwhile come after these
         from . import startup
 
-        self.run_worker(startup.run(self), name="startup", exit_on_error=False)
+        self.run_worker(partial(startup.run, self), name="startup", exit_on_error=False)
 
     def database_ready(self) -> None:
         """The database is open and the sidebar loaded (``wait_ready`` returns)."""

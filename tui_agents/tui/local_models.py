@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -130,7 +131,7 @@ class LocalModelsController:
 
         def chosen(paths: list[str] | None) -> None:
             if paths:
-                self.app.run_worker(self.attach_paths(paths), group="attach", exit_on_error=False)
+                self.app.run_worker(partial(self.attach_paths, paths), group="attach", exit_on_error=False)
 
         self.app.push_screen(AttachScreen(), chosen)
 
@@ -182,7 +183,7 @@ class LocalModelsController:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.app.run_worker(shrink(), group="attach", exit_on_error=False)
+                self.app.run_worker(shrink, group="attach", exit_on_error=False)
             else:
                 self.app.notify(f"{image.name or 'The image'} was not attached: it is too large for {label}.",
                                 severity="warning")

@@ -24,6 +24,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -231,7 +232,7 @@ class PanelController:
             self.app.notify("Open a thread to export it.", markup=False)
             return
         if fmt is not None:
-            self.app.run_worker(self._ask_export_path(thread_id, fmt), exit_on_error=False)
+            self.app.run_worker(partial(self._ask_export_path, thread_id, fmt), exit_on_error=False)
             return
 
         async def chosen(choice: str | None) -> None:

@@ -269,7 +269,7 @@ async def run(app: AiAgentsApp) -> None:
 
         app.idle_gc = IdleCollector(app)
         app.idle_gc.start()
-    app.run_worker(app.screen_main.turns.check_provider(), name="provider-check", exit_on_error=False)
+    app.run_worker(app.screen_main.turns.check_provider, name="provider-check", exit_on_error=False)
     # The engine, the job queue and the HTTP client load (once, mostly in threads) right after
     # this frame, so the first Enter sends at once (~0.4 s of CPU, spent once per session).
     app.call_after_refresh(lambda: None if app.warm_up() else None)  # not awaited: the UI goes on

@@ -93,7 +93,7 @@ class ThreadController:
     def rows_shown(self, event: ThreadTree.RowsShown) -> None:
         missing = [t["id"] for t in event.threads if not t.get("title") and not t.get("preview")]
         if missing:
-            self.app.run_worker(self._load_previews(missing), group="previews", exit_on_error=False)
+            self.app.run_worker(partial(self._load_previews, missing), group="previews", exit_on_error=False)
 
     async def _load_previews(self, thread_ids: list[str]) -> dict[str, str]:
         """Look up (and remember) the first words of untitled threads, and label them in the sidebar."""
@@ -108,12 +108,12 @@ class ThreadController:
 
     def view_changed(self, event: Sidebar.ViewChanged) -> None:
         self.app.sidebar.set_mode("Archived threads (v: back)" if event.archived else "Threads")
-        self.app.run_worker(self.reload_threads(), exit_on_error=False)
+        self.app.run_worker(self.reload_threads, exit_on_error=False)
 
     def thread_chosen(self, event: Sidebar.ThreadChosen) -> None:
         early = not self.app.drafts.reopened  # chosen in the list drawn at launch: it opens once start-up is done
         self.chosen_early = self.chosen_early or early
-        self.app.run_worker(self._open_chosen(event.thread_id, event.message_id, early), exclusive=True,
+        self.app.run_worker(partial(self._open_chosen, event.thread_id, event.message_id, early), exclusive=True,
                             group="open", exit_on_error=False)
 
     async def _open_chosen(self, thread_id: str, message_id: str | None, early: bool) -> None:

@@ -143,7 +143,7 @@ class TurnController:
             self.app.chat_pane.thread_id = thread_id
             await self.app.chat_pane.remove_children()
             self.screen.set_thread_title(preview)
-            self.app.run_worker(self.threads.reload_threads(), exit_on_error=False)
+            self.app.run_worker(self.threads.reload_threads, exit_on_error=False)
         self.app.composer.clear_sent()
         self.screen.local.clear_attachments()
         await self.start_turn(thread_id, text, images, thread=thread)
@@ -173,8 +173,8 @@ class TurnController:
             state.views_ready.set()
         # The request goes out before the views mount: the user's message reaches the server sooner, and the
         # events that come before the views are there wait in ``state.pending``.
-        state.worker = self.app.run_worker(self._run_turn(state, text), name=f"turn:{thread_id}", group="turns",
-                                           exit_on_error=False)
+        state.worker = self.app.run_worker(partial(self._run_turn, state, text), name=f"turn:{thread_id}",
+                                           group="turns", exit_on_error=False)
         if shown:
             if state.request_sent is not None:
                 with suppress(TimeoutError):  # a request that cannot leave at once is not waited for long
@@ -443,7 +443,7 @@ class TurnController:
         elif state.status == "error" and state.error is not None:
             self.app.notify(f"A reply in another thread failed: {state.error}", severity="error")
         if state.status == "complete" and self.app.sidebar.tree.show_archived is False:
-            self.app.run_worker(self.threads.reload_threads(), exit_on_error=False)
+            self.app.run_worker(self.threads.reload_threads, exit_on_error=False)
 
     def stop(self) -> None:
         """Stop the streaming reply of the open thread; the partial text is kept."""
@@ -518,7 +518,7 @@ class TurnController:
         self.app.provider_ok = ok
         self.update_status()
         if self.app.current_thread_id is None and was != ok:
-            self.app.run_worker(self.show_welcome(), exit_on_error=False)
+            self.app.run_worker(self.show_welcome, exit_on_error=False)
 
     async def show_welcome(self) -> None:
         pane = self.app.chat_pane

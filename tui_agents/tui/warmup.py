@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,7 +36,7 @@ async def warm_up(app: AiAgentsApp) -> None:
         except Exception:  # chat works without titles and memory jobs
             log.warning("The background job queue did not start.", exc_info=True)
         else:
-            app.run_worker(_watch_jobs(app), name="jobs", exit_on_error=False)
+            app.run_worker(partial(_watch_jobs, app), name="jobs", exit_on_error=False)
     await imported
     from ..providers import registry
 
@@ -58,7 +59,7 @@ async def warm_up(app: AiAgentsApp) -> None:
             log.warning("Could not build the %s runner ahead of a turn.", app.provider_name, exc_info=True)
         else:
             # the runner registered the job handlers: title the threads a quit or a stall left untitled
-            app.run_worker(session.title_untitled(), name="title-untitled", exit_on_error=False)
+            app.run_worker(session.title_untitled, name="title-untitled", exit_on_error=False)
     # not needed to start a turn: a turn does not wait for it
     app.run_worker(asyncio.to_thread(_warm_lexers), name="warm-lexers", exit_on_error=False)
     # a thread opened before the engine was warm was not counted: count it once this task is done

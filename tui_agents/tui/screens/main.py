@@ -8,6 +8,7 @@ the app's ``PanelController`` for the right-hand panels.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -225,7 +226,8 @@ class MainScreen(Screen):
         if not self.app.drafts.reopened:
             # Sent before start-up finished: wait for it in a worker, since waiting here would hold up this
             # screen's messages and with them the refresh the start-up waits for (the app would never start).
-            self.run_worker(self.turns.submit(event.text), group="early-send", exclusive=True, exit_on_error=False)
+            self.run_worker(partial(self.turns.submit, event.text), group="early-send", exclusive=True,
+                            exit_on_error=False)
             return
         await self.turns.submit(event.text)
 
@@ -262,10 +264,10 @@ class MainScreen(Screen):
 
     def on_notice_retry(self, event: Notice.Retry) -> None:
         if event.thread_id == self.app.current_thread_id:
-            self.run_worker(self.turns.retry(), exit_on_error=False)
+            self.run_worker(self.turns.retry, exit_on_error=False)
 
     def on_welcome_retry(self, event: Welcome.Retry) -> None:
-        self.run_worker(self.turns.retry(), exit_on_error=False)
+        self.run_worker(self.turns.retry, exit_on_error=False)
 
     async def on_memory_panel_strategy_changed(self, event: Any) -> None:
         self.app.panels.strategy_changed(event.strategy, event.params)
