@@ -75,6 +75,10 @@ async def test_a_thread_asked_while_the_app_runs_appears_in_its_sidebar(ollama_e
         await wait_until(pilot, lambda: "Shell question" in screen_text(app), timeout=10,
                          what="the other process's thread in the sidebar")
         assert app.current_thread_id is None, "the chat the user was in stays open"
+        assert "● Shell question" in screen_text(app), "its reply is marked as not seen yet"
+        thread_id = await _only_thread(db)
+        await app.screen_main.threads.open_thread(thread_id)
+        await wait_until(pilot, lambda: "● Shell question" not in screen_text(app), what="the mark gone once opened")
 
 
 async def test_the_open_thread_shows_what_ask_adds_to_it_and_the_draft_stays(ollama_env, make_app, tmp_path):

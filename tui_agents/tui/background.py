@@ -3,7 +3,8 @@
 Each thread's turn runs in its own worker (``app.turns``), so switching
 threads neither stops nor slows it; this module only tells the user about them:
 the sidebar marks a thread whose reply streams (``⋯``) and one whose reply
-finished while another thread was open (``●``, until it is opened).
+finished while another thread was open, or that another process wrote to
+(``●``, until it is opened).
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ class BackgroundTurns:
         else:
             self.unseen.add(state.thread_id)
             self._mark(state.thread_id, "unseen")
+
+    def written_elsewhere(self, before: dict[str, float], after: dict[str, float]) -> None:
+        """Threads another process (``ask``, a second app) added messages to, between two readings of the sidebar's
+        ``updated_times``, are unseen like a reply that finished here in the background; the open thread shows
+        them, and a thread with this app's own reply streaming keeps its mark."""
+        for thread_id, updated in after.items():
+            if updated <= before.get(thread_id, 0.0) or thread_id == self.app.current_thread_id:
+                continue
+            state = self.app.turns.get(thread_id)
+            if state is None or not state.running:
+                self.unseen.add(thread_id)
+                self._mark(thread_id, "unseen")
 
     def seen(self, thread_id: str | None) -> None:
         """``thread_id`` is on screen now: its finished reply is seen."""

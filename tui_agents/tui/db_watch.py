@@ -21,8 +21,8 @@ POLL_SECONDS = 2.0
 
 
 class DatabaseWatch:
-    """Reloads the sidebar's threads, and shows the open thread's new messages, after another process has committed
-    to the database."""
+    """Reloads the sidebar's threads (marking those another process wrote to), and shows the open thread's new
+    messages, after another process has committed to the database."""
 
     def __init__(self, app: AiAgentsApp) -> None:
         self.app = app
@@ -52,7 +52,11 @@ class DatabaseWatch:
         self._version = version
         threads = self.app.screen_main.threads
         if changed:
+            tree = self.app.sidebar.tree
+            before = None if tree.show_archived else tree.updated_times()
             await threads.reload_threads()
+            if before is not None and not tree.show_archived:
+                self.app.background.written_elsewhere(before, tree.updated_times())
         if changed or self._owed:  # owed: the open thread's own turn was writing, and others may have too
             self._owed = not await threads.follow_outside_writes()
         elif threads.shows_outside_stream() and await self._writer_gone():

@@ -221,6 +221,10 @@ class ThreadTree(Tree[dict]):
         if node is not None:
             node.set_label(thread_label(record))
 
+    def updated_times(self) -> dict[str, float]:
+        """Each listed thread's last activity (``updated_at``: its newest message), by id."""
+        return {record["id"]: record.get("updated_at") or 0.0 for record in self._records}
+
     def set_activity(self, thread_id: str, activity: str | None) -> None:
         """Mark a thread's row: ``"streaming"``, ``"unseen"`` (a finished reply not looked at yet) or None."""
         if activity:
