@@ -24,8 +24,11 @@ bundle plus that certificate, so the client loads as many CA certificates as wit
 - ``whole run``: spawn -> exit for a two-sentence reply (includes the title request).
 - ``CPU time``: user + sys seconds of the ``ask`` process, less sensitive to load than wall time:
   of the whole run, and of the start-up (read from ``/proc`` as the request arrives).
-- floors: ``python -c pass`` and ``python -c "import httpx"``, to read the others against this
-  machine's load and against what any Python HTTP client pays.
+- floors: ``python -c pass`` and ``python -c "import httpx"`` (with httpx's command line, which ``ask``
+  skips), to read the others against this machine's load; and the libraries alone: a process importing, in
+  order, every module but ``tui_agents``'s that this tree's ``ask`` (anthropic, plain http) has loaded when
+  it sends its request, plus one small pydantic model (``profile_ask.library_floor_command``): what ``ask``
+  would cost if its own code cost nothing.
 
 ``--baseline DIR`` runs a second tree's ``tui_agents`` (e.g. ``git archive <commit> | tar -x -C DIR``)
 interleaved with this one, round by round (the two taking turns going first), so both see the same load; the
@@ -55,6 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fakes.llm_server import FakeLLMServer, Reply  # noqa: E402
 
+LIBRARY_FLOOR = "the libraries alone (every module but tui_agents's that `anthropic` has loaded at its request)"
 FIRST_DELAY = 0.4  # the server thinks a while, as a real one does
 REPLY = "Hello there. This is a **short** reply."
 
@@ -196,11 +200,11 @@ def _chat_request(fake: FakeLLMServer, timeout: float = 30) -> Any:
     return fake.chat_requests()[0]
 
 
-def _floor(env: dict[str, str], code: str) -> tuple[float, float]:
-    """``python -c CODE`` spawn -> exit: (wall, CPU) seconds, for scale against this machine's load now."""
+def _floor(env: dict[str, str], command: list[str]) -> tuple[float, float]:
+    """A floor's command spawn -> exit: (wall, CPU) seconds, for scale against this machine's load now."""
     cpu_before = _cpu()
     started = time.time()
-    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    subprocess.run(command, env=env, check=True)
     return time.time() - started, _cpu() - cpu_before
 
 
@@ -240,7 +244,8 @@ def main() -> None:
     trees = {"after": ROOT, "before": Path(args.baseline).resolve()} if args.baseline else {"": ROOT}
     scenarios = {name: SCENARIOS[name] for name in (args.scenario or SCENARIOS)}
     cases = [(tree, name) for name in scenarios for tree in trees]
-    floors = {"bare `python -c pass`": "pass", 'bare `python -c "import httpx"`': "import httpx"}
+    floors = {"bare `python -c pass`": [sys.executable, "-c", "pass"],
+              'bare `python -c "import httpx"`': [sys.executable, "-c", "import httpx"]}
     pipe: dict[tuple[str, str], list[dict[str, float]]] = {case: [] for case in cases}
     tty: dict[tuple[str, str], list[dict[str, float]]] = {case: [] for case in cases}
     at_once: dict[tuple[str, str], list[dict[str, float]]] = {case: [] for case in cases}
@@ -260,11 +265,16 @@ def main() -> None:
                 for (tree, name), env in envs.items():
                     if name == "anthropic over https":
                         env.update(ANTHROPIC_BASE_URL=tls_fake.base_url, SSL_CERT_FILE=bundle)
+            from profile_ask import library_floor_command  # this script's folder is on sys.path when it is run
+
+            Path(tmp, "floor").mkdir()
+            floors[LIBRARY_FLOOR] = library_floor_command(str(ROOT), fake.base_url, f"{tmp}/floor")
+            floor[LIBRARY_FLOOR] = []
             for (tree, name), env in envs.items():  # warm the file cache, write byte code, create the database
                 run_once(fakes[name], env, tty=False, provider=scenarios[name][0])
             for round_ in range(args.runs):  # round by round, so every case sees the same load
-                for label, code in floors.items():
-                    floor[label].append(_floor(base, code))
+                for label, command in floors.items():
+                    floor[label].append(_floor(base, command))
                 # the trees take turns going first in each scenario, so neither always follows the floors
                 for (tree, name), env in _in_turn(list(envs.items()), flip=round_ % 2 == 1):
                     provider = scenarios[name][0]

@@ -75,11 +75,12 @@ sys.addaudithook(_hook)
 '''
 
 # The libraries alone: every module ask has loaded at its connect except its own (and the probes), imported
-# in the same order, plus one small pydantic model (pydantic's first-model warm-up and plugin scan); the
-# collector off, as in ask's start-up.
-FLOOR = '''import gc, importlib, sys
+# in the same order, plus one small pydantic model (pydantic's first-model warm-up); the collector and
+# pydantic's plugin scan off, as in ask's start-up.
+FLOOR = '''import gc, importlib, os, sys
 gc.disable()  # as in ask's start-up
 sys.modules["httpx._main"] = None; sys.modules["h2"] = None
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # as ask sets it
 for name in open(sys.argv[1]).read().split():
     try:
         importlib.import_module(name)
@@ -208,21 +209,29 @@ def _callgrind(command: list[str], env: dict[str, str], cwd: str) -> float:
     return int(found.group(1).replace(",", "")) / 1e6
 
 
+def library_floor_command(tree: str, base_url: str, folder: str) -> list[str]:
+    """A command importing only the libraries ``ask`` (of ``tree``, asking the server at ``base_url``) has loaded
+    when it connects, in the same order: its script and module list are written into ``folder``. Run it with
+    ``tree`` on PYTHONPATH (``_env``)."""
+    Path(folder, "probe").mkdir()
+    Path(folder, "probe", "sitecustomize.py").write_text(LIST_PROBE)
+    env = _env(f"{folder}/probe:{tree}")
+    env.update(AIAGENTS_CONFIG=f"{folder}/config.toml", AIAGENTS_DB=f"{folder}/floor.db",
+               ANTHROPIC_BASE_URL=base_url, ANTHROPIC_API_KEY="bench", MODULES_OUT=f"{folder}/modules.txt")
+    subprocess.run(_ask_command(), env=env, capture_output=True, cwd=folder)
+    names = [name for name in Path(folder, "modules.txt").read_text().split()
+             if name.split(".")[0] not in ("tui_agents", "__main__", "sitecustomize")]
+    Path(folder, "modules.txt").write_text("\n".join(names))
+    Path(folder, "floor.py").write_text(FLOOR)
+    command = [sys.executable, f"{folder}/floor.py", f"{folder}/modules.txt"]
+    subprocess.run(command, env=_env(tree), check=True, cwd=folder)  # byte code
+    return command
+
+
 def _library_floor(tree: str, base_url: str) -> float:
     """Instructions of a process that imports only the libraries ask has loaded when it connects."""
     with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "probe").mkdir()
-        Path(tmp, "probe", "sitecustomize.py").write_text(LIST_PROBE)
-        env = _env(f"{tmp}/probe:{tree}")
-        env.update(AIAGENTS_CONFIG=f"{tmp}/config.toml", AIAGENTS_DB=f"{tmp}/floor.db", ANTHROPIC_BASE_URL=base_url,
-                   ANTHROPIC_API_KEY="bench", MODULES_OUT=f"{tmp}/modules.txt")
-        subprocess.run(_ask_command(), env=env, capture_output=True, cwd=tmp)
-        names = [name for name in Path(tmp, "modules.txt").read_text().split()
-                 if name.split(".")[0] not in ("tui_agents", "__main__", "sitecustomize")]
-        Path(tmp, "modules.txt").write_text("\n".join(names))
-        Path(tmp, "floor.py").write_text(FLOOR)
-        command = [sys.executable, f"{tmp}/floor.py", f"{tmp}/modules.txt"]
-        subprocess.run(command, env=_env(tree), check=True, cwd=tmp)  # byte code
+        command = library_floor_command(tree, base_url, tmp)
         return statistics.median(_callgrind(command, _env(tree), tmp) for _ in range(2))
 
 
