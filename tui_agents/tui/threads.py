@@ -296,10 +296,7 @@ class ThreadController:
                 await pane.add_message(record)
                 changed = True
             elif view is not None and "position" in view.record and _shown_differently(view.record, record):
-                fresh = pane._view(record)
-                fresh.set_class(view.has_class("-selected"), "-selected")
-                await pane.mount(fresh, after=view)
-                await view.remove()
+                await pane.replace_message(view, record)
                 changed = True
         if changed:
             self.app.call_after_refresh(self._count_after_paint, await session.threads.get(thread_id))

@@ -233,6 +233,14 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         await self.add(view)
         return view
 
+    async def replace_message(self, view: MessageView, record: dict[str, Any]) -> MessageView:
+        """Draw ``view``'s message again from ``record`` (as the store has it now), in the same place."""
+        fresh = self._view(record)
+        fresh.set_class(view.has_class("-selected"), "-selected")
+        await self.mount(fresh, after=view)
+        await view.remove()
+        return fresh
+
     async def prepend(self, records: list[dict[str, Any]], has_older: bool) -> None:
         """Insert older messages at the top, keeping what is on screen in place."""
         shown = self._fit(records, from_end=True)
