@@ -272,3 +272,38 @@ async def test_a_thread_selected_before_the_tree_has_a_size_shows_where_a_laid_o
     assert cursor == 142 and scroll <= cursor < scroll + height  # the row is on screen, under the cursor
     assert await _row_shown_after_select("with") == laid_out
     assert await _row_shown_after_select("after") == laid_out
+
+
+async def test_an_old_thread_reopened_far_down_the_list_has_neighbours_labelled_from_the_start(
+        ollama_env, make_app, tmp_path, monkeypatch):
+    """The rows drawn around a thread reopened beyond the first page are never drawn as "New chat" first."""
+    from tui_agents.labels import UNTITLED
+    from tui_agents.tui.widgets import thread_tree
+
+    db = tmp_path / "db.sqlite"
+    conn = await connect(db)
+    threads, messages = ThreadStore(conn), MessageStore(conn)
+    ids = []
+    for i in range(160):
+        thread = await threads.create(None, user_id="local")
+        await messages.add(thread["id"], "user", f"question number {i} about something")
+        ids.append(thread["id"])
+    await StateStore(conn).set_last_thread(ids[0], "local")  # the oldest: the last row of the list
+    await conn.close()
+
+    drawn: list[tuple[str, str]] = []
+
+    def recording(record):
+        label = thread_label(record)
+        drawn.append((record["id"], label.plain))
+        return label
+
+    thread_label = thread_tree.thread_label
+    monkeypatch.setattr(thread_tree, "thread_label", recording)
+    app = make_app(db_path=db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: app.current_thread_id == ids[0], what="the last thread reopened")
+        await wait_until(pilot, lambda: "question number 0" in screen_text(app), what="its row in view")
+        unnamed = sorted({ids.index(thread_id) for thread_id, text in drawn if text == UNTITLED})
+        assert unnamed == [], f"threads {unnamed} (by age) were drawn as {UNTITLED!r} before their first words"

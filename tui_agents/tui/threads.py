@@ -19,7 +19,7 @@ from textual.widget import Widget
 from .widgets.alternatives import origin_text
 from .widgets.chat_pane import FIRST_PAGE, NEWER_PAGE, OLDER_PAGE, ChatPane
 from .widgets.message import Notice, code_blocks
-from .widgets.sidebar import Sidebar, ThreadTree, first_words, page_records
+from .widgets.sidebar import SIDEBAR_PAGE, Sidebar, ThreadTree, first_words, page_records
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import AiAgentsApp
@@ -81,6 +81,7 @@ class ThreadController:
             nodes = [dict(t, parent_id=None, depth=0) for t in await self.app.session.threads.list_archived()]
         else:
             nodes = await self.app.session.threads.tree()
+        await self._label_drawn(nodes, self.app.current_thread_id)
         for node in nodes:
             if not node.get("title") and node["id"] in self._previews:
                 node["preview"] = self._previews[node["id"]]
@@ -89,6 +90,15 @@ class ThreadController:
         current = next((n for n in nodes if n["id"] == self.app.current_thread_id and n.get("title")), None)
         if current is not None:  # e.g. the title job named the open thread: the title bar says so too
             self.screen.set_thread_title(self.thread_title(current))
+
+    async def _label_drawn(self, nodes: list[dict[str, Any]], thread_id: str | None) -> None:
+        """Look up the first words of the untitled threads the tree is about to draw (the first page, or the rows
+        down to half a page below ``thread_id``, which its cursor brings in), so none is drawn as "New chat" first."""
+        at = next((i for i, node in enumerate(nodes) if node["id"] == thread_id), 0)
+        drawn = nodes[:max(SIDEBAR_PAGE, at + SIDEBAR_PAGE // 2 + 1)]  # as ThreadTree.select_thread draws them
+        missing = [node["id"] for node in drawn if not node.get("title") and node["id"] not in self._previews]
+        if missing:
+            await self._load_previews(missing)
 
     def rows_shown(self, event: ThreadTree.RowsShown) -> None:
         missing = [t["id"] for t in event.threads if not t.get("title") and not t.get("preview")]
@@ -163,6 +173,7 @@ class ThreadController:
             view.feed(state.text)
             state.view = view
             await self.turns.attach_working(state)
+        await self._label_drawn(self.app.sidebar.tree.records, thread_id)  # the rows the tree's cursor brings in
         self._after_show(thread, message_id)
 
     async def _show_thread(self, thread_id: str, message_id: str | None) -> dict[str, Any]:

@@ -221,6 +221,11 @@ class ThreadTree(Tree[dict]):
         if node is not None:
             node.set_label(thread_label(record))
 
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The listed threads in drawing order (drawn or not yet)."""
+        return self._records
+
     def updated_times(self) -> dict[str, float]:
         """Each listed thread's last activity (``updated_at``: its newest message), by id."""
         return {record["id"]: record.get("updated_at") or 0.0 for record in self._records}
