@@ -20,7 +20,7 @@ def test_approval_dialog(snap_compare, make_app, ollama_env):
         await ready(pilot)
         app.composer.cursor_blink = False
         app.push_screen(ApprovalScreen("write_file", "files", arguments, thread="Planning the garden"))
-        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen.armed)
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

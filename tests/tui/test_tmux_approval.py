@@ -28,6 +28,7 @@ from .test_tmux_daily import ROOT, Terminal, _started, terminal  # noqa: F401 - 
 pytestmark = pytest.mark.timeout(240)
 
 DIALOG = "Allow this tool call?"
+ARMED = "o allows once"
 
 
 def _servers_with(marker: str) -> list[psutil.Process]:
@@ -72,7 +73,8 @@ def _ask(term: Terminal, prompt: str) -> str:
     """Send ``prompt`` and wait for the approval dialog; returns the screen."""
     term.type(prompt)
     term.press("Enter")
-    return term.wait_text(DIALOG, timeout=90)  # the first use starts the server: seconds on a loaded machine
+    term.wait_text(DIALOG, timeout=90)  # the first use starts the server: seconds on a loaded machine
+    return term.wait_text(ARMED, timeout=10)  # its choices work after a pause in typing
 
 
 def _model(protocol: str, body: dict) -> Reply | None:

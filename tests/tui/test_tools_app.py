@@ -55,6 +55,12 @@ def _approval(app):
     return app.screen if isinstance(app.screen, ApprovalScreen) else None
 
 
+def _armed(app) -> bool:
+    """The approval dialog is up and its choices work (after a pause in typing)."""
+    dialog = _approval(app)
+    return dialog is not None and dialog.armed
+
+
 async def _tool_rows(app) -> list[tuple[str, str | None]]:
     """(content, meta server) of the open thread's stored tool results."""
     records = await app.session.messages.list(app.current_thread_id, limit=100)
@@ -74,7 +80,7 @@ async def test_allow_once_runs_the_tool_and_shows_the_arguments_literally(tool_a
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await send(pilot, "echo this")
-        await wait_until(pilot, lambda: _approval(app) is not None, timeout=60, what="the approval dialog")
+        await wait_until(pilot, lambda: _armed(app), timeout=60, what="the approval dialog, its choices working")
         text = screen_text(app)
         assert "Tool:   echo" in text and "Server: test" in text
         assert "[bold red]not markup[/bold red]" in text  # shown literally, the escape sequence stripped
@@ -94,7 +100,7 @@ async def test_deny_tells_the_model_the_user_declined(tool_app, fake_llm, tmp_pa
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await send(pilot, "echo this")
-        await wait_until(pilot, lambda: _approval(app) is not None, timeout=60, what="the approval dialog")
+        await wait_until(pilot, lambda: _armed(app), timeout=60, what="the approval dialog, its choices working")
         await pilot.press("d")
         await wait_until(pilot, lambda: _last_reply_done(app), timeout=60, what="the reply")
         assert app.focused is app.composer
@@ -104,6 +110,33 @@ async def test_deny_tells_the_model_the_user_declined(tool_app, fake_llm, tmp_pa
     assert tool_messages and "declined" in tool_messages[0]
 
 
+async def test_letters_typed_as_the_dialog_opens_go_on_into_the_message_and_answer_nothing(
+        tool_app, fake_llm, tmp_path):
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("test__echo", {"text": "hi"})], first_delay=0.3),
+                    Reply(text="Ran it."))
+    app = await tool_app(["test__echo"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "echo this")
+        await wait_until(pilot, lambda: _approval(app) is not None, timeout=60, what="the approval dialog")
+        assert not _approval(app).armed
+        working = app.turns[app.current_thread_id].working
+        assert working.line() == "waiting for your answer: may echo (test) run?", "not blaming the model"
+        for key in "great, a dog":  # still typing the next message: "a" and "d" are the dialog's keys
+            await pilot.press("space" if key == " " else "comma" if key == "," else key)
+            await asyncio.sleep(0.1)
+        await pilot.press("backspace")
+        assert _approval(app) is not None, "no letter answered the dialog"
+        assert app.composer.text == "great, a do"
+        await wait_until(pilot, lambda: _armed(app), timeout=10, what="the choices, after a pause")
+        assert app.focused is not app.composer
+        await pilot.press("o")
+        await wait_until(pilot, lambda: _last_reply_done(app), timeout=60, what="the reply")
+        assert app.composer.text == "great, a do", "the draft is kept"
+        assert [content for content, _ in await _tool_rows(app)] == ["hi"]
+    assert load_config(tmp_path / "config.toml").tools.always_allow == []
+
+
 async def test_allow_always_is_saved_in_the_config_file_and_not_asked_again(tool_app, fake_llm, tmp_path):
     fake_llm.script(Reply(tool_calls=[ToolCallSpec("test__echo", {"text": "one"})]), Reply(text="First."),
                     Reply(tool_calls=[ToolCallSpec("test__echo", {"text": "two"})]), Reply(text="Second."))
@@ -111,7 +144,7 @@ async def test_allow_always_is_saved_in_the_config_file_and_not_asked_again(tool
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await send(pilot, "echo one")
-        await wait_until(pilot, lambda: _approval(app) is not None, timeout=60, what="the approval dialog")
+        await wait_until(pilot, lambda: _armed(app), timeout=60, what="the approval dialog, its choices working")
         await pilot.press("a")
         await wait_until(pilot, lambda: len(fake_llm.requests) >= 2 and _last_reply_done(app), timeout=60)
         assert load_config(tmp_path / "config.toml").tools.always_allow == ["test:echo"]
@@ -230,8 +263,9 @@ async def test_the_approval_buttons_show_at_80x24_with_a_long_argument(make_app,
         await ready(pilot)
         app.push_screen(ApprovalScreen("write_file", "files", {"path": "/tmp/x.md", "content": long_text},
                                        thread="Planning"))
-        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="the dialog")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen.armed, what="the dialog")
         await pilot.pause(0.2)
+        assert "enter, d or escape denies" in screen_text(app)
         for button in app.screen.query(Button):
             region = button.region
             assert region.height >= 1 and region.bottom <= 24, f"{button.id} is cut off: {region}"

@@ -34,6 +34,8 @@ class ToolAccess:
         self.app = app
         self.failed: dict[str, Any] = {}
         """Servers that could not start or died, by name, until a retry."""
+        self.asking: dict[str | None, str] = {}
+        """The tool the approval dialog asks about, by the asking turn's thread."""
 
     def approvals(self) -> ToolApprovals:
         """The ``approve=`` callable of the session's runners ("allow always" is saved in the config file)."""
@@ -52,6 +54,8 @@ class ToolAccess:
                 answer.set_result(result or "deny")
 
         screen = ApprovalScreen(name, server, arguments, thread=await self._thread_label())
+        thread_id = turn_thread.get()
+        self._asking(thread_id, f"{name} ({server})" if server else name)
         self.app.push_screen(screen, done)
         try:
             return await answer
@@ -60,17 +64,37 @@ class ToolAccess:
             if screen.is_attached and self.app.screen is screen:
                 screen.dismiss("deny")
             raise
+        finally:
+            self._asking(thread_id, None)
+
+    def _asking(self, thread_id: str | None, tool: str | None) -> None:
+        """Note (None: forget) the tool the dialog asks about for ``thread_id``; its working line says so."""
+        if tool is None:
+            self.asking.pop(thread_id, None)
+        else:
+            self.asking[thread_id] = tool
+        state = self.app.turns.get(thread_id) if thread_id else None
+        working = getattr(state, "working", None)
+        if working is not None and working.is_attached:
+            working.update_state()
 
     async def _thread_label(self) -> str | None:
-        """The asking thread's title when it is not the one on screen (a reply streaming in the background)."""
+        """The asking thread's title (untitled: its first words) when it is not the one on screen (a reply
+        streaming in the background)."""
+        from ..labels import UNTITLED
+        from .widgets.sidebar import first_words
+
         thread_id = turn_thread.get()
         if thread_id is None or thread_id == self.app.current_thread_id or self.app.session is None:
             return None
         try:
             thread = await self.app.session.threads.get(thread_id)
+            if not thread.get("title"):
+                texts = await self.app.session.first_user_texts([thread_id])
+                return first_words(texts.get(thread_id, "")) or UNTITLED
         except Exception:  # noqa: BLE001 - a label only: the dialog still asks
             return thread_id
-        return thread.get("title") or thread_id
+        return thread["title"]
 
     # ---- tool servers that fail
 

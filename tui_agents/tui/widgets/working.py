@@ -1,4 +1,6 @@
-"""The working state under a pending reply: "waiting for MODEL · 3 s · esc stops", then "streaming · 7 s · esc stops".
+"""The working state under a pending reply: "waiting for MODEL · 3 s · esc stops", then "streaming · 7 s · esc stops",
+"running TOOL · 9 s · esc stops" while a tool runs, "waiting for your answer: may TOOL run?" while the approval
+dialog asks.
 
 The line reads the turn's ``TurnState`` (``started_at``, ``data_seen``,
 ``stalled_since``); its 1 s timer runs while the reply is pending (never a
@@ -63,8 +65,15 @@ class WorkingLine(Static, can_focus=False):
         """The text of the line at ``now`` (wall-clock seconds)."""
         now = time.time() if now is None else now
         state = self.state
+        asking = getattr(getattr(self.app, "tools", None), "asking", {}).get(getattr(state, "thread_id", None))
+        if asking:
+            return f"waiting for your answer: may {sanitize(asking)} run?"
         if state.stalled_since is not None:
             return f"no data for {max(0, int(now - state.stalled_since))} s · {self._key} stops"
+        running = [tool.get("name") for tool in getattr(state, "tools", {}).values() if tool.get("status") == "running"]
+        if running:
+            return f"running {sanitize(running[-1] or 'a tool')} · {max(0, int(now - state.started_at))} s · " \
+                   f"{self._key} stops"
         if not state.data_seen:
             waited = max(0, int(now - state.started_at))
             return f"waiting for {sanitize(state.model or 'the model')} · {waited} s · {self._key} stops"
