@@ -20,13 +20,13 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from .default_agent import DEFAULT_AGENT_NAME, DEFAULT_AGENT_TOOLS, DEFAULT_SYSTEM_PROMPT
 from .providers import registry
 
 __all__ = ["add_parser", "run"]
 
-# The app's own agent record (the same name and prompt as the app's new threads).
-DEFAULT_AGENT_NAME = "assistant"
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in Markdown."
+TITLE_WAIT = 5.0
+"""Seconds a new thread's title may take once the reply is out; past them the app titles it at its next start."""
 
 
 class AskError(Exception):
@@ -76,7 +76,14 @@ async def run(args: argparse.Namespace) -> int:
         return await session.run()
     except asyncio.CancelledError:
         # ctrl+c or SIGTERM: the runner has saved the partial reply as interrupted; tool servers stop below.
-        _error("interrupted; the partial reply is saved.")
+        if session.answered:
+            return 0  # only the title was still on its way: the reply is complete and saved
+        if args.no_save:
+            _error("interrupted.")
+        elif session.received:
+            _error("interrupted; the partial reply is saved.")
+        else:
+            _error("interrupted before the reply began; your question is saved.")
         return 130
     except AskError as exc:
         _error(str(exc))
@@ -120,13 +127,15 @@ def _after_request_sent(provider: Any, work: Callable[[], None], *, restart_gc: 
 
 
 def _warm_for_reply(rendered: bool) -> None:
-    """Make what the reply's first fragment needs: the writer token of the streaming row, the event classes
-    (made at first use), and rich on a terminal."""
+    """Make what the reply's first fragment needs: the log file, the writer token of the streaming row, the event
+    classes (made at first use), and rich on a terminal."""
     try:
         from . import events
+        from .logs import setup_logging
         from .providers import base
         from .store.process import current_writer
 
+        setup_logging()  # warnings go to the app's log file, not as bare lines among ask's notes
         current_writer()
         base.TextDeltaEvent, events.TextDelta  # noqa: B018 - makes each module's classes, as a reply needs them
         if rendered:
@@ -175,6 +184,12 @@ class _Ask:
         self._source: Any = None  # the app's database opened for reading under --no-save
         self.provider: Any = None
         self.runner: Any = None
+        self.received = False
+        """Whether any of the reply has arrived."""
+        self.answered = False
+        """Whether the reply is complete (what follows is the new thread's title)."""
+        self._out: Any = None  # the reply's output while the turn runs
+        self._waiting: Any = None  # the "waiting for MODEL" line on a terminal until the reply starts
 
     async def run(self) -> int:
         from .config import load_config
@@ -204,6 +219,7 @@ class _Ask:
         _after_request_sent(self.provider, lambda: _warm_for_reply(self.stdout.isatty()),
                             restart_gc=getattr(self.args, "restart_gc", False))
         ok = await self._stream(thread_id, config.user_id, text)
+        self.answered = ok
         if ok and thread is None and not self.args.no_save:
             await self._title(thread_id)
         return 0 if ok else 1
@@ -318,6 +334,7 @@ class _Ask:
         if record is None:
             fields = {k: agent[k] for k in ("system_prompt", "provider", "model", "tools")} if agent else {}
             fields.setdefault("system_prompt", DEFAULT_SYSTEM_PROMPT)
+            fields.setdefault("tools", list(DEFAULT_AGENT_TOOLS))  # as the app makes its own
             record = await agents.create(name, **fields)
         threads = ThreadStore(self.conn)
         created = await threads.create(record["id"], user_id=config.user_id, provider=provider,
@@ -371,6 +388,10 @@ class _Ask:
     async def _ask_on_terminal(self, name: str, server: str | None, arguments: dict[str, Any]) -> str:
         import json
 
+        if self._waiting is not None:
+            self._waiting.stop()
+        if self._out is not None:
+            self._out.boundary()  # the question on a line of its own, never drawn over by the live reply
         where = f" of MCP server {server}" if server else ""
         self._note(f"The model wants to run {name}{where} with {json.dumps(arguments, ensure_ascii=False)}")
         answer = (await _read_line(self.stderr, "Allow it? [y]es once, [a]lways, [N]o: ")).strip().lower()
@@ -383,29 +404,40 @@ class _Ask:
         from . import events as turn_events
         from .events import MessageSaved
 
-        out = _Output(self.stdout)
+        from .ask_output import ReplyOutput, WaitingLine
+
+        out = self._out = ReplyOutput(self.stdout)
+        waiting = self._waiting = WaitingLine(self.stderr, self.provider.model)
         declined: set[str] = set()
         try:
             async with aclosing(self.runner.run_stream(thread_id, user_id, text)) as events:
                 async for event in events:
                     if isinstance(event, MessageSaved):
                         # the one event before the request: the others' classes are made at first use, after it
+                        waiting.start()
                         continue
+                    if isinstance(event, turn_events.ThinkingDelta):
+                        waiting.thinking()
+                        continue
+                    if not isinstance(event, turn_events.StreamStalled):
+                        waiting.stop()
                     if isinstance(event, turn_events.TextDelta):
+                        self.received = self.received or bool(event.text)
                         out.write(event.text)
                     elif isinstance(event, turn_events.ToolCallStarted) and event.call_id not in declined:
-                        out.pause()
+                        self.received = True
+                        out.boundary()
                         self._note(f"running {event.name}")
                     elif isinstance(event, turn_events.ToolCallFinished) and event.call_id not in declined:
                         self._note(f"{event.name}: {event.status} ({event.duration_ms:,.0f} ms)")
                     elif isinstance(event, turn_events.ToolApproval) and not event.approved:
                         declined.add(event.call_id)
-                        out.pause()
+                        out.boundary()
                         self._note(f"{event.name} was refused: allow it in the config's [tools] always_allow "
                                    f"(\"{event.server + ':' if event.server else ''}{event.name}\") "
                                    "or run ask on a terminal to be asked")
                     elif isinstance(event, turn_events.ToolServerFailed):
-                        self._note(f"{event.error} Its tools are left out.")
+                        self._note(f"{event.error.rstrip('.')}. Its tools are left out.")
                     elif isinstance(event, turn_events.StreamStalled):
                         out.pause()
                         self._note(f"no data from the server for {event.seconds:.0f} s; still waiting "
@@ -417,7 +449,9 @@ class _Ask:
                         _error(str(event.error))
                         return False
         finally:
+            waiting.stop()
             out.finish()
+            self._out = self._waiting = None
         return True
 
     async def _title(self, thread_id: str) -> None:
@@ -425,8 +459,8 @@ class _Ask:
         from .workers import generate_title
 
         try:
-            await generate_title(self.provider, self.conn, thread_id)
-        except Exception:  # noqa: BLE001 - the reply is out and saved; a title is a nicety
+            await asyncio.wait_for(generate_title(self.provider, self.conn, thread_id), TITLE_WAIT)
+        except Exception:  # noqa: BLE001 - the reply is out and saved; a title is a nicety (the app titles it)
             pass
 
     def _note(self, message: str) -> None:
@@ -464,108 +498,3 @@ async def _read_line(stderr: TextIO, prompt: str) -> str:
     stderr.flush()
     threading.Thread(target=read, name="ask-approval", daemon=True).start()
     return await answer
-
-
-class _Output:
-    """The reply on stdout: plain text, flushed per fragment, into a pipe; rendered Markdown on a terminal."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.markdown = _MarkdownStream(stream) if stream.isatty() else None
-        self.wrote = False
-        self.ends_with_newline = True
-
-    def write(self, text: str) -> None:
-        self.wrote = True
-        try:
-            if self.markdown is not None:
-                self.markdown.write(text)
-                return
-            self.stream.write(text)
-            self.stream.flush()
-        except BrokenPipeError:
-            self._reader_gone()
-        self.ends_with_newline = text.endswith("\n")
-
-    def _reader_gone(self) -> None:
-        """The reader closed the pipe (``| head``): the reply still streams in and is saved, but unseen."""
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self.stream.fileno())  # so the final flush at exit cannot fail either
-        os.close(devnull)
-        self.markdown = None
-
-    def pause(self) -> None:
-        """Before a note on stderr: finish the current line, so the two do not mix on a terminal."""
-        if self.markdown is not None:
-            self.markdown.flush_all()
-
-    def finish(self) -> None:
-        try:
-            if self.markdown is not None:
-                self.markdown.close()
-            elif self.wrote and not self.ends_with_newline:
-                self.stream.write("\n")
-                self.ends_with_newline = True
-            self.stream.flush()
-        except BrokenPipeError:
-            self._reader_gone()
-
-
-def _complete_blocks(text: str) -> int:
-    """Where the finished Markdown blocks of ``text`` end: after its last blank line outside a code fence."""
-    in_fence = False
-    end = position = 0
-    for line in text.splitlines(keepends=True):
-        position += len(line)
-        if line.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-        elif not in_fence and not line.strip() and line.endswith("\n"):
-            end = position
-    return end
-
-
-class _MarkdownStream:
-    """Rendered Markdown on a terminal: finished blocks are printed once, the open one is shown live."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.live: Any = None  # rich's Live display, made at the first fragment (rich loads while the server thinks)
-        self.pending = ""
-        self.started = False
-
-    def _start(self) -> None:
-        if self.live is None:
-            from rich.console import Console
-            from rich.live import Live
-            from rich.markdown import Markdown
-
-            self.markdown = Markdown
-            self.live = Live(console=Console(file=self.stream), refresh_per_second=15, transient=True,
-                             auto_refresh=True)
-        self.live.start()
-        self.started = True
-
-    def write(self, text: str) -> None:
-        if not self.started:
-            self._start()
-        self.pending += text
-        done = _complete_blocks(self.pending)
-        if done:
-            block, self.pending = self.pending[:done], self.pending[done:]
-            self.live.console.print(self.markdown(block))
-        self.live.update(self.markdown(self.pending), refresh=not done)
-
-    def flush_all(self) -> None:
-        if self.pending.strip():
-            self.live.console.print(self.markdown(self.pending))
-        self.pending = ""
-        if self.started:
-            self.live.update("")
-
-    def close(self) -> None:
-        self.flush_all()
-        if self.started:
-            self.live.stop()
-            self.started = False

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .default_agent import DEFAULT_AGENT_NAME, DEFAULT_AGENT_TOOLS, DEFAULT_SYSTEM_PROMPT
+
 if TYPE_CHECKING:  # pragma: no cover
     from .config import AppConfig
     from .events import TurnEvent
@@ -37,10 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ChatSession", "Stores", "thread_context", "DEFAULT_AGENT_NAME", "DEFAULT_SYSTEM_PROMPT"]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_AGENT_NAME = "assistant"
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in Markdown."
-DEFAULT_AGENT_TOOLS = ("calculate", "current_time", "search_documents")  # safe builtins; `remember` is opt-in
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from tests.cli.conftest import write_mcp_config
+from tests.cli.conftest import ROOT, write_mcp_config
 from tests.fakes import Reply, ToolCallSpec
 from tui_agents.store import MessageStore, ThreadStore, connect
 
@@ -194,3 +197,53 @@ def test_ask_takes_the_network_waits_and_thinking_from_the_config_like_the_app(c
     (_, messages), = asyncio.run(_threads(cli.db))
     assert [(m["role"], m["status"]) for m in messages] == [("user", "complete"), ("assistant", "error")]
     assert messages[1]["content"] == "The first half, then silence"[:15]
+
+
+def test_text_before_and_after_a_tool_call_is_kept_apart_on_stdout(cli, fake_llm):
+    write_mcp_config(cli.config, '[tools]\nalways_allow = ["t:*"]\n\n')
+    fake_llm.script(Reply(text="Let me check.", tool_calls=[ToolCallSpec("t__echo", {"text": "hi"})]),
+                    Reply(text="Done: it said hi."), Reply(text="Title"))
+    result = cli("ask", "--provider", "anthropic", "echo hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Let me check.\n\nDone: it said hi.\n"
+
+
+def _interrupt(cli, fake_llm, *script: Reply, after: float) -> subprocess.CompletedProcess[str]:
+    """Run ask in a pipe and press ctrl+c (SIGINT) ``after`` seconds in."""
+    fake_llm.script(*script)
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_API_KEY")}
+    env.update({"PYTHONPATH": str(ROOT), "AIAGENTS_CONFIG": str(cli.config), "AIAGENTS_DB": str(cli.db),
+                "ANTHROPIC_BASE_URL": fake_llm.base_url, "ANTHROPIC_API_KEY": "sk-ant-test"})
+    process = subprocess.Popen([sys.executable, "-m", "tui_agents.cli", "ask", "--provider", "anthropic", "hello"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               text=True)
+    time.sleep(after)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def test_ctrl_c_before_the_reply_began_says_the_question_is_saved(cli, fake_llm):
+    result = _interrupt(cli, fake_llm, Reply(text="too late", first_delay=20), after=2.0)
+    assert result.returncode == 130
+    assert result.stderr.strip().splitlines()[-1] == \
+        "aiagents-tui: interrupted before the reply began; your question is saved."
+    (_, messages), = asyncio.run(_threads(cli.db))
+    assert [m["role"] for m in messages] == ["user"]
+
+
+def test_ctrl_c_while_only_the_title_is_coming_ends_well(cli, fake_llm):
+    result = _interrupt(cli, fake_llm, Reply(text="The whole answer."), Reply(text="Title", first_delay=20),
+                        after=2.5)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "The whole answer.\n" and result.stderr == ""
+    (_, messages), = asyncio.run(_threads(cli.db))
+    assert [(m["role"], m["status"]) for m in messages] == [("user", "complete"), ("assistant", "complete")]
+
+
+def test_a_slow_title_does_not_hold_up_the_exit(cli, fake_llm):
+    fake_llm.script(Reply(text="Answer."), Reply(text="Title", first_delay=25))
+    started = time.monotonic()
+    result = cli("ask", "--provider", "anthropic", "hello")
+    assert result.returncode == 0 and result.stdout == "Answer.\n" and result.stderr == ""
+    assert time.monotonic() - started < 15, "ask waited for the title"

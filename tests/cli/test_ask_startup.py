@@ -56,7 +56,8 @@ def test_ask_into_a_pipe_loads_only_what_it_uses(cli, fake_llm, tmp_path):
     loaded = _loaded(listing)
     assert not _family(loaded, "textual") and not _family(loaded, "tui_agents.tui")
     assert not _family(loaded, "rich")  # plain text into a pipe
-    assert not _family(loaded, "tui_agents.tools")  # the default agent has no tools
+    sent = {tool["name"] for tool in fake_llm.chat_requests()[0].body.get("tools", [])}
+    assert sent == {"calculate", "current_time", "search_documents"}  # the app's default agent's safe built-ins
     assert not _family(loaded, "tiktoken")  # Anthropic's counts are estimates
     assert not _family(loaded, "h2") and not _family(loaded, "click")  # HTTP/2 and httpx's CLI go unused
     assert not _family(loaded, "tui_agents.datacli")  # only ask's own parser was built
