@@ -402,9 +402,8 @@ class _Ask:
         from contextlib import aclosing
 
         from . import events as turn_events
-        from .events import MessageSaved
-
         from .ask_output import ReplyOutput, WaitingLine
+        from .events import MessageSaved
 
         out = self._out = ReplyOutput(self.stdout)
         waiting = self._waiting = WaitingLine(self.stderr, self.provider.model)
