@@ -407,6 +407,8 @@ class _Ask:
 
         out = self._out = ReplyOutput(self.stdout)
         waiting = self._waiting = WaitingLine(self.stderr, self.provider.model)
+        if hasattr(self.provider, "on_retry"):
+            self.provider.on_retry(self._retrying)
         declined: set[str] = set()
         try:
             async with aclosing(self.runner.run_stream(thread_id, user_id, text)) as events:
@@ -452,6 +454,19 @@ class _Ask:
             out.finish()
             self._out = self._waiting = None
         return True
+
+    def _retrying(self, seconds: float, error: Exception) -> None:
+        """The provider waits to try its request again: say so when the wait is one a person notices (a rate
+        limit's ``retry-after``, a long back-off); a quick retry that fails ends in the one error line."""
+        if seconds < 3 and getattr(error, "retry_after", None) is None:
+            return
+        waiting = self._waiting
+        if waiting is not None:
+            waiting.stop()
+        reason = (str(error).splitlines() or ["the server refused"])[0].rstrip(".")
+        self._note(f"{reason}; trying again in {seconds:.0f} s (ctrl+c stops)")
+        if waiting is not None:
+            waiting.start()
 
     async def _title(self, thread_id: str) -> None:
         """Title the new thread as the app does; a failure leaves it untitled (the app titles it later)."""

@@ -102,8 +102,14 @@ def complete_blocks(text: str) -> int:
 
 class MarkdownStream:
     """Rendered Markdown on a terminal: finished blocks are printed once, a blank line apart; the open one is
-    shown live, its last screenful when it is taller than the terminal. Control characters in the model's text
-    are removed first: no escape sequence of a reply reaches the terminal."""
+    shown live (at most ``DRAWS_PER_SECOND``), its last screenful when it is taller than the terminal. Control
+    characters in the model's text are removed first: no escape sequence of a reply reaches the terminal.
+
+    The live part is drawn from the event loop only (rich's own refresh thread would draw it while a finished
+    block is being printed, and a screenful of it could push the block's end off the screen).
+    """
+
+    DRAWS_PER_SECOND = 15
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -111,6 +117,8 @@ class MarkdownStream:
         self.pending = ""
         self.started = False
         self.printed = False
+        self._drawn_at = 0.0
+        self._draw_later: asyncio.TimerHandle | None = None
 
     def _start(self) -> None:
         if self.live is None:
@@ -119,10 +127,13 @@ class MarkdownStream:
             from rich.markdown import Markdown
 
             self.markdown = Markdown
-            self.live = Live(console=Console(file=self.stream), refresh_per_second=15, transient=True,
-                             auto_refresh=True)
+            self.live = Live(_Tail(self), console=Console(file=self.stream), transient=True, auto_refresh=False)
         self.live.start()
         self.started = True
+
+    def open_block(self) -> Any:
+        """The open block as rendered Markdown (made when it is drawn, not per fragment)."""
+        return self.markdown(self.pending)
 
     def write(self, text: str) -> None:
         from .sanitize import sanitize
@@ -133,8 +144,22 @@ class MarkdownStream:
         done = complete_blocks(self.pending)
         if done:
             block, self.pending = self.pending[:done], self.pending[done:]
-            self._print(block)
-        self.live.update(_Tail(self.markdown(self.pending)), refresh=not done)
+            self._print(block)  # rich draws the live part again below it
+        else:
+            self._draw_soon()
+
+    def _draw_soon(self) -> None:
+        wait = self._drawn_at + 1 / self.DRAWS_PER_SECOND - time.monotonic()
+        if wait <= 0:
+            self._draw()
+        elif self._draw_later is None:
+            self._draw_later = asyncio.get_running_loop().call_later(wait, self._draw)
+
+    def _draw(self) -> None:
+        self._draw_later = None
+        if self.started:
+            self.live.refresh()
+        self._drawn_at = time.monotonic()
 
     def _print(self, block: str) -> None:
         if not block.strip():
@@ -143,21 +168,23 @@ class MarkdownStream:
             self.live.console.print()
         self.live.console.print(self.markdown(block))
         self.printed = True
+        self._drawn_at = time.monotonic()
 
     def suspend(self) -> None:
         """Take the live block off the screen (a note follows on stderr); the next fragment shows it again."""
+        if self._draw_later is not None:
+            self._draw_later.cancel()
+            self._draw_later = None
         if self.started:
             self.live.stop()
             self.started = False
 
     def flush_all(self) -> None:
         """Print the open block as finished and stop the live display."""
-        pending, self.pending = self.pending, ""
+        block, self.pending = self.pending, ""
         if self.live is None:
             return
-        if self.started:
-            self.live.update("")
-        self._print(pending)
+        self._print(block)
         self.suspend()
 
     def close(self) -> None:
@@ -165,15 +192,18 @@ class MarkdownStream:
 
 
 class _Tail:
-    """The last screenful of a renderable: Live shows a block taller than the terminal frozen at its top."""
+    """The last screenful of the stream's open block: Live shows a block taller than the terminal frozen at its
+    top."""
 
-    def __init__(self, renderable: Any) -> None:
-        self.renderable = renderable
+    def __init__(self, stream: MarkdownStream) -> None:
+        self.stream = stream
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from rich.segment import Segment
 
-        lines = console.render_lines(self.renderable, options, pad=False)
+        if not self.stream.pending:
+            return
+        lines = console.render_lines(self.stream.open_block(), options, pad=False)
         for line in lines[-max(1, console.size.height - 1):]:
             yield from line
             yield Segment.line()

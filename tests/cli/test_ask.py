@@ -247,3 +247,12 @@ def test_a_slow_title_does_not_hold_up_the_exit(cli, fake_llm):
     result = cli("ask", "--provider", "anthropic", "hello")
     assert result.returncode == 0 and result.stdout == "Answer.\n" and result.stderr == ""
     assert time.monotonic() - started < 15, "ask waited for the title"
+
+
+def test_a_rate_limit_waited_out_is_told_on_stderr(cli, fake_llm):
+    fake_llm.script(Reply(status=429, error_message="Slow down.", headers={"retry-after": "2"}),
+                    Reply(text="Answered after the wait."), Reply(text="Title"))
+    result = cli("ask", "--provider", "anthropic", "hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Answered after the wait.\n"
+    assert "trying again in 2 s (ctrl+c stops)" in result.stderr

@@ -153,6 +153,17 @@ class HTTPProvider(Provider):
         # Streams: httpx bounds only the connect; the watchdog bounds the first byte and each silence.
         self._stream_timeout = httpx.Timeout(None, connect=self.timeouts.connect)
         self._on_sent: list[Callable[[], None]] = []
+        self._on_retry: list[Callable[[float, ProviderError], None]] = []
+
+    def on_retry(self, callback: Callable[[float, ProviderError], None]) -> None:
+        """Call ``callback(seconds, error)`` before each wait for a retry (a 429's ``retry-after``, a 5xx): a
+        caller can say why nothing happens meanwhile."""
+        self._on_retry.append(callback)
+
+    async def _wait_to_retry(self, delay: float, error: ProviderError) -> None:
+        for callback in self._on_retry:
+            callback(delay, error)
+        await asyncio.sleep(delay)
 
     def on_request_sent(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once, in the event loop, when the next streamed request's body has been sent.
@@ -271,7 +282,7 @@ class HTTPProvider(Provider):
             delay = self._retry_delay(attempt, error)
             if delay is None:
                 raise error from cause
-            await asyncio.sleep(delay)
+            await self._wait_to_retry(delay, error)
             attempt += 1
 
     async def _stream(self, path: str, payload: Mapping[str, Any],
@@ -336,7 +347,7 @@ class HTTPProvider(Provider):
             delay = self._retry_delay(attempt, error)
             if delay is None:
                 raise error from cause
-            await asyncio.sleep(delay)
+            await self._wait_to_retry(delay, error)
             attempt += 1
 
     def _silence(self, watch: _Watchdog) -> ProviderTimeoutError:
