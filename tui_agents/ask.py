@@ -239,9 +239,15 @@ class _Ask:
             return None
         from .store import AgentStore
 
-        record = await AgentStore(await self._source_conn()).get_by_name(self.args.agent)
+        agents = AgentStore(await self._source_conn())
+        record = await agents.get_by_name(self.args.agent)
         if record is None:
-            raise AskError(f"There is no agent named {self.args.agent!r}; the app's agents screen lists them.")
+            known = await agents.list()
+            same = [a for a in known if a["name"].casefold() == self.args.agent.casefold()]
+            if len(same) == 1:
+                return same[0]
+            names = ", ".join(sorted(a["name"] for a in known)) or "none yet"
+            raise AskError(f"There is no agent named {self.args.agent!r}; the agents are: {names}.")
         return record
 
     async def _source_conn(self) -> Any:
@@ -453,6 +459,8 @@ class _Ask:
             waiting.stop()
             out.finish()
             self._out = self._waiting = None
+        if not out.wrote:
+            self._note("the model's reply was empty")
         return True
 
     def _retrying(self, seconds: float, error: Exception) -> None:

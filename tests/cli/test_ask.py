@@ -143,7 +143,17 @@ def test_agent_gives_its_prompt_and_model_and_db_flag_picks_the_file(cli, fake_l
     assert not cli.db.exists()  # AIAGENTS_DB was not used: --db wins
 
     unknown = cli("--db", str(other), "ask", "--agent", "nobody", "hello")
-    assert unknown.returncode == 1 and "no agent named 'nobody'" in unknown.stderr
+    assert unknown.returncode == 1 and "no agent named 'nobody'; the agents are: pirate." in unknown.stderr
+    fake_llm.script(Reply(text="Arr again."), Reply(text="Pirate talk"))
+    capitalised = cli("--db", str(other), "ask", "--agent", "Pirate", "hello")  # as the agents screen shows it
+    assert capitalised.returncode == 0 and capitalised.stdout == "Arr again.\n", capitalised.stderr
+
+
+def test_an_empty_reply_is_said_on_stderr(cli, fake_llm):
+    fake_llm.script(Reply(text=""), Reply(text="Title"))
+    result = cli("ask", "--provider", "anthropic", "say nothing")
+    assert result.returncode == 0 and result.stdout == ""
+    assert result.stderr == "· the model's reply was empty\n"
 
 
 def test_a_reader_that_stops_early_does_not_break_the_save(cli, fake_llm):
