@@ -426,8 +426,9 @@ class _Ask:
                     if isinstance(event, turn_events.ThinkingDelta):
                         waiting.thinking()
                         continue
-                    if not isinstance(event, turn_events.StreamStalled):
-                        waiting.stop()
+                    if isinstance(event, (turn_events.TextDelta, turn_events.ToolCallStarted, turn_events.TurnFailed,
+                                          turn_events.TurnFinished)):
+                        waiting.stop()  # the answer has begun (or ended)
                     if isinstance(event, turn_events.TextDelta):
                         self.received = self.received or bool(event.text)
                         out.write(event.text)
@@ -486,6 +487,8 @@ class _Ask:
             pass
 
     def _note(self, message: str) -> None:
+        if self._waiting is not None:
+            self._waiting.clear()  # the note takes its line; the waiting line comes back below it
         self.stderr.write(f"· {message}\n")
         self.stderr.flush()
 

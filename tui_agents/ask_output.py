@@ -240,6 +240,10 @@ class WaitingLine:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        self.clear()
+
+    def clear(self) -> None:
+        """Erase the line (a note takes its place); while waiting, it is drawn again at the next second."""
         if self._shown:
             self.stderr.write("\r\x1b[2K")
             self.stderr.flush()
