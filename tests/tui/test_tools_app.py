@@ -211,6 +211,21 @@ async def test_the_agents_screen_lists_a_servers_tools_when_asked(tool_app, fake
         assert set(agent["tools"]) == {"test__echo", "test__add"}
 
 
+async def test_listing_a_servers_tools_shows_them_on_when_every_tool_of_it_is(tool_app, fake_llm):
+    from textual.widgets import SelectionList
+
+    app = await tool_app(["test:*"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: app.screen.query_one("#agent-tools", SelectionList).selected, timeout=30)
+        tools = app.screen.query_one("#agent-tools", SelectionList)
+        app.screen.query_one("#server-tools-0").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "test__add" in tools.selected, timeout=60, what="the server's tools, on")
+        assert {"test:*", "test__echo", "test__add"} <= set(tools.selected)
+
+
 def _calls_what_it_is_told(protocol: str, body: dict) -> Reply | None:
     """The fake model: with tools, it calls ``test__<the user's word>``, then says what came back."""
     if not body.get("tools"):

@@ -79,7 +79,10 @@ class ServerToolButtons(Horizontal):
             return
         tools = self.screen.query_one(f"#{self.tools_id}", SelectionList)
         listed = {tools.get_option_at_index(i).value for i in range(tools.option_count)}
+        every = f"{server.name}:*" in tools.selected  # then each of them is on: shown so
         for tool in loaded:
             if tool.name not in listed:
                 tools.add_option((Text(f"{sanitize(tool.name)} — {sanitize(tool.description or '')}"), tool.name))
+            if every:
+                tools.select(tool.name)
         button.label = Text(f"{sanitize(server.name)}: {len(loaded)} tools listed")
