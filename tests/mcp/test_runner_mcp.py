@@ -125,6 +125,26 @@ async def test_a_server_that_crashes_is_reported_at_once_and_started_again_next_
     await runner.aclose()
 
 
+async def test_a_crashed_server_that_cannot_start_again_is_told_at_the_next_turn(conn, providers, fake_llm):
+    server = stdio_server("c")
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("c__crash", {})]), Reply(text="It died."),
+                    Reply(tool_calls=[ToolCallSpec("c__echo", {"text": "back?"})]), Reply(text="Still down."))
+    thread_id = await new_thread(conn)
+    runner = runner_for(conn, providers("anthropic"), tools=[server])
+    crashed = next(e for e in await collect(runner.run_stream(thread_id, "alice", "crash it"))
+                   if isinstance(e, ToolServerFailed))
+    server.args[-1] = "fail-start"  # its next start fails (a broken install, a config it now rejects)
+    later = await collect(runner.run_stream(thread_id, "alice", "again"))
+    failed = [e for e in later if isinstance(e, ToolServerFailed)]
+    assert len(failed) == 1 and failed[0].error is not crashed.error and server.state == "failed"
+    assert "could not start" in str(failed[0].error) and "missing configuration" in failed[0].stderr_tail
+    assert "tools" not in chat_requests(fake_llm)[2].body  # the turn goes on without its tools
+    call = next(e for e in later if isinstance(e, ToolCallFinished))  # the model calls it from memory
+    assert "its MCP server c is down" in call.error
+    assert isinstance(later[-1], TurnFinished) and later[-1].text == "Still down."
+    await runner.aclose()
+
+
 async def test_a_call_to_a_tool_of_a_server_that_is_down_says_so(conn, providers, fake_llm):
     fake_llm.script(Reply(tool_calls=[ToolCallSpec("broken__echo", {"text": "hi"})]), Reply(text="Noted."))
     thread_id = await new_thread(conn)
