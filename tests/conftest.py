@@ -36,3 +36,17 @@ def _isolated_tool_registry():
     yield
     default_registry._tools.clear()
     default_registry._tools.update(saved)
+
+
+@pytest.fixture
+def package_logger():
+    """The ``tui_agents`` logger, put back as it was after the test (``setup_logging`` adds a file handler)."""
+    import logging
+
+    logger = logging.getLogger("tui_agents")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield logger
+    for handler in logger.handlers:
+        if handler not in saved[0]:
+            handler.close()
+    logger.handlers[:], logger.level, logger.propagate = saved

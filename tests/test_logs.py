@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 from tui_agents.logs import setup_logging
-
-
-@pytest.fixture
-def package_logger():
-    logger = logging.getLogger("tui_agents")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield logger
-    for handler in logger.handlers:
-        if handler not in saved[0]:
-            handler.close()
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def test_warnings_reach_the_rotating_file_with_keys_masked_and_info_left_out(tmp_path, monkeypatch, package_logger):

@@ -133,12 +133,15 @@ class ToolDefinitionError(ToolError, TypeError):
 
 
 class MCPServerError(ToolError):
-    """An MCP server failed to start or stopped; ``stderr_tail`` holds its last output (stdio servers)."""
+    """An MCP server failed to start or stopped; ``stderr_tail`` holds its last output (stdio servers),
+    ``reason`` the message without that output (for a display that shows the tail itself)."""
 
-    def __init__(self, message: str, *, server: str | None = None, stderr_tail: str = "") -> None:
+    def __init__(self, message: str, *, server: str | None = None, stderr_tail: str = "",
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.server = server
         self.stderr_tail = stderr_tail
+        self.reason = reason or message
 
 
 class GuardrailBlockedError(AgentError):

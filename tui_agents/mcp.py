@@ -13,6 +13,11 @@ and a server that cannot start raises ``MCPServerError`` (with the tail of its
 stderr) from ``start``/``load_tools``, which the runner reports and goes on
 without its tools.
 
+A server that stopped (crashed, or its HTTP endpoint went away) is started
+again at its next use: by ``load_tools`` (the runner's once per turn), and by
+one call in between. One that could not start stays failed until ``retry()``.
+Each failure is logged once, as a warning, with its env and header values masked.
+
 One background task owns each connection: the SDK's transports are anyio task
 groups that must be entered and left by the same task, while turns call tools
 from tasks of their own.
@@ -54,6 +59,8 @@ MAX_NAME = 64
 _BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _STDERR_TAIL_BYTES = 4000
+_MASK = "****"
+_MIN_SECRET = 8  # shorter values ("warn", "1") are not tokens, and masking them would garble the text
 _STOP_GRACE = 10.0  # the SDK's own shutdown is bounded by ~6 s (close stdin, SIGTERM, SIGKILL)
 
 
@@ -253,6 +260,8 @@ class MCPServer:
         self._client: Any = None
         self._tools: list[MCPTool] | None = None
         self._error: MCPServerError | None = None
+        self._failed_start = False  # _error is a failed start: no new attempt until retry()
+        self._may_restart = True  # a call may start a stopped server again, once between two load_tools()
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._lock = asyncio.Lock()
@@ -272,8 +281,18 @@ class MCPServer:
 
     @property
     def error(self) -> MCPServerError | None:
-        """Why the server failed to start or stopped, until ``retry()``; None otherwise."""
+        """Why the server failed to start or stopped, until it runs again or ``retry()``; None otherwise."""
         return self._error
+
+    @property
+    def state(self) -> str:
+        """``"idle"`` (not started), ``"running"``, ``"stopped"`` (died; started again at its next use)
+        or ``"failed"`` (could not start; not tried again until ``retry()``)."""
+        if self._client is not None:
+            return "running"
+        if self._error is None:
+            return "idle"
+        return "failed" if self._failed_start else "stopped"
 
     @property
     def stderr_tail(self) -> str:
@@ -287,22 +306,64 @@ class MCPServer:
         data = os.pread(fd, size - start, start).decode("utf-8", errors="replace")
         if start:
             data = data.split("\n", 1)[-1]
-        return data.strip()
+        return self._masked(data.strip())
+
+    def _secrets(self) -> list[str]:
+        """The env and header values (as written, expanded, and each ``${VAR}`` they use), to keep out of text."""
+        values: set[str] = set()
+        for value in [*(self.env or {}).values(), *self._headers.values()]:
+            values.add(value)
+            values.update(os.environ.get(var, "") for var in _ENV_REF.findall(value))
+            values.add(_ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), value))
+            values.update(value.split())  # "Bearer abc...": the token alone may be printed too
+        return sorted((v for v in values if len(v) >= _MIN_SECRET), key=len, reverse=True)
+
+    def _masked(self, text: str) -> str:
+        """``text`` with every env and header value of this server replaced by ****."""
+        for secret in self._secrets():
+            text = text.replace(secret, _MASK)
+        return text
+
+    def _describe(self) -> str:
+        """What runs, for a log line: the command and args (masked) or the URL without its query; env and
+        header names only."""
+        if self.command is not None:
+            where = self._masked(" ".join([self.command, *self.args]))
+            names = sorted(self.env or {})
+            return f"stdio: {where}" + (f"; env {', '.join(names)}" if names else "")
+        where = self._masked((self.url or "").split("?", 1)[0])
+        return f"http: {where}" + (f"; headers {', '.join(sorted(self._headers))}" if self._headers else "")
 
     # ---- lifecycle
 
     async def start(self) -> None:
         """Connect (spawn the process or open the HTTP session) and list the tools; idempotent.
 
-        Raises ``MCPServerError`` if the server cannot start; a failed server
-        stays failed (without new attempts) until ``retry()``.
+        A server that stopped is started again. Raises ``MCPServerError`` if the
+        server cannot start; a failed server stays failed (without new attempts) until ``retry()``.
         """
         async with self._lock:
-            if self._client is not None:
-                return
-            if self._error is not None:
-                raise self._error
-            await self._start_locked()
+            await self._start_unless_failed()
+
+    async def _start_unless_failed(self) -> None:
+        if self._client is not None:
+            return
+        if self._failed_start and self._error is not None:
+            raise self._error
+        await self._start_locked()
+
+    async def _start_for_call(self) -> None:
+        """Start the server for a call: a stopped one only if no restart was made since the last ``load_tools``
+        (a server that dies on every call is not restarted over and over within one turn)."""
+        async with self._lock:
+            if self.state == "stopped":
+                if not self._may_restart:
+                    assert self._error is not None
+                    raise MCPServerError(f"{self._error.reason} It is started again with the next message.",
+                                         server=self.name, stderr_tail=self._error.stderr_tail,
+                                         reason=self._error.reason)
+                self._may_restart = False
+            await self._start_unless_failed()
 
     async def _start_locked(self) -> None:
         loop = asyncio.get_running_loop()
@@ -317,8 +378,9 @@ class MCPServer:
             await self._stop_task(now=True)
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            self._error = self._failure("could not start", exc)
+            self._error, self._failed_start = self._failure("could not start", exc), True
             raise self._error from exc
+        self._error, self._failed_start = None, False
 
     async def _serve(self, ready: asyncio.Future[list[MCPTool]]) -> None:
         """Own the connection: open it, hand over the tools, hold it until asked to stop."""
@@ -357,8 +419,10 @@ class MCPServer:
         if self.command is not None:
             from mcp.client.stdio import StdioServerParameters, stdio_client
 
-            if self._stderr is None or self._stderr.closed:
-                self._stderr = tempfile.TemporaryFile()
+            # A new file per attempt: the tail shows this attempt's output only, in the order it was written.
+            if self._stderr is not None:
+                self._stderr.close()
+            self._stderr = tempfile.TemporaryFile()
             env = {key: expand_env(value, self.name) for key, value in (self.env or {}).items()}
             params = StdioServerParameters(command=self.command, args=self.args, env=env or None, cwd=self.cwd)
             return stdio_client(params, errlog=self._stderr)  # type: ignore[arg-type]
@@ -396,8 +460,12 @@ class MCPServer:
         return tools
 
     async def load_tools(self) -> list[MCPTool]:
-        """The server's tools, starting it if needed (raises ``MCPServerError`` when it cannot start)."""
-        await self.start()
+        """The server's tools, starting it (again, if it stopped) when needed; raises ``MCPServerError`` when
+        it cannot start. Until the next ``load_tools``, one call may start it again should it stop."""
+        async with self._lock:
+            restarting = self.state == "stopped"
+            await self._start_unless_failed()
+            self._may_restart = not restarting
         return list(self._tools or [])
 
     async def call(self, tool: str, arguments: Mapping[str, Any]) -> tuple[str, ToolStatus, _Images]:
@@ -406,7 +474,7 @@ class MCPServer:
         from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
         try:
-            await self.start()
+            await self._start_for_call()
             client = self._client
             if client is None:
                 raise self._error or MCPServerError(f"The MCP server {self.name} is not running.", server=self.name)
@@ -433,24 +501,29 @@ class MCPServer:
 
     async def _died(self, exc: BaseException) -> MCPServerError:
         """Record that the connection is gone and stop what is left of it."""
+        task = self._task
         if self._error is None:
             await asyncio.sleep(0.05)  # let the dying process's last stderr lines land
+        if self._task is not task:  # another call started it again meanwhile: leave the new connection alone
+            return self._error or MCPServerError(f"The MCP server {self.name} stopped during the call.",
+                                                 server=self.name)
+        if self._error is None:  # the connection's own task may have recorded why meanwhile
             self._error = self._failure("stopped", exc)
         await self._stop_task()
         return self._error
 
     def _failure(self, what: str, exc: BaseException) -> MCPServerError:
-        """An ``MCPServerError`` saying what happened, with the cause and the stderr tail."""
-        cause = _plain_cause(exc)
+        """An ``MCPServerError`` saying what happened, with the cause and the stderr tail; logged as a warning."""
+        cause = self._masked(_plain_cause(exc))
         tail = self.stderr_tail
-        message = f"The MCP server {self.name} {what}" + (f": {cause}" if cause else "") + "."
-        if tail:
-            message += f" Its last output: {tail.splitlines()[-1][:300]}"
-        return MCPServerError(message, server=self.name, stderr_tail=tail)
+        reason = f"The MCP server {self.name} {what}" + (f": {cause}" if cause else "") + "."
+        message = reason + (f" Its last output: {tail.splitlines()[-1][:300]}" if tail else "")
+        log.warning("%s (%s)%s", reason, self._describe(), f" Its last output:\n{tail}" if tail else "")
+        return MCPServerError(message, server=self.name, stderr_tail=tail, reason=reason)
 
     def retry(self) -> None:
         """Forget a failure, so the next use starts the server again."""
-        self._error = None
+        self._error, self._failed_start = None, False
 
     async def aclose(self) -> None:
         """Stop the server (and its process) if it runs; safe to call more than once."""

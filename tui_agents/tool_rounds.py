@@ -90,6 +90,21 @@ def images_as_note(message: Message, model: str) -> Message:
     return message.model_copy(update={"images": [], "content": content})
 
 
+def _server(turn: Turn, call: ToolCall) -> Any:
+    """The ``MCPServer`` object of a called tool (None for a local or unknown tool)."""
+    return getattr(turn.setup.tools.get(call.name), "server", None)
+
+
+def _new_failure(turn: Turn, call: ToolCall, known: dict[str, Any]) -> Any:
+    """A ``ToolServerFailed`` when the call's server failed since the round began (once per failure)."""
+    server = _server(turn, call)
+    error = getattr(server, "error", None)
+    if error is None or known.get(server.name) is error:
+        return None
+    known[server.name] = error
+    return turn_events.ToolServerFailed(turn.thread_id, server.name, error, getattr(error, "stderr_tail", ""))
+
+
 @dataclass(frozen=True, slots=True)
 class ToolOutcome:
     """The result of one tool call, as saved and sent back to the model."""
@@ -138,6 +153,7 @@ class ToolRounds:
         declined: set[str] = set()
         tasks: list[asyncio.Task[None]] = []
         saved: set[str] = set()
+        known = {server.name: server.error for call in round_.calls if (server := _server(turn, call)) is not None}
         try:
             for call in round_.calls:
                 if self.approve is not None and call.name in turn.setup.tools:
@@ -164,6 +180,8 @@ class ToolRounds:
                     duration_ms=outcome.duration_ms, status=outcome.status,  # type: ignore[arg-type]
                     result_message_id=result_id, server=server_of(turn, call),
                 )
+                if (failed := _new_failure(turn, call, known)) is not None:
+                    yield failed  # said when the server dies, not a turn later
         finally:
             for task in tasks:
                 task.cancel()
@@ -200,7 +218,7 @@ class ToolRounds:
         """Run one tool call; every failure becomes an error result for the model, never an exception."""
         tool = turn.setup.tools.get(call.name)
         if tool is None:
-            return ToolOutcome(f"There is no tool named {call.name!r}.", "error", 0.0)
+            return ToolOutcome(self._no_such_tool(call.name), "error", 0.0)
         from .tools import ToolContext
         from .tools.base import WaitExpired, wait_or_abandon
 
@@ -221,6 +239,13 @@ class ToolRounds:
         images, notes = await self._sendable_images(getattr(result, "images", None) or ())
         content = "\n".join([str(result.content), *notes]) if notes else str(result.content)
         return ToolOutcome(content, status, float(result.duration_ms), images)
+
+    def _no_such_tool(self, name: str) -> str:
+        """Why a called tool is not there: its server is down (with why), or no such tool exists."""
+        for server in self.tool_servers:
+            if names_server(name, server.name) and server.error is not None:
+                return f"The tool {name} was not run: its MCP server {server.name} is down. {server.error}"
+        return f"There is no tool named {name!r}."
 
     async def _sendable_images(self, raw: Sequence[Any]) -> tuple[tuple[Image, ...], list[str]]:
         """A tool result's images as the provider can take them, and a note for each left out."""

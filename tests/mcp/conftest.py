@@ -7,7 +7,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,28 +40,56 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def http_server_url() -> Iterator[str]:
-    """The test server on a loopback port over streamable HTTP, for the whole session."""
-    port = _free_port()
+def _spawn_http(port: int) -> subprocess.Popen:
+    """The test server over streamable HTTP on ``port``, once it answers."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([sys.executable, "-m", "tests.mcp.server", "http", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/mcp"
     deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the HTTP test server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
+    while True:
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
+            return process
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                _stop(process)
+                raise RuntimeError("the HTTP test server did not start") from None
+            time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def http_server_process() -> Iterator[tuple[str, Callable[..., None]]]:
+    """(url, switch): the HTTP test server of one test; ``switch(down=True)`` stops it, ``down=False`` starts
+    it again on the same port, as a server that goes away and comes back."""
+    port = _free_port()
+    process: subprocess.Popen | None = _spawn_http(port)
+
+    def switch(down: bool) -> None:
+        nonlocal process
+        if process is not None:
+            _stop(process)
+            process = None
+        if not down:
+            process = _spawn_http(port)
+
+    try:
+        yield f"http://127.0.0.1:{port}/mcp", switch
+    finally:
+        if process is not None:
+            _stop(process)
+
+
+@pytest.fixture(scope="session")
+def http_server_url() -> Iterator[str]:
+    """The test server on a loopback port over streamable HTTP, for the whole session."""
+    with http_server_process() as (url, _):
+        yield url

@@ -2,7 +2,7 @@
 
     python -m tests.mcp.server stdio            # over stdin/stdout
     python -m tests.mcp.server http PORT        # streamable HTTP on 127.0.0.1:PORT/mcp
-    python -m tests.mcp.server fail-start       # writes to stderr and exits 2 before speaking
+    python -m tests.mcp.server fail-start       # writes to stderr (MCP_TEST_LEAK too) and exits 2 before speaking
 
 Tools: ``echo``, ``add`` (structured output), ``picture`` (an image), ``svg`` (an image no
 provider takes), ``broken_png`` (not a readable image), ``summary`` (text plus structured content the text does not carry), ``fail``
@@ -118,6 +118,8 @@ def main(argv: list[str]) -> None:
     sys.stderr.write(f"test server: starting ({mode})\n")
     sys.stderr.flush()
     if mode == "fail-start":
+        if os.environ.get("MCP_TEST_LEAK"):  # a careless server that prints its token
+            sys.stderr.write(f"test server: token {os.environ['MCP_TEST_LEAK']} refused\n")
         sys.stderr.write("test server: missing configuration, giving up\n")
         sys.exit(2)
     if mode == "http":

@@ -68,13 +68,29 @@ async def test_a_crashed_server_gives_error_results_with_its_stderr_and_leaves_n
     tools = await _tools(server)
     pid = int((await tools["pid"].run({})).content)
     crashed = await tools["crash"].run({})
-    later = await tools["echo"].run({"text": "anyone?"})
-    assert crashed.is_error and "stopped" in crashed.content
-    assert later.is_error
-    assert isinstance(server.error, MCPServerError)
+    assert crashed.is_error and "stopped" in crashed.content and "crashing on purpose" in crashed.content
+    assert isinstance(server.error, MCPServerError) and server.state == "stopped"
     assert "crashing on purpose" in server.error.stderr_tail
     assert not server.running and not pid_alive(pid)
     await server.aclose()
+
+
+async def test_a_crashed_server_starts_again_at_its_next_use_once_until_the_next_load_tools():
+    server = stdio_server()
+    tools = await _tools(server)
+    first = int((await tools["pid"].run({})).content)
+    await tools["crash"].run({})
+    second = await tools["pid"].run({})  # the next use starts it again
+    assert second.status == "ok" and int(second.content) != first and server.state == "running"
+    await tools["crash"].run({})
+    down = await tools["pid"].run({})  # a second crash before the next load_tools: no restart loop
+    assert down.is_error and "started again with the next message" in down.content
+    assert server.state == "stopped"
+    tools = await _tools(server)  # the runner's next turn
+    third = await tools["pid"].run({})
+    assert third.status == "ok" and server.state == "running" and server.error is None
+    await server.aclose()
+    assert not pid_alive(int(third.content))
 
 
 async def test_a_server_that_fails_to_start_raises_with_its_stderr_tail_until_retry():
@@ -83,12 +99,50 @@ async def test_a_server_that_fails_to_start_raises_with_its_stderr_tail_until_re
         await server.load_tools()
     assert "broken could not start" in str(caught.value)
     assert "missing configuration, giving up" in caught.value.stderr_tail
-    with pytest.raises(MCPServerError):  # stays failed, without spawning again
+    assert server.state == "failed"
+    with pytest.raises(MCPServerError) as again:  # stays failed, without spawning again
         await server.start()
+    assert again.value is caught.value
     server.retry()
-    with pytest.raises(MCPServerError):
+    with pytest.raises(MCPServerError) as third:
         await server.start()
+    assert third.value is not caught.value
     await server.aclose()
+
+
+async def test_the_stderr_tail_holds_the_latest_attempt_only_in_order():
+    server = stdio_server("broken", mode="fail-start")
+    for _ in range(3):
+        server.retry()
+        with pytest.raises(MCPServerError) as caught:
+            await server.start()
+    assert caught.value.stderr_tail.splitlines() == [
+        "test server: starting (fail-start)", "test server: missing configuration, giving up"]
+    assert caught.value.reason == "The MCP server broken could not start: its connection closed."
+    assert str(caught.value) == caught.value.reason + " Its last output: test server: missing configuration, giving up"
+    await server.aclose()
+
+
+async def test_a_failure_is_logged_once_as_a_warning_with_env_values_masked(tmp_path, monkeypatch, package_logger):
+    from tui_agents.logs import setup_logging
+
+    secret = "sk-live-0123456789abcdef"
+    monkeypatch.setenv("MCP_SECRET", secret)
+    path = setup_logging(tmp_path / "app.log")
+    server = stdio_server("broken", mode="fail-start", env={"MCP_TEST_LEAK": "${MCP_SECRET}"})
+    with pytest.raises(MCPServerError) as caught:
+        await server.load_tools()
+    with pytest.raises(MCPServerError):
+        await server.load_tools()  # the same failure: not logged again
+    await server.aclose()
+    for handler in package_logger.handlers:
+        handler.flush()
+    text = path.read_text()
+    assert text.count("WARNING tui_agents.mcp: The MCP server broken could not start") == 1
+    assert "missing configuration, giving up" in text and "env MCP_TEST_LEAK" in text
+    assert "test server: token **** refused" in text
+    assert secret not in text
+    assert secret not in str(caught.value) and secret not in caught.value.stderr_tail
 
 
 async def test_a_missing_command_is_a_plain_error():
@@ -128,6 +182,22 @@ async def test_streamable_http_server_lists_and_calls(http_server_url, monkeypat
     assert json.loads(result.content) == {"sum": 3}
     assert failed.is_error
     assert "secret-token-value" not in repr(server)
+
+
+async def test_an_http_server_that_went_away_and_came_back_is_used_again(tmp_path):
+    from tests.mcp.conftest import http_server_process
+
+    with http_server_process() as (url, restart):
+        server = MCPServer("web", url=url, timeout=10, start_timeout=20)
+        tools = await _tools(server)
+        assert (await tools["echo"].run({"text": "one"})).content == "one"
+        restart(down=True)
+        gone = await tools["echo"].run({"text": "two"})
+        assert gone.is_error and "web stopped" in gone.content and server.state == "stopped"
+        restart(down=False)
+        tools = await _tools(server)  # the next turn connects again
+        assert (await tools["echo"].run({"text": "three"})).content == "three"
+        await server.aclose()
 
 
 async def test_http_server_that_is_down_fails_to_start_plainly():

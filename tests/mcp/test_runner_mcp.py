@@ -104,18 +104,56 @@ async def test_a_server_that_cannot_start_is_reported_and_the_turn_goes_on(conn,
     assert "tools" not in chat_requests(fake_llm)[0].body
 
 
-async def test_a_server_that_crashes_mid_turn_gives_an_error_result_and_the_turn_ends(conn, providers, fake_llm):
-    fake_llm.script(Reply(tool_calls=[ToolCallSpec("c__crash", {})]), Reply(text="It died."), Reply(text="Later."))
+async def test_a_server_that_crashes_is_reported_at_once_and_started_again_next_turn(conn, providers, fake_llm):
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("c__crash", {})]), Reply(text="It died."),
+                    Reply(tool_calls=[ToolCallSpec("c__echo", {"text": "back"})]), Reply(text="It is back."))
     thread_id = await new_thread(conn)
     runner = runner_for(conn, providers("anthropic"), tools=[stdio_server("c")])
     events = await collect(runner.run_stream(thread_id, "alice", "crash it"))
     assert isinstance(events[-1], TurnFinished)
     finished = next(e for e in events if isinstance(e, ToolCallFinished))
     assert finished.status == "error" and "stopped" in finished.error
+    failed = [e for e in events if isinstance(e, ToolServerFailed)]  # in the crash turn, after the call
+    assert len(failed) == 1 and events.index(failed[0]) > events.index(finished)
+    assert "crashing on purpose" in failed[0].stderr_tail
     later = await collect(runner.run_stream(thread_id, "alice", "again"))
-    assert any(isinstance(e, ToolServerFailed) for e in later)
-    assert isinstance(later[-1], TurnFinished)
+    assert not any(isinstance(e, ToolServerFailed) for e in later)
+    echoed = next(e for e in later if isinstance(e, ToolCallFinished))
+    assert (echoed.status, echoed.result) == ("ok", "back")
+    assert "c__echo" in {tool["name"] for tool in chat_requests(fake_llm)[2].body["tools"]}
+    assert isinstance(later[-1], TurnFinished) and later[-1].text == "It is back."
     await runner.aclose()
+
+
+async def test_a_crashed_server_that_cannot_start_again_is_told_at_the_next_turn(conn, providers, fake_llm):
+    server = stdio_server("c")
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("c__crash", {})]), Reply(text="It died."),
+                    Reply(tool_calls=[ToolCallSpec("c__echo", {"text": "back?"})]), Reply(text="Still down."))
+    thread_id = await new_thread(conn)
+    runner = runner_for(conn, providers("anthropic"), tools=[server])
+    crashed = next(e for e in await collect(runner.run_stream(thread_id, "alice", "crash it"))
+                   if isinstance(e, ToolServerFailed))
+    server.args[-1] = "fail-start"  # its next start fails (a broken install, a config it now rejects)
+    later = await collect(runner.run_stream(thread_id, "alice", "again"))
+    failed = [e for e in later if isinstance(e, ToolServerFailed)]
+    assert len(failed) == 1 and failed[0].error is not crashed.error and server.state == "failed"
+    assert "could not start" in str(failed[0].error) and "missing configuration" in failed[0].stderr_tail
+    assert "tools" not in chat_requests(fake_llm)[2].body  # the turn goes on without its tools
+    call = next(e for e in later if isinstance(e, ToolCallFinished))  # the model calls it from memory
+    assert "its MCP server c is down" in call.error
+    assert isinstance(later[-1], TurnFinished) and later[-1].text == "Still down."
+    await runner.aclose()
+
+
+async def test_a_call_to_a_tool_of_a_server_that_is_down_says_so(conn, providers, fake_llm):
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("broken__echo", {"text": "hi"})]), Reply(text="Noted."))
+    thread_id = await new_thread(conn)
+    runner = runner_for(conn, providers("anthropic"), tools=[stdio_server("broken", mode="fail-start")])
+    events = await collect(runner.run_stream(thread_id, "alice", "echo hi"))
+    await runner.aclose()
+    finished = next(e for e in events if isinstance(e, ToolCallFinished))
+    assert "its MCP server broken is down" in finished.error and "could not start" in finished.error
+    assert "There is no tool" not in finished.error
 
 
 @pytest.mark.parametrize("answer", [True, False])

@@ -154,21 +154,52 @@ async def test_allow_always_is_saved_in_the_config_file_and_not_asked_again(tool
         assert [content for content, _ in await _tool_rows(app)] == ["one", "two"]
 
 
-async def test_a_server_that_fails_is_shown_and_the_turn_goes_on(tool_app, fake_llm):
-    fake_llm.script(Reply(text="Answered without tools."))
-    app = await tool_app(["broken__echo"], servers={"broken": _server("fail-start")})
+def _toasts(app, title: str) -> list[str]:
+    return [n.message for n in app._notifications if n.title == title]
+
+
+@pytest.fixture
+def app_log(tmp_path, monkeypatch, package_logger):
+    """The app's log file (as the command line's app writes it) in tmp_path."""
+    path = tmp_path / "app.log"
+    monkeypatch.setenv("AIAGENTS_LOG", str(path))
+    return path
+
+
+async def test_a_server_that_fails_is_shown_once_and_the_turns_go_on(tool_app, fake_llm, app_log, monkeypatch):
+    secret = "tok-9f8e7d6c5b4a39281706"
+    monkeypatch.setenv("MCP_SECRET", secret)
+    fake_llm.script(Reply(text="Answered without tools."), Reply(text="Again without."), Reply(text="Still."))
+    broken = _server("fail-start")
+    broken.env = {"MCP_TEST_LEAK": "${MCP_SECRET}"}
+    app = await tool_app(["broken__echo"], servers={"broken": broken})
+    app.log_file = True
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await send(pilot, "use your tools")
-        await wait_until(pilot, lambda: any("broken" in n.message for n in app._notifications), timeout=60,
-                         what="the failure notice")
-        notice = next(n.message for n in app._notifications if "broken" in n.message)
-        assert "missing configuration, giving up" in notice  # the server's own stderr
-        await wait_until(pilot, lambda: _last_reply_done(app), timeout=60, what="the reply")
-        assert app.turns[app.current_thread_id].status == "complete"
-        assert app.turns[app.current_thread_id].text == "Answered without tools."
+        for n, text in enumerate(["use your tools", "and again"], 1):
+            await send(pilot, text)
+            await wait_until(pilot, lambda: len(fake_llm.requests) >= n and _last_reply_done(app), timeout=60,
+                             what=f"reply {n}")
+        assert app.turns[app.current_thread_id].text == "Again without."
+        toasts = _toasts(app, "Tool server failed")
+        assert len(toasts) == 1, toasts  # told once, not on every turn while it stays failed
+        assert toasts[0].splitlines() == [
+            "The MCP server broken could not start: its connection closed.",
+            "test server: starting (fail-start)",
+            "test server: token **** refused",
+            "test server: missing configuration, giving up",
+            'Replies go on without its tools; ctrl+p → "Retry tool servers" starts it again.',
+        ]
         await app.run_action("retry_tool_servers")
         assert app.session.tool_servers()[0].error is None
+        await send(pilot, "once more")  # the retry fails too: said again, with that attempt's output only
+        await wait_until(pilot, lambda: len(_toasts(app, "Tool server failed")) == 2, timeout=60,
+                         what="the second failure notice")
+        assert _toasts(app, "Tool server failed")[1] == toasts[0]
+        await wait_until(pilot, lambda: len(fake_llm.requests) >= 3 and _last_reply_done(app), timeout=60)
+    log = app_log.read_text()
+    assert log.count("WARNING tui_agents.mcp: The MCP server broken could not start") == 2  # each attempt
+    assert "missing configuration, giving up" in log and secret not in log
 
 
 async def test_no_tool_server_process_outlives_the_app(tool_app, fake_llm, tmp_path):
@@ -236,7 +267,7 @@ def _calls_what_it_is_told(protocol: str, body: dict) -> Reply | None:
     return Reply(text=f"Got back: {last['content']}")
 
 
-async def test_a_server_that_dies_is_shown_with_its_stderr_and_a_retry_starts_it_again(tool_app, fake_llm):
+async def test_a_server_that_dies_is_shown_at_once_and_started_again_by_the_next_turn(tool_app, fake_llm):
     fake_llm.responder = _calls_what_it_is_told
     app = await tool_app(["test:*"], always=["test:*"])
 
@@ -253,14 +284,13 @@ async def test_a_server_that_dies_is_shown_with_its_stderr_and_a_retry_starts_it
         await turn(pilot, "crash")  # the server process exits mid-call
         assert "stopped" in (await _tool_rows(app))[-1][0]
         assert not pid_alive(first_pid)
-        await turn(pilot, "pid")  # the next turn says so, with the server's last words, and goes on without it
-        notice = next(n.message for n in app._notifications if "Tool server 'test'" in n.message)
-        assert "crashing on purpose" in notice and "Retry tool servers" in notice
-        assert app.turns[app.current_thread_id].text == "echo: pid"  # answered, without tools
-        await app.run_action("retry_tool_servers")
-        await turn(pilot, "pid")
+        [notice] = _toasts(app, "Tool server stopped")  # in the crash turn, with the server's last words
+        assert "crashing on purpose" in notice and "starts again" in notice
+        await turn(pilot, "pid")  # the next turn starts it again and its tools work
         second_pid = int((await _tool_rows(app))[-1][0])
         assert second_pid != first_pid and pid_alive(second_pid)
+        assert app.turns[app.current_thread_id].text == f"Got back: {second_pid}"
+        assert not _toasts(app, "Tool server failed") and len(_toasts(app, "Tool server stopped")) == 1
     deadline = time.monotonic() + 10
     while pid_alive(second_pid) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)

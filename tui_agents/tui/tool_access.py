@@ -17,14 +17,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..approvals import ToolApprovals
     from .app import AiAgentsApp
 
-__all__ = ["ToolAccess", "turn_thread"]
+__all__ = ["ToolAccess", "failure_lines", "turn_thread"]
 
 log = logging.getLogger(__name__)
 
 #: The thread whose turn runs in the current task (set by the turn worker; each task has its own copy).
 turn_thread: ContextVar[str | None] = ContextVar("turn_thread", default=None)
 
-_STDERR_LINES = 8
+_STDERR_LINES = 4  # a toast, not a log: the log file has the whole tail
+
+
+def failure_lines(error: Exception, stderr_tail: str | None) -> list[str]:
+    """A tool server's failure for a toast: why (without the output the error's text repeats), then the
+    last lines of its stderr."""
+    tail = (stderr_tail or "").strip().splitlines()[-_STDERR_LINES:]
+    return [getattr(error, "reason", None) or str(error), *tail]
 
 
 class ToolAccess:
@@ -33,7 +40,7 @@ class ToolAccess:
     def __init__(self, app: AiAgentsApp) -> None:
         self.app = app
         self.failed: dict[str, Any] = {}
-        """Servers that could not start or died, by name, until a retry."""
+        """The last ``ToolServerFailed`` told of each server, by name, until a retry: each failure is told once."""
         self.asking: dict[str | None, str] = {}
         """The tool the approval dialog asks about, by the asking turn's thread."""
 
@@ -99,20 +106,31 @@ class ToolAccess:
     # ---- tool servers that fail
 
     def server_failed(self, event: Any) -> None:
-        """Show a ``ToolServerFailed``: its error and stderr tail, literally, and how to retry."""
+        """Show a ``ToolServerFailed`` once per failure: its reason, the last lines of its stderr, and what next."""
+        told = self.failed.get(event.server)
+        if told is not None and told.error is event.error:
+            return  # the same failure again (the next turn, another thread): said already
         self.failed[event.server] = event
-        tail = "\n".join((event.stderr_tail or "").strip().splitlines()[-_STDERR_LINES:])
-        message = f"Tool server {event.server!r} is not available: {event.error}"
-        if tail:
-            message += f"\n{tail}"
-        message += "\nThis reply goes on without its tools; ctrl+p → \"Retry tool servers\" starts it again."
-        self.app.notify(message, title="Tool server failed", severity="error", timeout=20)
+        lines = failure_lines(event.error, event.stderr_tail)
+        if self._state(event.server) not in ("failed", None):  # it died (and may run again already)
+            lines.append("It starts again when a reply next uses it.")
+            title = "Tool server stopped"
+        else:
+            lines.append("Replies go on without its tools; ctrl+p → \"Retry tool servers\" starts it again.")
+            title = "Tool server failed"
+        self.app.notify("\n".join(lines), title=title, severity="error", timeout=20, markup=False)
+
+    def _state(self, name: str) -> str | None:
+        """The state of the session's tool server ``name`` ("stopped", "failed"...), None if unknown."""
+        session = self.app.session
+        server = next((s for s in session.tool_servers() if s.name == name), None) if session else None
+        return getattr(server, "state", None)
 
     def retry(self) -> None:
         """Let every failed tool server start again at its next use."""
         if self.app.session is None:
             return
-        servers = [s for s in self.app.session.tool_servers() if s.error is not None or s.name in self.failed]
+        servers = [s for s in self.app.session.tool_servers() if s.error is not None]  # a restarted one has none
         for server in servers:
             server.retry()
         self.failed.clear()

@@ -71,8 +71,9 @@ class ServerToolButtons(Horizontal):
         try:
             loaded = await server.load_tools()
         except AgentError as exc:
-            tail = "\n".join((getattr(exc, "stderr_tail", "") or "").strip().splitlines()[-8:])
-            self.app.notify(f"Tool server {server.name!r} did not start: {exc}" + (f"\n{tail}" if tail else ""),
+            from ..tool_access import failure_lines
+
+            self.app.notify("\n".join(failure_lines(exc, getattr(exc, "stderr_tail", ""))),
                             title="Tool server failed", severity="error", timeout=20)
             server.retry()  # pressing the button again tries again
             button.disabled = False
