@@ -445,7 +445,8 @@ class _Ask:
                                    f"(\"{event.server + ':' if event.server else ''}{event.name}\") "
                                    "or run ask on a terminal to be asked")
                     elif isinstance(event, turn_events.ToolServerFailed):
-                        self._note(f"{event.error.rstrip('.')}. Its tools are left out.")
+                        reason = getattr(event.error, "reason", None) or str(event.error)
+                        self._note(f"{reason.rstrip('.')}. Its tools are left out.")
                     elif isinstance(event, turn_events.StreamStalled):
                         out.pause()
                         self._note(f"no data from the server for {event.seconds:.0f} s; still waiting "

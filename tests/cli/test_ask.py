@@ -266,3 +266,15 @@ def test_a_rate_limit_waited_out_is_told_on_stderr(cli, fake_llm):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Answered after the wait.\n"
     assert "trying again in 2 s (ctrl+c stops)" in result.stderr
+
+
+def test_a_tool_server_that_cannot_start_is_one_note_and_the_answer_comes(cli, fake_llm):
+    write_mcp_config(cli.config)
+    cli.config.write_text(cli.config.read_text().replace('"stdio"', '"fail-start"'))
+    fake_llm.script(Reply(text="Answered without it."), Reply(text="Title"))
+    result = cli("ask", "--provider", "anthropic", "hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Answered without it.\n"
+    notes = [line for line in result.stderr.splitlines() if line.startswith("· ")]
+    assert len(notes) == 1 and notes[0].endswith(". Its tools are left out."), result.stderr
+    assert "Traceback" not in result.stderr
