@@ -171,6 +171,7 @@ class ToolCallLine(Static, can_focus=False):
     DEFAULT_CSS = """
     ToolCallLine { color: $text-muted; padding: 0 1; height: auto; }
     ToolCallLine.-error { color: $error; }
+    ToolCallLine.-stopped { color: $warning; }
     """
 
     def __init__(self, name: str, status: str, duration_ms: float | None, arguments: Any = None,
@@ -183,13 +184,17 @@ class ToolCallLine(Static, can_focus=False):
         self.arguments = arguments
         self.result = result
         self.expanded = False
-        self.set_class(status in ("error", "timeout"), "-error")
+        self._set_status_class()
 
     def finish(self, status: str, duration_ms: float | None, result: str | None) -> None:
         """Show the call's outcome."""
         self.status, self.duration_ms, self.result = status, duration_ms, result
-        self.set_class(status in ("error", "timeout"), "-error")
+        self._set_status_class()
         self.refresh(layout=True)
+
+    def _set_status_class(self) -> None:
+        self.set_class(self.status in ("error", "timeout"), "-error")
+        self.set_class(self.status in ("declined", "cancelled"), "-stopped")  # the user's doing, not a failure
 
     def render(self) -> Text:
         arrow = "▾" if self.expanded else "▸"
