@@ -73,3 +73,33 @@ async def test_a_declined_call_says_declined_in_the_reply_and_the_inspector(tool
         await wait_until(pilot, lambda: "declined" in screen_text(app).split("Tool calls", 1)[-1],
                          what="the inspector's row")
         assert last_reply(app) is not None
+
+
+async def test_quitting_while_a_tool_runs_saves_it_cancelled_and_the_reply_as_quit(tool_app, make_app, fake_llm,
+                                                                                  tmp_path):
+    from tui_agents.tui.screens.dialogs import ConfirmScreen
+
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("test__hang", {}, id="h1")]), Reply(text="unused"))
+    app = await tool_app(["test__hang"], always=["test:*"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "hang")
+        await wait_until(pilot, lambda: any(line.status == "running" for line in _tool_lines(app)), timeout=60,
+                         what="the running call")
+        thread_id = app.current_thread_id
+        await asyncio.sleep(0.5)
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the quit question")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running, what="the app to quit")
+    again = make_app(config=app.config, config_path=tmp_path / "config.toml", db_path=tmp_path / "db.sqlite")
+    async with again.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        records = await again.session.messages.list(thread_id)
+        tool = next(r for r in records if r["role"] == "tool")
+        assert tool["meta"]["status"] == "cancelled" and tool["meta"]["duration_ms"] >= 400
+        caller = next(r for r in records if r["role"] == "assistant")
+        assert caller["status"] == "interrupted" and caller["meta"]["interrupted_reason"] == "app_quit"
+        await again.screen_main.threads.open_thread(thread_id)
+        await wait_until(pilot, lambda: "cancelled" in screen_text(again), what="the call after a restart")
+        assert "interrupted: you quit while this reply was streaming" in screen_text(again)
