@@ -43,3 +43,24 @@ def stopped_tool_events(state: TurnState) -> list[Any]:
                          server=call.get("server"))
         for cid, call in state.tools.items() if call.get("status") == "running"
     ]
+
+
+def running_label(state: TurnState, now: float | None = None) -> str | None:
+    """What the working line says while the turn's tools run: "running echo (test) · 2 s" (None: none runs).
+
+    The name is the server's own (the wire name without its ``<server>__`` prefix); more calls at once are
+    counted, and the seconds run from the first one's start.
+    """
+    from ..sanitize import sanitize
+
+    running = [call for call in state.tools.values() if call.get("status") == "running"]
+    if not running:
+        return None
+    now = time.time() if now is None else now
+    first = running[0]
+    name, server = str(first.get("name") or "tool"), first.get("server")
+    if server:
+        name = f"{name.removeprefix(f'{server}__')} ({server})"
+    more = f" and {len(running) - 1} more" if len(running) > 1 else ""
+    since = min(call.get("started_at", now) for call in running)
+    return f"running {sanitize(name)}{more} · {max(0, int(now - since))} s"
