@@ -48,7 +48,8 @@ class ToolCallStarted:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallFinished:
-    """A tool finished: ``result`` on success, ``error`` otherwise; ``status`` is ok, error or timeout."""
+    """A tool finished: ``result`` on success, ``error`` otherwise; ``status`` is ok, error, timeout or declined
+    (the user said no; a call stopped with its turn is saved as cancelled, with no event)."""
 
     thread_id: str
     message_id: str
@@ -58,7 +59,7 @@ class ToolCallFinished:
     result: str | None
     error: str | None
     duration_ms: float
-    status: Literal["ok", "error", "timeout"]
+    status: Literal["ok", "error", "timeout", "declined", "cancelled"]
     result_message_id: str | None = None
     server: str | None = None
 

@@ -11,7 +11,7 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +110,7 @@ class ToolOutcome:
     """The result of one tool call, as saved and sent back to the model."""
 
     content: str
-    status: str  # ok | error | timeout
+    status: str  # ok | error | timeout | declined (by the user) | cancelled (the turn was stopped)
     duration_ms: float
     images: tuple[Image, ...] = ()  # a result's images the provider can take (an MCP tool's), stored with it
 
@@ -154,6 +154,8 @@ class ToolRounds:
         tasks: list[asyncio.Task[None]] = []
         saved: set[str] = set()
         known = {server.name: server.error for call in round_.calls if (server := _server(turn, call)) is not None}
+        started: dict[str, float] = {}  # call id -> when it started: a stopped call is saved with the time it ran
+        stopped = False
         try:
             for call in round_.calls:
                 if self.approve is not None and call.name in turn.setup.tools:
@@ -163,14 +165,14 @@ class ToolRounds:
                         declined.add(call.id)
                     yield decision
             for call in round_.calls:
-                started = time.time()
+                started[call.id] = time.time()
                 yield turn_events.ToolCallStarted(turn.thread_id, message_id, call.id, call.name, call.arguments,
-                                                  started, server_of(turn, call))
+                                                  started[call.id], server_of(turn, call))
             tasks = [asyncio.create_task(self._run_tool(turn, call, done, call.id in declined))
                      for call in round_.calls]
             for _ in tasks:
-                call, started, outcome = await done.get()
-                result_id = await self._save_tool_result(turn, call, started, outcome)
+                call, began, outcome = await done.get()
+                result_id = await self._save_tool_result(turn, call, began, outcome)
                 saved.add(call.id)
                 yield MessageSaved(turn.thread_id, result_id, "tool", "complete")
                 yield turn_events.ToolCallFinished(
@@ -182,14 +184,19 @@ class ToolRounds:
                 )
                 if (failed := _new_failure(turn, call, known)) is not None:
                     yield failed  # said when the server dies, not a turn later
+        except BaseException as exc:
+            stopped = not isinstance(exc, Exception)  # cancelled, or the consumer stopped listening
+            raise
         finally:
             for task in tasks:
                 task.cancel()
             if tasks:
                 await land(asyncio.wait(tasks))
             unfinished = [c for c in round_.calls if c.id not in saved]
-            if unfinished:  # cancelled mid-tool: keep calls and results paired in the store
-                await land(self._save_cancelled(turn, unfinished))
+            if unfinished:  # stopped mid-tool: keep calls and results paired in the store
+                await land(self._save_cancelled(turn, unfinished, started))
+            if stopped and round_.message_id:  # the reply that made the calls was stopped, as a stopped text is
+                await land(self._messages.update(round_.message_id, status="interrupted"))
 
     async def _approval(self, turn: Turn, call: ToolCall) -> ToolApproval:
         """Ask ``approve`` about one call; a failing callable counts as a decline."""
@@ -209,7 +216,7 @@ class ToolRounds:
     async def _run_tool(self, turn: Turn, call: ToolCall, done: asyncio.Queue, declined: bool = False) -> None:
         started = time.time()
         if declined:
-            outcome = ToolOutcome(DECLINED_TOOL.format(name=call.name), "error", 0.0)
+            outcome = ToolOutcome(DECLINED_TOOL.format(name=call.name), "declined", 0.0)
         else:
             outcome = await self._execute(turn, call)
         done.put_nowait((call, started, outcome))
@@ -291,9 +298,13 @@ class ToolRounds:
                                     images=list(outcome.images)))
         return result_id
 
-    async def _save_cancelled(self, turn: Turn, calls: Sequence[ToolCall]) -> None:
+    async def _save_cancelled(self, turn: Turn, calls: Sequence[ToolCall], started: Mapping[str, float]) -> None:
+        """Save a "cancelled" result for each stopped call, with the time it ran (0 if it never started)."""
+        now = time.time()
         for call in calls:
-            await self._save_tool_result(turn, call, time.time(), ToolOutcome(CANCELLED_TOOL, "error", 0.0))
+            began = started.get(call.id, now)
+            outcome = ToolOutcome(CANCELLED_TOOL, "cancelled", round((now - began) * 1000, 1))
+            await self._save_tool_result(turn, call, began, outcome)
 
     def _resolved_runner_tools(self) -> dict[str, Any]:
         if self._runner_tools is None:

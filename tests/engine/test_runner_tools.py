@@ -205,12 +205,19 @@ async def test_cancelling_during_a_tool_saves_a_result_for_every_call(conn, prov
 
     task = asyncio.create_task(runner.run(thread_id, "alice", "Block forever"))
     await wait_until(MEETING.blocked.is_set)
+    await asyncio.sleep(0.3)  # the call runs a while before the stop: its saved time says so
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    results = {r["meta"]["name"]: r for r in await rows(conn, thread_id) if r["role"] == "tool"}
-    assert results["rt_block"]["meta"]["status"] == "error" and "cancelled" in results["rt_block"]["content"]
+    saved = await rows(conn, thread_id)
+    results = {r["meta"]["name"]: r for r in saved if r["role"] == "tool"}
+    blocked = results["rt_block"]
+    assert blocked["meta"]["status"] == "cancelled" and "cancelled" in blocked["content"]
+    assert blocked["meta"]["duration_ms"] >= 250  # the time it ran, not 0
+    assert results["rt_weather"]["meta"]["status"] == "ok"
+    (caller,) = [r for r in saved if r["role"] == "assistant"]
+    assert caller["status"] == "interrupted"  # the turn was stopped, as a stopped text reply is
     fake_llm.script(Reply(text="Moving on."))
     assert await runner.run(thread_id, "alice", "Never mind") == "Moving on."
     calls, answered = last_tool_exchange("anthropic", chat_requests(fake_llm)[-1].body)

@@ -185,7 +185,9 @@ async def test_sync_approve_declines_a_local_tool(conn, providers, fake_llm):
     runner = runner_for(conn, providers("openai"), tools=["calculate"], approve=lambda n, s, a: False)
     events = await collect(runner.run_stream(thread_id, "alice", "add"))
     finished = next(e for e in events if isinstance(e, ToolCallFinished))
-    assert finished.status == "error" and "declined" in finished.error
+    assert finished.status == "declined" and "declined" in finished.error
+    (result,) = [r for r in await rows(conn, thread_id) if r["role"] == "tool"]
+    assert result["meta"]["status"] == "declined"  # the inspector and a reopened thread say so too
 
 
 async def test_tool_approvals_run_safe_builtins_refuse_others_without_ask_and_save_always(tmp_path):

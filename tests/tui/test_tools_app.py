@@ -67,6 +67,14 @@ async def _tool_rows(app) -> list[tuple[str, str | None]]:
     return [(r["content"], (r["meta"] or {}).get("server")) for r in records if r["role"] == "tool"]
 
 
+def _inspected(app) -> list[str]:
+    """The statuses of the calls in the open inspector."""
+    from tui_agents.tui.screens.inspector import ToolInspector
+
+    found = app.screen.query(ToolInspector)
+    return [entry.status for entry in found.first().entries.values()] if found else []
+
+
 def _last_reply_done(app) -> bool:
     from .conftest import last_reply
 
@@ -105,6 +113,9 @@ async def test_deny_tells_the_model_the_user_declined(tool_app, fake_llm, tmp_pa
         await wait_until(pilot, lambda: _last_reply_done(app), timeout=60, what="the reply")
         assert app.focused is app.composer
         assert "declined" in (await _tool_rows(app))[0][0]
+        assert "test__echo · declined" in screen_text(app)  # not "error": the user said no
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: _inspected(app) == ["declined"], what="the inspector's row")
     last = fake_llm.requests[-1].body["messages"]
     tool_messages = [m["content"] for m in last if m["role"] == "tool"]
     assert tool_messages and "declined" in tool_messages[0]

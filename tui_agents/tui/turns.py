@@ -16,6 +16,7 @@ from textual.css.query import NoMatches
 
 from .alternatives import after_regenerate, remove_last_reply
 from .tool_access import turn_thread
+from .tool_calls import show_tool_event, stopped_tool_events
 from .widgets.chat_pane import FIRST_PAGE, ChatPane
 from .widgets.message import MessageView, Notice
 from .widgets.welcome import Welcome
@@ -284,6 +285,8 @@ class TurnController:
             state.status = "interrupted"
             _resolve(state.request_sent)
             await state.views_ready.wait()
+            for stopped in stopped_tool_events(state):  # a stopped stream says nothing of its running tools
+                await self._apply_event(state, stopped)
             await self._end_turn(state)
             raise
         except AgentError as exc:
@@ -331,14 +334,8 @@ class TurnController:
                 state.reply_id = mid
                 if view is not None:
                     view.set_id(mid)
-            case ToolCallStarted(call_id=cid, name=name, arguments=args):
-                state.tools[cid] = {"name": name, "arguments": args, "status": "running"}
-                if view is not None:
-                    await view.add_tool_call(cid, name, args)
-            case ToolCallFinished(call_id=cid, status=status, duration_ms=ms, result=result, error=error):
-                state.tools[cid] = {**state.tools.get(cid, {}), "status": status, "duration_ms": ms}
-                if view is not None:
-                    view.finish_tool_call(cid, status, ms, result if error is None else error)
+            case ToolCallStarted() | ToolCallFinished():
+                await show_tool_event(state, view, event)
             case UsageReported(usage=usage):
                 state.usage = usage
             case ToolServerFailed():

@@ -252,7 +252,7 @@ class ToolInspector(Vertical, can_focus=False):
     def _status_text(self, status: str) -> Text:
         variables = self.app.theme_variables if self.is_attached else {}  # hex colours of the theme
         colour = {"ok": "success", "running": "accent", "pending": "warning", "warned": "warning",
-                  "flagged": "warning"}.get(status, "error")
+                  "flagged": "warning", "declined": "warning", "cancelled": "warning"}.get(status, "error")
         return Text(status, style=f"bold {variables.get(colour, '')}".strip(), end="")
 
     def _cells(self, entry: CallEntry) -> tuple[Any, ...]:

@@ -169,11 +169,25 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
 
         return [child for child in self.children if isinstance(child, MessageView)]
 
-    def _view(self, record: dict[str, Any], streaming: bool = False) -> MessageView:
+    def _view(self, record: dict[str, Any], streaming: bool = False, joined: bool = False) -> MessageView:
         from .message import MessageView
 
-        return MessageView(record, self.format_time, streaming=streaming,
+        return MessageView(record, self.format_time, streaming=streaming, joined=joined,
                            alternatives=self.alternatives.get(record.get("id") or ""), render_cache=self.render_cache)
+
+    def _views(self, records: list[dict[str, Any]], above: MessageView | None = None) -> list[MessageView]:
+        """Views of ``records`` (oldest first, under ``above``); a tool round's messages are drawn as one block."""
+        from .tool_line import joins_above
+
+        views: list[MessageView] = []
+        previous = above
+        for record in records:
+            view = self._view(record, joined=joins_above(previous.record if previous else None, record))
+            if view.joined and previous is not None:
+                previous.add_class("-joined-below")
+            views.append(view)
+            previous = view
+        return views
 
     def _fit(self, records: list[dict[str, Any]], from_end: bool) -> list[dict[str, Any]]:
         """The records nearest one end (the newest with ``from_end``) that fill about SCREENS_MOUNTED screens."""
@@ -205,7 +219,7 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         self.cursor = None
         self._loading_older = False
         self._loading_newer = False
-        widgets: list[Widget] = [self._view(r) for r in records]
+        widgets: list[Widget] = list(self._views(records))
         widgets.extend(extra)
         with self.app.batch_update():
             await self.remove_children()
@@ -233,13 +247,24 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         await self.add(view)
         return view
 
-    async def replace_message(self, view: MessageView, record: dict[str, Any]) -> MessageView:
+    async def replace_message(self, view: MessageView, record: dict[str, Any],
+                              joined: bool | None = None) -> MessageView:
         """Draw ``view``'s message again from ``record`` (as the store has it now), in the same place."""
-        fresh = self._view(record)
-        fresh.set_class(view.has_class("-selected"), "-selected")
+        fresh = self._view(record, joined=view.joined if joined is None else joined)
+        for name in ("-selected", "-joined-below"):
+            fresh.set_class(view.has_class(name), name)
         await self.mount(fresh, after=view)
         await view.remove()
         return fresh
+
+    async def _join(self, view: Widget, above: MessageView) -> Widget:
+        """``view`` drawn again as part of the tool round ``above`` ends, if it is one (older messages came in)."""
+        from .tool_line import joins_above
+
+        if getattr(view, "joined", True) or not joins_above(above.record, view.record):  # type: ignore[attr-defined]
+            return view
+        above.add_class("-joined-below")
+        return await self.replace_message(view, view.record, joined=True)  # type: ignore[arg-type, attr-defined]
 
     async def prepend(self, records: list[dict[str, Any]], has_older: bool) -> None:
         """Insert older messages at the top, keeping what is on screen in place."""
@@ -249,10 +274,10 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         if not records:
             self._loading_older = False
             return
-        views = [self._view(r) for r in records]
+        views = self._views(records)
+        first = await self._join(self.children[0], views[-1]) if self.children else None
         old_height = self.virtual_size.height
         old_y = self.scroll_y
-        first = self.children[0] if self.children else None
         await self.mount_all(views, before=first) if first is not None else await self.mount_all(views)
         if self.cursor is not None:
             self.cursor += len(views)
@@ -272,7 +297,8 @@ class ChatPane(NoSecondLayout, VerticalScroll, can_focus=True):
         has_newer = has_newer or len(shown) < len(records)
         records = shown
         if records:
-            views = [self._view(r) for r in records]
+            last = self.views[-1] if self.views else None
+            views = self._views(records, above=last)
             after = self._after_last_view()
             await self.mount_all(views, before=after[0]) if after else await self.mount_all(views)
         self._set_has_newer(has_newer)

@@ -7,7 +7,6 @@ markup.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from ..sanitize import sanitize
 from .alternatives import alternatives_label
 from .blank_rows import BlankRows
 from .no_second_layout import NoSecondLayout
+from .tool_line import ToolCallLine, only_calls
 from .usage_footer import UsageFooter
 
 __all__ = ["MessageView", "ToolCallLine", "StreamingBody", "Notice", "code_blocks"]
@@ -163,48 +163,6 @@ def code_blocks(text: str) -> list[str]:
 
 def _role_label(role: str) -> str:
     return {"user": "You", "assistant": "Assistant", "tool": "Tool", "system": "System"}.get(role, role)
-
-
-class ToolCallLine(Static, can_focus=False):
-    """A compact, click-to-expand line for one tool call: name, status, duration."""
-
-    DEFAULT_CSS = """
-    ToolCallLine { color: $text-muted; padding: 0 1; height: auto; }
-    ToolCallLine.-error { color: $error; }
-    """
-
-    def __init__(self, name: str, status: str, duration_ms: float | None, arguments: Any = None,
-                 result: str | None = None, call_id: str | None = None) -> None:
-        super().__init__()
-        self.call_id = call_id
-        self.tool_name = sanitize(name)
-        self.status = status
-        self.duration_ms = duration_ms
-        self.arguments = arguments
-        self.result = result
-        self.expanded = False
-        self.set_class(status in ("error", "timeout"), "-error")
-
-    def finish(self, status: str, duration_ms: float | None, result: str | None) -> None:
-        """Show the call's outcome."""
-        self.status, self.duration_ms, self.result = status, duration_ms, result
-        self.set_class(status in ("error", "timeout"), "-error")
-        self.refresh(layout=True)
-
-    def render(self) -> Text:
-        arrow = "▾" if self.expanded else "▸"
-        took = f" · {self.duration_ms:.0f} ms" if self.duration_ms is not None else ""
-        line = Text(f"{arrow} ⚙ {self.tool_name} · {self.status}{took}")
-        if self.expanded:
-            args = json.dumps(self.arguments, ensure_ascii=False, indent=1) if self.arguments else "{}"
-            line.append("\n  arguments: " + sanitize(args).replace("\n", "\n  "))
-            if self.result is not None:
-                line.append("\n  result: " + sanitize(self.result[:2000]).replace("\n", "\n  "))
-        return line
-
-    def on_click(self) -> None:
-        self.expanded = not self.expanded
-        self.refresh(layout=True)
 
 
 class Notice(Static):
@@ -395,11 +353,15 @@ class MessageView(BlankRows, NoSecondLayout, Widget):
     MessageView > .user-body { padding: 0 1; height: auto; }
     MessageView.-selected { background: $boost; border-left: thick $accent; }
     MessageView > .status { color: $warning; padding: 0 1; height: auto; }
+    MessageView.-joined > .header { display: none; }
+    MessageView.-joined-below { margin: 0; }
     """
 
     def __init__(self, record: dict[str, Any], format_time: Callable[[float], str], *, streaming: bool = False,
-                 alternatives: dict[str, Any] | None = None, render_cache: Any = None) -> None:
+                 alternatives: dict[str, Any] | None = None, render_cache: Any = None, joined: bool = False) -> None:
         self.record = dict(record)
+        self.joined = joined
+        """Whether the message continues the reply above it (a tool round): drawn as part of it, no header."""
         self.content = sanitize(self.record.get("content") or "")
         self.parts = split_markdown(self.content) if self.role == "assistant" and not streaming else []
         """The text, sanitized, and a finished reply's Markdown segments."""
@@ -407,6 +369,7 @@ class MessageView(BlankRows, NoSecondLayout, Widget):
         """Whether the view draws itself (one widget) rather than holding a header and body widgets."""
         role = record.get("role", "assistant")
         super().__init__(classes=f"-{role} -compact" if self.compact else f"-{role}")
+        self.set_class(joined, "-joined")
         self.render_cache = render_cache
         """The pane's ``render_cache.RenderCache`` for finished Markdown, or None."""
         self.alternatives = alternatives
@@ -421,7 +384,7 @@ class MessageView(BlankRows, NoSecondLayout, Widget):
 
     def _fits_one_widget(self) -> bool:
         record = self.record
-        if self.role == "tool" or record.get("images") or record.get("thinking"):
+        if self.role == "tool" or record.get("images") or record.get("thinking") or self.joined or only_calls(record):
             return False
         return self.role != "assistant" or len(self.parts) <= 1
 
@@ -529,7 +492,8 @@ class MessageView(BlankRows, NoSecondLayout, Widget):
         status = self.status_text()
         if status:
             yield Static(Text(status), classes="status", markup=False)
-        if role == "assistant" and not self.streaming and self.record.get("usage"):
+        if role == "assistant" and not self.streaming and self.record.get("usage") and not only_calls(self.record):
+            # a round of calls only: its answer's footer follows, as under a live reply
             yield UsageFooter(self.record)
 
     async def show_usage(self, record: dict[str, Any], provider: str | None = None) -> None:
