@@ -48,6 +48,7 @@ async def test_escape_while_a_tool_runs_shows_it_cancelled_with_the_time_it_ran(
         await pilot.press("ctrl+t")  # the inspector follows the call live
         thread_id = await _hang_a_while(pilot)
         await wait_until(pilot, lambda: _inspected(app) == ["running"], what="the inspector's row")
+        assert app.turns[thread_id].working.line().startswith("running hang (test) · ")  # not "streaming"
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.turns[thread_id].running, what="the stop")
         (line,) = _tool_lines(app)

@@ -24,6 +24,11 @@ async def show_tool_event(state: TurnState, view: MessageView | None, event: Any
             state.tools[cid] = {**state.tools.get(cid, {}), "status": status, "duration_ms": ms}
             if view is not None:
                 view.finish_tool_call(cid, status, ms, result if error is None else error)
+        case _:
+            return
+    working = state.working
+    if working is not None and working.is_attached:
+        working.update_state()  # "running echo (test)" from the call's start, not at the next second
 
 
 def stopped_tool_events(state: TurnState) -> list[Any]:

@@ -17,6 +17,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from ..sanitize import sanitize
+from ..tool_calls import running_label
 
 __all__ = ["DATA_EVENTS", "WorkingLine", "stop_key"]
 
@@ -70,10 +71,9 @@ class WorkingLine(Static, can_focus=False):
             return f"waiting for your answer: may {sanitize(asking)} run?"
         if state.stalled_since is not None:
             return f"no data for {max(0, int(now - state.stalled_since))} s · {self._key} stops"
-        running = [tool.get("name") for tool in getattr(state, "tools", {}).values() if tool.get("status") == "running"]
-        if running:
-            return f"running {sanitize(running[-1] or 'a tool')} · {max(0, int(now - state.started_at))} s · " \
-                   f"{self._key} stops"
+        running = running_label(state, now) if getattr(state, "tools", None) else None
+        if running is not None:
+            return f"{running} · {self._key} stops"
         if not state.data_seen:
             waited = max(0, int(now - state.started_at))
             return f"waiting for {sanitize(state.model or 'the model')} · {waited} s · {self._key} stops"
