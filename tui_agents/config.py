@@ -287,6 +287,10 @@ def _validated(data: dict[str, Any], path: Path) -> AppConfig:
         raise ConfigError(f"The settings file {path} has a bad value at {where}: {first['msg']}.") from exc
 
 
+_INLINE_DEPTH = 3
+"""Maps this deep (``mcp_servers.NAME.env``), or inside an inline table, are written inline."""
+
+
 def save_config(config: AppConfig, path: Path | None = None) -> Path:
     """Write the settings into the file, changing only what differs: its comments, order and layout stay.
 
@@ -362,7 +366,13 @@ def _merge(container: Any, new: dict[str, Any], wanted: dict[str, Any], depth: i
             elif _plain(current) != value:
                 _replace(container, key, value)
         elif key in wanted:
-            _add(container, key, _new_item(wanted[key], depth))
+            _add(container, key, _new_item(wanted[key], _INLINE_DEPTH if _is_inline(container) else depth))
+
+
+def _is_inline(container: Any) -> bool:
+    from tomlkit.items import InlineTable
+
+    return isinstance(container, InlineTable)
 
 
 def _plain(value: Any) -> Any:
@@ -403,7 +413,7 @@ def _new_item(value: Any, depth: int) -> Any:
 
     if not isinstance(value, dict):
         return tomlkit.item(value)
-    if depth > 2:  # env = { LOG_LEVEL = "warn" }, as MCP clients write it
+    if depth >= _INLINE_DEPTH:  # env = { LOG_LEVEL = "warn" }, as MCP clients write it
         table: Any = tomlkit.inline_table()
     else:  # [prices."gpt-4o"] without an empty [prices] above it
         table = tomlkit.table(is_super_table=bool(value) and all(isinstance(v, dict) for v in value.values()))
@@ -413,16 +423,14 @@ def _new_item(value: Any, depth: int) -> Any:
 
 
 def _add(container: Any, key: str, item: Any) -> None:
-    """Add a key after the container's last key (not after a comment that heads the next table)."""
+    """Add a key after the container's last key, not below a comment that heads the next table."""
     from tomlkit.container import Container
     from tomlkit.items import AoT, Table
 
-    body = container if isinstance(container, Container) else getattr(container, "value", None)
-    if not isinstance(item, (Table, AoT)) and isinstance(body, Container) and not getattr(
-            container, "is_super_table", lambda: False)():
-        last = max((i for i, (k, v) in enumerate(body.body) if k is not None and not isinstance(v, (Table, AoT))),
-                   default=None)
-        if last is not None and last + 1 < len(body.body):
-            body._insert_at(last + 1, key, item)  # tomlkit has no public insert; append would land after it
+    body = container.value if isinstance(container, Table) and not container.is_super_table() else container
+    if isinstance(body, Container) and not isinstance(item, (Table, AoT)):
+        keys = [i for i, (k, v) in enumerate(body.body) if k is not None and not isinstance(v, (Table, AoT))]
+        if keys and keys[-1] + 1 < len(body.body):
+            body._insert_at(keys[-1] + 1, key, item)  # tomlkit's append would put it after that comment
             return
     container.append(key, item)

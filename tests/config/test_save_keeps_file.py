@@ -176,3 +176,16 @@ async def test_allow_always_writes_only_always_allow_and_keeps_the_comments(tmp_
 
     assert path.read_text(encoding="utf-8") == ('# keep me\ntheme = "nord"  # inline\n\n[mcp_servers.files]\n'
                                                 'command = "npx"  # runner\n\n[tools]\nalways_allow = ["files:read_file"]\n')
+
+
+def test_an_entry_added_to_an_inline_table_is_written_inline(tmp_path):
+    path = _written(tmp_path, '# mine\nprices = { "gpt-4o" = { input = 2.5, output = 10 } }  # list prices\n')
+    config = load_config(path)
+    config.prices["my-model"] = PriceConfig(input=1, output=2)
+
+    save_config(config, path)
+
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('# mine\nprices = { "gpt-4o" = { input = 2.5, output = 10 },') and "[prices" not in text
+    assert text.endswith("}  # list prices\n")
+    assert load_config(path) == config
