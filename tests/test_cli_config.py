@@ -9,7 +9,7 @@ import tomllib
 import pytest
 
 from tui_agents import __version__, cli
-from tui_agents.config import AppConfig, MemoryConfig, dumps_toml, load_config, resolve_db_path, save_config
+from tui_agents.config import AppConfig, MemoryConfig, load_config, resolve_db_path, save_config
 from tui_agents.errors import ConfigError
 from tui_agents.tui.sanitize import highlight_snippet, sanitize
 
@@ -83,10 +83,6 @@ def test_missing_config_gives_defaults_and_bad_config_is_a_clear_error(tmp_path)
     bad.write_text("this is = = not toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
-
-
-def test_dumps_toml_quotes_keys_that_need_it():
-    assert dumps_toml({"a.b": "x", "t": {"k": True}}) == '"a.b" = "x"\n\n[t]\nk = true\n'
 
 
 def test_sanitize_strips_control_characters_but_keeps_newlines_and_tabs():

@@ -3,7 +3,8 @@
 The settings live in ``config.toml`` under the user config dir (platformdirs;
 ``AIAGENTS_CONFIG`` overrides the file). They are read with ``tomllib``,
 validated by the pydantic models below and written atomically (temp file, then
-``os.replace``) with ``tomli-w``.
+``os.replace``) with ``tomlkit``, which changes only the settings that changed and
+keeps the user's comments, order and layout.
 
 The database is ``--db``, else ``AIAGENTS_DB``, else ``aiagents.db`` under the
 user data dir. API keys never live here: they are in the OS keyring or the
@@ -39,7 +40,6 @@ __all__ = [
     "resolve_db_path",
     "load_config",
     "save_config",
-    "dumps_toml",
 ]
 
 
@@ -275,6 +275,10 @@ def load_config(path: Path | None = None) -> AppConfig:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"The settings file {path} is not valid TOML ({exc}); fix or delete it.") from exc
+    return _validated(data, path)
+
+
+def _validated(data: dict[str, Any], path: Path) -> AppConfig:
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
@@ -283,23 +287,150 @@ def load_config(path: Path | None = None) -> AppConfig:
         raise ConfigError(f"The settings file {path} has a bad value at {where}: {first['msg']}.") from exc
 
 
+_INLINE_DEPTH = 3
+"""Maps this deep (``mcp_servers.NAME.env``), or inside an inline table, are written inline."""
+
+
 def save_config(config: AppConfig, path: Path | None = None) -> Path:
-    """Write the settings atomically (temp file in the same dir, then ``os.replace``)."""
+    """Write the settings into the file, changing only what differs: its comments, order and layout stay.
+
+    A key the file lacks is written only when it is not the default; the write is atomic
+    (temp file in the same dir, then ``os.replace``). The file holds no secrets: keys live in the keyring.
+    """
     from .files import write_text_atomic
 
     path = path or config_path()
-    text = dumps_toml(config.model_dump(mode="json", exclude_none=True))
+    old, doc = _read_document(path)
+    _merge(doc, config.model_dump(mode="json", exclude_none=True), _non_default(config), depth=1)
+    text = doc.as_string()
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ConfigError("A setting holds a broken character (half a surrogate pair); "
                           "remove it and save again.") from None
-    write_text_atomic(path, text)
+    if text != old:
+        write_text_atomic(path, text)
     return path
 
 
-def dumps_toml(data: dict[str, Any]) -> str:
-    """Serialise nested dicts of strings, numbers, booleans and lists as TOML."""
-    import tomli_w  # only when saving
+def _read_document(path: Path) -> tuple[str | None, Any]:
+    """The file's text (None when there is none) and its tomlkit document; a broken file is refused, not replaced."""
+    import tomlkit  # only when saving, never on a start-up path
+    from tomlkit.exceptions import TOMLKitError
 
-    return tomli_w.dumps(data)
+    try:
+        old: str | None = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, tomlkit.document()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or "it is not UTF-8 text"
+        raise ConfigError(f"Could not read the settings file {path} to update it: {why}.") from exc
+    try:
+        doc = tomlkit.parse(old)
+    except TOMLKitError as exc:
+        raise ConfigError(f"The settings file {path} is not valid TOML ({exc}); fix or delete it, "
+                          "then save again.") from exc
+    _validated(doc.unwrap(), path)  # merging into a file the app could not read would drop what it holds
+    return old, doc
+
+
+def _non_default(config: AppConfig) -> dict[str, Any]:
+    """The settings that differ from those of ``AppConfig()``: all a key the file lacks may add."""
+    return _prune(config.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
+                  AppConfig().model_dump(mode="json", exclude_none=True))
+
+
+def _prune(tree: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, value in tree.items():
+        if key not in default:
+            kept[key] = value  # a name of the user's (a server, a model): there even when empty
+        elif isinstance(value, dict) and isinstance(default[key], dict):
+            if sub := _prune(value, default[key]):
+                kept[key] = sub
+        elif value != default[key]:
+            kept[key] = value
+    return kept
+
+
+def _merge(container: Any, new: dict[str, Any], wanted: dict[str, Any], depth: int) -> None:
+    """Make the tomlkit ``container`` hold ``new``: drop what it no longer has, change what differs,
+    add what it lacks only from ``wanted`` (the non-defaults)."""
+    for key in [key for key in container if key not in new]:
+        del container[key]
+    for key, value in new.items():
+        if key in container:
+            current = container[key]
+            if isinstance(value, dict) and isinstance(current, dict):
+                _merge(current, value, wanted.get(key) or {}, depth + 1)
+            elif _plain(current) != value:
+                _replace(container, key, value)
+        elif key in wanted:
+            _add(container, key, _new_item(wanted[key], _INLINE_DEPTH if _is_inline(container) else depth))
+
+
+def _is_inline(container: Any) -> bool:
+    from tomlkit.items import InlineTable
+
+    return isinstance(container, InlineTable)
+
+
+def _plain(value: Any) -> Any:
+    """A tomlkit value as plain Python (tomlkit hands booleans out plain already)."""
+    return value.unwrap() if hasattr(value, "unwrap") else value
+
+
+def _replace(container: Any, key: str, value: Any) -> None:
+    """Change one value in place (its comment kept); a list only grown or shrunk keeps its layout."""
+    current = container[key]
+    if isinstance(value, list) and isinstance(current, list):
+        old = _plain(current)
+        if value[:len(old)] == old:
+            current.extend(value[len(old):])
+            return
+        gone = _dropped(old, value)
+        if gone is not None:
+            for index in reversed(gone):
+                del current[index]
+            return
+    container[key] = value
+
+
+def _dropped(old: list[Any], new: list[Any]) -> list[int] | None:
+    """The indexes of ``old`` to delete to get ``new``, or None when ``new`` is not ``old`` less some items."""
+    gone, at = [], 0
+    for index, item in enumerate(old):
+        if at < len(new) and new[at] == item:
+            at += 1
+        else:
+            gone.append(index)
+    return gone if at == len(new) else None
+
+
+def _new_item(value: Any, depth: int) -> Any:
+    """A tomlkit item for a value the file lacks: sections and their named entries as tables, deeper maps inline."""
+    import tomlkit
+
+    if not isinstance(value, dict):
+        return tomlkit.item(value)
+    if depth >= _INLINE_DEPTH:  # env = { LOG_LEVEL = "warn" }, as MCP clients write it
+        table: Any = tomlkit.inline_table()
+    else:  # [prices."gpt-4o"] without an empty [prices] above it
+        table = tomlkit.table(is_super_table=bool(value) and all(isinstance(v, dict) for v in value.values()))
+    for key, sub in value.items():
+        table.append(key, _new_item(sub, depth + 1))
+    return table
+
+
+def _add(container: Any, key: str, item: Any) -> None:
+    """Add a key after the container's last key, not below a comment that heads the next table."""
+    from tomlkit.container import Container
+    from tomlkit.items import AoT, Table
+
+    body = container.value if isinstance(container, Table) and not container.is_super_table() else container
+    if isinstance(body, Container) and not isinstance(item, (Table, AoT)):
+        keys = [i for i, (k, v) in enumerate(body.body) if k is not None and not isinstance(v, (Table, AoT))]
+        if keys and keys[-1] + 1 < len(body.body):
+            body._insert_at(keys[-1] + 1, key, item)  # tomlkit's append would put it after that comment
+            return
+    container.append(key, item)

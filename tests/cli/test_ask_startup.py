@@ -59,6 +59,7 @@ def test_ask_into_a_pipe_loads_only_what_it_uses(cli, fake_llm, tmp_path):
     sent = {tool["name"] for tool in fake_llm.chat_requests()[0].body.get("tools", [])}
     assert sent == {"calculate", "current_time", "search_documents"}  # the app's default agent's safe built-ins
     assert not _family(loaded, "tiktoken")  # Anthropic's counts are estimates
+    assert not _family(loaded, "tomlkit")  # only saving the settings needs it
     assert not _family(loaded, "h2") and not _family(loaded, "click")  # HTTP/2 and httpx's CLI go unused
     assert not _family(loaded, "tui_agents.datacli")  # only ask's own parser was built
 

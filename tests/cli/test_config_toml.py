@@ -1,4 +1,4 @@
-"""The settings file is written with tomli-w: whatever text a setting holds reads back the same."""
+"""The settings file is written with tomlkit: whatever text a setting holds reads back the same."""
 
 from __future__ import annotations
 

@@ -104,3 +104,36 @@ async def test_settings_save_writes_the_config_file(ollama_env, make_app, tmp_pa
     assert saved.default_model == "fake-model-small"
     assert saved.providers.ollama.base_url == "http://" + ollama_env.host_port
     assert saved.memory.params == {"n": 8}
+
+
+async def test_settings_save_changes_only_the_edited_line_of_a_hand_written_file(ollama_env, make_app, tmp_path):
+    path = tmp_path / "config.toml"
+    hand_written = ('# keep me\ntheme = "textual-dark"  # easy on the eyes\n\n'
+                    '# my notes server\n[mcp_servers.notes]\ncommand = "npx"  # via node\n')
+    path.write_text(hand_written, encoding="utf-8")
+    app = make_app(config_path=path, config=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "SettingsScreen")
+        app.screen.query_one("#default-model").value = "fake-model-small"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+    assert path.read_text(encoding="utf-8") == hand_written.replace(
+        '# easy on the eyes\n', '# easy on the eyes\ndefault_model = "fake-model-small"\n')
+
+
+async def test_settings_save_over_a_file_the_app_could_not_read_says_so_and_keeps_it(ollama_env, make_app, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('# mine\ntheme = "textual-dark"\ncolour = "red"\n', encoding="utf-8")
+    app = make_app(config_path=path, config=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)  # the app runs on the defaults and says why
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "SettingsScreen")
+        app.screen.query_one("#default-model").value = "fake-model-small"
+        await pilot.press("ctrl+s")
+        error = app.screen.query_one("#settings-error")
+        await wait_until(pilot, lambda: "Not saved" in str(error.render()), what="the refusal")
+        assert "bad value at colour" in str(error.render())
+    assert path.read_text(encoding="utf-8") == '# mine\ntheme = "textual-dark"\ncolour = "red"\n'

@@ -165,6 +165,23 @@ async def test_allow_always_is_saved_in_the_config_file_and_not_asked_again(tool
         assert [content for content, _ in await _tool_rows(app)] == ["one", "two"]
 
 
+async def test_allow_always_keeps_a_hand_written_config_file_and_adds_only_always_allow(tool_app, fake_llm, tmp_path):
+    fake_llm.script(Reply(tool_calls=[ToolCallSpec("test__echo", {"text": "one"})]), Reply(text="First."))
+    app = await tool_app(["test__echo"])
+    path = tmp_path / "config.toml"
+    # the user's own file: comments, a blank line, an inline comment (the app holds the same settings)
+    hand_written = "# keep me\n\n" + path.read_text(encoding="utf-8").replace("\ncwd = ", "  # my test server\ncwd = ", 1)
+    path.write_text(hand_written, encoding="utf-8")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await send(pilot, "echo one")
+        await wait_until(pilot, lambda: _armed(app), timeout=60, what="the approval dialog, its choices working")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: len(fake_llm.requests) >= 2 and _last_reply_done(app), timeout=60)
+    text = path.read_text(encoding="utf-8")
+    assert text == hand_written + '\n[tools]\nalways_allow = ["test:echo"]\n'
+
+
 def _toasts(app, title: str) -> list[str]:
     return [n.message for n in app._notifications if n.title == title]
 

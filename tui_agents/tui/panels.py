@@ -172,9 +172,13 @@ class PanelController:
         self._config_timer = self.app.set_timer(SAVE_DELAY, self._save_config_now)
 
     async def _save_config_now(self) -> None:
+        from ..errors import ConfigError
+
         self._config_timer = None
         try:
             await asyncio.to_thread(self.app.save_config)
+        except ConfigError as exc:  # the file was hand-broken meanwhile: it is kept, and says why
+            self.app.notify(str(exc), severity="error", markup=False)
         except OSError as exc:
             self.app.notify(f"Could not save the settings: {exc.strerror or exc}.", severity="error", markup=False)
 

@@ -165,6 +165,7 @@ class SettingsScreen(Screen[bool]):
         from pydantic import ValidationError
 
         from ...config import AppConfig
+        from ...errors import ConfigError
 
         app = self.app
         config = app.config  # type: ignore[attr-defined]
@@ -188,5 +189,8 @@ class SettingsScreen(Screen[bool]):
             app.save_config()  # type: ignore[attr-defined]
         except OSError as exc:
             error.update(Text(f"Could not write the settings file: {exc.strerror}", style="bold"))
+            return
+        except ConfigError as exc:  # a file the app cannot read is kept, not replaced
+            error.update(Text(f"Not saved: {sanitize(str(exc))}", style="bold"))
             return
         self.dismiss(True)
