@@ -11,7 +11,7 @@ import pytest
 from tui_agents import __version__, cli
 from tui_agents.config import AppConfig, MemoryConfig, load_config, resolve_db_path, save_config
 from tui_agents.errors import ConfigError
-from tui_agents.tui.sanitize import highlight_snippet, sanitize
+from tui_agents.sanitize import highlight_snippet, sanitize
 
 
 def test_version(capsys):

@@ -194,7 +194,7 @@ class AiAgentsApp(FirstTheme, App):
     def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
                markup: bool = False) -> None:
         """A toast shown literally, never parsed as markup: it may carry a server's, a model's or a file's text."""
-        from .sanitize import sanitize
+        from ..sanitize import sanitize
 
         super().notify(sanitize(message), title=sanitize(title), severity=severity, timeout=timeout, markup=False)
 

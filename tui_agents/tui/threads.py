@@ -314,7 +314,7 @@ class ThreadController:
         return True
 
     def thread_title(self, thread: dict[str, Any]) -> str:
-        from .sanitize import sanitize
+        from ..sanitize import sanitize
 
         return sanitize(thread.get("title") or self._previews.get(thread["id"]) or "New chat").replace("\n", " ")
 

@@ -27,7 +27,7 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Se
 from textual.widgets.option_list import Option
 
 from ...providers import registry
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 from ..widgets.server_tools import ServerToolButtons, all_tools_options, keep_server_tools
 from ..widgets.text import plain
 

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Static
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["ApprovalScreen", "format_arguments"]
 

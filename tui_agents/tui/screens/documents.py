@@ -20,7 +20,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from ..sanitize import highlight_snippet
+from ...sanitize import highlight_snippet
 from ..widgets.text import one_line, plain
 from ..widgets.virtual_table import VirtualTable
 

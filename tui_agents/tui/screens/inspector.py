@@ -29,7 +29,7 @@ from textual.widgets import Static
 
 from tui_agents.events import GuardrailFlagged, ToolCallFinished, ToolCallStarted
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 from ..widgets.text import load_tcss, plain
 from ..widgets.virtual_table import VirtualTable
 

@@ -15,7 +15,7 @@ from textual.widgets import Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from ...providers import registry
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["ModelPickerScreen", "model_row"]
 

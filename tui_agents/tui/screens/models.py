@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...providers.ollama_models import LoadedModel, OllamaModel, OllamaModels, PullProgress

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Select, Static, Switch
 
 from ...providers import registry
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["SettingsScreen"]
 

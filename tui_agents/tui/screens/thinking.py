@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["ThinkingScreen"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["alternatives_label", "origin_text"]
 

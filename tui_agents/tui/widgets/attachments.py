@@ -25,7 +25,7 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Static
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["AttachmentBar", "AttachmentChip", "AttachScreen", "ImagesLine", "PathSuggester", "chip_label",
            "image_paths_in", "IMAGE_SUFFIXES"]

@@ -21,7 +21,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 from .alternatives import alternatives_label
 from .blank_rows import BlankRows
 from .no_second_layout import NoSecondLayout

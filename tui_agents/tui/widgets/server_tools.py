@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, SelectionList
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["ServerToolButtons", "all_tools_options", "keep_server_tools"]
 

@@ -25,7 +25,7 @@ from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static, Tree
 
 from .. import actions
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 from ..startup import SIDEBAR_PAGE
 
 if TYPE_CHECKING:  # pragma: no cover

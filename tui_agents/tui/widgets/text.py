@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.text import Text
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["load_tcss", "one_line", "plain"]
 

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 from .message import MarkdownSegment, StreamingBody, split_markdown
 from .no_second_layout import NoSecondLayout
 

@@ -18,7 +18,7 @@ from textual.widgets import Input, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 
 from .. import actions
-from ..sanitize import highlight_snippet, sanitize
+from ...sanitize import highlight_snippet, sanitize
 from ...labels import UNTITLED
 from ..startup import SIDEBAR_PAGE
 from .sidebar import Sidebar, thread_label

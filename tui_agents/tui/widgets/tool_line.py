@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["ToolCallLine", "joins_above", "only_calls"]
 

@@ -15,7 +15,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["Cells", "Column", "VirtualTable"]
 

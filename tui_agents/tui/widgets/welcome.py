@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Static
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 
 __all__ = ["Welcome"]
 

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.timer import Timer
 from textual.widgets import Static
 
-from ..sanitize import sanitize
+from ...sanitize import sanitize
 from ..tool_calls import running_label
 
 __all__ = ["DATA_EVENTS", "WorkingLine", "stop_key"]
