@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,22 @@ async def _only_thread(db: Path) -> str:
         await conn.close()
     assert len(threads) == 1
     return threads[0]["id"]
+
+
+@asynccontextmanager
+async def _open_asked_thread(ollama_env, make_app, tmp_path, answer: str = "First answer."):
+    """A thread ``ask`` saved (its reply ``answer``), open in a warmed-up app: yields (app, pilot, db, thread id)."""
+    db = tmp_path / "db.sqlite"
+    ollama_env.script(Reply(text=answer), Reply(text="Shell question"))
+    await asyncio.to_thread(_ask, db, ollama_env, "a first question")
+    thread_id = await _only_thread(db)
+    app = make_app(db_path=db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await asyncio.wait_for(app.warm_up(), 20)
+        await app.screen_main.threads.open_thread(thread_id)
+        await wait_until(pilot, lambda: answer.split()[0] in screen_text(app), what="the thread")
+        yield app, pilot, db, thread_id
 
 
 async def test_a_thread_asked_from_the_shell_takes_a_reply_in_the_app(ollama_env, make_app, tmp_path):
@@ -82,17 +99,7 @@ async def test_a_thread_asked_while_the_app_runs_appears_in_its_sidebar(ollama_e
 
 
 async def test_the_open_thread_shows_what_ask_adds_to_it_and_the_draft_stays(ollama_env, make_app, tmp_path):
-    db = tmp_path / "db.sqlite"
-    ollama_env.script(Reply(text="First answer."), Reply(text="Shell question"))
-    await asyncio.to_thread(_ask, db, ollama_env, "a first question")
-    thread_id = await _only_thread(db)
-
-    app = make_app(db_path=db)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await asyncio.wait_for(app.warm_up(), 20)
-        await app.screen_main.threads.open_thread(thread_id)
-        await wait_until(pilot, lambda: "First answer." in screen_text(app), what="the thread")
+    async with _open_asked_thread(ollama_env, make_app, tmp_path) as (app, pilot, db, thread_id):
         await pilot.press(*"half a tho")
         ollama_env.script(Reply(text="Continued from the shell. SHELLTWO"))
         await asyncio.to_thread(_ask, db, ollama_env, "a second question", "--thread", thread_id)
@@ -106,17 +113,8 @@ async def test_the_open_thread_shows_what_ask_adds_to_it_and_the_draft_stays(oll
 
 
 async def test_a_reader_scrolled_up_keeps_their_place_when_ask_adds_to_the_thread(ollama_env, make_app, tmp_path):
-    db = tmp_path / "db.sqlite"
     long = "\n\n".join(f"Paragraph {i} of a long answer." for i in range(40))
-    ollama_env.script(Reply(text=long), Reply(text="Shell question"))
-    await asyncio.to_thread(_ask, db, ollama_env, "a first question")
-    thread_id = await _only_thread(db)
-
-    app = make_app(db_path=db)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await asyncio.wait_for(app.warm_up(), 20)
-        await app.screen_main.threads.open_thread(thread_id)
+    async with _open_asked_thread(ollama_env, make_app, tmp_path, long) as (app, pilot, db, thread_id):
         pane = app.chat_pane
         await wait_until(pilot, lambda: pane.max_scroll_y > 20, what="a thread taller than the pane")
         pane.scroll_to(y=5, animate=False)
@@ -132,17 +130,7 @@ async def test_a_reader_scrolled_up_keeps_their_place_when_ask_adds_to_the_threa
 
 async def test_a_reply_ask_streams_shows_as_arriving_and_as_interrupted_once_ask_is_killed(ollama_env, make_app,
                                                                                             tmp_path):
-    db = tmp_path / "db.sqlite"
-    ollama_env.script(Reply(text="First answer."), Reply(text="Shell question"))
-    await asyncio.to_thread(_ask, db, ollama_env, "a first question")
-    thread_id = await _only_thread(db)
-
-    app = make_app(db_path=db)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await asyncio.wait_for(app.warm_up(), 20)
-        await app.screen_main.threads.open_thread(thread_id)
-        await wait_until(pilot, lambda: "First answer." in screen_text(app), what="the thread")
+    async with _open_asked_thread(ollama_env, make_app, tmp_path) as (app, pilot, db, thread_id):
         ollama_env.script(Reply(text="PARTIAL1 PARTIAL2 never finished", chunk_chars=9, stall_after_chunks=2))
         command, env = _ask_command(db, ollama_env, "a question it never finishes", "--thread", thread_id)
         ask = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -160,17 +148,7 @@ async def test_a_reply_ask_streams_shows_as_arriving_and_as_interrupted_once_ask
 
 async def test_what_ask_adds_while_the_apps_own_reply_streams_there_shows_once_that_reply_ends(ollama_env, make_app,
                                                                                                 tmp_path):
-    db = tmp_path / "db.sqlite"
-    ollama_env.script(Reply(text="First answer."), Reply(text="Shell question"))
-    await asyncio.to_thread(_ask, db, ollama_env, "a first question")
-    thread_id = await _only_thread(db)
-
-    app = make_app(db_path=db)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot)
-        await asyncio.wait_for(app.warm_up(), 20)
-        await app.screen_main.threads.open_thread(thread_id)
-        await wait_until(pilot, lambda: "First answer." in screen_text(app), what="the thread")
+    async with _open_asked_thread(ollama_env, make_app, tmp_path) as (app, pilot, db, thread_id):
         ollama_env.script(Reply(text="The app's own slow reply. APPSLOW", chunk_chars=4, delay=0.4),
                           Reply(text="Asked meanwhile from the shell. SHELLMEANWHILE"))
         await send(pilot, "a question in the app")

@@ -248,15 +248,20 @@ async def test_no_tool_server_process_outlives_the_app(tool_app, fake_llm, tmp_p
     assert not pid_alive(pid), "the MCP server process outlived the app"
 
 
-async def test_the_agents_screen_lists_a_servers_tools_when_asked(tool_app, fake_llm):
+async def _agents_screen_tools(app, pilot):
+    """Open the agents screen (f3); its tool list, once the agent's tools are ticked."""
     from textual.widgets import SelectionList
 
+    await pilot.press("f3")
+    await wait_until(pilot, lambda: app.screen.query_one("#agent-tools", SelectionList).selected, timeout=30)
+    return app.screen.query_one("#agent-tools", SelectionList)
+
+
+async def test_the_agents_screen_lists_a_servers_tools_when_asked(tool_app, fake_llm):
     app = await tool_app(["test__echo"])
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await pilot.press("f3")
-        await wait_until(pilot, lambda: app.screen.query_one("#agent-tools", SelectionList).selected, timeout=30)
-        tools = app.screen.query_one("#agent-tools", SelectionList)
+        tools = await _agents_screen_tools(app, pilot)
         values = lambda: {tools.get_option_at_index(i).value for i in range(tools.option_count)}  # noqa: E731
         assert {"test:*", "test__echo"} <= values() and "test__add" not in values()
         assert not app.session.tool_servers()[0].running  # opening the screen starts nothing
@@ -271,14 +276,10 @@ async def test_the_agents_screen_lists_a_servers_tools_when_asked(tool_app, fake
 
 
 async def test_listing_a_servers_tools_shows_them_on_when_every_tool_of_it_is(tool_app, fake_llm):
-    from textual.widgets import SelectionList
-
     app = await tool_app(["test:*"])
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await pilot.press("f3")
-        await wait_until(pilot, lambda: app.screen.query_one("#agent-tools", SelectionList).selected, timeout=30)
-        tools = app.screen.query_one("#agent-tools", SelectionList)
+        tools = await _agents_screen_tools(app, pilot)
         app.screen.query_one("#server-tools-0").focus()
         await pilot.press("enter")
         await wait_until(pilot, lambda: "test__add" in tools.selected, timeout=60, what="the server's tools, on")
