@@ -70,12 +70,17 @@ async def test_model_picker_lists_ollama_models_and_saves_the_choice(ollama_env,
         assert "fake-model-large" in screen_text(app)
 
 
+async def _open_settings(pilot) -> None:
+    """Open the settings screen with its key, as a person would."""
+    await pilot.press("f2")
+    await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "SettingsScreen")
+
+
 async def test_settings_without_a_keyring_names_the_env_var_and_never_shows_the_key(ollama_env, make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await pilot.press("f2")
-        await wait_until(pilot, lambda: type(app.screen).__name__ == "SettingsScreen")
+        await _open_settings(pilot)
         field = app.screen.query_one("#key-openai")
         assert field.password
         field.value = "sk-very-secret-1234"
@@ -91,8 +96,7 @@ async def test_settings_save_writes_the_config_file(ollama_env, make_app, tmp_pa
     app = make_app(config_path=path, config=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await pilot.press("f2")
-        await wait_until(pilot, lambda: type(app.screen).__name__ == "SettingsScreen")
+        await _open_settings(pilot)
         app.screen.query_one("#default-model").value = "fake-model-small"
         app.screen.query_one("#url-ollama").value = "http://" + ollama_env.host_port
         app.screen.query_one("#memory-params").value = "n=8"
@@ -114,8 +118,7 @@ async def test_settings_save_changes_only_the_edited_line_of_a_hand_written_file
     app = make_app(config_path=path, config=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        await pilot.press("f2")
-        await wait_until(pilot, lambda: type(app.screen).__name__ == "SettingsScreen")
+        await _open_settings(pilot)
         app.screen.query_one("#default-model").value = "fake-model-small"
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "MainScreen")
@@ -129,8 +132,7 @@ async def test_settings_save_over_a_file_the_app_could_not_read_says_so_and_keep
     app = make_app(config_path=path, config=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)  # the app runs on the defaults and says why
-        await pilot.press("f2")
-        await wait_until(pilot, lambda: type(app.screen).__name__ == "SettingsScreen")
+        await _open_settings(pilot)
         app.screen.query_one("#default-model").value = "fake-model-small"
         await pilot.press("ctrl+s")
         error = app.screen.query_one("#settings-error")
