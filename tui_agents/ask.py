@@ -470,13 +470,8 @@ class _Ask:
         limit's ``retry-after``, a long back-off); a quick retry that fails ends in the one error line."""
         if seconds < 3 and getattr(error, "retry_after", None) is None:
             return
-        waiting = self._waiting
-        if waiting is not None:
-            waiting.stop()
         reason = (str(error).splitlines() or ["the server refused"])[0].rstrip(".")
-        self._note(f"{reason}; trying again in {seconds:.0f} s (ctrl+c stops)")
-        if waiting is not None:
-            waiting.start()
+        self._note(f"{reason}; trying again in {seconds:.0f} s (ctrl+c stops)")  # below it, the waiting line goes on
 
     async def _title(self, thread_id: str) -> None:
         """Title the new thread as the app does; a failure leaves it untitled (the app titles it later)."""
