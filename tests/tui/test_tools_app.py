@@ -122,7 +122,11 @@ async def test_deny_tells_the_model_the_user_declined(tool_app, fake_llm, tmp_pa
 
 
 async def test_letters_typed_as_the_dialog_opens_go_on_into_the_message_and_answer_nothing(
-        tool_app, fake_llm, tmp_path):
+        tool_app, fake_llm, tmp_path, monkeypatch):
+    from tui_agents.tui.screens.approval import ApprovalScreen
+
+    # a pause longer than the app's: a loaded machine may take 0.8 s between noticing the dialog and a key
+    monkeypatch.setattr(ApprovalScreen, "ARM_AFTER", 3.0)
     fake_llm.script(Reply(tool_calls=[ToolCallSpec("test__echo", {"text": "hi"})], first_delay=0.3),
                     Reply(text="Ran it."))
     app = await tool_app(["test__echo"])
