@@ -30,8 +30,9 @@ async def _records(app, thread_id: str) -> list[dict]:
 
 
 async def test_two_threads_stream_at_once_and_both_replies_are_saved(make_app, ollama_env):
-    # ~2 s each: 60 pieces 30 ms apart, so both are on the wire together
-    ollama_env.script(Reply(text=TEXT_A, chunk_chars=8, delay=0.03), Reply(text=TEXT_B, chunk_chars=8, delay=0.03))
+    # A ~4 s (60 pieces 60 ms apart), B ~2 s: both are on the wire together, and A is still streaming when the
+    # test has been back to it and on to B again, however slow the machine is at that moment
+    ollama_env.script(Reply(text=TEXT_A, chunk_chars=8, delay=0.06), Reply(text=TEXT_B, chunk_chars=8, delay=0.03))
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
